@@ -1,0 +1,91 @@
+"""Server configuration, read from `TERRAQORE_*` environment variables.
+
+Values the caller passes explicitly (for example `--host` on the command line)
+win over the environment; the environment only fills what was left unset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 11434
+
+
+def parse_host(value: str | None) -> tuple[str, str, int]:
+    """Parse an `OLLAMA_HOST`-style address into (scheme, host, port).
+
+    Accepts the forms Ollama accepts: `host`, `host:port`, `:port`, `scheme://host:port`.
+    """
+    if not value:
+        return "http", DEFAULT_HOST, DEFAULT_PORT
+    text = value.strip()
+    scheme = "http"
+    if "://" in text:
+        scheme, text = text.split("://", 1)
+    text = text.rstrip("/")
+    parts = urlsplit(f"//{text}")
+    host = parts.hostname or DEFAULT_HOST
+    try:
+        port = parts.port or (443 if scheme == "https" and ":" not in text else DEFAULT_PORT)
+    except ValueError as exc:
+        raise ValueError(f"invalid host address {value!r}: {exc}") from exc
+    return scheme, host, port
+
+
+def configured_host() -> str:
+    """The server address from `TERRAQORE_OLLAMA_HOST`, else `OLLAMA_HOST`, else the default."""
+    return os.environ.get("TERRAQORE_OLLAMA_HOST") or os.environ.get("OLLAMA_HOST") or ""
+
+
+def default_home() -> Path:
+    """`TERRAQORE_HOME`, or `~/.terraqore`."""
+    return Path(os.environ.get("TERRAQORE_HOME") or "~/.terraqore").expanduser()
+
+
+class ServerSettings(BaseSettings):
+    """Settings of the built-in server (env prefix `TERRAQORE_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    """Data directory; models live under `home/models`."""
+
+    max_loaded_models: int = 3
+    """How many models may be loaded at once before the idle one is evicted."""
+
+    keep_alive: str = "5m"
+    """How long a model stays loaded after its last request (Ollama's default)."""
+
+    truncate: Literal["drop", "error"] = "drop"
+    """On context overflow: drop the oldest messages (Ollama's behaviour) or answer 400."""
+
+    default_num_ctx: int = 4096
+    """Context length used when neither the request nor the Modelfile sets `num_ctx`."""
+
+    max_num_ctx: int = 32768
+    """Upper bound on `num_ctx` (also bounded by the model's training context)."""
+
+    max_num_predict: int = 0
+    """Upper bound on `num_predict`; 0 means no bound beyond the context window."""
+
+    num_threads: int = 0
+    """llama.cpp threads; 0 means one per physical core."""
+
+    ollama_models: Path | None = None
+    """An existing Ollama model directory to serve read-only (issue: model store)."""
+
+    @property
+    def models_dir(self) -> Path:
+        """Where our own manifests and blobs live."""
+        return self.home / "models"
+
+    def resolved_threads(self) -> int:
+        """Threads for llama.cpp: the setting, or the CPU count."""
+        return self.num_threads if self.num_threads > 0 else max(1, os.cpu_count() or 1)

@@ -1,0 +1,71 @@
+"""ONNX sentence embeddings (all-MiniLM): tokenizers + onnxruntime, mean-pooled, L2-normalised.
+
+This is the one non-GGUF format the server runs; it sits behind the same
+`/api/embed` route as GGUF embedding models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from server.errors import BadRequest
+
+_BATCH = 32
+
+
+class OnnxEmbedder:
+    """A sentence-embedding model in ONNX with a HuggingFace `tokenizer.json`."""
+
+    def __init__(self, model_path: Path, tokenizer_path: Path, max_tokens: int, threads: int) -> None:
+        self.max_tokens = max_tokens
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def close(self) -> None:
+        """Drop the session (onnxruntime frees it when unreferenced)."""
+        del self.session
+
+    def embed(self, texts: list[str], truncate: bool = True) -> tuple[list[list[float]], int]:
+        """Embed texts; return (vectors, total input tokens)."""
+        vectors: list[list[float]] = []
+        total = 0
+        for start in range(0, len(texts), _BATCH):
+            encodings = self.tokenizer.encode_batch(texts[start : start + _BATCH])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            lengths = mask.sum(axis=1)
+            if ids.shape[1] > self.max_tokens:
+                if not truncate:
+                    longest = int(lengths.max())
+                    raise BadRequest(
+                        f"input length {longest} exceeds the context length {self.max_tokens}"
+                    )
+                # Keep [CLS] + the first tokens, and end every truncated row with its [SEP].
+                sep = ids[np.arange(len(ids)), lengths - 1].copy()
+                ids, mask = ids[:, : self.max_tokens], mask[:, : self.max_tokens]
+                cut = lengths > self.max_tokens
+                ids[cut, -1] = sep[cut]
+                lengths = mask.sum(axis=1)
+            total += int(lengths.sum())
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feed)[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            pooled = pooled / np.clip(norms, 1e-12, None)
+            vectors.extend(pooled.astype(float).tolist())
+        return vectors, total

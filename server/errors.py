@@ -1,0 +1,45 @@
+"""Errors the server reports to clients, each tied to its HTTP status."""
+
+from __future__ import annotations
+
+
+class ServerError(Exception):
+    """Base class: an error with an HTTP status and a message safe to show the client."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ServerError):
+    """The request is malformed or asks for something the model cannot do."""
+
+    status_code = 400
+
+
+class ModelNotFound(ServerError):
+    """No model of that name is registered."""
+
+    status_code = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"model '{name}' not found")
+        self.name = name
+
+
+class NotImplementedByServer(ServerError):
+    """A documented feature this server does not offer (yet), said plainly."""
+
+    status_code = 501
+
+
+class ServiceUnavailable(ServerError):
+    """The server cannot take the request right now; the client may retry."""
+
+    status_code = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,75 @@
+"""Typed GGUF metadata: what `/api/show` reports as `model_info` and `details`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from gguf import GGUFReader, GGUFValueType, LlamaFileType
+
+# Arrays this long (vocabularies, merges) are reported as null, as Ollama does unless verbose.
+_MAX_ARRAY = 64
+
+
+@lru_cache(maxsize=16)
+def read_gguf(path: Path) -> tuple[dict[str, Any], int]:
+    """Return (metadata, parameter count) of a GGUF file. Cached per path: reading costs ~2 s."""
+    reader = GGUFReader(str(path))
+    meta: dict[str, Any] = {}
+    for key, fld in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        if fld.types and fld.types[0] == GGUFValueType.ARRAY and len(fld.data) > _MAX_ARRAY:
+            meta[key] = None
+            continue
+        try:
+            meta[key] = fld.contents()
+        except (ValueError, IndexError):
+            meta[key] = None
+    params = sum(int(t.n_elements) for t in reader.tensors)
+    return meta, params
+
+
+def model_info(path: Path) -> dict[str, Any]:
+    """`model_info` for `/api/show`: the GGUF key-values plus `general.parameter_count`."""
+    meta, params = read_gguf(path)
+    info = {k: v for k, v in meta.items() if k != "tokenizer.chat_template"}
+    info["general.parameter_count"] = params
+    return dict(sorted(info.items()))
+
+
+def human_parameter_count(n: int) -> str:
+    """`494.03M`, `1.54B`: the label Ollama shows as `parameter_size`."""
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.2f}B"
+    return f"{n / 1e6:.2f}M"
+
+
+def file_type_name(code: int | None) -> str:
+    """`Q4_K_M` for llama.cpp's file type 15, and so on."""
+    if code is None:
+        return ""
+    try:
+        name = LlamaFileType(code).name
+    except ValueError:
+        return str(code)
+    return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+
+def config_for(path: Path) -> dict[str, Any]:
+    """The model config blob Ollama writes at create time, derived from the GGUF."""
+    meta, params = read_gguf(path)
+    family = str(meta.get("general.architecture") or "")
+    return {
+        "model_format": "gguf",
+        "model_family": family,
+        "model_families": [family] if family else [],
+        "model_type": human_parameter_count(params),
+        "file_type": file_type_name(meta.get("general.file_type")),
+        "architecture": "amd64",
+        "os": "linux",
+        "context_length": int(meta.get(f"{family}.context_length") or 0),
+        "has_chat_template": bool(meta.get("tokenizer.chat_template")),
+        "template_has_tools": "tools" in str(meta.get("tokenizer.chat_template") or ""),
+    }

@@ -1,0 +1,253 @@
+"""Ollama's REST API (`/api/*`): thin handlers over the inference service and the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+from server import OLLAMA_COMPAT_VERSION
+from server.capabilities import capabilities, chat_template
+from server.errors import BadRequest
+from server.gguf_info import model_info
+from server.inference import ChatJob, Final, InferenceService
+from server.modelfile import parameters_text, render_modelfile
+from server.store import ModelRecord
+from server.streaming import collect, lines, ndjson, now_iso, open_stream
+from server.wire_types import (
+    ChatRequest,
+    EmbedRequest,
+    GenerateRequest,
+    LegacyEmbeddingsRequest,
+    ShowRequest,
+)
+
+router = APIRouter()
+NDJSON = "application/x-ndjson"
+
+
+def service(request: Request) -> InferenceService:
+    """The app's inference service."""
+    svc: InferenceService = request.app.state.service
+    return svc
+
+
+def _timings(final: Final) -> dict[str, Any]:
+    s = final.stats
+    return {
+        "done": True,
+        "done_reason": final.done_reason,
+        "total_duration": final.total_duration_ns,
+        "load_duration": final.load_duration_ns,
+        "prompt_eval_count": s.prompt_eval_count,
+        "prompt_eval_duration": s.prompt_eval_duration_ns,
+        "eval_count": s.eval_count,
+        "eval_duration": s.eval_duration_ns,
+    }
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": message}
+
+
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+async def root() -> PlainTextResponse:
+    """Liveness, as Ollama answers it."""
+    return PlainTextResponse("Ollama is running")
+
+
+@router.api_route("/api/version", methods=["GET", "HEAD"])
+async def version() -> dict[str, str]:
+    """The Ollama version whose API we implement."""
+    return {"version": OLLAMA_COMPAT_VERSION}
+
+
+def _summary(record: ModelRecord) -> dict[str, Any]:
+    return {
+        "name": record.name.display,
+        "model": record.name.display,
+        "modified_at": record.modified_at.isoformat(),
+        "size": record.size,
+        "digest": record.digest.removeprefix("sha256:"),
+        "details": record.details,
+    }
+
+
+@router.get("/api/tags")
+async def tags(request: Request) -> dict[str, Any]:
+    """Registered models."""
+    return {"models": [_summary(r) for r in service(request).store.list()]}
+
+
+@router.get("/api/ps")
+async def ps(request: Request) -> dict[str, Any]:
+    """Loaded models."""
+    out = []
+    for m in service(request).scheduler.loaded():
+        entry = _summary(m.record)
+        entry.pop("modified_at")
+        entry.update(
+            expires_at=m.expires_wall.isoformat(),
+            size_vram=0,
+            context_length=m.load.n_ctx,
+        )
+        out.append(entry)
+    return {"models": out}
+
+
+def _onnx_info(record: ModelRecord) -> dict[str, Any]:
+    cfg = record.config
+    arch = str(cfg.get("model_family", "bert"))
+    return {
+        "general.architecture": arch,
+        "general.file_type": cfg.get("file_type", ""),
+        f"{arch}.embedding_length": cfg.get("embedding_length"),
+        f"{arch}.context_length": cfg.get("context_length"),
+        f"{arch}.pooling_type": cfg.get("pooling", "mean"),
+    }
+
+
+@router.post("/api/show")
+async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
+    """Everything about one model."""
+    name = body.model or body.name
+    if not name:
+        raise BadRequest("model is required")
+    record = service(request).store.get(name)
+    template = chat_template(record)
+    info = _onnx_info(record) if record.format == "onnx" else model_info(record.model_path)
+    return {
+        "license": record.license,
+        "modelfile": render_modelfile(record, template),
+        "parameters": parameters_text(record.parameters),
+        "template": template,
+        "system": record.system,
+        "details": record.details,
+        "model_info": info,
+        "capabilities": capabilities(record),
+        "modified_at": record.modified_at.isoformat(),
+    }
+
+
+async def _respond(
+    events: Any, stream: bool, text_chunk: Any, final_chunks: Any
+) -> Response:
+    events = await open_stream(events)
+    if not stream:
+        final = await collect(events)
+        return JSONResponse(final_chunks(final, aggregate=True)[-1])
+    return StreamingResponse(
+        lines(events, text_chunk, lambda f: final_chunks(f, aggregate=False), ndjson, _error),
+        media_type=NDJSON,
+    )
+
+
+@router.post("/api/generate")
+async def generate(body: GenerateRequest, request: Request) -> Response:
+    """Complete a prompt."""
+    job = ChatJob(
+        model=body.model,
+        prompt=body.prompt,
+        raw=body.raw,
+        system=body.system,
+        format=body.format,
+        options=body.options,
+        keep_alive=body.keep_alive,
+        images=bool(body.images),
+        think=body.think,
+        suffix=body.suffix,
+    )
+    model = body.model
+
+    def text_chunk(text: str) -> dict[str, Any]:
+        return {"model": model, "created_at": now_iso(), "response": text, "done": False}
+
+    def final_chunks(final: Final, aggregate: bool) -> list[dict[str, Any]]:
+        body_text = final.content if aggregate else ""
+        return [{"model": model, "created_at": now_iso(), "response": body_text, **_timings(final)}]
+
+    return await _respond(service(request).run(job), body.stream, text_chunk, final_chunks)
+
+
+def _template_message(msg: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": msg.role, "content": msg.content or ""}
+    if msg.tool_calls:
+        out["tool_calls"] = [
+            {"type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in msg.tool_calls
+        ]
+    if msg.tool_name:
+        out["name"] = msg.tool_name
+    return out
+
+
+@router.post("/api/chat")
+async def chat(body: ChatRequest, request: Request) -> Response:
+    """Chat with a model, with optional tools and structured output."""
+    job = ChatJob(
+        model=body.model,
+        messages=[_template_message(m) for m in body.messages],
+        tools=[t.model_dump() for t in body.tools] if body.tools else None,
+        format=body.format,
+        options=body.options,
+        keep_alive=body.keep_alive,
+        images=any(m.images for m in body.messages),
+        think=body.think,
+    )
+    model = body.model
+
+    def message(content: str, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": content}
+        if calls:
+            msg["tool_calls"] = calls
+        return msg
+
+    def text_chunk(text: str) -> dict[str, Any]:
+        return {"model": model, "created_at": now_iso(), "message": message(text), "done": False}
+
+    def final_chunks(final: Final, aggregate: bool) -> list[dict[str, Any]]:
+        done = {
+            "model": model,
+            "created_at": now_iso(),
+            "message": message(final.content if aggregate else "", final.tool_calls if aggregate else None),
+            **_timings(final),
+        }
+        if aggregate or not final.tool_calls:
+            return [done]
+        calls = {
+            "model": model,
+            "created_at": now_iso(),
+            "message": message("", final.tool_calls),
+            "done": False,
+        }
+        return [calls, done]
+
+    return await _respond(service(request).run(job), body.stream, text_chunk, final_chunks)
+
+
+@router.post("/api/embed")
+async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
+    """Embed one text or many."""
+    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    result = await service(request).embed(
+        body.model, texts, body.truncate, body.dimensions, body.options, body.keep_alive
+    )
+    return {
+        "model": body.model,
+        "embeddings": result.vectors,
+        "total_duration": result.total_duration_ns,
+        "load_duration": result.load_duration_ns,
+        "prompt_eval_count": result.prompt_tokens,
+    }
+
+
+@router.post("/api/embeddings")
+async def embeddings_legacy(body: LegacyEmbeddingsRequest, request: Request) -> dict[str, Any]:
+    """The deprecated single-vector embedding route."""
+    if not body.prompt:
+        return {"embedding": []}
+    result = await service(request).embed(
+        body.model, [body.prompt], True, None, body.options, body.keep_alive
+    )
+    return {"embedding": result.vectors[0]}

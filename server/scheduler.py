@@ -1,0 +1,232 @@
+"""The one scheduler that loads, keeps, evicts and serialises models.
+
+- Models load lazily on first use and stay for `keep_alive` after their last request.
+- At most `max_loaded_models` are loaded; the idle one that expires first is evicted.
+- Each loaded model has one worker thread and a lock, so a llama.cpp context is
+  never used by two requests at once; later requests for it wait in line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from server.config import ServerSettings
+from server.engine_llama import LlamaRunner, LoadOptions
+from server.engine_onnx import OnnxEmbedder
+from server.errors import BadRequest
+from server.store import ModelRecord
+
+T = TypeVar("T")
+Runner = LlamaRunner | OnnxEmbedder
+
+# Ollama reports "forever" as a far-future expiry.
+_FOREVER = datetime(2318, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class LoadedModel:
+    """A model resident in memory, with its worker thread and request lock."""
+
+    name: str
+    record: ModelRecord
+    runner: Runner
+    load: LoadOptions
+    executor: ThreadPoolExecutor
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    active: int = 0
+    expires_at: float | None = None
+    load_duration_ns: int = 0
+
+    @property
+    def expires_wall(self) -> datetime:
+        """Wall-clock expiry for `/api/ps`."""
+        if self.expires_at is None:
+            return _FOREVER
+        return datetime.now(UTC) + timedelta(seconds=max(0.0, self.expires_at - time.monotonic()))
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for this model (not counting the one running)."""
+        return max(0, self.active - (1 if self.lock.locked() else 0))
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work on this model's worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """Run a blocking generator on the worker thread and yield its items here.
+
+        Closing the async iterator (for example when the client disconnects) sets the
+        cancel event, and the worker stops after its current token.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def work() -> None:
+            try:
+                for item in produce(cancel):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+            except BaseException as exc:  # handed to the request, never lost
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        future = loop.run_in_executor(self.executor, work)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "item":
+                    yield value
+                elif kind == "done":
+                    break
+                else:
+                    raise value
+        finally:
+            cancel.set()
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(future)
+
+
+def _build_runner(record: ModelRecord, load: LoadOptions) -> Runner:
+    if record.format == "onnx":
+        tokenizer = record.tokenizer_path
+        if tokenizer is None:
+            raise BadRequest(f"model '{record.name.display}' has no tokenizer layer")
+        return OnnxEmbedder(record.model_path, tokenizer, load.n_ctx, load.n_threads)
+    adapters = record.adapter_paths
+    if len(adapters) > 1:
+        raise BadRequest("more than one ADAPTER is not supported by llama.cpp's loader")
+    return LlamaRunner(record.model_path, load, adapters[0] if adapters else None)
+
+
+class Scheduler:
+    """Owns every loaded model."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self._models: dict[str, LoadedModel] = {}
+        self._cond = asyncio.Condition()
+        self._reaper: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background task that unloads expired models."""
+        self._reaper = asyncio.get_running_loop().create_task(self._reap())
+
+    async def stop(self) -> None:
+        """Stop the reaper and unload everything."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        async with self._cond:
+            for model in list(self._models.values()):
+                await self._unload(model)
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.monotonic()
+            async with self._cond:
+                for model in list(self._models.values()):
+                    if model.active == 0 and model.expires_at is not None and now >= model.expires_at:
+                        await self._unload(model)
+                self._cond.notify_all()
+
+    async def _unload(self, model: LoadedModel) -> None:
+        """Remove a model (caller holds the condition lock)."""
+        self._models.pop(model.name, None)
+        await model.run(model.runner.close)
+        model.executor.shutdown(wait=False)
+
+    async def _load(self, record: ModelRecord, load: LoadOptions) -> LoadedModel:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{record.name.model}")
+        start = time.perf_counter_ns()
+        try:
+            runner = await asyncio.get_running_loop().run_in_executor(
+                executor, _build_runner, record, load
+            )
+        except BaseException as exc:
+            executor.shutdown(wait=False)
+            if isinstance(exc, BadRequest):
+                raise
+            raise BadRequest(f"failed to load model '{record.name.display}': {exc}") from exc
+        model = LoadedModel(record.name.display, record, runner, load, executor)
+        model.load_duration_ns = time.perf_counter_ns() - start
+        self._models[model.name] = model
+        return model
+
+    # -- use ----------------------------------------------------------------
+
+    async def _acquire(self, record: ModelRecord, load: LoadOptions) -> tuple[LoadedModel, int]:
+        name = record.name.display
+        async with self._cond:
+            while True:
+                model = self._models.get(name)
+                if model is not None and model.load == load and model.record.digest == record.digest:
+                    model.active += 1
+                    return model, 0
+                if model is not None:
+                    if model.active == 0:
+                        await self._unload(model)
+                        continue
+                    await self._cond.wait()
+                    continue
+                if len(self._models) >= max(1, self.settings.max_loaded_models):
+                    idle = [m for m in self._models.values() if m.active == 0]
+                    if not idle:
+                        await self._cond.wait()
+                        continue
+                    victim = min(idle, key=lambda m: m.expires_at or float("inf"))
+                    await self._unload(victim)
+                    continue
+                model = await self._load(record, load)
+                model.active += 1
+                return model, model.load_duration_ns
+
+    @contextlib.asynccontextmanager
+    async def use(
+        self, record: ModelRecord, load: LoadOptions, keep_alive: float | None
+    ) -> AsyncIterator[tuple[LoadedModel, int]]:
+        """Hold a model for one request: load it if needed, then wait for its lock.
+
+        Yields (model, load duration in ns for this request). On exit the model's
+        expiry is set from `keep_alive`; 0 unloads it once nobody else uses it.
+        """
+        model, load_ns = await self._acquire(record, load)
+        try:
+            async with model.lock:
+                yield model, load_ns
+        finally:
+            async with self._cond:
+                model.active -= 1
+                model.expires_at = None if keep_alive is None else time.monotonic() + keep_alive
+                if keep_alive == 0 and model.active == 0 and self._models.get(model.name) is model:
+                    await self._unload(model)
+                self._cond.notify_all()
+
+    async def unload(self, name: str) -> bool:
+        """Unload a model now if it is idle (or as soon as it becomes idle)."""
+        async with self._cond:
+            model = self._models.get(name)
+            if model is None:
+                return False
+            if model.active == 0:
+                await self._unload(model)
+            else:
+                model.expires_at = time.monotonic()
+            self._cond.notify_all()
+            return True
+
+    def loaded(self) -> list[LoadedModel]:
+        """Loaded models, most recently loaded first."""
+        return list(reversed(self._models.values()))

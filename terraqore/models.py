@@ -1,0 +1,34 @@
+"""The model factory: LangChain chat and embedding models bound to the configured server.
+
+Every agent gets its model here, so the server address and context length are set
+in one place. `num_ctx` is always passed explicitly: Ollama's own default is small
+and silently truncates long prompts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_ollama import ChatOllama, OllamaEmbeddings
+
+from terraqore.server_process import ensure_server
+from terraqore.settings import Settings
+
+
+def chat_model(name: str | None = None, settings: Settings | None = None, **options: Any) -> ChatOllama:
+    """A `ChatOllama` for a model on the configured server (started if needed).
+
+    `options` are ChatOllama fields (`temperature`, `num_predict`, `format`, `seed`, …);
+    `num_ctx` defaults to the configured context length.
+    """
+    settings = settings or Settings()
+    handle = ensure_server(settings)
+    options.setdefault("num_ctx", settings.num_ctx)
+    return ChatOllama(model=name or settings.default_model, base_url=handle.base_url, **options)
+
+
+def embeddings(name: str | None = None, settings: Settings | None = None) -> OllamaEmbeddings:
+    """`OllamaEmbeddings` for the configured embedding model."""
+    settings = settings or Settings()
+    handle = ensure_server(settings)
+    return OllamaEmbeddings(model=name or settings.embedding_model, base_url=handle.base_url)

@@ -1,0 +1,54 @@
+"""Application settings (env prefix `TERRAQORE_`).
+
+What the caller passes explicitly wins; the environment only fills fields the
+caller left unset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.config import configured_host, default_home, parse_host
+
+
+class Settings(BaseSettings):
+    """Settings of the app side: where data lives, which server to talk to, online or not."""
+
+    model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    """Data directory (`TERRAQORE_HOME`, default `~/.terraqore`)."""
+
+    ollama_host: str = Field(default_factory=configured_host)
+    """Server address: `TERRAQORE_OLLAMA_HOST`, else `OLLAMA_HOST`, else 127.0.0.1:11434."""
+
+    online: bool = False
+    """Online mode (`TERRAQORE_ONLINE`): off by default; nothing leaves loopback while off."""
+
+    default_model: str = "qwen2.5-coder:0.5b"
+    """The chat model used when nothing else is named."""
+
+    embedding_model: str = "all-minilm"
+    """The embedding model."""
+
+    num_ctx: int = 4096
+    """Context length the model factory asks for explicitly."""
+
+    server_start_timeout: float = 120.0
+    """Seconds to wait for a built-in server we started to answer."""
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, e.g. `http://127.0.0.1:11434`."""
+        scheme, host, port = parse_host(self.ollama_host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where server logs go."""
+        return self.home / "logs"
