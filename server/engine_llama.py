@@ -222,19 +222,3 @@ class LlamaRunner:
         """Normalised embeddings of texts (the model must be loaded with `embedding=True`)."""
         vectors, count = self.llm.embed(texts, normalize=True, truncate=True, return_count=True)
         return [list(map(float, v)) for v in vectors], int(count)
-
-
-def grammar_for(fmt: str | dict[str, Any] | None) -> LlamaGrammar | None:
-    """A llama.cpp grammar for Ollama's `format`: `"json"` or a JSON schema object."""
-    import json
-
-    if fmt is None or fmt == "":
-        return None
-    try:
-        if fmt == "json":
-            return LlamaGrammar.from_string(llama_cpp.llama_grammar.JSON_GBNF, verbose=False)
-        if isinstance(fmt, dict):
-            return LlamaGrammar.from_json_schema(json.dumps(fmt), verbose=False)
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise BadRequest(f"invalid format schema: {exc}") from exc
-    raise BadRequest(f'invalid format {fmt!r}: use "json" or a JSON schema object')

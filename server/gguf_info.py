@@ -39,6 +39,14 @@ def model_info(path: Path) -> dict[str, Any]:
     return dict(sorted(info.items()))
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def human_parameter_count(n: int) -> str:
     """`494.03M`, `1.54B`: the label Ollama shows as `parameter_size`."""
     if n >= 1_000_000_000:
@@ -72,4 +80,6 @@ def config_for(path: Path) -> dict[str, Any]:
         "context_length": int(meta.get(f"{family}.context_length") or 0),
         "has_chat_template": bool(meta.get("tokenizer.chat_template")),
         "template_has_tools": "tools" in str(meta.get("tokenizer.chat_template") or ""),
+        # Kept with the model so /api/show need not re-read the GGUF (seconds for large files).
+        "model_info": {k: _jsonable(v) for k, v in model_info(path).items()},
     }

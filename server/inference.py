@@ -18,7 +18,8 @@ import numpy as np
 
 from server.capabilities import capabilities
 from server.config import ServerSettings
-from server.engine_llama import GenerationStats, LlamaRunner, LoadOptions, grammar_for
+from server.engine_llama import GenerationStats, LlamaRunner, LoadOptions
+from server.json_grammar import grammar_for
 from server.errors import BadRequest
 from server.options import load_options, merge_options, parse_duration, sampling_options
 from server.scheduler import LoadedModel, Scheduler

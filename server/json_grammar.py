@@ -1,0 +1,156 @@
+"""JSON schema → llama.cpp grammar, so that constrained output always validates.
+
+llama-cpp-python's converter does the heavy lifting. We add what it leaves out and
+what a schema-valid answer needs: integer `minimum`/`maximum` (and the exclusive
+forms) are compiled into the grammar, and keywords no grammar can enforce are
+refused up front with a clear error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from typing import Any
+
+import llama_cpp.llama_grammar as lg
+from llama_cpp import LlamaGrammar
+
+from server.errors import BadRequest
+
+# Keywords a context-free grammar cannot (or llama.cpp's converter does not) enforce.
+_UNENFORCEABLE = {
+    "multipleOf", "uniqueItems", "not", "if", "then", "else", "patternProperties",
+    "dependentRequired", "dependentSchemas", "dependencies", "contains", "minContains",
+    "maxContains", "minProperties", "maxProperties", "propertyNames", "unevaluatedProperties",
+    "unevaluatedItems",
+}
+_NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+_MAX_DIGITS = 15  # bounds are applied within ±(10^15 - 1): JSON numbers stay exact in doubles
+_LIMIT = 10**_MAX_DIGITS - 1
+
+
+def _digit_class(lo: str, hi: str) -> str:
+    return f'"{lo}"' if lo == hi else f"[{lo}-{hi}]"
+
+
+def _same_width(lo: str, hi: str) -> list[str]:
+    """GBNF sequences for the digit strings of equal width between lo and hi (zeros kept)."""
+    if len(lo) == 1:
+        return [_digit_class(lo, hi)]
+    if lo[0] == hi[0]:
+        return [f'"{lo[0]}" {tail}' for tail in _same_width(lo[1:], hi[1:])]
+    width = len(lo) - 1
+    out: list[str] = []
+    first, last = int(lo[0]), int(hi[0])
+    if lo[1:] != "0" * width:
+        out += [f'"{lo[0]}" {tail}' for tail in _same_width(lo[1:], "9" * width)]
+        first += 1
+    if hi[1:] != "9" * width:
+        last -= 1
+    if first <= last:
+        out.append(" ".join([_digit_class(str(first), str(last)), *["[0-9]"] * width]))
+    if hi[1:] != "9" * width:
+        out += [f'"{hi[0]}" {tail}' for tail in _same_width("0" * width, hi[1:])]
+    return out
+
+
+def _range_patterns(lo: int, hi: int) -> list[str]:
+    """GBNF sequences matching exactly the decimal integers in [lo, hi], for 0 <= lo <= hi."""
+    out: list[str] = []
+    for width in range(len(str(lo)), len(str(hi)) + 1):
+        sub_lo = max(lo, 10 ** (width - 1) if width > 1 else 0)
+        sub_hi = min(hi, 10**width - 1)
+        if sub_lo <= sub_hi:
+            out += _same_width(str(sub_lo), str(sub_hi))
+    return out
+
+
+def integer_range_rule(lo: int | None, hi: int | None) -> str:
+    """A GBNF alternative matching the integers in [lo, hi] (open ends bounded at ±10^15)."""
+    lo = -_LIMIT if lo is None else max(lo, -_LIMIT)
+    hi = _LIMIT if hi is None else min(hi, _LIMIT)
+    if lo > hi:
+        raise BadRequest(f"integer range [{lo}, {hi}] in the format schema is empty")
+    alts: list[str] = []
+    if lo < 0:
+        neg_hi, neg_lo = -lo, max(1, -hi) if hi < 0 else 1
+        alts += [f'"-" {p}' for p in _range_patterns(neg_lo, neg_hi)]
+    if hi >= 0:
+        alts += _range_patterns(max(lo, 0), hi)
+    return "(" + " | ".join(f"({a})" for a in alts) + ") space"
+
+
+# JSON forbids raw control characters in strings; llama-cpp-python's `char` rule allows them.
+_JSON_CHAR = lg.BuiltinRule(
+    r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
+    [],
+)
+
+
+class _Converter(lg.SchemaConverter):  # type: ignore[misc]
+    def _add_primitive(self, name: str, rule: Any) -> str:
+        return str(super()._add_primitive(name, _JSON_CHAR if name == "char" else rule))
+
+    def visit(self, schema: dict[str, Any], name: str) -> str:
+        if isinstance(schema, dict):
+            bad = sorted(_UNENFORCEABLE & schema.keys())
+            if bad:
+                raise BadRequest(
+                    f"format schema uses {', '.join(bad)}, which constrained decoding cannot "
+                    "enforce; remove it or validate that part yourself"
+                )
+            kind = schema.get("type")
+            bounds = _NUMBER_BOUNDS & schema.keys()
+            if kind == "number" and bounds:
+                raise BadRequest(
+                    "format schema bounds a number (minimum/maximum), which constrained decoding "
+                    "cannot enforce; use an integer or an enum"
+                )
+            if kind == "integer" and bounds:
+                lo, hi = schema.get("minimum"), schema.get("maximum")
+                if "exclusiveMinimum" in schema:
+                    lo = max(lo if lo is not None else -_LIMIT, int(schema["exclusiveMinimum"]) + 1)
+                if "exclusiveMaximum" in schema:
+                    hi = min(hi if hi is not None else _LIMIT, int(schema["exclusiveMaximum"]) - 1)
+                lo = None if lo is None else math.ceil(lo)
+                hi = None if hi is None else math.floor(hi)
+                rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
+                return str(self._add_rule(rule_name, integer_range_rule(lo, hi)))
+        return str(super().visit(schema, name))
+
+
+def schema_to_gbnf(schema: dict[str, Any]) -> str:
+    """The GBNF grammar for a JSON schema, or `BadRequest` naming what cannot be enforced."""
+    converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    try:
+        resolved = converter.resolve_refs(schema, "stdin")
+        converter.visit(resolved, "")
+        return str(converter.format_grammar())
+    except BadRequest:
+        raise
+    except Exception as exc:  # the converter asserts and raises on what it cannot parse
+        raise BadRequest(f"invalid format schema: {exc or type(exc).__name__}") from exc
+
+
+@lru_cache(maxsize=64)
+def _compile(kind: str, text: str) -> LlamaGrammar:
+    if kind == "json":
+        return LlamaGrammar.from_string(lg.JSON_GBNF, verbose=False)
+    return LlamaGrammar.from_string(schema_to_gbnf(json.loads(text)), verbose=False)
+
+
+def grammar_for(fmt: str | dict[str, Any] | None) -> LlamaGrammar | None:
+    """A grammar for Ollama's `format`: `"json"`, a JSON schema object, or nothing."""
+    if fmt is None or fmt == "":
+        return None
+    if fmt == "json":
+        return _compile("json", "")
+    if isinstance(fmt, dict):
+        try:
+            return _compile("schema", json.dumps(fmt, sort_keys=True))
+        except BadRequest:
+            raise
+        except Exception as exc:
+            raise BadRequest(f"invalid format schema: {exc}") from exc
+    raise BadRequest(f'invalid format {fmt!r}: use "json" or a JSON schema object')

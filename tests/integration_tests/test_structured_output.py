@@ -1,0 +1,77 @@
+"""`format` with a JSON schema: grammar-constrained decoding makes every answer valid."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import jsonschema
+import pytest
+
+from tests.server_harness import TINY, RunningServer
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "maxLength": 60},
+        "priority": {"type": "string", "enum": ["low", "medium", "high"]},
+        "steps": {"type": "array", "items": {"type": "string", "maxLength": 80}, "minItems": 1, "maxItems": 4},
+        "estimate_hours": {"type": "integer", "minimum": 0, "maximum": 100},
+        "done": {"type": "boolean"},
+    },
+    "required": ["title", "priority", "steps", "estimate_hours", "done"],
+    "additionalProperties": False,
+}
+
+PROMPTS = [
+    "Plan a task: write unit tests for a parser.",
+    "Plan a task: migrate a database.",
+    "Plan a task: bake bread.",
+    "Plan a task: fix a login bug.",
+    "zzzz ???? reply with anything",
+]
+
+
+def test_twenty_of_twenty_validate_with_tiny_model(server: RunningServer) -> None:
+    """Sampled at temperature 1.0 from a 135M model, still 20 valid answers out of 20."""
+    valid = 0
+    for i in range(20):
+        body = {
+            "model": TINY,
+            "stream": False,
+            "format": SCHEMA,
+            "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+            "options": {"temperature": 1.0, "seed": 1000 + i},
+        }
+        r = httpx.post(f"{server.url}/api/chat", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        data = json.loads(r.json()["message"]["content"])
+        jsonschema.validate(data, SCHEMA)
+        valid += 1
+    assert valid == 20
+
+
+def test_format_json_always_parses(server: RunningServer) -> None:
+    for seed in range(5):
+        r = httpx.post(f"{server.url}/api/generate", json={
+            "model": TINY, "prompt": "Describe a cat as JSON.", "format": "json", "stream": False,
+            "options": {"temperature": 0.7, "seed": seed},
+        }, timeout=300)
+        assert r.status_code == 200
+        assert r.json()["done_reason"] == "stop"
+        assert isinstance(json.loads(r.json()["response"]), dict | list)
+
+
+def test_token_cap_cutting_constrained_output_says_length(server: RunningServer) -> None:
+    """A caller's num_predict can cut JSON short; the answer says so instead of pretending."""
+    r = httpx.post(f"{server.url}/api/generate", json={
+        "model": TINY, "prompt": "Describe a cat in detail as JSON.", "format": "json",
+        "stream": False, "options": {"temperature": 0, "num_predict": 3},
+    }, timeout=120)
+    assert r.json()["done_reason"] == "length" and r.json()["eval_count"] == 3
+
+
+@pytest.mark.parametrize("bad", [{"type": "object", "properties": {"a": {"$ref": "#/nope"}}}, "xml"])
+def test_invalid_format_is_400(server: RunningServer, bad: object) -> None:
+    r = httpx.post(f"{server.url}/api/generate", json={"model": TINY, "prompt": "x", "format": bad})
+    assert r.status_code == 400 and "format" in r.json()["error"]
