@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
+import numpy as np
 from jinja2 import TemplateError
 from llama_cpp import Llama, LlamaGrammar
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -220,5 +221,12 @@ class LlamaRunner:
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Normalised embeddings of texts (the model must be loaded with `embedding=True`)."""
-        vectors, count = self.llm.embed(texts, normalize=True, truncate=True, return_count=True)
-        return [list(map(float, v)) for v in vectors], int(count)
+        vectors, count = self.llm.embed(texts, normalize=False, truncate=True, return_count=True)
+        out = []
+        for vec in vectors:
+            arr = np.asarray(vec, dtype=np.float64)
+            if arr.ndim == 2:  # a causal model has no pooling: llama.cpp returns one row per token
+                arr = arr.mean(axis=0)
+            arr /= max(float(np.linalg.norm(arr)), 1e-12)
+            out.append(arr.tolist())
+        return out, int(count)

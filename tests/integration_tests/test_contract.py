@@ -1,0 +1,65 @@
+"""Property-based contract test: Ollama's own OpenAPI spec against the running server.
+
+Schemathesis generates requests from shared/contracts/ollama-openapi.yaml for every
+route this server implements. Half of the generated bodies are pointed at the real
+tiny model, so the inference paths are fuzzed too, not only the 404s. The server must
+never answer 5xx, and every documented response must match its schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import openapi
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from tests.server_harness import TINY, RunningServer, start_server
+
+SPEC = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "ollama-openapi.yaml"
+IMPLEMENTED = {
+    ("POST", "/api/generate"), ("POST", "/api/chat"), ("POST", "/api/embed"),
+    ("GET", "/api/tags"), ("GET", "/api/ps"), ("POST", "/api/show"), ("GET", "/api/version"),
+}
+
+pytestmark = pytest.mark.skipif(not SPEC.is_file(), reason=f"contract not found at {SPEC}")
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    # Capped generation keeps hundreds of real inferences within minutes.
+    srv = start_server(tmp_path_factory.mktemp("fuzz-home"),
+                       {"TERRAQORE_MAX_NUM_PREDICT": "8", "TERRAQORE_MAX_NUM_CTX": "2048"})
+    yield srv
+    srv.stop()
+
+
+def _operations() -> list[schemathesis.APIOperation]:
+    if not SPEC.is_file():
+        return []
+    schema = openapi.from_path(str(SPEC))
+    ops = [r.ok() for r in schema.get_all_operations()]
+    return [op for op in ops if (op.method.upper(), op.path) in IMPLEMENTED]
+
+
+@pytest.mark.parametrize("operation", _operations(), ids=lambda op: f"{op.method.upper()} {op.path}")
+def test_spec_conformance(fuzz_server: RunningServer, operation: schemathesis.APIOperation) -> None:
+    @settings(max_examples=40, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(), real_model=st.booleans())
+    def run(case: schemathesis.Case, real_model: bool) -> None:
+        if real_model and isinstance(case.body, dict) and "model" in case.body:
+            case.body["model"] = TINY
+        case.call_and_validate(
+            base_url=fuzz_server.url,
+            checks=[not_a_server_error, response_schema_conformance],
+            timeout=120,
+        )
+        assert fuzz_server.alive()
+
+    run()
