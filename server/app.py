@@ -57,6 +57,7 @@ class JsonBodyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Rewrite the Content-Type of POST and DELETE requests, then pass them on."""
         if scope["type"] == "http" and scope["method"] in ("POST", "DELETE"):
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
@@ -119,7 +120,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
 def serve(host: str, port: int, settings: ServerSettings | None = None) -> None:
     """Run the server in the foreground until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=host,

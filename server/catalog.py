@@ -84,7 +84,9 @@ class CatalogEntry:
         return True
 
 
-def _split(prefix: str, module: str, count: int, version: str) -> tuple[tuple[str, ...], tuple[FileRef, ...]]:
+def _split(
+    prefix: str, module: str, count: int, version: str
+) -> tuple[tuple[str, ...], tuple[FileRef, ...]]:
     packages = tuple(f"{prefix}{i}=={version}" for i in range(1, count + 1))
     files = tuple(FileRef(f"{module}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
     return packages, files

@@ -21,8 +21,9 @@ from typing import Any
 import llama_cpp
 import numpy as np
 from jinja2 import TemplateError
-from llama_cpp import Llama, LlamaGrammar
+from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from server.errors import BadRequest
 
@@ -115,7 +116,9 @@ class LlamaRunner:
         """Whether the model's chat template renders tool definitions."""
         return "tools" in self.chat_template
 
-    def render_chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+    def render_chat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> str:
         """Render messages (and tools) with the GGUF's own Jinja chat template."""
         if not self.chat_template:
             raise BadRequest("model has no chat template; use /api/generate with raw=true")
@@ -126,7 +129,10 @@ class LlamaRunner:
                 bos_token=self._token_text(self.llm.token_bos()),
             )
         try:
-            return self._formatter(messages=messages, tools=tools or None).prompt
+            # Plain dicts; llama-cpp-python types them as TypedDicts.
+            chat: Any = messages
+            tool_defs: Any = tools or None
+            return self._formatter(messages=chat, tools=tool_defs).prompt
         except TemplateError as exc:
             raise BadRequest(f"chat template error: {exc}") from exc
 
@@ -154,14 +160,18 @@ class LlamaRunner:
             raise BadRequest(
                 f"prompt of {len(prompt_tokens)} tokens does not fit the context of {self.n_ctx}"
             )
-        limit = room if opts.num_predict is None or opts.num_predict < 0 else min(opts.num_predict, room)
+        limit = (
+            room
+            if opts.num_predict is None or opts.num_predict < 0
+            else min(opts.num_predict, room)
+        )
         seed = opts.seed if opts.seed is not None and opts.seed >= 0 else random.getrandbits(32)
         llm.set_seed(seed & 0xFFFFFFFF)
         stops = [s for s in opts.stop if s]
         stats.prompt_eval_count = len(prompt_tokens)
-        stats.cached_prompt_tokens = llm.longest_token_prefix(
-            llm._input_ids.tolist(), prompt_tokens
-        ) if llm.n_tokens else 0
+        stats.cached_prompt_tokens = (
+            llm.longest_token_prefix(llm._input_ids.tolist(), prompt_tokens) if llm.n_tokens else 0
+        )
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         start = time.perf_counter_ns()

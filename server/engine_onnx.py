@@ -20,7 +20,9 @@ _BATCH = 32
 class OnnxEmbedder:
     """A sentence-embedding model in ONNX with a HuggingFace `tokenizer.json`."""
 
-    def __init__(self, model_path: Path, tokenizer_path: Path, max_tokens: int, threads: int) -> None:
+    def __init__(
+        self, model_path: Path, tokenizer_path: Path, max_tokens: int, threads: int
+    ) -> None:
         self.max_tokens = max_tokens
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_truncation()

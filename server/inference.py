@@ -19,8 +19,8 @@ import numpy as np
 from server.capabilities import capabilities
 from server.config import ServerSettings
 from server.engine_llama import GenerationStats, LlamaRunner, LoadOptions
-from server.json_grammar import grammar_for
 from server.errors import BadRequest
+from server.json_grammar import grammar_for
 from server.options import load_options, merge_options, parse_duration, sampling_options
 from server.scheduler import LoadedModel, Scheduler
 from server.store import ModelRecord, ModelStore
@@ -126,13 +126,11 @@ class InferenceService:
                 return tokens
             if self.settings.truncate == "error":
                 raise BadRequest(
-                    f"the prompt is {len(tokens)} tokens and does not fit the context window of "
-                    f"{runner.n_ctx} tokens (with {reserve} reserved for the answer); raise num_ctx "
-                    "or shorten the input"
+                    f"the prompt is {len(tokens)} tokens and does not fit the context window "
+                    f"of {runner.n_ctx} tokens (with {reserve} reserved for the answer); "
+                    "raise num_ctx or shorten the input"
                 )
-            droppable = [
-                i for i, m in enumerate(msgs[:-1]) if m["role"] != "system"
-            ]
+            droppable = [i for i, m in enumerate(msgs[:-1]) if m["role"] != "system"]
             if not droppable:
                 raise BadRequest(
                     f"the prompt is {len(tokens)} tokens; even with the history dropped it does "
@@ -200,7 +198,9 @@ class InferenceService:
             stats = GenerationStats()
             runner = model.runner
             assert isinstance(runner, LlamaRunner)
-            pieces = model.stream(lambda cancel: runner.stream(tokens, opts, grammar, cancel, stats))
+            pieces = model.stream(
+                lambda cancel: runner.stream(tokens, opts, grammar, cancel, stats)
+            )
             names = {str(t.get("function", {}).get("name", "")) for t in job.tools or []}
             content: list[str] = []
             holding = bool(job.tools)
@@ -247,7 +247,9 @@ class InferenceService:
         merged = merge_options(record.parameters, options)
         ctx = int(record.config.get("context_length") or 0)
         if record.format == "onnx":
-            load = LoadOptions(n_ctx=ctx or 512, n_threads=self.settings.resolved_threads(), embedding=True)
+            load = LoadOptions(
+                n_ctx=ctx or 512, n_threads=self.settings.resolved_threads(), embedding=True
+            )
         else:
             load = load_options(merged, self.settings, ctx, embedding=True)
         if dimensions is not None and dimensions < 1:

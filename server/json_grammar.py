@@ -14,15 +14,29 @@ from functools import lru_cache
 from typing import Any
 
 import llama_cpp.llama_grammar as lg
-from llama_cpp import LlamaGrammar
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from server.errors import BadRequest
 
 # Keywords a context-free grammar cannot (or llama.cpp's converter does not) enforce.
 _UNENFORCEABLE = {
-    "multipleOf", "uniqueItems", "not", "if", "then", "else", "patternProperties",
-    "dependentRequired", "dependentSchemas", "dependencies", "contains", "minContains",
-    "maxContains", "minProperties", "maxProperties", "propertyNames", "unevaluatedProperties",
+    "multipleOf",
+    "uniqueItems",
+    "not",
+    "if",
+    "then",
+    "else",
+    "patternProperties",
+    "dependentRequired",
+    "dependentSchemas",
+    "dependencies",
+    "contains",
+    "minContains",
+    "maxContains",
+    "minProperties",
+    "maxProperties",
+    "propertyNames",
+    "unevaluatedProperties",
     "unevaluatedItems",
 }
 _NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
@@ -83,12 +97,13 @@ def integer_range_rule(lo: int | None, hi: int | None) -> str:
 
 # JSON forbids raw control characters in strings; llama-cpp-python's `char` rule allows them.
 _JSON_CHAR = lg.BuiltinRule(
-    r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])',
+    r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" '
+    r"[0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])",
     [],
 )
 
 
-class _Converter(lg.SchemaConverter):  # type: ignore[misc]
+class _Converter(lg.SchemaConverter):
     def _add_primitive(self, name: str, rule: Any) -> str:
         return str(super()._add_primitive(name, _JSON_CHAR if name == "char" else rule))
 
@@ -116,17 +131,20 @@ class _Converter(lg.SchemaConverter):  # type: ignore[misc]
                 lo = None if lo is None else math.ceil(lo)
                 hi = None if hi is None else math.floor(hi)
                 rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
-                return str(self._add_rule(rule_name, integer_range_rule(lo, hi)))
-        return str(super().visit(schema, name))
+                rule = integer_range_rule(lo, hi)
+                return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
+        return str(super().visit(schema, name))  # type: ignore[no-untyped-call]
 
 
 def schema_to_gbnf(schema: dict[str, Any]) -> str:
     """The GBNF grammar for a JSON schema, or `BadRequest` naming what cannot be enforced."""
-    converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    converter = _Converter(  # type: ignore[no-untyped-call]
+        prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
+    )
     try:
         resolved = converter.resolve_refs(schema, "stdin")
         converter.visit(resolved, "")
-        return str(converter.format_grammar())
+        return str(converter.format_grammar())  # type: ignore[no-untyped-call]
     except BadRequest:
         raise
     except Exception as exc:  # the converter asserts and raises on what it cannot parse

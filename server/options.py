@@ -20,8 +20,13 @@ _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _SAMPLING_KEYS = {f.name for f in fields(SamplingOptions)}
 _INT_KEYS = {"top_k", "seed", "num_predict", "num_ctx", "num_batch", "num_thread"}
 _FLOAT_KEYS = {
-    "temperature", "top_p", "min_p", "typical_p", "repeat_penalty",
-    "presence_penalty", "frequency_penalty",
+    "temperature",
+    "top_p",
+    "min_p",
+    "typical_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
 }
 
 

@@ -133,9 +133,7 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
     }
 
 
-async def _respond(
-    events: Any, stream: bool, text_chunk: Any, final_chunks: Any
-) -> Response:
+async def _respond(events: Any, stream: bool, text_chunk: Any, final_chunks: Any) -> Response:
     events = await open_stream(events)
     if not stream:
         final = await collect(events)
@@ -177,7 +175,10 @@ def _template_message(msg: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"role": msg.role, "content": msg.content or ""}
     if msg.tool_calls:
         out["tool_calls"] = [
-            {"type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            {
+                "type": "function",
+                "function": {"name": c.function.name, "arguments": c.function.arguments},
+            }
             for c in msg.tool_calls
         ]
     if msg.tool_name:
@@ -213,7 +214,9 @@ async def chat(body: ChatRequest, request: Request) -> Response:
         done = {
             "model": model,
             "created_at": now_iso(),
-            "message": message(final.content if aggregate else "", final.tool_calls if aggregate else None),
+            "message": message(
+                final.content if aggregate else "", final.tool_calls if aggregate else None
+            ),
             **_timings(final),
         }
         if aggregate or not final.tool_calls:

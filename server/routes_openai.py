@@ -93,7 +93,12 @@ def _messages(body: OAIChatRequest) -> tuple[list[dict[str, Any]], bool]:
                     parsed = json.loads(args) if isinstance(args, str) else args
                 except json.JSONDecodeError as exc:
                     raise BadRequest(f"tool call arguments are not valid JSON: {exc}") from exc
-                calls.append({"type": "function", "function": {"name": fn.get("name", ""), "arguments": parsed}})
+                calls.append(
+                    {
+                        "type": "function",
+                        "function": {"name": fn.get("name", ""), "arguments": parsed},
+                    }
+                )
             item["tool_calls"] = calls
         if msg.name:
             item["name"] = msg.name
@@ -136,7 +141,11 @@ def _oai_tool_calls(final: Final) -> list[dict[str, Any]]:
 async def chat_completions(body: OAIChatRequest, request: Request) -> Response:
     """Chat completions, streamed as server-sent events or returned whole."""
     messages, images = _messages(body)
-    tools = None if body.tool_choice == "none" or not body.tools else [t.model_dump() for t in body.tools]
+    tools = (
+        None
+        if body.tool_choice == "none" or not body.tools
+        else [t.model_dump() for t in body.tools]
+    )
     job = ChatJob(
         model=body.model,
         messages=messages,
@@ -154,12 +163,14 @@ async def chat_completions(body: OAIChatRequest, request: Request) -> Response:
         message: dict[str, Any] = {"role": "assistant", "content": None if calls else final.content}
         if calls:
             message["tool_calls"] = calls
-        return JSONResponse({
-            **head,
-            "object": "chat.completion",
-            "choices": [{"index": 0, "message": message, "finish_reason": _finish(final)}],
-            "usage": _usage(final),
-        })
+        return JSONResponse(
+            {
+                **head,
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": message, "finish_reason": _finish(final)}],
+                "usage": _usage(final),
+            }
+        )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
@@ -178,7 +189,9 @@ async def chat_completions(body: OAIChatRequest, request: Request) -> Response:
             out.append(chunk({"role": "assistant", "tool_calls": _oai_tool_calls(final)}, None))
         out.append(chunk({}, _finish(final)))
         if include_usage:
-            out.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(final)})
+            out.append(
+                {**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(final)}
+            )
         return out
 
     return _sse_response(lines(events, on_text, on_final, sse, lambda m: openai_error(m, 500)))
@@ -202,7 +215,10 @@ async def completions(body: OAICompletionRequest, request: Request) -> Response:
     if body.echo:
         raise BadRequest("echo is not supported")
     job = ChatJob(
-        model=body.model, prompt=prompts[0], suffix=body.suffix, options=_options(body, body.max_tokens)
+        model=body.model,
+        prompt=prompts[0],
+        suffix=body.suffix,
+        options=_options(body, body.max_tokens),
     )
     events = await open_stream(service(request).run(job))
     head = {
@@ -218,7 +234,9 @@ async def completions(body: OAICompletionRequest, request: Request) -> Response:
 
     if not body.stream:
         final = await collect(events)
-        return JSONResponse({**head, "choices": [choice(final.content, _finish(final))], "usage": _usage(final)})
+        return JSONResponse(
+            {**head, "choices": [choice(final.content, _finish(final))], "usage": _usage(final)}
+        )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def on_final(final: Final) -> list[dict[str, Any]]:
@@ -228,8 +246,13 @@ async def completions(body: OAICompletionRequest, request: Request) -> Response:
         return out
 
     return _sse_response(
-        lines(events, lambda t: {**head, "choices": [choice(t, None)]}, on_final, sse,
-              lambda m: openai_error(m, 500))
+        lines(
+            events,
+            lambda t: {**head, "choices": [choice(t, None)]},
+            on_final,
+            sse,
+            lambda m: openai_error(m, 500),
+        )
     )
 
 

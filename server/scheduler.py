@@ -138,7 +138,11 @@ class Scheduler:
             now = time.monotonic()
             async with self._cond:
                 for model in list(self._models.values()):
-                    if model.active == 0 and model.expires_at is not None and now >= model.expires_at:
+                    if (
+                        model.active == 0
+                        and model.expires_at is not None
+                        and now >= model.expires_at
+                    ):
                         await self._unload(model)
                 self._cond.notify_all()
 
@@ -149,7 +153,9 @@ class Scheduler:
         model.executor.shutdown(wait=False)
 
     async def _load(self, record: ModelRecord, load: LoadOptions) -> LoadedModel:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{record.name.model}")
+        executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"model-{record.name.model}"
+        )
         start = time.perf_counter_ns()
         try:
             runner = await asyncio.get_running_loop().run_in_executor(
@@ -172,7 +178,11 @@ class Scheduler:
         async with self._cond:
             while True:
                 model = self._models.get(name)
-                if model is not None and model.load == load and model.record.digest == record.digest:
+                if (
+                    model is not None
+                    and model.load == load
+                    and model.record.digest == record.digest
+                ):
                     model.active += 1
                     return model, 0
                 if model is not None:

@@ -213,7 +213,11 @@ class ModelRecord:
 def blob_path(blobs_dir: Path, digest: str) -> Path:
     """The file of a `sha256:<hex>` digest."""
     algo, _, hexdigest = digest.partition(":")
-    if algo != "sha256" or len(hexdigest) != 64 or not all(c in "0123456789abcdef" for c in hexdigest):
+    if (
+        algo != "sha256"
+        or len(hexdigest) != 64
+        or not all(c in "0123456789abcdef" for c in hexdigest)
+    ):
         raise BadRequest(f"invalid digest {digest!r}")
     return blobs_dir / f"sha256-{hexdigest}"
 

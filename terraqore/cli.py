@@ -55,7 +55,9 @@ def demo(
     except ServerStartError as exc:
         fail(str(exc))
     where = "started" if handle.started_here else "reusing"
-    err.print(f"[dim]{where} server at {handle.base_url}; model {model or settings.default_model}[/]")
+    err.print(
+        f"[dim]{where} server at {handle.base_url}; model {model or settings.default_model}[/]"
+    )
     llm = chat_model(model, settings, temperature=0.2)
     try:
         for chunk in llm.stream(prompt):

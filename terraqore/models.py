@@ -15,7 +15,9 @@ from terraqore.server_process import ensure_server
 from terraqore.settings import Settings
 
 
-def chat_model(name: str | None = None, settings: Settings | None = None, **options: Any) -> ChatOllama:
+def chat_model(
+    name: str | None = None, settings: Settings | None = None, **options: Any
+) -> ChatOllama:
     """A `ChatOllama` for a model on the configured server (started if needed).
 
     `options` are ChatOllama fields (`temperature`, `num_predict`, `format`, `seed`, …);

@@ -110,9 +110,9 @@ def ensure_server(settings: Settings | None = None) -> ServerHandle:
     settings = settings or Settings()
     url = settings.base_url
     known = _handles.get(url)
-    if known is not None and (known.process is None or known.process.poll() is None):
-        if is_alive(url):
-            return known
+    running = known is not None and (known.process is None or known.process.poll() is None)
+    if known is not None and running and is_alive(url):
+        return known
     if is_alive(url):
         handle = ServerHandle(url)
     else:

@@ -49,7 +49,9 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(home: Path, env_extra: dict[str, str] | None = None, timeout: float = 120) -> RunningServer:
+def start_server(
+    home: Path, env_extra: dict[str, str] | None = None, timeout: float = 120
+) -> RunningServer:
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     log = home / "server.log"
@@ -58,8 +60,20 @@ def start_server(home: Path, env_extra: dict[str, str] | None = None, timeout: f
     env.pop("TERRAQORE_OLLAMA_HOST", None)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "terraqore.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                "-m",
+                "terraqore.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

@@ -23,8 +23,13 @@ from tests.server_harness import TINY, RunningServer, start_server
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "ollama-openapi.yaml"
 IMPLEMENTED = {
-    ("POST", "/api/generate"), ("POST", "/api/chat"), ("POST", "/api/embed"),
-    ("GET", "/api/tags"), ("GET", "/api/ps"), ("POST", "/api/show"), ("GET", "/api/version"),
+    ("POST", "/api/generate"),
+    ("POST", "/api/chat"),
+    ("POST", "/api/embed"),
+    ("GET", "/api/tags"),
+    ("GET", "/api/ps"),
+    ("POST", "/api/show"),
+    ("GET", "/api/version"),
 }
 
 pytestmark = pytest.mark.skipif(not SPEC.is_file(), reason=f"contract not found at {SPEC}")
@@ -33,8 +38,10 @@ pytestmark = pytest.mark.skipif(not SPEC.is_file(), reason=f"contract not found 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # Capped generation keeps hundreds of real inferences within minutes.
-    srv = start_server(tmp_path_factory.mktemp("fuzz-home"),
-                       {"TERRAQORE_MAX_NUM_PREDICT": "8", "TERRAQORE_MAX_NUM_CTX": "2048"})
+    srv = start_server(
+        tmp_path_factory.mktemp("fuzz-home"),
+        {"TERRAQORE_MAX_NUM_PREDICT": "8", "TERRAQORE_MAX_NUM_CTX": "2048"},
+    )
     yield srv
     srv.stop()
 
@@ -47,10 +54,13 @@ def _operations() -> list[schemathesis.APIOperation]:
     return [op for op in ops if (op.method.upper(), op.path) in IMPLEMENTED]
 
 
-@pytest.mark.parametrize("operation", _operations(), ids=lambda op: f"{op.method.upper()} {op.path}")
+@pytest.mark.parametrize(
+    "operation", _operations(), ids=lambda op: f"{op.method.upper()} {op.path}"
+)
 def test_spec_conformance(fuzz_server: RunningServer, operation: schemathesis.APIOperation) -> None:
-    @settings(max_examples=40, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(case=operation.as_strategy(), real_model=st.booleans())
     def run(case: schemathesis.Case, real_model: bool) -> None:
         if real_model and isinstance(case.body, dict) and "model" in case.body:

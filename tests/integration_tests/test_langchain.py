@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from langchain_core.messages import AIMessageChunk
-from langchain_ollama import ChatOllama, OllamaEmbeddings
 from langchain_core.tools import tool
+from langchain_ollama import ChatOllama, OllamaEmbeddings
 from pydantic import BaseModel, Field
 
 from tests.server_harness import CHAT, EMBED, TINY, RunningServer

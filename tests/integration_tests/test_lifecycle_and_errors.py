@@ -16,17 +16,29 @@ def loaded(server: RunningServer) -> set[str]:
 
 
 def test_keep_alive_zero_unloads(server: RunningServer) -> None:
-    r = httpx.post(f"{server.url}/api/generate", json={"model": TINY, "prompt": "", "stream": False})
+    r = httpx.post(
+        f"{server.url}/api/generate", json={"model": TINY, "prompt": "", "stream": False}
+    )
     assert r.json()["done_reason"] == "load"
     assert TINY in loaded(server)
-    r = httpx.post(f"{server.url}/api/generate",
-                   json={"model": TINY, "prompt": "", "keep_alive": 0, "stream": False})
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        json={"model": TINY, "prompt": "", "keep_alive": 0, "stream": False},
+    )
     assert r.json()["done_reason"] == "unload"
     assert TINY not in loaded(server)
     # A real request with keep_alive 0 answers and then unloads.
-    r = httpx.post(f"{server.url}/api/chat", json={
-        "model": TINY, "keep_alive": 0, "stream": False, "options": {"num_predict": 3},
-        "messages": [{"role": "user", "content": "hi"}]}, timeout=60)
+    r = httpx.post(
+        f"{server.url}/api/chat",
+        json={
+            "model": TINY,
+            "keep_alive": 0,
+            "stream": False,
+            "options": {"num_predict": 3},
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+        timeout=60,
+    )
     assert r.status_code == 200 and r.json()["done"]
     assert TINY not in loaded(server)
 
@@ -42,7 +54,9 @@ def test_keep_alive_expiry(server: RunningServer) -> None:
 
 def test_negative_keep_alive_keeps_forever(server: RunningServer) -> None:
     httpx.post(f"{server.url}/api/generate", json={"model": TINY, "prompt": "", "keep_alive": -1})
-    entry = next(m for m in httpx.get(f"{server.url}/api/ps").json()["models"] if m["model"] == TINY)
+    entry = next(
+        m for m in httpx.get(f"{server.url}/api/ps").json()["models"] if m["model"] == TINY
+    )
     assert entry["expires_at"].startswith("2318")
 
 
@@ -57,17 +71,30 @@ def test_negative_keep_alive_keeps_forever(server: RunningServer) -> None:
         ("/api/generate", {"model": TINY, "prompt": "x", "keep_alive": "soon"}, 400),
         ("/api/generate", {"model": TINY, "prompt": "x", "think": True}, 400),
         ("/api/generate", {"model": TINY, "prompt": "x", "images": ["aGk="]}, 400),
-        ("/api/chat", {"model": TINY, "messages": [{"role": "user", "content": "x"}],
-                       "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, 400),
+        (
+            "/api/chat",
+            {
+                "model": TINY,
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+            },
+            400,
+        ),
         ("/api/embed", {"model": TINY + "x", "input": "x"}, 404),
         ("/api/embed", {"model": EMBED, "input": "x", "dimensions": 9999}, 400),
         ("/api/show", {"model": "ghost"}, 404),
         ("/api/nothing-here", {}, 404),
-        ("/v1/chat/completions", {"model": "ghost", "messages": [{"role": "user", "content": "x"}]}, 404),
+        (
+            "/v1/chat/completions",
+            {"model": "ghost", "messages": [{"role": "user", "content": "x"}]},
+            404,
+        ),
         ("/v1/chat/completions", {"model": TINY}, 400),
     ],
 )
-def test_bad_input_gets_clear_error(server: RunningServer, path: str, body: object, status: int) -> None:
+def test_bad_input_gets_clear_error(
+    server: RunningServer, path: str, body: object, status: int
+) -> None:
     content = body if isinstance(body, str) else json.dumps(body)
     r = httpx.post(f"{server.url}{path}", content=content, timeout=60)
     assert r.status_code == status, r.text
@@ -78,16 +105,28 @@ def test_bad_input_gets_clear_error(server: RunningServer, path: str, body: obje
 
 
 def test_unknown_options_are_ignored(server: RunningServer) -> None:
-    r = httpx.post(f"{server.url}/api/generate", json={
-        "model": TINY, "prompt": "hi", "stream": False,
-        "options": {"num_predict": 2, "mirostat_flavour": "vanilla", "numa": True}}, timeout=60)
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        json={
+            "model": TINY,
+            "prompt": "hi",
+            "stream": False,
+            "options": {"num_predict": 2, "mirostat_flavour": "vanilla", "numa": True},
+        },
+        timeout=60,
+    )
     assert r.status_code == 200 and r.json()["eval_count"] <= 2
 
 
 def test_form_encoded_body_like_curl_d(server: RunningServer) -> None:
-    r = httpx.post(f"{server.url}/api/generate", content=json.dumps(
-        {"model": TINY, "prompt": "hi", "stream": False, "options": {"num_predict": 2}}),
-        headers={"content-type": "application/x-www-form-urlencoded"}, timeout=60)
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        content=json.dumps(
+            {"model": TINY, "prompt": "hi", "stream": False, "options": {"num_predict": 2}}
+        ),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        timeout=60,
+    )
     assert r.status_code == 200
 
 
@@ -99,8 +138,11 @@ def test_client_disconnect_mid_stream_frees_the_model(server: RunningServer) -> 
                 break
     # The model is free again at once: the next request is not stuck behind 2000 tokens.
     start = time.monotonic()
-    r = httpx.post(f"{server.url}/api/generate", json={
-        "model": TINY, "prompt": "hi", "stream": False, "options": {"num_predict": 2}}, timeout=60)
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        json={"model": TINY, "prompt": "hi", "stream": False, "options": {"num_predict": 2}},
+        timeout=60,
+    )
     assert r.status_code == 200 and time.monotonic() - start < 8
 
 
@@ -114,9 +156,16 @@ def _long_history(n: int) -> list[dict[str, str]]:
 
 
 def test_context_overflow_drops_oldest_by_default(server: RunningServer) -> None:
-    r = httpx.post(f"{server.url}/api/chat", json={
-        "model": TINY, "messages": _long_history(30), "stream": False,
-        "options": {"num_ctx": 1024, "num_predict": 4}}, timeout=120)
+    r = httpx.post(
+        f"{server.url}/api/chat",
+        json={
+            "model": TINY,
+            "messages": _long_history(30),
+            "stream": False,
+            "options": {"num_ctx": 1024, "num_predict": 4},
+        },
+        timeout=120,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["prompt_eval_count"] <= 1024
 
@@ -124,9 +173,16 @@ def test_context_overflow_drops_oldest_by_default(server: RunningServer) -> None
 def test_context_overflow_is_400_when_truncate_error(tmp_path) -> None:
     srv = start_server(tmp_path / "home", {"TERRAQORE_TRUNCATE": "error"})
     try:
-        r = httpx.post(f"{srv.url}/api/chat", json={
-            "model": TINY, "messages": _long_history(30), "stream": False,
-            "options": {"num_ctx": 1024, "num_predict": 4}}, timeout=120)
+        r = httpx.post(
+            f"{srv.url}/api/chat",
+            json={
+                "model": TINY,
+                "messages": _long_history(30),
+                "stream": False,
+                "options": {"num_ctx": 1024, "num_predict": 4},
+            },
+            timeout=120,
+        )
         assert r.status_code == 400
         assert "context window" in r.json()["error"] and "num_ctx" in r.json()["error"]
     finally:

@@ -19,10 +19,14 @@ def test_server_makes_no_connection_beyond_loopback(tmp_path: Path) -> None:
         client = ollama.Client(host=srv.url)
         client.list()
         client.show(TINY)
-        client.chat(model=TINY, messages=[{"role": "user", "content": "hi"}], options={"num_predict": 4})
+        client.chat(
+            model=TINY, messages=[{"role": "user", "content": "hi"}], options={"num_predict": 4}
+        )
         client.embed(model=EMBED, input="hello")
-        httpx.post(f"{srv.url}/v1/chat/completions", json={
-            "model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3})
+        httpx.post(
+            f"{srv.url}/v1/chat/completions",
+            json={"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3},
+        )
         # The guard is live in that process: it would have logged (and refused) an outside address.
         assert (GUARD / "sitecustomize.py").is_file()
     finally:
@@ -38,6 +42,9 @@ def test_guard_catches_an_outside_connection(tmp_path: Path) -> None:
 
     log = tmp_path / "c.log"
     env = {**os.environ, "PYTHONPATH": str(GUARD), "NET_GUARD_LOG": str(log)}
-    code = "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\nexcept OSError:\n    pass\n"
+    code = (
+        "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+        "except OSError:\n    pass\n"
+    )
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=30)
     assert "192.0.2.1" in log.read_text()

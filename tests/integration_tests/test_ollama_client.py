@@ -43,8 +43,14 @@ def test_chat_non_streamed(client: ollama.Client) -> None:
 
 
 def test_chat_streamed(client: ollama.Client) -> None:
-    chunks = list(client.chat(model=TINY, messages=[{"role": "user", "content": "Count to five."}],
-                              options=OPTS, stream=True))
+    chunks = list(
+        client.chat(
+            model=TINY,
+            messages=[{"role": "user", "content": "Count to five."}],
+            options=OPTS,
+            stream=True,
+        )
+    )
     assert len(chunks) >= 3
     assert all(not c.done for c in chunks[:-1]) and chunks[-1].done
     text = "".join(c.message.content for c in chunks)
@@ -54,23 +60,35 @@ def test_chat_streamed(client: ollama.Client) -> None:
 
 def test_generate_streamed_and_not(client: ollama.Client) -> None:
     whole = client.generate(model=TINY, prompt="The capital of France is", options=OPTS)
-    parts = list(client.generate(model=TINY, prompt="The capital of France is", options=OPTS, stream=True))
+    parts = list(
+        client.generate(model=TINY, prompt="The capital of France is", options=OPTS, stream=True)
+    )
     assert whole.done and whole.response.strip()
-    assert parts[-1].done and "".join(p.response for p in parts) == whole.response  # same seed, greedy
+    assert (
+        parts[-1].done and "".join(p.response for p in parts) == whole.response
+    )  # same seed, greedy
 
 
 def test_num_predict_and_stop(client: ollama.Client) -> None:
-    r = client.generate(model=TINY, prompt="List the numbers 1 to 50 separated by commas.",
-                        options={"temperature": 0, "num_predict": 5})
+    r = client.generate(
+        model=TINY,
+        prompt="List the numbers 1 to 50 separated by commas.",
+        options={"temperature": 0, "num_predict": 5},
+    )
     assert r.eval_count == 5 and r.done_reason == "length"
-    r = client.generate(model=TINY, prompt="Write the word apple three times.",
-                        options={"temperature": 0, "num_predict": 40, "stop": ["apple"]})
+    r = client.generate(
+        model=TINY,
+        prompt="Write the word apple three times.",
+        options={"temperature": 0, "num_predict": 40, "stop": ["apple"]},
+    )
     assert "apple" not in r.response.lower() and r.done_reason == "stop"
 
 
 def test_embed(client: ollama.Client) -> None:
-    r = client.embed(model=EMBED, input=["the cat sat on the mat", "a cat was sitting on a mat",
-                                         "quarterly revenue grew"])
+    r = client.embed(
+        model=EMBED,
+        input=["the cat sat on the mat", "a cat was sitting on a mat", "quarterly revenue grew"],
+    )
     vecs = r.embeddings
     assert len(vecs) == 3 and all(len(v) == 384 for v in vecs)
     assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-3) for v in vecs)

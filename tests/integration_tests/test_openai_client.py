@@ -29,13 +29,18 @@ def test_chat_non_streamed_with_usage(client: openai.OpenAI) -> None:
 
 def test_chat_streamed_with_include_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        model=TINY, messages=[{"role": "user", "content": "Count to three."}], max_tokens=16,
-        stream=True, stream_options={"include_usage": True},
+        model=TINY,
+        messages=[{"role": "user", "content": "Count to three."}],
+        max_tokens=16,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip()
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finishes and finishes[-1] in {"stop", "length"}
     assert chunks[-1].choices == [] and chunks[-1].usage and chunks[-1].usage.completion_tokens > 0
 
@@ -43,7 +48,12 @@ def test_chat_streamed_with_include_usage(client: openai.OpenAI) -> None:
 def test_sse_ends_with_done(server: RunningServer) -> None:
     import httpx
 
-    body = {"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "stream": True}
+    body = {
+        "model": TINY,
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 4,
+        "stream": True,
+    }
     with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=60) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in r.iter_lines() if line]
@@ -55,7 +65,8 @@ def test_json_schema_response_format(client: openai.OpenAI) -> None:
 
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     r = client.chat.completions.create(
-        model=TINY, messages=[{"role": "user", "content": "Name a city as JSON."}],
+        model=TINY,
+        messages=[{"role": "user", "content": "Name a city as JSON."}],
         response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
     )
     assert isinstance(json.loads(r.choices[0].message.content or "")["city"], str)
@@ -74,8 +85,10 @@ def test_embeddings_float_and_base64(client: openai.OpenAI) -> None:
     # The client decodes base64 for us; check the raw wire form too.
     import httpx
 
-    raw = httpx.post(f"{client.base_url}embeddings", json={"model": EMBED, "input": "one",
-                                                            "encoding_format": "base64"}).json()
+    raw = httpx.post(
+        f"{client.base_url}embeddings",
+        json={"model": EMBED, "input": "one", "encoding_format": "base64"},
+    ).json()
     decoded = np.frombuffer(base64.b64decode(raw["data"][0]["embedding"]), dtype="<f4")
     assert np.allclose(decoded, f.data[0].embedding, atol=1e-6)
 

@@ -15,7 +15,12 @@ SCHEMA = {
     "properties": {
         "title": {"type": "string", "maxLength": 60},
         "priority": {"type": "string", "enum": ["low", "medium", "high"]},
-        "steps": {"type": "array", "items": {"type": "string", "maxLength": 80}, "minItems": 1, "maxItems": 4},
+        "steps": {
+            "type": "array",
+            "items": {"type": "string", "maxLength": 80},
+            "minItems": 1,
+            "maxItems": 4,
+        },
         "estimate_hours": {"type": "integer", "minimum": 0, "maximum": 100},
         "done": {"type": "boolean"},
     },
@@ -53,10 +58,17 @@ def test_twenty_of_twenty_validate_with_tiny_model(server: RunningServer) -> Non
 
 def test_format_json_always_parses(server: RunningServer) -> None:
     for seed in range(5):
-        r = httpx.post(f"{server.url}/api/generate", json={
-            "model": TINY, "prompt": "Describe a cat as JSON.", "format": "json", "stream": False,
-            "options": {"temperature": 0.7, "seed": seed},
-        }, timeout=300)
+        r = httpx.post(
+            f"{server.url}/api/generate",
+            json={
+                "model": TINY,
+                "prompt": "Describe a cat as JSON.",
+                "format": "json",
+                "stream": False,
+                "options": {"temperature": 0.7, "seed": seed},
+            },
+            timeout=300,
+        )
         assert r.status_code == 200
         assert r.json()["done_reason"] == "stop"
         assert isinstance(json.loads(r.json()["response"]), dict | list)
@@ -64,14 +76,23 @@ def test_format_json_always_parses(server: RunningServer) -> None:
 
 def test_token_cap_cutting_constrained_output_says_length(server: RunningServer) -> None:
     """A caller's num_predict can cut JSON short; the answer says so instead of pretending."""
-    r = httpx.post(f"{server.url}/api/generate", json={
-        "model": TINY, "prompt": "Describe a cat in detail as JSON.", "format": "json",
-        "stream": False, "options": {"temperature": 0, "num_predict": 3},
-    }, timeout=120)
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        json={
+            "model": TINY,
+            "prompt": "Describe a cat in detail as JSON.",
+            "format": "json",
+            "stream": False,
+            "options": {"temperature": 0, "num_predict": 3},
+        },
+        timeout=120,
+    )
     assert r.json()["done_reason"] == "length" and r.json()["eval_count"] == 3
 
 
-@pytest.mark.parametrize("bad", [{"type": "object", "properties": {"a": {"$ref": "#/nope"}}}, "xml"])
+@pytest.mark.parametrize(
+    "bad", [{"type": "object", "properties": {"a": {"$ref": "#/nope"}}}, "xml"]
+)
 def test_invalid_format_is_400(server: RunningServer, bad: object) -> None:
     r = httpx.post(f"{server.url}/api/generate", json={"model": TINY, "prompt": "x", "format": bad})
     assert r.status_code == 400 and "format" in r.json()["error"]

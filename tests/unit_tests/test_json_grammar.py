@@ -13,7 +13,9 @@ from server.json_grammar import _range_patterns, grammar_for, integer_range_rule
 def _regex(alternatives: list[str]) -> re.Pattern[str]:
     parts = []
     for alt in alternatives:
-        parts.append("".join(re.escape(t[1:-1]) if t.startswith('"') else t for t in alt.split(" ")))
+        parts.append(
+            "".join(re.escape(t[1:-1]) if t.startswith('"') else t for t in alt.split(" "))
+        )
     return re.compile("^(?:" + "|".join(parts) + ")$")
 
 
@@ -49,7 +51,9 @@ def test_unenforceable_keywords_are_refused(keyword) -> None:
 def test_number_bounds_refused_integer_bounds_compiled() -> None:
     with pytest.raises(BadRequest, match="number"):
         grammar_for({"type": "number", "minimum": 0})
-    gbnf = schema_to_gbnf({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 5}}})
+    gbnf = schema_to_gbnf(
+        {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "maximum": 5}}}
+    )
     assert "[1-5]" in gbnf
 
 

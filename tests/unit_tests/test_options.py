@@ -10,8 +10,20 @@ from server.options import load_options, merge_options, parse_duration, sampling
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(300, 300.0), ("5m", 300.0), ("1h30m", 5400.0), ("10s", 10.0), ("1.5s", 1.5), ("0", 0.0),
-     (0, 0.0), ("250ms", 0.25), ("90", 90.0), (-1, None), ("-1", None), ("-5m", None)],
+    [
+        (300, 300.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("10s", 10.0),
+        ("1.5s", 1.5),
+        ("0", 0.0),
+        (0, 0.0),
+        ("250ms", 0.25),
+        ("90", 90.0),
+        (-1, None),
+        ("-1", None),
+        ("-5m", None),
+    ],
 )
 def test_parse_duration(value, seconds) -> None:
     assert parse_duration(value) == seconds
@@ -24,13 +36,23 @@ def test_parse_duration_rejects(bad) -> None:
 
 
 def test_request_options_override_model_parameters_and_unknown_keys_are_dropped() -> None:
-    merged = merge_options({"temperature": 0.1, "stop": ["</s>"], "num_ctx": 8192},
-                           {"temperature": 0.9, "stop": "END", "made_up": 1})
+    merged = merge_options(
+        {"temperature": 0.1, "stop": ["</s>"], "num_ctx": 8192},
+        {"temperature": 0.9, "stop": "END", "made_up": 1},
+    )
     assert merged == {"temperature": 0.9, "stop": ["END"], "num_ctx": 8192}
 
 
-@pytest.mark.parametrize("bad", [{"temperature": "hot"}, {"top_k": 1.5}, {"stop": [1, 2]},
-                                 {"num_predict": True}, {"temperature": float("inf")}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"temperature": "hot"},
+        {"top_k": 1.5},
+        {"stop": [1, 2]},
+        {"num_predict": True},
+        {"temperature": float("inf")},
+    ],
+)
 def test_bad_option_values_are_400(bad) -> None:
     with pytest.raises(BadRequest):
         merge_options({}, bad)
@@ -53,9 +75,14 @@ def test_defaults_follow_ollama() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, ("http", "127.0.0.1", 11434)), ("0.0.0.0", ("http", "0.0.0.0", 11434)),
-     (":8080", ("http", "127.0.0.1", 8080)), ("example.org:99", ("http", "example.org", 99)),
-     ("https://h.example", ("https", "h.example", 443)), ("http://[::1]:5000", ("http", "::1", 5000))],
+    [
+        (None, ("http", "127.0.0.1", 11434)),
+        ("0.0.0.0", ("http", "0.0.0.0", 11434)),
+        (":8080", ("http", "127.0.0.1", 8080)),
+        ("example.org:99", ("http", "example.org", 99)),
+        ("https://h.example", ("https", "h.example", 443)),
+        ("http://[::1]:5000", ("http", "::1", 5000)),
+    ],
 )
 def test_parse_host(value, expected) -> None:
     assert parse_host(value) == expected

@@ -11,10 +11,16 @@ from server.store import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName, ModelSt
 
 @pytest.mark.parametrize(
     ("name", "display", "path"),
-    [("qwen2.5-coder:0.5b", "qwen2.5-coder:0.5b", "registry.ollama.ai/library/qwen2.5-coder/0.5b"),
-     ("smollm2", "smollm2:latest", "registry.ollama.ai/library/smollm2/latest"),
-     ("terraqore/idea", "terraqore/idea:latest", "registry.ollama.ai/terraqore/idea/latest"),
-     ("hf.co/org/model:q4", "hf.co/org/model:q4", "hf.co/org/model/q4")],
+    [
+        (
+            "qwen2.5-coder:0.5b",
+            "qwen2.5-coder:0.5b",
+            "registry.ollama.ai/library/qwen2.5-coder/0.5b",
+        ),
+        ("smollm2", "smollm2:latest", "registry.ollama.ai/library/smollm2/latest"),
+        ("terraqore/idea", "terraqore/idea:latest", "registry.ollama.ai/terraqore/idea/latest"),
+        ("hf.co/org/model:q4", "hf.co/org/model:q4", "hf.co/org/model/q4"),
+    ],
 )
 def test_model_names(name, display, path) -> None:
     parsed = ModelName.parse(name)

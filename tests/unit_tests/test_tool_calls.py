@@ -8,25 +8,39 @@ NAMES = {"get_weather", "add"}
 def test_qwen_tagged_calls() -> None:
     text = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
     rest, calls = parse_tool_calls(text, NAMES)
-    assert rest == "" and calls == [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
+    assert rest == "" and calls == [
+        {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+    ]
 
 
 def test_several_tagged_calls_and_surrounding_text() -> None:
-    text = ('Sure.\n<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>\n'
-            '<tool_call>{"name": "add", "arguments": "{\\"a\\": 3, \\"b\\": 4}"}</tool_call>')
+    text = (
+        'Sure.\n<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>\n'
+        '<tool_call>{"name": "add", "arguments": "{\\"a\\": 3, \\"b\\": 4}"}</tool_call>'
+    )
     rest, calls = parse_tool_calls(text, NAMES)
-    assert rest == "Sure." and [c["function"]["arguments"] for c in calls] == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    assert rest == "Sure." and [c["function"]["arguments"] for c in calls] == [
+        {"a": 1, "b": 2},
+        {"a": 3, "b": 4},
+    ]
 
 
 def test_bare_and_fenced_json() -> None:
-    assert parse_tool_calls('{"name": "add", "parameters": {"a": 1}}', NAMES)[1][0]["function"]["arguments"] == {"a": 1}
+    assert parse_tool_calls('{"name": "add", "parameters": {"a": 1}}', NAMES)[1][0]["function"][
+        "arguments"
+    ] == {"a": 1}
     fenced = '```json\n[{"name": "get_weather", "arguments": {"city": "Oslo"}}]\n```'
     assert parse_tool_calls(fenced, NAMES)[1][0]["function"]["name"] == "get_weather"
 
 
 def test_not_a_call() -> None:
-    for text in ["Just prose.", '{"name": "unknown_tool", "arguments": {}}', '{"city": "Paris"}',
-                 '<tool_call>not json</tool_call>', '{"name": "add", "arguments": "not json"}']:
+    for text in [
+        "Just prose.",
+        '{"name": "unknown_tool", "arguments": {}}',
+        '{"city": "Paris"}',
+        "<tool_call>not json</tool_call>",
+        '{"name": "add", "arguments": "not json"}',
+    ]:
         rest, calls = parse_tool_calls(text, NAMES)
         assert calls == [] and rest == text
 
