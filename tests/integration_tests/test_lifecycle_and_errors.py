@@ -155,17 +155,19 @@ def _long_history(n: int) -> list[dict[str, str]]:
     return msgs
 
 
+def _overflowing_chat(url: str) -> httpx.Response:
+    """A chat whose history is far longer than its 1,024-token context."""
+    body = {
+        "model": TINY,
+        "messages": _long_history(30),
+        "stream": False,
+        "options": {"num_ctx": 1024, "num_predict": 4},
+    }
+    return httpx.post(f"{url}/api/chat", json=body, timeout=120)
+
+
 def test_context_overflow_drops_oldest_by_default(server: RunningServer) -> None:
-    r = httpx.post(
-        f"{server.url}/api/chat",
-        json={
-            "model": TINY,
-            "messages": _long_history(30),
-            "stream": False,
-            "options": {"num_ctx": 1024, "num_predict": 4},
-        },
-        timeout=120,
-    )
+    r = _overflowing_chat(server.url)
     assert r.status_code == 200, r.text
     assert r.json()["prompt_eval_count"] <= 1024
 
@@ -173,16 +175,7 @@ def test_context_overflow_drops_oldest_by_default(server: RunningServer) -> None
 def test_context_overflow_is_400_when_truncate_error(tmp_path) -> None:
     srv = start_server(tmp_path / "home", {"TERRAQORE_TRUNCATE": "error"})
     try:
-        r = httpx.post(
-            f"{srv.url}/api/chat",
-            json={
-                "model": TINY,
-                "messages": _long_history(30),
-                "stream": False,
-                "options": {"num_ctx": 1024, "num_predict": 4},
-            },
-            timeout=120,
-        )
+        r = _overflowing_chat(srv.url)
         assert r.status_code == 400
         assert "context window" in r.json()["error"] and "num_ctx" in r.json()["error"]
     finally:

@@ -102,6 +102,23 @@ def test_embed(client: ollama.Client) -> None:
     assert len(short.embeddings[0]) == 64
 
 
+def test_nomic_embed_text_gguf(client: ollama.Client) -> None:
+    """The GGUF embedding option, carved out of a split zip at setup, runs in llama.cpp."""
+    r = client.embed(
+        model="nomic-embed-text",
+        input=[
+            "search_query: what do cats eat",
+            "search_document: Cats are carnivores and eat meat such as fish and mice.",
+            "search_document: The central bank raised interest rates again.",
+        ],
+    )
+    q, good, bad = r.embeddings
+    assert len(q) == 768 and math.isclose(sum(x * x for x in q), 1.0, rel_tol=1e-3)
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
+    assert dot(q, good) > dot(q, bad) + 0.1
+    assert client.show("nomic-embed-text").capabilities == ["embedding"]
+
+
 def test_legacy_embeddings(client: ollama.Client) -> None:
     r = client.embeddings(model=EMBED, prompt="hello world")
     assert len(r.embedding) == 384
