@@ -1,0 +1,1 @@
+"""Graph nodes that are not agents: retrieval, search-and-ingest, routing."""
