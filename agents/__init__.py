@@ -1,1 +1,4 @@
-"""Agents: one per role, each on its own model (see `modelfiles/`), built with `terraqore.models`."""
+"""Agents: one per role, each on its own model (see `modelfiles/`).
+
+Each is built with `terraqore.models`.
+"""

@@ -22,8 +22,7 @@ from typing import Any
 
 from server.errors import BadRequest
 from server.gguf_info import config_for
-from server.split_zip import inflate_member
-from server.store import (
+from server.manifest import (
     MEDIA_CONFIG,
     MEDIA_LICENSE,
     MEDIA_MODEL,
@@ -33,8 +32,9 @@ from server.store import (
     Layer,
     Manifest,
     ModelName,
-    ModelStore,
 )
+from server.split_zip import inflate_member
+from server.store import ModelStore
 
 Progress = Callable[[str, int, int], None]
 """Called with (status, completed, total) while a model is installed or assembled."""

@@ -26,6 +26,8 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from server.errors import BadRequest
+from server.go_template import GoTemplate
+from server.go_template import render_chat as render_go_chat
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,13 @@ def _stop_holdback(text: str, stops: list[str]) -> int:
 class LlamaRunner:
     """A GGUF model loaded in llama.cpp."""
 
-    def __init__(self, path: Path, load: LoadOptions, lora_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        load: LoadOptions,
+        lora_path: Path | None = None,
+        template: str = "",
+    ) -> None:
         self.path = path
         self.load = load
         kwargs: dict[str, Any] = {}
@@ -100,6 +108,8 @@ class LlamaRunner:
         self.n_ctx = self.llm.n_ctx()
         self.chat_template: str = self.llm.metadata.get("tokenizer.chat_template", "")
         self._formatter: Jinja2ChatFormatter | None = None
+        # A Modelfile TEMPLATE (Go-template subset) replaces the GGUF's Jinja template.
+        self.go_template = GoTemplate(template) if template else None
         self._vocab = self.llm._model.vocab
 
     def close(self) -> None:
@@ -114,12 +124,14 @@ class LlamaRunner:
     @property
     def supports_tools(self) -> bool:
         """Whether the model's chat template renders tool definitions."""
-        return "tools" in self.chat_template
+        return self.go_template is None and "tools" in self.chat_template
 
     def render_chat(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> str:
-        """Render messages (and tools) with the GGUF's own Jinja chat template."""
+        """Render messages (and tools) with the model's TEMPLATE or the GGUF's chat template."""
+        if self.go_template is not None:
+            return render_go_chat(self.go_template, messages)
         if not self.chat_template:
             raise BadRequest("model has no chat template; use /api/generate with raw=true")
         if self._formatter is None:

@@ -21,9 +21,10 @@ from server.config import ServerSettings
 from server.engine_llama import GenerationStats, LlamaRunner, LoadOptions
 from server.errors import BadRequest
 from server.json_grammar import grammar_for
+from server.manifest import ModelRecord
 from server.options import load_options, merge_options, parse_duration, sampling_options
 from server.scheduler import LoadedModel, Scheduler
-from server.store import ModelRecord, ModelStore
+from server.store import ModelStore
 from server.tool_calls import may_be_tool_call, parse_tool_calls
 
 

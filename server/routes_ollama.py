@@ -12,8 +12,8 @@ from server.capabilities import capabilities, chat_template
 from server.errors import BadRequest
 from server.gguf_info import model_info
 from server.inference import ChatJob, Final, InferenceService
+from server.manifest import ModelRecord
 from server.modelfile import parameters_text, render_modelfile
-from server.store import ModelRecord
 from server.streaming import collect, lines, ndjson, now_iso, open_stream
 from server.wire_types import (
     ChatRequest,

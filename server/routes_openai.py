@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from server.errors import BadRequest, ModelNotFound
 from server.inference import ChatJob, Final
+from server.manifest import ModelRecord
 from server.routes_ollama import service
-from server.store import ModelRecord
 from server.streaming import collect, lines, open_stream, sse
 from server.wire_types import (
     OAIChatRequest,

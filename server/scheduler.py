@@ -22,7 +22,8 @@ from server.config import ServerSettings
 from server.engine_llama import LlamaRunner, LoadOptions
 from server.engine_onnx import OnnxEmbedder
 from server.errors import BadRequest
-from server.store import ModelRecord
+from server.manifest import ModelRecord
+from server.thread_stream import iterate_in_thread
 
 T = TypeVar("T")
 Runner = LlamaRunner | OnnxEmbedder
@@ -61,38 +62,9 @@ class LoadedModel:
         """Run blocking work on this model's worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
-        """Run a blocking generator on the worker thread and yield its items here.
-
-        Closing the async iterator (for example when the client disconnects) sets the
-        cancel event, and the worker stops after its current token.
-        """
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def work() -> None:
-            try:
-                for item in produce(cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
-                loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
-            except BaseException as exc:  # handed to the request, never lost
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-
-        future = loop.run_in_executor(self.executor, work)
-        try:
-            while True:
-                kind, value = await queue.get()
-                if kind == "item":
-                    yield value
-                elif kind == "done":
-                    break
-                else:
-                    raise value
-        finally:
-            cancel.set()
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(future)
+    def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """Run a blocking generator on this model's worker thread (see `iterate_in_thread`)."""
+        return iterate_in_thread(produce, self.executor)
 
 
 def _build_runner(record: ModelRecord, load: LoadOptions) -> Runner:
@@ -104,7 +76,9 @@ def _build_runner(record: ModelRecord, load: LoadOptions) -> Runner:
     adapters = record.adapter_paths
     if len(adapters) > 1:
         raise BadRequest("more than one ADAPTER is not supported by llama.cpp's loader")
-    return LlamaRunner(record.model_path, load, adapters[0] if adapters else None)
+    return LlamaRunner(
+        record.model_path, load, adapters[0] if adapters else None, template=record.template
+    )
 
 
 class Scheduler:

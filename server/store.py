@@ -10,216 +10,25 @@ against their digest before they are exposed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from server.errors import BadRequest, ModelNotFound
-
-DEFAULT_REGISTRY = "registry.ollama.ai"
-DEFAULT_NAMESPACE = "library"
-DEFAULT_TAG = "latest"
-
-MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
-MEDIA_MODEL = "application/vnd.ollama.image.model"
-MEDIA_TEMPLATE = "application/vnd.ollama.image.template"
-MEDIA_SYSTEM = "application/vnd.ollama.image.system"
-MEDIA_PARAMS = "application/vnd.ollama.image.params"
-MEDIA_LICENSE = "application/vnd.ollama.image.license"
-MEDIA_MESSAGES = "application/vnd.ollama.image.messages"
-MEDIA_ADAPTER = "application/vnd.ollama.image.adapter"
-# Our one non-GGUF weight format: an ONNX sentence-embedding model and its tokenizer.
-MEDIA_ONNX = "application/vnd.terraqore.image.onnx"
-MEDIA_TOKENIZER = "application/vnd.terraqore.image.tokenizer"
+from server.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
 
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class ModelName:
-    """A fully qualified model name: registry/namespace/model:tag."""
-
-    registry: str
-    namespace: str
-    model: str
-    tag: str
-
-    @classmethod
-    def parse(cls, name: str) -> ModelName:
-        """Parse `model`, `model:tag`, `ns/model:tag` or `registry/ns/model:tag`."""
-        text = name.strip()
-        if not text or any(c.isspace() for c in text) or ".." in text:
-            raise BadRequest(f"invalid model name {name!r}")
-        tag = DEFAULT_TAG
-        last = text.rsplit("/", 1)[-1]
-        if ":" in last:
-            base, tag = text.rsplit(":", 1)
-        else:
-            base = text
-        parts = [p for p in base.split("/") if p]
-        if not parts or len(parts) > 3 or not tag:
-            raise BadRequest(f"invalid model name {name!r}")
-        registry, namespace = DEFAULT_REGISTRY, DEFAULT_NAMESPACE
-        if len(parts) == 3:
-            registry, namespace, model = parts
-        elif len(parts) == 2:
-            namespace, model = parts
-        else:
-            model = parts[0]
-        for part in (registry, namespace, model, tag):
-            if part.startswith(".") or "\\" in part or "\x00" in part:
-                raise BadRequest(f"invalid model name {name!r}")
-        return cls(registry, namespace, model.lower(), tag)
-
-    @property
-    def display(self) -> str:
-        """The short form Ollama shows: `qwen2.5-coder:0.5b`, `terraqore/idea:latest`."""
-        if self.registry == DEFAULT_REGISTRY and self.namespace == DEFAULT_NAMESPACE:
-            return f"{self.model}:{self.tag}"
-        if self.registry == DEFAULT_REGISTRY:
-            return f"{self.namespace}/{self.model}:{self.tag}"
-        return f"{self.registry}/{self.namespace}/{self.model}:{self.tag}"
-
-    def manifest_relpath(self) -> Path:
-        """Path of the manifest below `manifests/`."""
-        return Path(self.registry, self.namespace, self.model, self.tag)
-
-
-class Layer(BaseModel):
-    """One manifest entry: a blob and its media type."""
-
-    model_config = ConfigDict(extra="allow")
-
-    mediaType: str
-    digest: str
-    size: int
-
-
-class Manifest(BaseModel):
-    """An Ollama (Docker v2) manifest."""
-
-    model_config = ConfigDict(extra="allow")
-
-    schemaVersion: int = 2
-    mediaType: str = MEDIA_MANIFEST
-    config: Layer
-    layers: list[Layer] = Field(default_factory=list)
-
-
-@dataclass
-class ModelRecord:
-    """Everything the server needs to know about one registered model."""
-
-    name: ModelName
-    manifest: Manifest
-    digest: str
-    modified_at: datetime
-    blobs_dir: Path
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def _layer(self, media: str) -> Layer | None:
-        return next((lay for lay in self.manifest.layers if lay.mediaType == media), None)
-
-    def _text(self, media: str) -> str:
-        layer = self._layer(media)
-        if layer is None:
-            return ""
-        return blob_path(self.blobs_dir, layer.digest).read_text(encoding="utf-8")
-
-    @property
-    def format(self) -> str:
-        """`gguf` or `onnx`."""
-        return str(self.config.get("model_format", "gguf"))
-
-    @property
-    def model_path(self) -> Path:
-        """The weights file (GGUF or ONNX)."""
-        layer = self._layer(MEDIA_MODEL) or self._layer(MEDIA_ONNX)
-        if layer is None:
-            raise BadRequest(f"model '{self.name.display}' has no weights layer")
-        return blob_path(self.blobs_dir, layer.digest)
-
-    @property
-    def tokenizer_path(self) -> Path | None:
-        """The tokenizer file of an ONNX model."""
-        layer = self._layer(MEDIA_TOKENIZER)
-        return blob_path(self.blobs_dir, layer.digest) if layer else None
-
-    @property
-    def adapter_paths(self) -> list[Path]:
-        """LoRA adapters, in manifest order."""
-        return [
-            blob_path(self.blobs_dir, lay.digest)
-            for lay in self.manifest.layers
-            if lay.mediaType == MEDIA_ADAPTER
-        ]
-
-    @property
-    def template(self) -> str:
-        """A TEMPLATE override; empty means the GGUF's own chat template."""
-        return self._text(MEDIA_TEMPLATE)
-
-    @property
-    def system(self) -> str:
-        """The SYSTEM prompt."""
-        return self._text(MEDIA_SYSTEM)
-
-    @property
-    def license(self) -> str:
-        """The LICENSE text."""
-        return self._text(MEDIA_LICENSE)
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        """PARAMETERs as a dict (lists for repeated keys such as `stop`)."""
-        text = self._text(MEDIA_PARAMS)
-        return dict(json.loads(text)) if text else {}
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        """MESSAGE history that precedes every chat."""
-        text = self._text(MEDIA_MESSAGES)
-        return list(json.loads(text)) if text else []
-
-    @property
-    def size(self) -> int:
-        """Bytes of all layers."""
-        return sum(lay.size for lay in self.manifest.layers)
-
-    @property
-    def details(self) -> dict[str, Any]:
-        """The `details` object of `/api/tags` and `/api/show`."""
-        family = str(self.config.get("model_family", ""))
-        return {
-            "parent_model": str(self.config.get("parent_model", "")),
-            "format": self.format,
-            "family": family,
-            "families": list(self.config.get("model_families") or ([family] if family else [])),
-            "parameter_size": str(self.config.get("model_type", "")),
-            "quantization_level": str(self.config.get("file_type", "")),
-        }
-
-
-def blob_path(blobs_dir: Path, digest: str) -> Path:
-    """The file of a `sha256:<hex>` digest."""
-    algo, _, hexdigest = digest.partition(":")
-    if (
-        algo != "sha256"
-        or len(hexdigest) != 64
-        or not all(c in "0123456789abcdef" for c in hexdigest)
-    ):
-        raise BadRequest(f"invalid digest {digest!r}")
-    return blobs_dir / f"sha256-{hexdigest}"
+_PARTIAL_GRACE_S = 3600  # a partial blob this old was left by an interrupted write
 
 
 def read_chunks(paths: Iterable[Path]) -> Iterator[bytes]:
@@ -253,6 +62,31 @@ class ModelStore:
         self.readonly_roots = [p for p in readonly_roots if p.resolve() != root.resolve()]
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.manifests.mkdir(parents=True, exist_ok=True)
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._lock_fd: int | None = None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's write lock (threads and processes alike; re-entrant in a thread).
+
+        Every change that adds a manifest or removes anything runs under it, so a prune
+        never sees a blob whose manifest is still being written.
+        """
+        with self._thread_lock:
+            if self._depth == 0:
+                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_fd = fd
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
 
     # -- blobs --------------------------------------------------------------
 
@@ -265,6 +99,7 @@ class ModelStore:
             tmp.unlink(missing_ok=True)
             raise BadRequest(f"digest mismatch: expected {expected}, got {digest}")
         target = blob_path(self.blobs, digest)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
         return target
 
@@ -341,15 +176,16 @@ class ModelStore:
 
     def write_manifest(self, name: ModelName, manifest: Manifest) -> str:
         """Write a manifest atomically; return its digest."""
-        for layer in [manifest.config, *manifest.layers]:
-            if not self.has_blob(layer.digest):
-                raise BadRequest(f"manifest refers to a missing blob {layer.digest}")
         data = manifest.model_dump_json(exclude_none=True).encode()
         path = self.manifests / name.manifest_relpath()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with self.lock():
+            for layer in [manifest.config, *manifest.layers]:
+                if not self.has_blob(layer.digest):
+                    raise BadRequest(f"manifest refers to a missing blob {layer.digest}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
         return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
     def _locate(self, name: ModelName) -> tuple[Path, Path] | None:
@@ -415,3 +251,67 @@ class ModelStore:
                 except (ValueError, OSError):
                     continue  # a damaged manifest is skipped in listings, not fatal
         return out
+
+    # -- removal --------------------------------------------------------------
+
+    def referenced_blobs(self) -> set[str]:
+        """Digests referenced by any manifest in our store (config and layers)."""
+        refs: set[str] = set()
+        for _, path in self._walk(self.root):
+            try:
+                manifest = Manifest.model_validate_json(path.read_bytes())
+            except (ValueError, OSError):
+                # An unreadable manifest might still reference blobs: keep everything.
+                raise BadRequest(f"cannot read manifest {path}; refusing to remove blobs") from None
+            refs.add(manifest.config.digest)
+            refs.update(layer.digest for layer in manifest.layers)
+        return refs
+
+    def delete(self, name: str) -> ModelRecord:
+        """Remove a model's manifest, then the blobs no other manifest references.
+
+        The manifest goes first: if the process dies part-way, what is left are
+        unreferenced blobs, which `prune` removes later. A referenced blob is never removed.
+        """
+        parsed = ModelName.parse(name)
+        with self.lock():
+            path = self.manifests / parsed.manifest_relpath()
+            if not path.is_file():
+                if self._locate(parsed) is not None:
+                    raise BadRequest(f"model '{name}' is in a read-only model directory")
+                raise ModelNotFound(name)
+            record = self._load(parsed, path, self.blobs)
+            path.unlink()
+            for parent in list(path.parents)[: len(parsed.manifest_relpath().parts) - 1]:
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+            mine = {record.manifest.config.digest, *(lay.digest for lay in record.manifest.layers)}
+            for digest in mine - self.referenced_blobs():
+                blob_path(self.blobs, digest).unlink(missing_ok=True)
+        return record
+
+    def prune(self, dry_run: bool = False) -> tuple[tuple[Path, ...], int]:
+        """Remove blobs no manifest references (and stale partial writes); return (paths, bytes)."""
+        removed: list[Path] = []
+        freed = 0
+        with self.lock():
+            refs = self.referenced_blobs()
+            now = time.time()
+            for path in sorted(self.blobs.iterdir()):
+                name = path.name
+                if name.startswith(".partial-"):
+                    if now - path.stat().st_mtime < _PARTIAL_GRACE_S:
+                        continue
+                elif not name.startswith("sha256-") or f"sha256:{name[7:]}" in refs:
+                    continue
+                size = path.stat().st_size
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+                freed += size
+        return tuple(removed), freed
+
+    def copy(self, source: str, destination: str) -> str:
+        """Point a new name at the same manifest (blobs are shared, nothing is copied)."""
+        record = self.get(source)
+        return self.write_manifest(ModelName.parse(destination), record.manifest)

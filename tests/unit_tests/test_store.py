@@ -6,7 +6,8 @@ import json
 import pytest
 
 from server.errors import BadRequest, ModelNotFound
-from server.store import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName, ModelStore
+from server.manifest import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName
+from server.store import ModelStore
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,211 @@
+"""Model manifests in Ollama's format: names, layers, media types, and what a manifest says.
+
+A manifest lists content-addressed blobs (`sha256-<hex>`) by media type; `ModelRecord`
+reads a model's template, system prompt, parameters and weights path from them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.errors import BadRequest
+
+DEFAULT_REGISTRY = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+DEFAULT_TAG = "latest"
+
+MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
+MEDIA_MODEL = "application/vnd.ollama.image.model"
+MEDIA_TEMPLATE = "application/vnd.ollama.image.template"
+MEDIA_SYSTEM = "application/vnd.ollama.image.system"
+MEDIA_PARAMS = "application/vnd.ollama.image.params"
+MEDIA_LICENSE = "application/vnd.ollama.image.license"
+MEDIA_MESSAGES = "application/vnd.ollama.image.messages"
+MEDIA_ADAPTER = "application/vnd.ollama.image.adapter"
+# Our one non-GGUF weight format: an ONNX sentence-embedding model and its tokenizer.
+MEDIA_ONNX = "application/vnd.terraqore.image.onnx"
+MEDIA_TOKENIZER = "application/vnd.terraqore.image.tokenizer"
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """A fully qualified model name: registry/namespace/model:tag."""
+
+    registry: str
+    namespace: str
+    model: str
+    tag: str
+
+    @classmethod
+    def parse(cls, name: str) -> ModelName:
+        """Parse `model`, `model:tag`, `ns/model:tag` or `registry/ns/model:tag`."""
+        text = name.strip()
+        if not text or any(c.isspace() for c in text) or ".." in text:
+            raise BadRequest(f"invalid model name {name!r}")
+        tag = DEFAULT_TAG
+        last = text.rsplit("/", 1)[-1]
+        if ":" in last:
+            base, tag = text.rsplit(":", 1)
+        else:
+            base = text
+        parts = [p for p in base.split("/") if p]
+        if not parts or len(parts) > 3 or not tag:
+            raise BadRequest(f"invalid model name {name!r}")
+        registry, namespace = DEFAULT_REGISTRY, DEFAULT_NAMESPACE
+        if len(parts) == 3:
+            registry, namespace, model = parts
+        elif len(parts) == 2:
+            namespace, model = parts
+        else:
+            model = parts[0]
+        for part in (registry, namespace, model, tag):
+            if part.startswith(".") or "\\" in part or "\x00" in part:
+                raise BadRequest(f"invalid model name {name!r}")
+        return cls(registry, namespace, model.lower(), tag)
+
+    @property
+    def display(self) -> str:
+        """The short form Ollama shows: `qwen2.5-coder:0.5b`, `terraqore/idea:latest`."""
+        if self.registry == DEFAULT_REGISTRY and self.namespace == DEFAULT_NAMESPACE:
+            return f"{self.model}:{self.tag}"
+        if self.registry == DEFAULT_REGISTRY:
+            return f"{self.namespace}/{self.model}:{self.tag}"
+        return f"{self.registry}/{self.namespace}/{self.model}:{self.tag}"
+
+    def manifest_relpath(self) -> Path:
+        """Path of the manifest below `manifests/`."""
+        return Path(self.registry, self.namespace, self.model, self.tag)
+
+
+class Layer(BaseModel):
+    """One manifest entry: a blob and its media type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    mediaType: str
+    digest: str
+    size: int
+
+
+class Manifest(BaseModel):
+    """An Ollama (Docker v2) manifest."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schemaVersion: int = 2
+    mediaType: str = MEDIA_MANIFEST
+    config: Layer
+    layers: list[Layer] = Field(default_factory=list)
+
+
+@dataclass
+class ModelRecord:
+    """Everything the server needs to know about one registered model."""
+
+    name: ModelName
+    manifest: Manifest
+    digest: str
+    modified_at: datetime
+    blobs_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def _layer(self, media: str) -> Layer | None:
+        return next((lay for lay in self.manifest.layers if lay.mediaType == media), None)
+
+    def _text(self, media: str) -> str:
+        layer = self._layer(media)
+        if layer is None:
+            return ""
+        return blob_path(self.blobs_dir, layer.digest).read_text(encoding="utf-8")
+
+    @property
+    def format(self) -> str:
+        """`gguf` or `onnx`."""
+        return str(self.config.get("model_format", "gguf"))
+
+    @property
+    def model_path(self) -> Path:
+        """The weights file (GGUF or ONNX)."""
+        layer = self._layer(MEDIA_MODEL) or self._layer(MEDIA_ONNX)
+        if layer is None:
+            raise BadRequest(f"model '{self.name.display}' has no weights layer")
+        return blob_path(self.blobs_dir, layer.digest)
+
+    @property
+    def tokenizer_path(self) -> Path | None:
+        """The tokenizer file of an ONNX model."""
+        layer = self._layer(MEDIA_TOKENIZER)
+        return blob_path(self.blobs_dir, layer.digest) if layer else None
+
+    @property
+    def adapter_paths(self) -> list[Path]:
+        """LoRA adapters, in manifest order."""
+        return [
+            blob_path(self.blobs_dir, lay.digest)
+            for lay in self.manifest.layers
+            if lay.mediaType == MEDIA_ADAPTER
+        ]
+
+    @property
+    def template(self) -> str:
+        """A TEMPLATE override; empty means the GGUF's own chat template."""
+        return self._text(MEDIA_TEMPLATE)
+
+    @property
+    def system(self) -> str:
+        """The SYSTEM prompt."""
+        return self._text(MEDIA_SYSTEM)
+
+    @property
+    def license(self) -> str:
+        """The LICENSE text."""
+        return self._text(MEDIA_LICENSE)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """PARAMETERs as a dict (lists for repeated keys such as `stop`)."""
+        text = self._text(MEDIA_PARAMS)
+        return dict(json.loads(text)) if text else {}
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """MESSAGE history that precedes every chat."""
+        text = self._text(MEDIA_MESSAGES)
+        return list(json.loads(text)) if text else []
+
+    @property
+    def size(self) -> int:
+        """Bytes of all layers."""
+        return sum(lay.size for lay in self.manifest.layers)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """The `details` object of `/api/tags` and `/api/show`."""
+        family = str(self.config.get("model_family", ""))
+        return {
+            "parent_model": str(self.config.get("parent_model", "")),
+            "format": self.format,
+            "family": family,
+            "families": list(self.config.get("model_families") or ([family] if family else [])),
+            "parameter_size": str(self.config.get("model_type", "")),
+            "quantization_level": str(self.config.get("file_type", "")),
+        }
+
+
+def blob_path(blobs_dir: Path, digest: str) -> Path:
+    """The file of a `sha256:<hex>` digest."""
+    algo, _, hexdigest = digest.partition(":")
+    if (
+        algo != "sha256"
+        or len(hexdigest) != 64
+        or not all(c in "0123456789abcdef" for c in hexdigest)
+    ):
+        raise BadRequest(f"invalid digest {digest!r}")
+    return blobs_dir / f"sha256-{hexdigest}"
