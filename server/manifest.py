@@ -113,8 +113,14 @@ class ModelRecord:
     manifest: Manifest
     digest: str
     modified_at: datetime
-    blobs_dir: Path
+    blob_dirs: tuple[Path, ...]
+    """Where this model's blobs may be: our store first, then read-only Ollama directories."""
     config: dict[str, Any] = field(default_factory=dict)
+
+    def blob(self, digest: str) -> Path:
+        """The file of one of this model's blobs, wherever it is stored."""
+        paths = [blob_path(d, digest) for d in self.blob_dirs]
+        return next((p for p in paths if p.is_file()), paths[0])
 
     def _layer(self, media: str) -> Layer | None:
         return next((lay for lay in self.manifest.layers if lay.mediaType == media), None)
@@ -123,7 +129,7 @@ class ModelRecord:
         layer = self._layer(media)
         if layer is None:
             return ""
-        return blob_path(self.blobs_dir, layer.digest).read_text(encoding="utf-8")
+        return self.blob(layer.digest).read_text(encoding="utf-8")
 
     @property
     def format(self) -> str:
@@ -136,21 +142,19 @@ class ModelRecord:
         layer = self._layer(MEDIA_MODEL) or self._layer(MEDIA_ONNX)
         if layer is None:
             raise BadRequest(f"model '{self.name.display}' has no weights layer")
-        return blob_path(self.blobs_dir, layer.digest)
+        return self.blob(layer.digest)
 
     @property
     def tokenizer_path(self) -> Path | None:
         """The tokenizer file of an ONNX model."""
         layer = self._layer(MEDIA_TOKENIZER)
-        return blob_path(self.blobs_dir, layer.digest) if layer else None
+        return self.blob(layer.digest) if layer else None
 
     @property
     def adapter_paths(self) -> list[Path]:
         """LoRA adapters, in manifest order."""
         return [
-            blob_path(self.blobs_dir, lay.digest)
-            for lay in self.manifest.layers
-            if lay.mediaType == MEDIA_ADAPTER
+            self.blob(lay.digest) for lay in self.manifest.layers if lay.mediaType == MEDIA_ADAPTER
         ]
 
     @property

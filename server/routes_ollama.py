@@ -122,7 +122,7 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
         info = record.config.get("model_info") or model_info(record.model_path)
     return {
         "license": record.license,
-        "modelfile": render_modelfile(record, template),
+        "modelfile": render_modelfile(record),
         "parameters": parameters_text(record.parameters),
         "template": template,
         "system": record.system,

@@ -90,9 +90,26 @@ class ModelStore:
 
     # -- blobs --------------------------------------------------------------
 
+    def blob_file(self, digest: str) -> Path:
+        """The file of a blob: ours, or one in a read-only root."""
+        return self.find_blob(digest)
+
+    def find_blob(self, digest: str) -> Path:
+        """The first existing file for a digest among our blobs and the read-only roots'."""
+        paths = [blob_path(d, digest) for d in self.blob_dirs]
+        return next((p for p in paths if p.is_file()), paths[0])
+
     def has_blob(self, digest: str) -> bool:
-        """Whether the blob exists locally."""
-        return blob_path(self.blobs, digest).is_file()
+        """Whether the blob exists here or in a read-only root."""
+        return self.find_blob(digest).is_file()
+
+    def new_partial(self) -> Path:
+        """A fresh temporary file in the blobs directory, for a blob being written."""
+        return self._tempfile()
+
+    def publish(self, tmp: Path, digest: str, expected: str | None) -> Path:
+        """Expose a fully written temporary file as the blob of `digest` (if it matches)."""
+        return self._publish(tmp, digest, expected)
 
     def _publish(self, tmp: Path, digest: str, expected: str | None) -> Path:
         if expected is not None and digest != expected:
@@ -111,7 +128,7 @@ class ModelStore:
     def add_blob_bytes(self, data: bytes) -> Layer:
         """Store bytes as a blob (used for small text and JSON layers)."""
         digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        if not self.has_blob(digest):
+        if not blob_path(self.blobs, digest).is_file():
             tmp = self._tempfile()
             tmp.write_bytes(data)
             self._publish(tmp, digest, None)
@@ -195,17 +212,24 @@ class ModelStore:
                 return path, root / "blobs"
         return None
 
+    @property
+    def blob_dirs(self) -> tuple[Path, ...]:
+        """Our blobs, then those of the read-only roots."""
+        return (self.blobs, *(root / "blobs" for root in self.readonly_roots))
+
     def _load(self, name: ModelName, path: Path, blobs_dir: Path) -> ModelRecord:
         data = path.read_bytes()
         manifest = Manifest.model_validate_json(data)
         config_file = blob_path(blobs_dir, manifest.config.digest)
+        if not config_file.is_file():
+            config_file = self.find_blob(manifest.config.digest)
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         return ModelRecord(
             name=name,
             manifest=manifest,
             digest=f"sha256:{hashlib.sha256(data).hexdigest()}",
             modified_at=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
-            blobs_dir=blobs_dir,
+            blob_dirs=(blobs_dir, *(d for d in self.blob_dirs if d != blobs_dir)),
             config=config,
         )
 

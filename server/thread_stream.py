@@ -1,4 +1,4 @@
-"""Bridge a blocking generator on a worker thread to an async iterator on the event loop."""
+"""Bridge blocking work on a worker thread to an async iterator on the event loop."""
 
 from __future__ import annotations
 
@@ -10,30 +10,33 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Emit = Callable[[Any], None]
 
 
-async def iterate_in_thread(
-    produce: Callable[[threading.Event], Iterator[T]], executor: Executor | None = None
-) -> AsyncIterator[T]:
-    """Run a blocking generator on a worker thread and yield its items on the event loop.
+async def run_emitting(
+    work: Callable[[Emit, threading.Event], None], executor: Executor | None = None
+) -> AsyncIterator[Any]:
+    """Run `work(emit, cancel)` on a worker thread; yield what it emits, as it emits it.
 
-    Closing the async iterator (for example when the client disconnects) sets the
-    cancel event passed to `produce`; the iterator waits for the worker to finish, so
-    whatever the worker holds is released before the caller goes on.
+    Closing the async iterator (for example when the client disconnects) sets `cancel`,
+    and the iterator waits for the worker to finish, so whatever the worker holds is
+    released before the caller goes on. An exception in the worker is raised here.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     cancel = threading.Event()
 
-    def work() -> None:
+    def emit(item: Any) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+
+    def run() -> None:
         try:
-            for item in produce(cancel):
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+            work(emit, cancel)
             loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
         except BaseException as exc:  # handed to the request, never lost
             loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
 
-    future = loop.run_in_executor(executor, work)
+    future = loop.run_in_executor(executor, run)
     try:
         while True:
             kind, value = await queue.get()
@@ -47,3 +50,15 @@ async def iterate_in_thread(
         cancel.set()
         with contextlib.suppress(BaseException):
             await asyncio.shield(future)
+
+
+def iterate_in_thread(
+    produce: Callable[[threading.Event], Iterator[T]], executor: Executor | None = None
+) -> AsyncIterator[T]:
+    """Run a blocking generator on a worker thread and yield its items on the event loop."""
+
+    def work(emit: Emit, cancel: threading.Event) -> None:
+        for item in produce(cancel):
+            emit(item)
+
+    return run_emitting(work, executor)

@@ -110,6 +110,43 @@ class ShowRequest(_Request):
     verbose: bool = False
 
 
+class CreateRequest(_Request):
+    """`POST /api/create` (the JSON form)."""
+
+    model: str
+    from_: str | None = Field(default=None, alias="from")
+    files: dict[str, str] | None = None
+    adapters: dict[str, str] | None = None
+    template: str | None = None
+    license: str | list[str] | None = None
+    system: str | None = None
+    parameters: dict[str, Any] | None = None
+    messages: list[ChatMessage] | None = None
+    quantize: str | None = None
+    stream: bool = True
+
+
+class CopyRequest(_Request):
+    """`POST /api/copy`."""
+
+    source: str
+    destination: str
+
+
+class ModelRequest(_Request):
+    """`DELETE /api/delete`, `POST /api/pull`, `POST /api/push`."""
+
+    model: str = ""
+    name: str = ""
+    insecure: bool = False
+    stream: bool = True
+
+    @property
+    def target(self) -> str:
+        """The model named by `model` (or the older `name`)."""
+        return self.model or self.name
+
+
 # -- OpenAI ------------------------------------------------------------------
 
 
