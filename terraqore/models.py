@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import ollama
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
+from terraqore.agent_models import AGENT_NAMESPACE, ensure_model
 from terraqore.server_process import ensure_server
 from terraqore.settings import Settings
 
@@ -25,8 +27,23 @@ def chat_model(
     """
     settings = settings or Settings()
     handle = ensure_server(settings)
+    model = name or settings.default_model
+    ensure_model(ollama.Client(host=handle.base_url), model, handle.base_url)
     options.setdefault("num_ctx", settings.num_ctx)
-    return ChatOllama(model=name or settings.default_model, base_url=handle.base_url, **options)
+    return ChatOllama(model=model, base_url=handle.base_url, **options)
+
+
+def agent_model(role: str, settings: Settings | None = None, **options: Any) -> ChatOllama:
+    """The chat model of an agent role (`idea`, `coder`, …), registered on first use.
+
+    The role's Modelfile sets temperature and context; `options` override them per call
+    site, and `num_ctx` is left to the Modelfile unless given.
+    """
+    settings = settings or Settings()
+    handle = ensure_server(settings)
+    model = f"{AGENT_NAMESPACE}/{role}"
+    ensure_model(ollama.Client(host=handle.base_url), model, handle.base_url)
+    return ChatOllama(model=model, base_url=handle.base_url, **options)
 
 
 def embeddings(name: str | None = None, settings: Settings | None = None) -> OllamaEmbeddings:
