@@ -29,6 +29,9 @@ from server.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
 
 _CHUNK = 1 << 20
 _PARTIAL_GRACE_S = 3600  # a partial blob this old was left by an interrupted write
+PRUNE_GRACE_S = 600
+"""Unreferenced blobs linked or written this recently are kept by prune: an upload to
+`/api/blobs` is unreferenced until the `create` that follows it."""
 
 
 def read_chunks(paths: Iterable[Path]) -> Iterator[bytes]:
@@ -314,8 +317,14 @@ class ModelStore:
                 blob_path(self.blobs, digest).unlink(missing_ok=True)
         return record
 
-    def prune(self, dry_run: bool = False) -> tuple[tuple[Path, ...], int]:
-        """Remove blobs no manifest references (and stale partial writes); return (paths, bytes)."""
+    def prune(
+        self, dry_run: bool = False, grace_seconds: float = PRUNE_GRACE_S
+    ) -> tuple[tuple[Path, ...], int]:
+        """Remove blobs no manifest references (and stale partial writes); return (paths, bytes).
+
+        Blobs changed within `grace_seconds` (by ctime, which linking and renaming update)
+        are kept, so a blob uploaded for a `create` that has not happened yet survives.
+        """
         removed: list[Path] = []
         freed = 0
         with self.lock():
@@ -323,16 +332,23 @@ class ModelStore:
             now = time.time()
             for path in sorted(self.blobs.iterdir()):
                 name = path.name
-                if name.startswith(".partial-"):
-                    if now - path.stat().st_mtime < _PARTIAL_GRACE_S:
-                        continue
-                elif not name.startswith("sha256-") or f"sha256:{name[7:]}" in refs:
+                try:
+                    # Another process may publish or remove a file while we look: skip it then.
+                    st = path.stat()
+                except FileNotFoundError:
                     continue
-                size = path.stat().st_size
+                if name.startswith(".partial-"):
+                    keep = now - st.st_mtime < _PARTIAL_GRACE_S
+                else:
+                    referenced = f"sha256:{name[7:]}" in refs
+                    keep = not name.startswith("sha256-") or referenced
+                    keep = keep or now - st.st_ctime < grace_seconds
+                if keep:
+                    continue
                 if not dry_run:
                     path.unlink(missing_ok=True)
                 removed.append(path)
-                freed += size
+                freed += st.st_size
         return tuple(removed), freed
 
     def copy(self, source: str, destination: str) -> str:

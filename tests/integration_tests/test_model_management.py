@@ -56,11 +56,15 @@ def test_create_show_copy_delete(client: ollama.Client, server: RunningServer) -
     assert shown.parameters and "temperature" in shown.parameters and '"END"' in shown.parameters
     assert shown.license == "MIT" and shown.details and shown.details.parent_model == TINY
     # The system prompt and the MESSAGE history are really in the prompt.
-    client.create(model="test/pirate-nohist", from_=TINY, system="You are a pirate. Always say arr.")
+    client.create(
+        model="test/pirate-nohist", from_=TINY, system="You are a pirate. Always say arr."
+    )
     client.create(model="test/pirate-long", from_=TINY, system="You are a pirate. " * 20)
 
     def prompt_tokens(model: str) -> int:
-        r = client.chat(model=model, messages=[{"role": "user", "content": "Hello"}], options=GREEDY)
+        r = client.chat(
+            model=model, messages=[{"role": "user", "content": "Hello"}], options=GREEDY
+        )
         return r.prompt_eval_count or 0
 
     with_history, no_history = prompt_tokens("test/pirate"), prompt_tokens("test/pirate-nohist")
