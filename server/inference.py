@@ -9,9 +9,10 @@ an HTTP status rather than an error line mid-stream.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,11 @@ import numpy as np
 from server.capabilities import capabilities
 from server.config import ServerSettings
 from server.engine_llama import GenerationStats, LlamaRunner, LoadOptions
-from server.errors import BadRequest
+from server.errors import BadRequest, RequestTimeout
 from server.json_grammar import grammar_for
 from server.manifest import ModelRecord
 from server.options import load_options, merge_options, parse_duration, sampling_options
+from server.response_cache import CachedAnswer, ResponseCache, is_deterministic
 from server.scheduler import LoadedModel, Scheduler
 from server.store import ModelStore
 from server.tool_calls import may_be_tool_call, parse_tool_calls
@@ -50,6 +52,7 @@ class Final:
     stats: GenerationStats = field(default_factory=GenerationStats)
     load_duration_ns: int = 0
     total_duration_ns: int = 0
+    cached: bool = False
 
 
 Event = Ready | Text | Final
@@ -86,10 +89,19 @@ class ChatJob:
 class InferenceService:
     """Runs requests against the store's models through the scheduler."""
 
-    def __init__(self, settings: ServerSettings, store: ModelStore, scheduler: Scheduler) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: ModelStore,
+        scheduler: Scheduler,
+        cache: ResponseCache | None = None,
+        on_cache: Callable[[str, bool], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.scheduler = scheduler
+        self.cache = cache
+        self.on_cache = on_cache or (lambda model, hit: None)
 
     def keep_alive(self, value: Any) -> float | None:
         """A request's keep_alive, or the server default."""
@@ -178,6 +190,33 @@ class InferenceService:
         empty = (job.messages is not None and not job.messages) or (
             job.messages is None and not job.prompt
         )
+        cache_key = None
+        if self.cache is not None and not empty and is_deterministic(merged):
+            request = {
+                "messages": job.messages,
+                "prompt": job.prompt,
+                "raw": job.raw,
+                "system": job.system,
+                "tools": job.tools,
+                "format": job.format,
+                "options": merged,
+            }
+            cache_key = self.cache.fingerprint(record.digest, request)
+            hit = await asyncio.to_thread(self.cache.get, cache_key)
+            self.on_cache(record.name.display, hit is not None)
+            if hit is not None:
+                yield Ready()
+                for piece in hit.pieces:
+                    yield Text(piece)
+                yield Final(
+                    done_reason=hit.done_reason,
+                    content=hit.content,
+                    tool_calls=hit.tool_calls,
+                    stats=GenerationStats(**hit.stats),
+                    cached=True,
+                    total_duration_ns=time.perf_counter_ns() - start,
+                )
+                return
         if empty and keep_alive == 0:
             await self.scheduler.unload(record.name.display)
             yield Ready()
@@ -204,24 +243,31 @@ class InferenceService:
             )
             names = {str(t.get("function", {}).get("name", "")) for t in job.tools or []}
             content: list[str] = []
+            sent: list[str] = []
             holding = bool(job.tools)
+            deadline = time.monotonic() + self.settings.request_timeout
             async for piece in pieces:
+                if time.monotonic() > deadline:
+                    await pieces.aclose()  # type: ignore[attr-defined]
+                    raise RequestTimeout(
+                        f"generation ran past the request timeout of "
+                        f"{self.settings.request_timeout:.0f}s (TERRAQORE_REQUEST_TIMEOUT)"
+                    )
                 content.append(piece)
                 if holding and may_be_tool_call("".join(content)):
                     continue
-                if holding:
-                    holding = False
-                    yield Text("".join(content))
-                else:
-                    yield Text(piece)
+                sent.append("".join(content) if holding else piece)
+                holding = False
+                yield Text(sent[-1])
             full = "".join(content)
             calls: list[dict[str, Any]] = []
             if job.tools:
                 rest, calls = parse_tool_calls(full, names)
                 if holding and rest:
+                    sent.append(rest)
                     yield Text(rest)
                 full = rest if calls else full
-            yield Final(
+            final = Final(
                 done_reason=stats.done_reason,
                 content=full,
                 tool_calls=calls,
@@ -229,6 +275,10 @@ class InferenceService:
                 load_duration_ns=load_ns,
                 total_duration_ns=time.perf_counter_ns() - start,
             )
+            if cache_key is not None and self.cache is not None and final.done_reason != "cancel":
+                answer = CachedAnswer(sent, full, calls, final.done_reason, asdict(stats))
+                await asyncio.to_thread(self.cache.put, cache_key, answer)
+            yield final
 
     async def embed(
         self,

@@ -9,11 +9,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from server import OLLAMA_COMPAT_VERSION
 from server.capabilities import capabilities, chat_template
+from server.engine_llama import GenerationStats
 from server.errors import BadRequest
 from server.gguf_info import model_info
 from server.inference import ChatJob, Final, InferenceService
 from server.manifest import ModelRecord
 from server.modelfile import parameters_text, render_modelfile
+from server.observability import record_usage
 from server.streaming import collect, lines, ndjson, now_iso, open_stream
 from server.wire_types import (
     ChatRequest,
@@ -49,6 +51,19 @@ def _timings(final: Final) -> dict[str, Any]:
 
 def _error(message: str) -> dict[str, Any]:
     return {"error": message}
+
+
+def report(request: Request, model: str, final: Final, prompt: str | None) -> None:
+    """Record a finished generation for metrics and the audit log."""
+    audit_prompts = request.app.state.settings.audit_prompts
+    record_usage(
+        request,
+        model,
+        final.stats,
+        final.load_duration_ns,
+        final.cached,
+        prompt if audit_prompts else None,
+    )
 
 
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
@@ -165,6 +180,7 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         return {"model": model, "created_at": now_iso(), "response": text, "done": False}
 
     def final_chunks(final: Final, aggregate: bool) -> list[dict[str, Any]]:
+        report(request, model, final, body.prompt)
         body_text = final.content if aggregate else ""
         return [{"model": model, "created_at": now_iso(), "response": body_text, **_timings(final)}]
 
@@ -211,6 +227,8 @@ async def chat(body: ChatRequest, request: Request) -> Response:
         return {"model": model, "created_at": now_iso(), "message": message(text), "done": False}
 
     def final_chunks(final: Final, aggregate: bool) -> list[dict[str, Any]]:
+        last_user = next((m.content for m in reversed(body.messages) if m.role == "user"), "")
+        report(request, model, final, last_user)
         done = {
             "model": model,
             "created_at": now_iso(),
@@ -238,6 +256,12 @@ async def embed(body: EmbedRequest, request: Request) -> dict[str, Any]:
     texts = [body.input] if isinstance(body.input, str) else list(body.input)
     result = await service(request).embed(
         body.model, texts, body.truncate, body.dimensions, body.options, body.keep_alive
+    )
+    record_usage(
+        request,
+        body.model,
+        GenerationStats(prompt_eval_count=result.prompt_tokens),
+        result.load_duration_ns,
     )
     return {
         "model": body.model,

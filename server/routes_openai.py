@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from server.errors import BadRequest, ModelNotFound
 from server.inference import ChatJob, Final
 from server.manifest import ModelRecord
-from server.routes_ollama import service
+from server.routes_ollama import report, service
 from server.streaming import collect, lines, open_stream, sse
 from server.wire_types import (
     OAIChatRequest,
@@ -157,8 +157,10 @@ async def chat_completions(body: OAIChatRequest, request: Request) -> Response:
     events = await open_stream(service(request).run(job))
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     head = {"id": cid, "created": created, "model": body.model, "system_fingerprint": _FINGERPRINT}
+    last_user = next((str(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
     if not body.stream:
         final = await collect(events)
+        report(request, body.model, final, last_user)
         calls = _oai_tool_calls(final)
         message: dict[str, Any] = {"role": "assistant", "content": None if calls else final.content}
         if calls:
@@ -184,6 +186,7 @@ async def chat_completions(body: OAIChatRequest, request: Request) -> Response:
         return chunk({"role": "assistant", "content": text}, None)
 
     def on_final(final: Final) -> list[dict[str, Any]]:
+        report(request, body.model, final, last_user)
         out = []
         if final.tool_calls:
             out.append(chunk({"role": "assistant", "tool_calls": _oai_tool_calls(final)}, None))
@@ -234,12 +237,14 @@ async def completions(body: OAICompletionRequest, request: Request) -> Response:
 
     if not body.stream:
         final = await collect(events)
+        report(request, body.model, final, prompts[0])
         return JSONResponse(
             {**head, "choices": [choice(final.content, _finish(final))], "usage": _usage(final)}
         )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def on_final(final: Final) -> list[dict[str, Any]]:
+        report(request, body.model, final, prompts[0])
         out = [{**head, "choices": [choice("", _finish(final))]}]
         if include_usage:
             out.append({**head, "choices": [], "usage": _usage(final)})

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from server.config import ServerSettings
 from server.engine_llama import LlamaRunner, LoadOptions
 from server.engine_onnx import OnnxEmbedder
-from server.errors import BadRequest
+from server.errors import BadRequest, ServiceUnavailable
 from server.manifest import ModelRecord
 from server.thread_stream import iterate_in_thread
 
@@ -87,6 +87,8 @@ class Scheduler:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self._models: dict[str, LoadedModel] = {}
+        self._pending: dict[str, int] = {}
+        """Requests holding or waiting for each model (loading included)."""
         self._cond = asyncio.Condition()
         self._reaper: asyncio.Task[None] | None = None
 
@@ -183,20 +185,56 @@ class Scheduler:
     ) -> AsyncIterator[tuple[LoadedModel, int]]:
         """Hold a model for one request: load it if needed, then wait for its lock.
 
-        Yields (model, load duration in ns for this request). On exit the model's
-        expiry is set from `keep_alive`; 0 unloads it once nobody else uses it.
+        At most `max_queue` requests wait for one model, loaded or not; one more is
+        refused at once with 503. Waiting longer than `request_timeout` is a 503 too.
+        Yields (model, load duration in ns for this request). On exit the model's expiry
+        is set from `keep_alive`; 0 unloads it once nobody else uses it.
         """
-        model, load_ns = await self._acquire(record, load)
+        name = record.name.display
+        waiting = self._pending.get(name, 0)
+        if waiting > self.settings.max_queue:
+            raise ServiceUnavailable(
+                f"model '{name}' has {waiting - 1} requests queued (the limit is "
+                f"{self.settings.max_queue}, TERRAQORE_MAX_QUEUE); retry shortly"
+            )
+        self._pending[name] = waiting + 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.request_timeout
         try:
-            async with model.lock:
-                yield model, load_ns
+            try:
+                model, load_ns = await asyncio.wait_for(
+                    self._acquire(record, load), self.settings.request_timeout
+                )
+            except TimeoutError:
+                raise ServiceUnavailable(f"timed out waiting to load model '{name}'") from None
+            try:
+                try:
+                    await asyncio.wait_for(model.lock.acquire(), max(0.001, deadline - loop.time()))
+                except TimeoutError:
+                    raise ServiceUnavailable(f"timed out waiting for model '{name}'") from None
+                try:
+                    yield model, load_ns
+                finally:
+                    model.lock.release()
+            finally:
+                async with self._cond:
+                    model.active -= 1
+                    model.expires_at = None if keep_alive is None else time.monotonic() + keep_alive
+                    if keep_alive == 0 and model.active == 0 and self._models.get(name) is model:
+                        await self._unload(model)
+                    self._cond.notify_all()
         finally:
-            async with self._cond:
-                model.active -= 1
-                model.expires_at = None if keep_alive is None else time.monotonic() + keep_alive
-                if keep_alive == 0 and model.active == 0 and self._models.get(model.name) is model:
-                    await self._unload(model)
-                self._cond.notify_all()
+            self._pending[name] -= 1
+
+    def queue_depths(self) -> list[tuple[str, int]]:
+        """(model, requests waiting) for every loaded or awaited model."""
+        names = set(self._models) | {n for n, c in self._pending.items() if c}
+        out = []
+        for name in sorted(names):
+            model = self._models.get(name)
+            running = 1 if model is not None and model.lock.locked() else 0
+            out.append((name, max(0, self._pending.get(name, 0) - running)))
+        return out
 
     async def unload(self, name: str) -> bool:
         """Unload a model now if it is idle (or as soon as it becomes idle)."""

@@ -1,0 +1,213 @@
+"""Prometheus metrics and the audit log.
+
+`AuditMetricsMiddleware` times every request and, when its response has been sent in
+full (streams included), counts it and writes one JSON audit line. Routes report the
+model and token counts with `record_usage`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECRET_PATTERNS = [
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(
+        r"(?i)\b(api[_-]?key|access[_-]?key|secret|token|password|passwd|pwd)\b"
+        r"(\s*[:=]\s*|\s+is\s+)[\"']?[^\s\"',;]{4,}"
+    ),
+    re.compile(r"\b(sk|pk|rk|ghp|gho|github_pat|xox[abprs]|AKIA)[A-Za-z0-9_-]{12,}\b"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b"),  # JWT
+]
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Replace secrets (keys, tokens, passwords, private keys) with `[REDACTED]`."""
+    for secret in extra:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub("[REDACTED]", text)
+    return text
+
+
+class Metrics:
+    """The server's Prometheus metrics, in a registry of their own."""
+
+    def __init__(self, scheduler_state: Callable[[], list[tuple[str, int]]]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "terraqore_requests", "HTTP requests", ["route", "status"], registry=r
+        )
+        self.in_flight = Gauge("terraqore_requests_in_flight", "Requests being served", registry=r)
+        self.prompt_tokens = Counter(
+            "terraqore_prompt_tokens", "Prompt tokens evaluated", ["model"], registry=r
+        )
+        self.eval_tokens = Counter(
+            "terraqore_eval_tokens", "Tokens generated", ["model"], registry=r
+        )
+        self.ttft = Histogram(
+            "terraqore_time_to_first_token_seconds",
+            "Time to first token",
+            ["model"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.tps = Histogram(
+            "terraqore_tokens_per_second",
+            "Decode speed",
+            ["model"],
+            buckets=(1, 5, 10, 20, 40, 80, 160, 320),
+            registry=r,
+        )
+        self.load = Histogram(
+            "terraqore_model_load_seconds",
+            "Model load time",
+            ["model"],
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "terraqore_cache_hits", "Response cache hits", ["model"], registry=r
+        )
+        self.cache_misses = Counter(
+            "terraqore_cache_misses", "Response cache misses", ["model"], registry=r
+        )
+        self.rejected = Counter(
+            "terraqore_rejected", "Requests refused with 503 (queue full)", ["model"], registry=r
+        )
+        state = scheduler_state
+
+        class SchedulerCollector:
+            def collect(self) -> Iterable[GaugeMetricFamily]:
+                queue = GaugeMetricFamily(
+                    "terraqore_queue_depth", "Requests waiting per model", labels=["model"]
+                )
+                loaded = GaugeMetricFamily("terraqore_loaded_models", "Models loaded now")
+                models = state()
+                for name, depth in models:
+                    queue.add_metric([name], depth)
+                loaded.add_metric([], len(models))
+                yield queue
+                yield loaded
+
+        r.register(SchedulerCollector())
+
+
+def record_usage(
+    request: Request,
+    model: str,
+    stats: Any = None,
+    load_ns: int = 0,
+    cached: bool = False,
+    prompt: str | None = None,
+) -> None:
+    """Report a request's model and token counts (for metrics and the audit line)."""
+    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+    audit = request.scope.setdefault("state", {}).setdefault("audit", {})
+    audit["model"] = model
+    if prompt is not None:
+        audit["prompt"] = prompt
+    if stats is not None:
+        audit["prompt_tokens"] = stats.prompt_eval_count
+        audit["eval_tokens"] = stats.eval_count
+        audit["cached"] = cached
+        if metrics is not None and not cached:
+            metrics.prompt_tokens.labels(model).inc(stats.prompt_eval_count)
+            metrics.eval_tokens.labels(model).inc(stats.eval_count)
+            if stats.prompt_eval_duration_ns:
+                metrics.ttft.labels(model).observe(stats.prompt_eval_duration_ns / 1e9)
+            if stats.eval_count > 1 and stats.eval_duration_ns:
+                metrics.tps.labels(model).observe(stats.eval_count / (stats.eval_duration_ns / 1e9))
+    if metrics is not None and load_ns:
+        metrics.load.labels(model).observe(load_ns / 1e9)
+
+
+class AuditLog:
+    """One JSON line per request, rotated by size; keys and secrets never written."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int, secrets: Iterable[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.secrets = [s for s in secrets if s]
+        self.logger = logging.Logger(f"terraqore.audit.{path}")
+        handler = RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        self.logger.addHandler(handler)
+
+    def write(self, entry: dict[str, Any]) -> None:
+        """Append one entry (redacting any configured key that slipped into it)."""
+        self.logger.info(redact(json.dumps(entry, ensure_ascii=False), self.secrets))
+
+
+class AuditMetricsMiddleware:
+    """Counts, times and audits every request once its response is complete."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, audit: AuditLog | None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap `send` to see the status and the end of the body."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        finished = False
+        scope.setdefault("state", {})  # shared by every layer below, even if one copies scope
+        self.metrics.in_flight.inc()
+
+        def finish() -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
+            self.metrics.in_flight.dec()
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.requests.labels(route, str(status)).inc()
+            if self.audit is not None and scope["path"] != "/metrics":
+                state = scope.get("state", {})
+                usage = state.get("audit", {})
+                self.audit.write(
+                    {
+                        "time": datetime.now(UTC).isoformat(),
+                        "key_id": state.get("key_id", ""),
+                        "client": (scope.get("client") or ("",))[0],
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - start) * 1000, 1),
+                        **usage,
+                    }
+                )
+
+        async def watching_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finish()
+
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            finish()
