@@ -87,8 +87,10 @@ def client() -> tuple[ollama.Client, str]:
     """A client for the configured server, starting the built-in one if none answers."""
     from terraqore.server_process import ensure_server
 
-    handle = ensure_server(Settings())
-    return ollama.Client(host=handle.base_url), handle.base_url
+    settings = Settings()
+    handle = ensure_server(settings)
+    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
+    return ollama.Client(host=handle.base_url, headers=headers), handle.base_url
 
 
 def human_size(n: int | None) -> str:
@@ -389,6 +391,47 @@ def models_sync(
         digests = sync(c, base_url, names=names or None, progress=bars)
     for name, digest in digests.items():
         out.print(f"{name:<28} {digest[:12]}")
+
+
+@app.command()
+@cli_errors
+def stats() -> None:
+    """Requests, tokens and latency per model and per agent, from the server's audit log."""
+    from terraqore.stats import audit_entries, usage_by_model
+
+    settings = Settings()
+    entries = audit_entries(settings.logs_dir)
+    models, agents = usage_by_model(entries)
+    for title, rows in (("model", models), ("agent", agents)):
+        table = Table(
+            title.upper(),
+            "REQUESTS",
+            "ERRORS",
+            "CACHED",
+            "PROMPT TOKENS",
+            "OUTPUT TOKENS",
+            "P50 MS",
+            "P95 MS",
+            box=None,
+            pad_edge=False,
+        )
+        for name, u in sorted(rows.items()):
+            table.add_row(
+                name,
+                str(u.requests),
+                str(u.errors),
+                str(u.cached),
+                str(u.prompt_tokens),
+                str(u.eval_tokens),
+                f"{u.p50_ms:.0f}",
+                f"{u.p95_ms:.0f}",
+            )
+        out.print(table)
+        out.print()
+    total = sum(u.prompt_tokens + u.eval_tokens for u in models.values())
+    out.print(
+        f"{len(entries)} requests logged, {total} tokens. Cost: $0.00 (all inference is local)."
+    )
 
 
 # -- demo ----------------------------------------------------------------------

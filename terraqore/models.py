@@ -13,8 +13,14 @@ import ollama
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
 from terraqore.agent_models import AGENT_NAMESPACE, ensure_model
+from terraqore.resilience import client_kwargs
 from terraqore.server_process import ensure_server
 from terraqore.settings import Settings
+
+
+def _client(base_url: str, settings: Settings) -> ollama.Client:
+    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
+    return ollama.Client(host=base_url, headers=headers)
 
 
 def chat_model(
@@ -28,9 +34,9 @@ def chat_model(
     settings = settings or Settings()
     handle = ensure_server(settings)
     model = name or settings.default_model
-    ensure_model(ollama.Client(host=handle.base_url), model, handle.base_url)
+    ensure_model(_client(handle.base_url, settings), model, handle.base_url)
     options.setdefault("num_ctx", settings.num_ctx)
-    return ChatOllama(model=model, base_url=handle.base_url, **options)
+    return ChatOllama(model=model, base_url=handle.base_url, **client_kwargs(settings), **options)
 
 
 def agent_model(role: str, settings: Settings | None = None, **options: Any) -> ChatOllama:
@@ -42,12 +48,14 @@ def agent_model(role: str, settings: Settings | None = None, **options: Any) -> 
     settings = settings or Settings()
     handle = ensure_server(settings)
     model = f"{AGENT_NAMESPACE}/{role}"
-    ensure_model(ollama.Client(host=handle.base_url), model, handle.base_url)
-    return ChatOllama(model=model, base_url=handle.base_url, **options)
+    ensure_model(_client(handle.base_url, settings), model, handle.base_url)
+    return ChatOllama(model=model, base_url=handle.base_url, **client_kwargs(settings), **options)
 
 
 def embeddings(name: str | None = None, settings: Settings | None = None) -> OllamaEmbeddings:
     """`OllamaEmbeddings` for the configured embedding model."""
     settings = settings or Settings()
     handle = ensure_server(settings)
-    return OllamaEmbeddings(model=name or settings.embedding_model, base_url=handle.base_url)
+    return OllamaEmbeddings(
+        model=name or settings.embedding_model, base_url=handle.base_url, **client_kwargs(settings)
+    )

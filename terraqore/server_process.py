@@ -56,12 +56,16 @@ _handles: dict[str, ServerHandle] = {}
 
 
 def is_alive(base_url: str, timeout: float = 1.0) -> bool:
-    """Whether an Ollama-compatible server answers `GET /api/version` at the URL."""
+    """Whether an Ollama-compatible server answers at the URL.
+
+    `GET /` is the liveness probe: Ollama and our server answer "Ollama is running", and it
+    needs no API key.
+    """
     try:
-        response = httpx.get(f"{base_url}/api/version", timeout=timeout)
+        response = httpx.get(f"{base_url}/", timeout=timeout)
     except httpx.HTTPError:
         return False
-    return response.status_code == 200 and "version" in response.text
+    return response.status_code == 200 and "running" in response.text
 
 
 def log_tail(path: Path | None, lines: int = 20) -> str:

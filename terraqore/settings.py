@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     server_start_timeout: float = 120.0
     """Seconds to wait for a built-in server we started to answer."""
 
+    api_key: str = ""
+    """API key sent to the server as `Authorization: Bearer` (`TERRAQORE_API_KEY`)."""
+
+    fallback_url: str = ""
+    """An Ollama-compatible server (a real Ollama, say) used while the primary's circuit is open."""
+
+    retry_attempts: int = 4
+    """Attempts per call on connection errors and 503 (exponential backoff with jitter)."""
+
+    breaker_threshold: int = 3
+    """Consecutive failed calls that open an endpoint's circuit."""
+
+    breaker_reset: float = 15.0
+    """Seconds an open circuit waits before letting one trial call through."""
+
     @property
     def base_url(self) -> str:
         """The server's base URL, e.g. `http://127.0.0.1:11434`."""

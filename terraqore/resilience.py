@@ -1,0 +1,213 @@
+"""A client transport that survives failure: retries, circuit breakers, restart, fallback.
+
+Every model the factory builds talks through it:
+- connection errors and 503 are retried with exponential backoff and jitter (tenacity);
+- each endpoint has a circuit breaker; while the primary's is open, calls go to the
+  fallback endpoint if one is configured;
+- if the built-in server died (a kill -9, say), it is restarted and the call replayed;
+- when nothing answers, the error names what was tried and ends with the server's log tail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from terraqore.server_process import ensure_server, log_tail
+from terraqore.settings import Settings
+
+
+class Unavailable(httpx.TransportError):
+    """The endpoint answered 503 (its queue is full, or it is not ready)."""
+
+
+class NoEndpointReachable(httpx.TransportError):
+    """Every endpoint failed; the message lists them and the server's log tail."""
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures; lets a trial call through after `reset`."""
+
+    threshold: int
+    reset: float
+    failures: int = 0
+    opened_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        """`closed`, `open` or `half-open`."""
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if time.monotonic() - self.opened_at >= self.reset else "open"
+
+    def allow(self) -> bool:
+        """Whether a call may go to this endpoint now."""
+        return self.state != "open"
+
+    def record(self, ok: bool) -> None:
+        """Count a call's outcome."""
+        if ok:
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= self.threshold or self.state == "half-open":
+            self.opened_at = time.monotonic()
+
+
+_breakers: dict[str, CircuitBreaker] = {}
+
+
+def breaker_for(base_url: str, settings: Settings) -> CircuitBreaker:
+    """The process-wide breaker of an endpoint."""
+    return _breakers.setdefault(
+        base_url, CircuitBreaker(settings.breaker_threshold, settings.breaker_reset)
+    )
+
+
+class _Policy:
+    """What the sync and async transports share."""
+
+    RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, Unavailable)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.primary = settings.base_url
+        self.targets = [self.primary] + (
+            [settings.fallback_url.rstrip("/")] if settings.fallback_url else []
+        )
+
+    def rewrite(self, request: httpx.Request, base: str) -> httpx.Request:
+        url = httpx.URL(base)
+        headers = dict(request.headers)
+        headers["host"] = url.netloc.decode()
+        if self.settings.api_key and "authorization" not in {k.lower() for k in headers}:
+            headers["authorization"] = f"Bearer {self.settings.api_key}"
+        return httpx.Request(
+            request.method,
+            request.url.copy_with(scheme=url.scheme, host=url.host, port=url.port),
+            headers=headers,
+            content=request.content,
+            extensions=request.extensions,
+        )
+
+    def retry_kwargs(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(max(1, self.settings.retry_attempts)),
+            "wait": wait_random_exponential(multiplier=0.2, max=2.0),
+            "retry": retry_if_exception_type(self.RETRYABLE),
+            "reraise": True,
+        }
+
+    def supervise(self, base: str, attempt: int) -> None:
+        """Before a retry on the primary: restart the built-in server if it is gone."""
+        if base == self.primary and attempt > 1:
+            ensure_server(self.settings)
+
+    @staticmethod
+    def check(response: httpx.Response) -> httpx.Response:
+        if response.status_code == 503:
+            response.close()
+            raise Unavailable(f"503 from {response.request.url.host}:{response.request.url.port}")
+        return response
+
+    def give_up(self, tried: list[str], request: httpx.Request) -> NoEndpointReachable:
+        tail = log_tail(self.settings.logs_dir / "server.log", lines=15)
+        return NoEndpointReachable(
+            "no model server reachable; tried " + "; ".join(tried) + f"\nserver log tail:\n{tail}",
+            request=request,
+        )
+
+
+class ResilientTransport(httpx.BaseTransport):
+    """The synchronous transport (ChatOllama's `sync_client_kwargs`)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.policy = _Policy(settings or Settings())
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send with retries, breaker and fallback."""
+        request.read()
+        tried: list[str] = []
+        for base in self.policy.targets:
+            breaker = breaker_for(base, self.policy.settings)
+            if not breaker.allow():
+                tried.append(f"{base} (circuit open)")
+                continue
+            try:
+                for attempt in Retrying(**self.policy.retry_kwargs()):
+                    with attempt:
+                        self.policy.supervise(base, attempt.retry_state.attempt_number)
+                        response = self.policy.check(
+                            self.inner.handle_request(self.policy.rewrite(request, base))
+                        )
+            except (httpx.TransportError, OSError) as exc:
+                breaker.record(False)
+                tried.append(f"{base} ({type(exc).__name__}: {exc})")
+                continue
+            breaker.record(True)
+            return response
+        raise self.policy.give_up(tried, request)
+
+    def close(self) -> None:
+        """Close the underlying connections."""
+        self.inner.close()
+
+
+class AsyncResilientTransport(httpx.AsyncBaseTransport):
+    """The asynchronous transport (ChatOllama's `async_client_kwargs`)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.policy = _Policy(settings or Settings())
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send with retries, breaker and fallback."""
+        await request.aread()
+        tried: list[str] = []
+        for base in self.policy.targets:
+            breaker = breaker_for(base, self.policy.settings)
+            if not breaker.allow():
+                tried.append(f"{base} (circuit open)")
+                continue
+            try:
+                async for attempt in AsyncRetrying(**self.policy.retry_kwargs()):
+                    with attempt:
+                        number = attempt.retry_state.attempt_number
+                        await asyncio.to_thread(self.policy.supervise, base, number)
+                        response = self.policy.check(
+                            await self.inner.handle_async_request(
+                                self.policy.rewrite(request, base)
+                            )
+                        )
+            except (httpx.TransportError, OSError) as exc:
+                breaker.record(False)
+                tried.append(f"{base} ({type(exc).__name__}: {exc})")
+                continue
+            breaker.record(True)
+            return response
+        raise self.policy.give_up(tried, request)
+
+    async def aclose(self) -> None:
+        """Close the underlying connections."""
+        await self.inner.aclose()
+
+
+def client_kwargs(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments that give a ChatOllama / OllamaEmbeddings the resilient transports."""
+    return {
+        "sync_client_kwargs": {"transport": ResilientTransport(settings)},
+        "async_client_kwargs": {"transport": AsyncResilientTransport(settings)},
+    }
