@@ -35,6 +35,7 @@ from server.security import (
     BodyLimitMiddleware,
     HostCheckMiddleware,
     RateLimitMiddleware,
+    is_loopback,
 )
 from server.store import ModelStore
 
@@ -229,11 +230,17 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
 
 def serve(host: str, port: int, settings: ServerSettings | None = None) -> None:
     """Run the server in the foreground until interrupted."""
+    settings = settings or ServerSettings()
+    if not is_loopback(host) and not settings.keys():
+        raise SystemExit(
+            f"refusing to listen on {host}: it is not a loopback address and no API keys are "
+            "set. Set TERRAQORE_API_KEYS (or TERRAQORE_API_KEYS_FILE), or bind to 127.0.0.1."
+        )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, bind_host=host),
         host=host,
         port=port,
         log_level="warning",

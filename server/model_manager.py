@@ -18,7 +18,7 @@ from gguf import GGUFReader
 
 from server import catalog
 from server.config import ServerSettings
-from server.errors import BadRequest, NotImplementedByServer
+from server.errors import BadRequest
 from server.gguf_info import config_for
 from server.go_template import GoTemplate
 from server.manifest import (
@@ -117,9 +117,7 @@ class ModelManager:
         """Create (or replace) a model; return the manifest digest."""
         name = ModelName.parse(req.model)
         if req.quantize:
-            raise NotImplementedByServer(
-                "quantize is not supported yet; create from a quantized GGUF"
-            )
+            raise BadRequest("quantize is not supported here; create from a quantized GGUF")
         with self.store.lock():
             layers: dict[str, list[Layer]] = {}
             if req.files:

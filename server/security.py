@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Liveness and readiness stay open, so probes work without a key.
@@ -178,14 +179,8 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge
+                    # An HTTPException: FastAPI turns any other error while reading into a 400.
+                    raise HTTPException(413, too_big)
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await _reject(send, 413, too_big)
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, counting_receive, send)

@@ -13,14 +13,14 @@ import ollama
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
 from terraqore.agent_models import AGENT_NAMESPACE, ensure_model
-from terraqore.resilience import client_kwargs
+from terraqore.resilience import ResilientTransport, client_kwargs
 from terraqore.server_process import ensure_server
 from terraqore.settings import Settings
 
 
 def _client(base_url: str, settings: Settings) -> ollama.Client:
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
-    return ollama.Client(host=base_url, headers=headers)
+    return ollama.Client(host=base_url, headers=headers, transport=ResilientTransport(settings))
 
 
 def chat_model(

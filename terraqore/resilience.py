@@ -116,11 +116,9 @@ class _Policy:
             ensure_server(self.settings)
 
     @staticmethod
-    def check(response: httpx.Response) -> httpx.Response:
-        if response.status_code == 503:
-            response.close()
-            raise Unavailable(f"503 from {response.request.url.host}:{response.request.url.port}")
-        return response
+    def unavailable(response: httpx.Response, base: str) -> Unavailable | None:
+        """A retryable error for a 503 (the caller closes the response), else None."""
+        return Unavailable(f"{base} answered 503") if response.status_code == 503 else None
 
     def give_up(self, tried: list[str], request: httpx.Request) -> NoEndpointReachable:
         tail = log_tail(self.settings.logs_dir / "server.log", lines=15)
@@ -150,9 +148,10 @@ class ResilientTransport(httpx.BaseTransport):
                 for attempt in Retrying(**self.policy.retry_kwargs()):
                     with attempt:
                         self.policy.supervise(base, attempt.retry_state.attempt_number)
-                        response = self.policy.check(
-                            self.inner.handle_request(self.policy.rewrite(request, base))
-                        )
+                        response = self.inner.handle_request(self.policy.rewrite(request, base))
+                        if (error := self.policy.unavailable(response, base)) is not None:
+                            response.close()
+                            raise error
             except (httpx.TransportError, OSError) as exc:
                 breaker.record(False)
                 tried.append(f"{base} ({type(exc).__name__}: {exc})")
@@ -187,11 +186,13 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
                     with attempt:
                         number = attempt.retry_state.attempt_number
                         await asyncio.to_thread(self.policy.supervise, base, number)
-                        response = self.policy.check(
-                            await self.inner.handle_async_request(
-                                self.policy.rewrite(request, base)
-                            )
+                        sent = await self.inner.handle_async_request(
+                            self.policy.rewrite(request, base)
                         )
+                        if (error := self.policy.unavailable(sent, base)) is not None:
+                            await sent.aclose()
+                            raise error
+                        response = sent
             except (httpx.TransportError, OSError) as exc:
                 breaker.record(False)
                 tried.append(f"{base} ({type(exc).__name__}: {exc})")

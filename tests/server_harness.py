@@ -81,7 +81,7 @@ def start_server(
         if proc.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log_tail(log, 40)}")
         try:
-            if httpx.get(f"{url}/api/version", timeout=0.5).status_code == 200:
+            if httpx.get(f"{url}/", timeout=0.5).status_code == 200:
                 return RunningServer(url, home, proc, log)
         except httpx.HTTPError:
             pass

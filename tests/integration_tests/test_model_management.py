@@ -149,7 +149,7 @@ def test_go_template_override_is_rendered(client: ollama.Client) -> None:
         ({"from_": TINY, "template": "{{ .Tools }}"}, 400, "TEMPLATE"),
         ({"from_": "ghost:1b"}, 404, "not found"),
         ({"files": {"x.gguf": "sha256:" + "1" * 64}}, 400, "upload it"),
-        ({"from_": TINY, "quantize": "q8_0"}, 501, "quantize"),
+        ({"from_": TINY, "quantize": "q8_0"}, 400, "quantize"),
         ({}, 400, "from"),
     ],
 )

@@ -1,0 +1,160 @@
+"""The app survives failure: retries, circuit breaker, restart after kill -9, fallback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from terraqore import resilience
+from terraqore.models import chat_model
+from terraqore.resilience import NoEndpointReachable, ResilientTransport
+from terraqore.server_process import ensure_server
+from terraqore.settings import Settings
+from tests.server_harness import TINY, RunningServer, free_port
+
+
+class Stub:
+    """A loopback HTTP server that looks alive (GET /) and answers API calls from a script."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.statuses = statuses  # None: always 503
+        self.api_calls = 0
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                if self.path == "/":
+                    body, status = b"Ollama is running", 200
+                else:
+                    stub.api_calls += 1
+                    status = stub.statuses.pop(0) if stub.statuses else 503
+                    body = json.dumps(
+                        {"models": []} if status == 200 else {"error": "busy"}
+                    ).encode()
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def fresh_breakers() -> Iterator[None]:
+    resilience._breakers.clear()
+    yield
+    resilience._breakers.clear()
+
+
+def settings_for(url: str, tmp_path, **kw: object) -> Settings:
+    return Settings(home=tmp_path / "home", ollama_host=url.removeprefix("http://"), **kw)
+
+
+def test_retries_503_with_backoff_then_succeeds(tmp_path) -> None:
+    stub = Stub([503, 503, 200])
+    try:
+        with httpx.Client(transport=ResilientTransport(settings_for(stub.url, tmp_path))) as client:
+            r = client.get(f"{stub.url}/api/tags")
+        assert r.status_code == 200 and stub.api_calls == 3
+    finally:
+        stub.close()
+
+
+def test_async_transport_retries_too(tmp_path) -> None:
+    import asyncio
+
+    from terraqore.resilience import AsyncResilientTransport
+
+    stub = Stub([503, 200])
+
+    async def go() -> int:
+        transport = AsyncResilientTransport(settings_for(stub.url, tmp_path))
+        async with httpx.AsyncClient(transport=transport) as client:
+            return (await client.get(f"{stub.url}/api/tags")).status_code
+
+    try:
+        assert asyncio.run(go()) == 200 and stub.api_calls == 2
+    finally:
+        stub.close()
+
+
+def test_fallback_takes_over_while_the_circuit_is_open(server: RunningServer, tmp_path) -> None:
+    stub = Stub()  # the primary: alive, but every API call is 503
+    try:
+        settings = settings_for(
+            stub.url,
+            tmp_path,
+            fallback_url=server.url,
+            retry_attempts=2,
+            breaker_threshold=2,
+            breaker_reset=60,
+        )
+        llm = chat_model(TINY, settings, num_predict=4, temperature=0)
+        for _ in range(3):
+            assert llm.invoke("hi").content is not None  # answered by the fallback
+        breaker = resilience.breaker_for(settings.base_url, settings)
+        assert breaker.state == "open"
+        calls_when_open = stub.api_calls
+        assert llm.invoke("hello").content is not None
+        assert stub.api_calls == calls_when_open  # the open circuit skips the primary entirely
+    finally:
+        stub.close()
+
+
+def test_nothing_reachable_names_what_was_tried(tmp_path) -> None:
+    stub = Stub()
+    dead = f"http://127.0.0.1:{free_port()}"
+    try:
+        settings = settings_for(stub.url, tmp_path, fallback_url=dead, retry_attempts=2)
+        (settings.logs_dir).mkdir(parents=True)
+        (settings.logs_dir / "server.log").write_text("boom: the last thing the server said\n")
+        with (
+            httpx.Client(transport=ResilientTransport(settings)) as client,
+            pytest.raises(NoEndpointReachable) as info,
+        ):
+            client.get(f"{stub.url}/api/tags")
+        message = str(info.value)
+        assert stub.url in message and dead in message and "boom: the last thing" in message
+    finally:
+        stub.close()
+
+
+def test_kill_9_mid_stream_then_the_next_call_succeeds_within_5s(tmp_path) -> None:
+    settings = Settings(home=tmp_path / "home", ollama_host=f"127.0.0.1:{free_port()}")
+    handle = ensure_server(settings)
+    try:
+        llm = chat_model(TINY, settings, num_predict=400, temperature=0)
+        llm.invoke("warm up")  # the model is loaded before we pull the plug
+        assert handle.process is not None
+        with pytest.raises(Exception):  # noqa: B017 - whatever the client raises when the peer dies
+            for i, _ in enumerate(llm.stream("Write a long story about a lighthouse.")):
+                if i == 3:
+                    os.kill(handle.process.pid, signal.SIGKILL)
+        start = time.monotonic()
+        answer = llm.invoke("Say hi.")
+        elapsed = time.monotonic() - start
+        assert answer.content is not None
+        assert elapsed < 5.0, f"recovery took {elapsed:.1f}s"
+    finally:
+        ensure_server(settings).stop()
