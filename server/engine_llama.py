@@ -243,6 +243,10 @@ class LlamaRunner:
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Normalised embeddings of texts (the model must be loaded with `embedding=True`)."""
+        for i, text in enumerate(texts):
+            if not self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False):
+                # llama.cpp cannot decode zero tokens; say so instead of failing inside it.
+                raise BadRequest(f"input {i} has no tokens to embed (it is empty)")
         vectors, count = self.llm.embed(texts, normalize=False, truncate=True, return_count=True)
         out = []
         for vec in vectors:
