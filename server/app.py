@@ -174,7 +174,8 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
         allow_headers=["*"],
     )
     app.add_middleware(HostCheckMiddleware, bind_host=bind_host)
-    app.add_middleware(AuditMetricsMiddleware, metrics=metrics, audit=audit)
+    if settings.metrics or audit is not None:
+        app.add_middleware(AuditMetricsMiddleware, metrics=metrics, audit=audit)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -116,6 +116,9 @@ class ServerSettings(BaseSettings):
     request_timeout: float = 600
     """Seconds a request may wait for its model and generate before it is stopped."""
 
+    metrics: bool = True
+    """Count requests for `/metrics` (off only to measure what metrics cost)."""
+
     audit: bool = True
     """Write one JSON line per request to `home/logs/audit.jsonl`."""
 
