@@ -110,6 +110,9 @@ class ServerSettings(BaseSettings):
     rate_burst: int = 0
     """Bucket size; 0 means one minute's worth."""
 
+    num_parallel: int = 1
+    """Requests one loaded model serves at once (each has its own llama.cpp context)."""
+
     max_queue: int = 512
     """Requests that may wait for one model; beyond it the answer is 503 at once."""
 

@@ -25,7 +25,7 @@ from server.json_grammar import grammar_for
 from server.manifest import ModelRecord
 from server.options import load_options, merge_options, parse_duration, sampling_options
 from server.response_cache import CachedAnswer, ResponseCache, is_deterministic
-from server.scheduler import LoadedModel, Scheduler
+from server.scheduler import Scheduler, Slot
 from server.store import ModelStore
 from server.tool_calls import may_be_tool_call, parse_tool_calls
 
@@ -164,9 +164,9 @@ class InferenceService:
         return tokens[len(tokens) - room :]
 
     def _prompt_tokens(
-        self, model: LoadedModel, record: ModelRecord, job: ChatJob, reserve: int
+        self, slot: Slot, record: ModelRecord, job: ChatJob, reserve: int
     ) -> list[int]:
-        runner = model.runner
+        runner = slot.runner
         assert isinstance(runner, LlamaRunner)
         if job.raw:
             return self._fit_raw(runner, job.prompt or "", reserve)
@@ -222,7 +222,7 @@ class InferenceService:
             yield Ready()
             yield Final(done_reason="unload", total_duration_ns=time.perf_counter_ns() - start)
             return
-        async with self.scheduler.use(record, load, keep_alive) as (model, load_ns):
+        async with self.scheduler.use(record, load, keep_alive) as (slot, load_ns):
             if empty:
                 yield Ready()
                 yield Final(
@@ -233,14 +233,12 @@ class InferenceService:
                 return
             n_ctx = load.n_ctx
             reserve = min(opts.num_predict if opts.num_predict > 0 else n_ctx // 8, n_ctx // 2)
-            tokens = await model.run(self._prompt_tokens, model, record, job, reserve)
+            tokens = await slot.run(self._prompt_tokens, slot, record, job, reserve)
             yield Ready()
             stats = GenerationStats()
-            runner = model.runner
+            runner = slot.runner
             assert isinstance(runner, LlamaRunner)
-            pieces = model.stream(
-                lambda cancel: runner.stream(tokens, opts, grammar, cancel, stats)
-            )
+            pieces = slot.stream(lambda cancel: runner.stream(tokens, opts, grammar, cancel, stats))
             names = {str(t.get("function", {}).get("name", "")) for t in job.tools or []}
             content: list[str] = []
             sent: list[str] = []
@@ -305,14 +303,14 @@ class InferenceService:
             load = load_options(merged, self.settings, ctx, embedding=True)
         if dimensions is not None and dimensions < 1:
             raise BadRequest("dimensions must be a positive integer")
-        async with self.scheduler.use(record, load, ka) as (model, load_ns):
+        async with self.scheduler.use(record, load, ka) as (slot, load_ns):
             if not texts:
                 return Embeddings([], 0, load_ns, time.perf_counter_ns() - start)
-            runner = model.runner
+            runner = slot.runner
             if isinstance(runner, LlamaRunner):
-                vectors, count = await model.run(runner.embed, texts)
+                vectors, count = await slot.run(runner.embed, texts)
             else:
-                vectors, count = await model.run(runner.embed, texts, truncate)
+                vectors, count = await slot.run(runner.embed, texts, truncate)
         if dimensions is not None:
             if dimensions > len(vectors[0]):
                 raise BadRequest(

@@ -33,18 +33,45 @@ _FOREVER = datetime(2318, 1, 1, tzinfo=UTC)
 
 
 @dataclass
+class Slot:
+    """One llama.cpp context (or ONNX session) with the one thread that may use it."""
+
+    runner: Runner
+    executor: ThreadPoolExecutor
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work on this slot's worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """Run a blocking generator on this slot's worker thread (see `iterate_in_thread`)."""
+        return iterate_in_thread(produce, self.executor)
+
+
+@dataclass
 class LoadedModel:
-    """A model resident in memory, with its worker thread and request lock."""
+    """A model resident in memory: `num_parallel` slots, each serving one request at a time.
+
+    The GGUF is memory-mapped, so slots share the weights; each has its own KV cache.
+    """
 
     name: str
     record: ModelRecord
-    runner: Runner
+    slots: list[Slot]
     load: LoadOptions
-    executor: ThreadPoolExecutor
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    free: asyncio.Queue[Slot] = field(default_factory=asyncio.Queue)
     active: int = 0
     expires_at: float | None = None
     load_duration_ns: int = 0
+
+    def __post_init__(self) -> None:
+        for slot in self.slots:
+            self.free.put_nowait(slot)
+
+    @property
+    def busy(self) -> int:
+        """Slots serving a request now."""
+        return len(self.slots) - self.free.qsize()
 
     @property
     def expires_wall(self) -> datetime:
@@ -52,19 +79,6 @@ class LoadedModel:
         if self.expires_at is None:
             return _FOREVER
         return datetime.now(UTC) + timedelta(seconds=max(0.0, self.expires_at - time.monotonic()))
-
-    @property
-    def queued(self) -> int:
-        """Requests waiting for this model (not counting the one running)."""
-        return max(0, self.active - (1 if self.lock.locked() else 0))
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking work on this model's worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-
-    def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
-        """Run a blocking generator on this model's worker thread (see `iterate_in_thread`)."""
-        return iterate_in_thread(produce, self.executor)
 
 
 def _build_runner(record: ModelRecord, load: LoadOptions) -> Runner:
@@ -125,24 +139,30 @@ class Scheduler:
     async def _unload(self, model: LoadedModel) -> None:
         """Remove a model (caller holds the condition lock)."""
         self._models.pop(model.name, None)
-        await model.run(model.runner.close)
-        model.executor.shutdown(wait=False)
+        for slot in model.slots:
+            await slot.run(slot.runner.close)
+            slot.executor.shutdown(wait=False)
 
     async def _load(self, record: ModelRecord, load: LoadOptions) -> LoadedModel:
-        executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"model-{record.name.model}"
-        )
+        count = 1 if record.format == "onnx" else max(1, self.settings.num_parallel)
+        slots: list[Slot] = []
         start = time.perf_counter_ns()
         try:
-            runner = await asyncio.get_running_loop().run_in_executor(
-                executor, _build_runner, record, load
-            )
+            for i in range(count):
+                executor = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"model-{record.name.model}-{i}"
+                )
+                slots.append(Slot(None, executor))  # type: ignore[arg-type]
+                slots[-1].runner = await slots[-1].run(_build_runner, record, load)
         except BaseException as exc:
-            executor.shutdown(wait=False)
+            for slot in slots:
+                if slot.runner is not None:
+                    slot.runner.close()
+                slot.executor.shutdown(wait=False)
             if isinstance(exc, BadRequest):
                 raise
             raise BadRequest(f"failed to load model '{record.name.display}': {exc}") from exc
-        model = LoadedModel(record.name.display, record, runner, load, executor)
+        model = LoadedModel(record.name.display, record, slots, load)
         model.load_duration_ns = time.perf_counter_ns() - start
         self._models[model.name] = model
         return model
@@ -182,19 +202,20 @@ class Scheduler:
     @contextlib.asynccontextmanager
     async def use(
         self, record: ModelRecord, load: LoadOptions, keep_alive: float | None
-    ) -> AsyncIterator[tuple[LoadedModel, int]]:
-        """Hold a model for one request: load it if needed, then wait for its lock.
+    ) -> AsyncIterator[tuple[Slot, int]]:
+        """Hold a model for one request: load it if needed, then wait for a free slot.
 
         At most `max_queue` requests wait for one model, loaded or not; one more is
         refused at once with 503. Waiting longer than `request_timeout` is a 503 too.
-        Yields (model, load duration in ns for this request). On exit the model's expiry
+        Yields (slot, load duration in ns for this request). On exit the model's expiry
         is set from `keep_alive`; 0 unloads it once nobody else uses it.
         """
         name = record.name.display
         waiting = self._pending.get(name, 0)
-        if waiting > self.settings.max_queue:
+        parallel = 1 if record.format == "onnx" else max(1, self.settings.num_parallel)
+        if waiting >= self.settings.max_queue + parallel:
             raise ServiceUnavailable(
-                f"model '{name}' has {waiting - 1} requests queued (the limit is "
+                f"model '{name}' has {waiting - parallel} requests queued (the limit is "
                 f"{self.settings.max_queue}, TERRAQORE_MAX_QUEUE); retry shortly"
             )
         self._pending[name] = waiting + 1
@@ -209,13 +230,15 @@ class Scheduler:
                 raise ServiceUnavailable(f"timed out waiting to load model '{name}'") from None
             try:
                 try:
-                    await asyncio.wait_for(model.lock.acquire(), max(0.001, deadline - loop.time()))
+                    slot = await asyncio.wait_for(
+                        model.free.get(), max(0.001, deadline - loop.time())
+                    )
                 except TimeoutError:
                     raise ServiceUnavailable(f"timed out waiting for model '{name}'") from None
                 try:
-                    yield model, load_ns
+                    yield slot, load_ns
                 finally:
-                    model.lock.release()
+                    model.free.put_nowait(slot)
             finally:
                 async with self._cond:
                     model.active -= 1
@@ -232,7 +255,7 @@ class Scheduler:
         out = []
         for name in sorted(names):
             model = self._models.get(name)
-            running = 1 if model is not None and model.lock.locked() else 0
+            running = model.busy if model is not None else 0
             out.append((name, max(0, self._pending.get(name, 0) - running)))
         return out
 

@@ -382,3 +382,37 @@ def test_refuses_non_loopback_bind_without_keys(tmp_path: Path) -> None:
         and "not a loopback address" in proc.stderr
         and "TERRAQORE_API_KEYS" in proc.stderr
     )
+
+
+def _overlap(url: str) -> bool:
+    """Whether a second streamed request starts answering before the first one ends."""
+    marks: dict[str, float] = {}
+
+    def run(tag: str, delay: float) -> None:
+        time.sleep(delay)
+        body = {
+            "model": TINY,
+            "prompt": f"Write a long story ({tag}).",
+            "options": {"num_predict": 120},
+        }
+        with httpx.stream("POST", f"{url}/api/generate", json=body, timeout=120) as r:
+            for line in r.iter_lines():
+                marks.setdefault(f"{tag}-first", time.monotonic())
+                if json.loads(line).get("done"):
+                    marks[f"{tag}-end"] = time.monotonic()
+
+    a = threading.Thread(target=run, args=("a", 0.0))
+    b = threading.Thread(target=run, args=("b", 0.3))
+    a.start(), b.start()
+    a.join(), b.join()
+    return marks["b-first"] < marks["a-end"]
+
+
+@pytest.mark.parametrize(("parallel", "overlaps"), [("1", False), ("2", True)])
+def test_num_parallel(tmp_path: Path, parallel: str, overlaps: bool) -> None:
+    srv = start_server(tmp_path / "home", {"TERRAQORE_NUM_PARALLEL": parallel})
+    try:
+        httpx.post(f"{srv.url}/api/generate", json={"model": TINY, "prompt": ""}, timeout=60)
+        assert _overlap(srv.url) is overlaps
+    finally:
+        srv.stop()
