@@ -11,6 +11,7 @@ Every model the factory builds talks through it:
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from terraqore.openai_bridge import afrom_openai, from_openai, to_openai
 from terraqore.server_process import ensure_server, log_tail
 from terraqore.settings import Settings
 
@@ -80,6 +82,7 @@ class _Policy:
     """What the sync and async transports share."""
 
     RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, Unavailable)
+    # Untranslatable (a TransportError) is not retryable: the next endpoint is tried instead.
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -87,6 +90,30 @@ class _Policy:
         self.targets = [self.primary] + (
             [settings.fallback_url.rstrip("/")] if settings.fallback_url else []
         )
+
+    def is_openai(self, base: str) -> bool:
+        """Whether `base` is the fallback and speaks the OpenAI API."""
+        if base == self.primary:
+            return False
+        api = self.settings.fallback_api
+        return api == "openai" or (api == "auto" and base.endswith("/v1"))
+
+    def prepare(self, request: httpx.Request, base: str) -> tuple[httpx.Request, str, bool]:
+        """The request to send to `base`: (request, OpenAI kind or "", streamed)."""
+        if not self.is_openai(base):
+            return self.rewrite(request, base), "", False
+        translated, kind, stream = to_openai(request, base, self.settings.fallback_model or None)
+        if self.settings.fallback_api_key:
+            translated.headers["authorization"] = f"Bearer {self.settings.fallback_api_key}"
+        return translated, kind, stream
+
+    @staticmethod
+    def model_of(request: httpx.Request) -> str:
+        """The model a request names (answers from the fallback keep the caller's name)."""
+        try:
+            return str(json.loads(request.content or b"{}").get("model", ""))
+        except ValueError:
+            return ""
 
     def rewrite(self, request: httpx.Request, base: str) -> httpx.Request:
         url = httpx.URL(base)
@@ -148,10 +175,15 @@ class ResilientTransport(httpx.BaseTransport):
                 for attempt in Retrying(**self.policy.retry_kwargs()):
                     with attempt:
                         self.policy.supervise(base, attempt.retry_state.attempt_number)
-                        response = self.inner.handle_request(self.policy.rewrite(request, base))
+                        sent, kind, stream = self.policy.prepare(request, base)
+                        response = self.inner.handle_request(sent)
                         if (error := self.policy.unavailable(response, base)) is not None:
                             response.close()
                             raise error
+                        if kind:
+                            response = from_openai(
+                                response, kind, stream, self.policy.model_of(request)
+                            )
             except (httpx.TransportError, OSError) as exc:
                 breaker.record(False)
                 tried.append(f"{base} ({type(exc).__name__}: {exc})")
@@ -186,13 +218,16 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
                     with attempt:
                         number = attempt.retry_state.attempt_number
                         await asyncio.to_thread(self.policy.supervise, base, number)
-                        sent = await self.inner.handle_async_request(
-                            self.policy.rewrite(request, base)
-                        )
+                        outgoing, kind, stream = self.policy.prepare(request, base)
+                        sent = await self.inner.handle_async_request(outgoing)
                         if (error := self.policy.unavailable(sent, base)) is not None:
                             await sent.aclose()
                             raise error
                         response = sent
+                        if kind:
+                            response = await afrom_openai(
+                                sent, kind, stream, self.policy.model_of(request)
+                            )
             except (httpx.TransportError, OSError) as exc:
                 breaker.record(False)
                 tried.append(f"{base} ({type(exc).__name__}: {exc})")

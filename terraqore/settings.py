@@ -7,6 +7,7 @@ caller left unset.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +45,17 @@ class Settings(BaseSettings):
     """API key sent to the server as `Authorization: Bearer` (`TERRAQORE_API_KEY`)."""
 
     fallback_url: str = ""
-    """An Ollama-compatible server (a real Ollama, say) used while the primary's circuit is open."""
+    """A server used while the primary's circuit is open: a real Ollama, or any
+    OpenAI-compatible URL (one ending in `/v1` is taken as OpenAI-compatible)."""
+
+    fallback_api: Literal["auto", "ollama", "openai"] = "auto"
+    """Which API the fallback speaks; `auto` decides by the URL."""
+
+    fallback_model: str = ""
+    """Model name to ask the fallback for; empty means the same name as the primary."""
+
+    fallback_api_key: str = ""
+    """Bearer key for the fallback (`TERRAQORE_FALLBACK_API_KEY`)."""
 
     retry_attempts: int = 4
     """Attempts per call on connection errors and 503 (exponential backoff with jitter)."""

@@ -158,3 +158,52 @@ def test_kill_9_mid_stream_then_the_next_call_succeeds_within_5s(tmp_path) -> No
         assert elapsed < 5.0, f"recovery took {elapsed:.1f}s"
     finally:
         ensure_server(settings).stop()
+
+
+def test_openai_compatible_fallback(server: RunningServer, tmp_path) -> None:
+    """While the primary answers 503, an OpenAI-compatible URL serves the same client calls."""
+    import asyncio
+
+    from langchain_core.tools import tool
+    from pydantic import BaseModel
+
+    from terraqore.models import embeddings
+    from tests.server_harness import CHAT, EMBED
+
+    stub = Stub()
+    try:
+        settings = settings_for(
+            stub.url,
+            tmp_path,
+            fallback_url=f"{server.url}/v1",
+            retry_attempts=1,
+            breaker_threshold=1,
+            breaker_reset=60,
+        )
+        llm = chat_model(TINY, settings, num_predict=8, temperature=0)
+        assert llm.invoke("Say hi.").content
+        streamed = list(llm.stream("Count to three."))
+        assert len(streamed) > 2 and "".join(str(c.content) for c in streamed).strip()
+        assert asyncio.run(llm.ainvoke("Say hi.")).content
+
+        @tool
+        def get_weather(city: str) -> str:
+            """Get the current weather for a city."""
+            return city
+
+        coder = chat_model(CHAT, settings, temperature=0, seed=1)
+        msg = coder.bind_tools([get_weather]).invoke("What is the weather in Paris right now?")
+        assert msg.tool_calls and msg.tool_calls[0]["name"] == "get_weather"
+
+        class City(BaseModel):
+            name: str
+
+        city = chat_model(TINY, settings, temperature=0).with_structured_output(
+            City, method="json_schema"
+        )
+        assert isinstance(city.invoke("Name a city."), City)
+        vectors = embeddings(EMBED, settings).embed_documents(["one", "two"])
+        assert len(vectors) == 2 and len(vectors[0]) == 384
+        assert resilience.breaker_for(settings.base_url, settings).state == "open"
+    finally:
+        stub.close()
