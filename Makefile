@@ -58,7 +58,8 @@ test: lint
 	$(BIN)/pytest -q -rs
 
 bench: setup
-	$(BIN)/python bench/server_overhead.py
+	$(BIN)/python bench/server_overhead.py --runs 7
+	$(BIN)/python bench/safety_overhead.py --runs 11
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
