@@ -10,19 +10,17 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import ollama
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from server.config import parse_host
 from server.errors import ServerError
+from terraqore.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.settings import Settings
 
 app = typer.Typer(
@@ -33,8 +31,6 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-err = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False)
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,59 +89,6 @@ def client() -> tuple[ollama.Client, str]:
     return ollama.Client(host=handle.base_url, headers=headers), handle.base_url
 
 
-def human_size(n: int | None) -> str:
-    """`1.2 GB`-style sizes, as Ollama prints them."""
-    value = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
-
-
-def _ago(when: datetime | None) -> str:
-    if when is None:
-        return ""
-    seconds = (datetime.now(UTC) - when.astimezone(UTC)).total_seconds()
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n > 1 else ''} ago"
-    return "just now"
-
-
-class ProgressBars:
-    """Rich progress bars keyed by status (one per blob), for pull, create and uploads."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=err,
-        )
-        self.tasks: dict[str, Any] = {}
-        self.last = ""
-
-    def __enter__(self) -> ProgressBars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, status: str, completed: int | None, total: int | None) -> None:
-        """Show one progress status: a bar when it has a total, else a line."""
-        if total:
-            if status not in self.tasks:
-                self.tasks[status] = self.progress.add_task(status, total=total)
-            self.progress.update(self.tasks[status], completed=completed or 0)
-        elif status and status != self.last:
-            self.progress.console.print(status, highlight=False)
-        self.last = status
-
-
 # -- server --------------------------------------------------------------------
 
 
@@ -171,7 +114,7 @@ def list_models() -> None:
     c, _ = client()
     table = Table("NAME", "ID", "SIZE", "MODIFIED", box=None, pad_edge=False)
     for m in c.list().models:
-        table.add_row(m.model or "", (m.digest or "")[:12], human_size(m.size), _ago(m.modified_at))
+        table.add_row(m.model or "", (m.digest or "")[:12], human_size(m.size), ago(m.modified_at))
     out.print(table)
 
 
@@ -217,7 +160,7 @@ def show(
         if flag:
             out.print(raw.get(key) or "")
             return
-    system_text = raw.get("system") or _modelfile_system(info.modelfile or "")
+    system_text = raw.get("system") or modelfile_system(info.modelfile or "")
     if system:
         out.print(system_text)
         return
@@ -243,13 +186,6 @@ def show(
     if system_text:
         out.print("\n  [bold]System[/]")
         out.print(f"    {system_text[:400]}")
-
-
-def _modelfile_system(text: str) -> str:
-    marker = 'SYSTEM """'
-    if marker not in text:
-        return ""
-    return text.split(marker, 1)[1].split('"""', 1)[0]
 
 
 @app.command()
