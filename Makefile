@@ -45,8 +45,8 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy server terraqore
-	$(BIN)/codespell server terraqore tests README.md
+	$(BIN)/mypy server terraqore lake
+	$(BIN)/codespell server terraqore lake tests README.md
 
 unit: setup
 	$(BIN)/pytest tests/unit_tests -q

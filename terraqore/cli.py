@@ -31,6 +31,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+lake_app = typer.Typer(help="The data lake: ingest and inspect.", no_args_is_help=True)
+app.add_typer(lake_app, name="lake")
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
@@ -368,6 +370,77 @@ def stats() -> None:
     out.print(
         f"{len(entries)} requests logged, {total} tokens. Cost: $0.00 (all inference is local)."
     )
+
+
+# -- lake --------------------------------------------------------------------
+
+
+@lake_app.command("ingest")
+@cli_errors
+def lake_ingest(
+    source: str = typer.Argument(..., help="A local file or folder."),
+    topic: str | None = typer.Option(None, help="Topic to file the items under."),
+) -> None:
+    """Ingest into bronze, then promote new items to silver."""
+    from lake.config import LakeSettings
+    from lake.local_files import IngestError
+    from lake.operations import ingest
+
+    try:
+        report = ingest(LakeSettings(), source, topic)
+    except IngestError as exc:
+        fail(str(exc))
+    b, s = report.bronze, report.silver
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
+    out.print(f"bronze: {b.added} new, {b.already_present} already present")
+    out.print(f"silver: {s.promoted} items promoted as {s.chunks} chunks; dropped: {dropped}")
+
+
+@lake_app.command("status")
+@cli_errors
+def lake_status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Counts per layer and source, the newest item and the last errors."""
+    import json
+
+    from lake.config import LakeSettings
+    from lake.operations import status
+
+    info = status(LakeSettings())
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
+        return
+    out.print(f"lake: {info['path']}")
+    out.print(
+        f"bronze {info['bronze_items']} items {info['bronze_states']}, "
+        f"silver {info['silver_chunks']} chunks, gold {info['gold_digests']} digests"
+    )
+    out.print(f"newest item: {info['latest_item'] or 'none'}")
+    table = Table(
+        "ID",
+        "KIND",
+        "SOURCE",
+        "TOPIC",
+        "ITEMS",
+        "CHUNKS",
+        "LAST RUN",
+        "LAST ERROR",
+        box=None,
+        pad_edge=False,
+    )
+    for src in info["sources"]:
+        table.add_row(
+            str(src["id"]),
+            src["kind"],
+            src["uri"],
+            src["topic"] or "",
+            str(src["items"]),
+            str(src["chunks"]),
+            src["last_run"] or "",
+            src["last_error"] or "",
+        )
+    out.print(table)
 
 
 # -- demo ----------------------------------------------------------------------

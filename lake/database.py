@@ -1,0 +1,100 @@
+"""The encrypted DuckDB database behind the lake.
+
+DuckDB encrypts with AES when a database is attached with `ENCRYPTION_KEY`; writing
+securely needs OpenSSL from the `httpfs` extension. Both `httpfs` and `fts` are loaded
+from their PyPI packages (`duckdb-extension-*`, same version as DuckDB), and automatic
+installation from the network is off: nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from lake.config import LakeSettings
+
+EXTENSIONS = ("httpfs", "fts")
+SCHEMA = Path(__file__).with_name("schema.sql")
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be opened or used; the message says why and what to do."""
+
+
+def extension_path(name: str) -> Path:
+    """The extension file shipped by `duckdb-extension-<name>` for this DuckDB version."""
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or not spec.submodule_search_locations:
+        raise LakeError(f"the DuckDB extension package duckdb-extension-{name} is not installed")
+    base = Path(next(iter(spec.submodule_search_locations))) / "extensions"
+    path = base / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.is_file():
+        have = sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+        raise LakeError(
+            f"duckdb-extension-{name} does not match DuckDB {duckdb.__version__} (it has {have}); "
+            "install the same version as duckdb"
+        )
+    return path
+
+
+def lake_key(settings: LakeSettings) -> str:
+    """The key: `TERRAQORE_LAKE_KEY`, else the key file, created (mode 0600) on first use."""
+    if settings.lake_key is not None:
+        key = settings.lake_key.get_secret_value()
+        if not key:
+            raise LakeError("TERRAQORE_LAKE_KEY is set but empty")
+        return key
+    path = settings.key_path
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    if settings.db_path.exists():
+        raise LakeError(
+            f"the lake at {settings.db_path} exists but its key file {path} is missing; "
+            "set TERRAQORE_LAKE_KEY or restore the key file"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the encrypted lake; its tables are the default schema."""
+    config: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    con = duckdb.connect(config=config)
+    for name in EXTENSIONS:
+        con.execute(f"LOAD {_sql_literal(str(extension_path(name)))}")
+    key = lake_key(settings)
+    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    mode = ", READ_ONLY" if read_only else ""
+    try:
+        con.execute(
+            f"ATTACH {_sql_literal(str(settings.db_path))} AS lake "
+            f"(ENCRYPTION_KEY {_sql_literal(key)}{mode})"
+        )
+    except duckdb.Error as exc:
+        con.close()
+        message = str(exc).replace(key, "***")  # the key never reaches a log
+        if "key" in message.lower() or "encrypt" in message.lower() or "decrypt" in message.lower():
+            raise LakeError(
+                f"cannot open the lake at {settings.db_path}: wrong encryption key "
+                "(check TERRAQORE_LAKE_KEY or the key file)"
+            ) from None
+        raise LakeError(f"cannot open the lake at {settings.db_path}: {message}") from None
+    con.execute("USE lake")
+    if not read_only:
+        con.execute(SCHEMA.read_text(encoding="utf-8"))
+    return con

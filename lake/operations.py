@@ -1,0 +1,102 @@
+"""Lake operations as plain functions, so the CLI, cron or a worker queue can call them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lake.bronze import BatchResult, Source, write_batch
+from lake.config import LakeSettings
+from lake.database import connect
+from lake.local_files import read_path
+from lake.silver import SilverReport, promote
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did, in bronze and in silver."""
+
+    source: str
+    bronze: BatchResult
+    silver: SilverReport
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, for `--json`."""
+        return asdict(self)
+
+
+def ingest(
+    settings: LakeSettings, target: str, topic: str | None = None, progress: Progress | None = None
+) -> IngestReport:
+    """Ingest a local file or folder (feeds, pages and search come with the guarded fetcher)."""
+    if "://" in target or target.startswith("search:"):
+        raise ValueError(
+            f"{target!r}: feeds, web pages and search are not available yet; ingest a local "
+            "file or folder"
+        )
+    path = Path(target).expanduser()
+    items = list(read_path(path))
+    if progress:
+        progress("read", len(items), len(items))
+    con = connect(settings)
+    try:
+        batch = write_batch(con, Source("file", str(path.resolve()), topic), items)
+        silver = promote(con, settings)
+    finally:
+        con.close()
+    return IngestReport(str(path), batch, silver)
+
+
+def status(settings: LakeSettings) -> dict[str, Any]:
+    """Counts per layer and source, the newest item, staleness and the last errors."""
+    con = connect(settings, read_only=settings.db_path.exists())
+    try:
+
+        def one(sql: str) -> Any:
+            row = con.execute(sql).fetchone()
+            return row[0] if row else None
+
+        states = dict(
+            con.execute(
+                "SELECT state, count(*) FROM bronze_items GROUP BY state ORDER BY state"
+            ).fetchall()
+        )
+        sources = [
+            {
+                "id": r[0],
+                "kind": r[1],
+                "uri": r[2],
+                "topic": r[3],
+                "items": r[4],
+                "chunks": r[5],
+                "last_run": str(r[6]) if r[6] else None,
+                "last_error": r[7],
+            }
+            for r in con.execute(
+                "SELECT s.id, s.kind, s.uri, s.topic, count(DISTINCT b.id), count(c.id),"
+                " s.last_run, s.last_error FROM sources s"
+                " LEFT JOIN bronze_items b ON b.source_id = s.id"
+                " LEFT JOIN silver_chunks c ON c.item_id = b.id"
+                " GROUP BY ALL ORDER BY s.id"
+            ).fetchall()
+        ]
+        latest = one("SELECT max(fetched_at) FROM bronze_items")
+        return {
+            "path": str(settings.db_path),
+            "bronze_items": one("SELECT count(*) FROM bronze_items"),
+            "bronze_states": states,
+            "silver_chunks": one("SELECT count(*) FROM silver_chunks"),
+            "gold_digests": one("SELECT count(*) FROM gold_digests"),
+            "latest_item": str(latest) if latest else None,
+            "stale_seconds": one(
+                "SELECT epoch(current_timestamp - max(fetched_at)) FROM bronze_items"
+            ),
+            "sources": sources,
+            "errors": [s for s in sources if s["last_error"]],
+        }
+    finally:
+        con.close()
