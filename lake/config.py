@@ -24,6 +24,33 @@ class LakeSettings(BaseSettings):
     lake_key: SecretStr | None = None
     """Encryption key (`TERRAQORE_LAKE_KEY`); without it a key file is created (mode 0600)."""
 
+    online: bool = False
+    """Online mode (`TERRAQORE_ONLINE`); off means the fetcher refuses every request."""
+
+    allowed_hosts: str = ""
+    """Hosts or IPs exempt from the private-address block (comma-separated; tests: 127.0.0.1)."""
+
+    allow_domains: str = ""
+    """If set, only these domains (and their subdomains) may be fetched."""
+
+    deny_domains: str = ""
+    """Domains (and subdomains) never fetched."""
+
+    allow_http: bool = False
+    """Allow plain http:// (it is always allowed for `allowed_hosts`)."""
+
+    fetch_timeout: float = 20.0
+    """Seconds for connecting and for each read."""
+
+    fetch_max_bytes: int = 5 * 1024 * 1024
+    """Largest body read; a larger page is refused."""
+
+    host_interval: float = 1.0
+    """Seconds between two requests to the same host."""
+
+    user_agent: str = "TerraQoreStudio/0.1 (local research assistant; offline-first)"
+    """The User-Agent every request sends."""
+
     min_chars: int = 200
     """Shorter cleaned texts are not promoted to silver."""
 

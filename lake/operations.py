@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lake.bronze import BatchResult, Source, write_batch
+from lake.bronze import BatchResult, Source, upsert_source, write_batch
 from lake.config import LakeSettings
 from lake.database import connect
+from lake.fetcher import FetchFailed, GuardedFetcher
 from lake.local_files import read_path
 from lake.silver import SilverReport, promote
+from lake.web_sources import fetch_source
 
 Progress = Callable[[str, int, int], None]
 
@@ -32,12 +34,11 @@ class IngestReport:
 def ingest(
     settings: LakeSettings, target: str, topic: str | None = None, progress: Progress | None = None
 ) -> IngestReport:
-    """Ingest a local file or folder (feeds, pages and search come with the guarded fetcher)."""
-    if "://" in target or target.startswith("search:"):
-        raise ValueError(
-            f"{target!r}: feeds, web pages and search are not available yet; ingest a local "
-            "file or folder"
-        )
+    """Ingest a local file or folder, or a feed or page URL (through the guarded fetcher)."""
+    if target.startswith("search:"):
+        raise ValueError(f"{target!r}: web search is not available yet")
+    if "://" in target:
+        return _ingest_url(settings, target, topic)
     path = Path(target).expanduser()
     items = list(read_path(path))
     if progress:
@@ -49,6 +50,42 @@ def ingest(
     finally:
         con.close()
     return IngestReport(str(path), batch, silver)
+
+
+def _ingest_url(settings: LakeSettings, url: str, topic: str | None) -> IngestReport:
+    fetcher = GuardedFetcher(settings)
+    con = connect(settings)
+    try:
+        row = con.execute("SELECT etag, last_modified FROM sources WHERE uri = ?", [url]).fetchone()
+        etag, modified = row if row else (None, None)
+        try:
+            fetched = fetch_source(fetcher, url, etag, modified)
+        except (FetchFailed, ValueError) as exc:
+            record_error(con, url, "web", topic, str(exc))
+            raise
+        batch = write_batch(con, Source(fetched.kind, url, topic), fetched.items)
+        con.execute(
+            "UPDATE sources SET kind = ?, etag = ?, last_modified = ? WHERE id = ?",
+            [fetched.kind, fetched.etag, fetched.last_modified, batch.source_id],
+        )
+        silver = promote(con, settings)
+    finally:
+        con.close()
+        fetcher.close()
+    return IngestReport(url, batch, silver)
+
+
+def record_error(con: Any, uri: str, kind: str, topic: str | None, error: str) -> None:
+    """Remember a source's last error (the source is registered if new)."""
+    source_id = upsert_source(con, Source(kind, uri, topic))
+    con.execute(
+        "UPDATE sources SET last_run = current_timestamp, last_error = ? WHERE id = ?",
+        [error[:500], source_id],
+    )
+    con.execute(
+        "INSERT INTO audit (actor, action, detail) VALUES ('ingest', 'error', ?)",
+        [f"{uri}: {error[:500]}"],
+    )
 
 
 def status(settings: LakeSettings) -> dict[str, Any]:
