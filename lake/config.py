@@ -51,6 +51,12 @@ class LakeSettings(BaseSettings):
     user_agent: str = "TerraQoreStudio/0.1 (local research assistant; offline-first)"
     """The User-Agent every request sends."""
 
+    search_backend: str = "ddgs"
+    """`ddgs` (DuckDuckGo through the `ddgs` package) or the URL of a SearxNG-style JSON API."""
+
+    search_results: int = 5
+    """Result pages fetched per search."""
+
     min_chars: int = 200
     """Shorter cleaned texts are not promoted to silver."""
 

@@ -10,8 +10,9 @@ from typing import Any
 from lake.bronze import BatchResult, Source, upsert_source, write_batch
 from lake.config import LakeSettings
 from lake.database import connect
-from lake.fetcher import FetchFailed, GuardedFetcher
+from lake.fetcher import FetchFailed, FetchRefused, GuardedFetcher
 from lake.local_files import read_path
+from lake.search import SearchFailed, search_items
 from lake.silver import SilverReport, promote
 from lake.web_sources import fetch_source
 
@@ -36,7 +37,7 @@ def ingest(
 ) -> IngestReport:
     """Ingest a local file or folder, or a feed or page URL (through the guarded fetcher)."""
     if target.startswith("search:"):
-        raise ValueError(f"{target!r}: web search is not available yet")
+        return _ingest_search(settings, target, topic)
     if "://" in target:
         return _ingest_url(settings, target, topic)
     path = Path(target).expanduser()
@@ -73,6 +74,31 @@ def _ingest_url(settings: LakeSettings, url: str, topic: str | None) -> IngestRe
         con.close()
         fetcher.close()
     return IngestReport(url, batch, silver)
+
+
+def _ingest_search(settings: LakeSettings, target: str, topic: str | None) -> IngestReport:
+    query = target.removeprefix("search:").strip().strip('"').strip("'")
+    if not query:
+        raise ValueError('search needs a query: search:"your words"')
+    fetcher = GuardedFetcher(settings)
+    con = connect(settings)
+    try:
+        try:
+            items, problems = search_items(settings, fetcher, query)
+        except (SearchFailed, FetchRefused) as exc:
+            record_error(con, target, "search", topic, str(exc))
+            raise
+        batch = write_batch(con, Source("search", target, topic), items)
+        if problems:
+            con.execute(
+                "INSERT INTO audit (actor, action, detail) VALUES ('ingest', 'skipped', ?)",
+                ["; ".join(problems)[:2000]],
+            )
+        silver = promote(con, settings)
+    finally:
+        con.close()
+        fetcher.close()
+    return IngestReport(target, batch, silver)
 
 
 def record_error(con: Any, uri: str, kind: str, topic: str | None, error: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,6 +91,24 @@ class WebFixture:
                 elif p == "/slow":
                     time.sleep(3)
                     self.send(200, ARTICLE.encode(), "text/html")
+                elif p.startswith("/search?"):
+                    base = fixture.url
+                    results = {
+                        "results": [
+                            {
+                                "title": "Harbour news",
+                                "url": f"{base}/page.html",
+                                "content": "lighthouse",
+                            },
+                            {
+                                "title": "Metadata",
+                                "url": "http://169.254.169.254/latest",
+                                "content": "no",
+                            },
+                            {"title": "Cafe", "url": f"{base}/cp1252.html", "content": "concert"},
+                        ]
+                    }
+                    self.send(200, json.dumps(results).encode(), "application/json")
                 elif p == "/flaky":
                     if fixture.flaky_left > 0:
                         fixture.flaky_left -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +125,58 @@ def test_retry_on_503_and_per_host_pacing(tmp_path: Path, web: WebFixture) -> No
     assert time.monotonic() - start >= 0.4
     ua = web.requests[-1][1].get("User-Agent", "")
     assert ua.startswith("TerraQoreStudio")
+
+
+def test_search_ingests_result_pages_with_the_query_as_provenance(
+    tmp_path: Path, web: WebFixture
+) -> None:
+    settings = online(tmp_path, search_backend=f"{web.url}/search")
+    report = ingest(settings, 'search:"harbour lighthouse"', topic="harbour")
+    assert report.bronze.added == 2  # the private-address result was refused, not fetched
+    con = connect(settings)
+    try:
+        metas = [
+            json.loads(r[0]) for r in con.execute("SELECT metadata FROM bronze_items").fetchall()
+        ]
+        skipped = con.execute("SELECT detail FROM audit WHERE action = 'skipped'").fetchall()
+    finally:
+        con.close()
+    assert all(m["query"] == "harbour lighthouse" and m["rank"] in (1, 3) for m in metas)
+    assert "169.254.169.254" in skipped[0][0]
+    assert status(settings)["sources"][0]["kind"] == "search"
+    with pytest.raises(FetchRefused):
+        ingest(LakeSettings(home=tmp_path / "h2", search_backend=f"{web.url}/search"), "search:x")
+
+
+def test_ddgs_rate_limit_is_reported_not_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live engine cannot exist offline: a stand-in raises what ddgs raises when limited."""
+    import ddgs
+    from ddgs.exceptions import RatelimitException
+
+    from lake.search import SearchFailed, search
+
+    class Limited:
+        def __init__(self, **kw: object) -> None:
+            pass
+
+        def __enter__(self) -> Limited:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def text(self, *a: object, **kw: object) -> list[dict[str, str]]:
+            raise RatelimitException("202 Ratelimit")
+
+    monkeypatch.setattr(ddgs, "DDGS", Limited)
+    monkeypatch.setattr("lake.search.wait_random_exponential", lambda **kw: lambda rs: 0)
+    settings = LakeSettings(home=tmp_path / "home", online=True)
+    fetcher = GuardedFetcher(settings, resolver=lambda host: ["52.1.2.3"])
+    with pytest.raises(SearchFailed, match="rate-limits"):
+        search(settings, fetcher, "anything")
+    with pytest.raises(FetchRefused, match="TERRAQORE_ONLINE"):
+        search(
+            LakeSettings(home=tmp_path / "home"), GuardedFetcher(LakeSettings(home=tmp_path)), "x"
+        )
