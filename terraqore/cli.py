@@ -6,7 +6,6 @@ Every verb except `serve` and `prune` talks to the server through Ollama's API, 
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -19,7 +18,8 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
-from server.errors import ServerError
+from terraqore.cli_lake import lake_app
+from terraqore.cli_support import cli_errors, client, fail
 from terraqore.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.settings import Settings
 
@@ -31,40 +31,10 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-lake_app = typer.Typer(help="The data lake: ingest and inspect.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one clear error line and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def cli_errors(fn: F) -> F:
-    """Turn the errors a user can cause into one line and a non-zero exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from terraqore.server_process import ServerStartError
-
-        try:
-            return fn(*args, **kwargs)
-        except ollama.ResponseError as exc:
-            fail(f"{exc.error} (status {exc.status_code})")
-        except (httpx.ConnectError, ConnectionError) as exc:
-            fail(f"could not connect to the server at {Settings().base_url}: {exc}")
-        except ServerStartError as exc:
-            fail(str(exc))
-        except ServerError as exc:
-            fail(exc.message)
-        except (ValueError, OSError) as exc:
-            fail(str(exc))
-
-    return wrapper  # type: ignore[return-value]
 
 
 @app.callback()
@@ -79,16 +49,6 @@ def main(
     """TerraQore Studio."""
     if host:
         os.environ["TERRAQORE_OLLAMA_HOST"] = host
-
-
-def client() -> tuple[ollama.Client, str]:
-    """A client for the configured server, starting the built-in one if none answers."""
-    from terraqore.server_process import ensure_server
-
-    settings = Settings()
-    handle = ensure_server(settings)
-    headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
-    return ollama.Client(host=handle.base_url, headers=headers), handle.base_url
 
 
 # -- server --------------------------------------------------------------------
@@ -370,77 +330,6 @@ def stats() -> None:
     out.print(
         f"{len(entries)} requests logged, {total} tokens. Cost: $0.00 (all inference is local)."
     )
-
-
-# -- lake --------------------------------------------------------------------
-
-
-@lake_app.command("ingest")
-@cli_errors
-def lake_ingest(
-    source: str = typer.Argument(..., help="A local file or folder."),
-    topic: str | None = typer.Option(None, help="Topic to file the items under."),
-) -> None:
-    """Ingest into bronze, then promote new items to silver."""
-    from lake.config import LakeSettings
-    from lake.local_files import IngestError
-    from lake.operations import ingest
-
-    try:
-        report = ingest(LakeSettings(), source, topic)
-    except IngestError as exc:
-        fail(str(exc))
-    b, s = report.bronze, report.silver
-    dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
-    out.print(f"bronze: {b.added} new, {b.already_present} already present")
-    out.print(f"silver: {s.promoted} items promoted as {s.chunks} chunks; dropped: {dropped}")
-
-
-@lake_app.command("status")
-@cli_errors
-def lake_status(
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-) -> None:
-    """Counts per layer and source, the newest item and the last errors."""
-    import json
-
-    from lake.config import LakeSettings
-    from lake.operations import status
-
-    info = status(LakeSettings())
-    if as_json:
-        sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
-        return
-    out.print(f"lake: {info['path']}")
-    out.print(
-        f"bronze {info['bronze_items']} items {info['bronze_states']}, "
-        f"silver {info['silver_chunks']} chunks, gold {info['gold_digests']} digests"
-    )
-    out.print(f"newest item: {info['latest_item'] or 'none'}")
-    table = Table(
-        "ID",
-        "KIND",
-        "SOURCE",
-        "TOPIC",
-        "ITEMS",
-        "CHUNKS",
-        "LAST RUN",
-        "LAST ERROR",
-        box=None,
-        pad_edge=False,
-    )
-    for src in info["sources"]:
-        table.add_row(
-            str(src["id"]),
-            src["kind"],
-            src["uri"],
-            src["topic"] or "",
-            str(src["items"]),
-            str(src["chunks"]),
-            src["last_run"] or "",
-            src["last_error"] or "",
-        )
-    out.print(table)
 
 
 # -- demo ----------------------------------------------------------------------

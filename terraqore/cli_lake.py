@@ -1,0 +1,173 @@
+"""`terraqore lake …`: the data lake's commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from terraqore.cli_support import cli_errors, client, fail
+from terraqore.console import err, out
+from terraqore.settings import Settings
+
+lake_app = typer.Typer(
+    help="The data lake: ingest, inspect, schedule, digest.", no_args_is_help=True
+)
+
+
+@lake_app.command("ingest")
+@cli_errors
+def lake_ingest(
+    source: str = typer.Argument(..., help="A local file or folder."),
+    topic: str | None = typer.Option(None, help="Topic to file the items under."),
+) -> None:
+    """Ingest into bronze, then promote new items to silver."""
+    from lake.config import LakeSettings
+    from lake.local_files import IngestError
+    from lake.operations import ingest
+
+    try:
+        report = ingest(LakeSettings(), source, topic)
+    except IngestError as exc:
+        fail(str(exc))
+    b, s = report.bronze, report.silver
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
+    out.print(f"bronze: {b.added} new, {b.already_present} already present")
+    out.print(f"silver: {s.promoted} items promoted as {s.chunks} chunks; dropped: {dropped}")
+
+
+@lake_app.command("status")
+@cli_errors
+def lake_status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Counts per layer and source, the newest item and the last errors."""
+    import json
+
+    from lake.config import LakeSettings
+    from lake.operations import status
+
+    info = status(LakeSettings())
+    if as_json:
+        sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
+        return
+    out.print(f"lake: {info['path']}")
+    out.print(
+        f"bronze {info['bronze_items']} items {info['bronze_states']}, "
+        f"silver {info['silver_chunks']} chunks, gold {info['gold_digests']} digests"
+    )
+    out.print(f"newest item: {info['latest_item'] or 'none'}")
+    table = Table(
+        "ID",
+        "KIND",
+        "SOURCE",
+        "TOPIC",
+        "ITEMS",
+        "CHUNKS",
+        "LAST RUN",
+        "LAST ERROR",
+        box=None,
+        pad_edge=False,
+    )
+    for src in info["sources"]:
+        table.add_row(
+            str(src["id"]),
+            src["kind"],
+            src["uri"],
+            src["topic"] or "",
+            str(src["items"]),
+            str(src["chunks"]),
+            src["last_run"] or "",
+            src["last_error"] or "",
+        )
+    out.print(table)
+
+
+@lake_app.command("add-source")
+@cli_errors
+def lake_add_source(
+    uri: str = typer.Argument(..., help='A path, a feed or page URL, or search:"query".'),
+    topic: str | None = typer.Option(None, help="Topic to file the items under."),
+    interval: int | None = typer.Option(None, help="Seconds between runs by `lake schedule`."),
+    retention_days: int | None = typer.Option(None, help="Drop items older than this on prune."),
+) -> None:
+    """Register a source for `lake schedule`."""
+    from lake.config import LakeSettings
+    from lake.maintenance import add_source
+
+    source_id = add_source(LakeSettings(), uri, topic, interval, retention_days)
+    out.print(f"source {source_id}: {uri}")
+
+
+@lake_app.command("schedule")
+@cli_errors
+def lake_schedule() -> None:
+    """Run every source whose interval has passed (call it from cron or a worker)."""
+    from lake.config import LakeSettings
+    from lake.maintenance import schedule
+
+    report = schedule(LakeSettings())
+    out.print(f"ran {len(report.ran)} source(s), {report.added} new item(s)")
+    for uri, error in report.failed.items():
+        err.print(f"[red]failed[/] {uri}: {error}", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@lake_app.command("prune")
+@cli_errors
+def lake_prune() -> None:
+    """Drop items older than their source's retention window."""
+    from lake.config import LakeSettings
+    from lake.maintenance import prune as prune_lake
+
+    result = prune_lake(LakeSettings())
+    out.print(f"pruned {result['items']} item(s), {result['chunks']} chunk(s)")
+
+
+@lake_app.command("export")
+@cli_errors
+def lake_export(
+    directory: Path = typer.Argument(..., help="Folder for the Parquet files."),
+) -> None:
+    """Export every table to Parquet (the files are not encrypted)."""
+    from lake.config import LakeSettings
+    from lake.maintenance import export
+
+    counts = export(LakeSettings(), directory)
+    out.print(", ".join(f"{t}: {n}" for t, n in counts.items()))
+    err.print(f"[yellow]note:[/] the Parquet files in {directory} are plaintext")
+
+
+@lake_app.command("digest")
+@cli_errors
+def lake_digest(
+    topic: str | None = typer.Option(None, help="Only this topic."),
+    model: str | None = typer.Option(None, help="Model (default: the configured default)."),
+) -> None:
+    """Write gold digests per topic and day with the local model."""
+    from lake.config import LakeSettings
+    from lake.gold import write_digests
+
+    c, _ = client()
+    name = model or Settings().default_model
+    for d in write_digests(LakeSettings(), c, name, topic):
+        out.print(
+            f"[bold]{d.topic or '(no topic)'} {d.period}[/] items {d.item_ids}\n{d.summary}\n"
+        )
+
+
+@lake_app.command("seed")
+@cli_errors
+def lake_seed(
+    articles: int = typer.Option(500, help="Wikipedia vital-article leads to include."),
+) -> None:
+    """Load the default knowledge base: this project's docs and Wikipedia vital articles."""
+    from lake.config import LakeSettings
+    from lake.knowledge_base import seed
+
+    root = Path(__file__).resolve().parents[1]
+    added, report = seed(LakeSettings(), root, articles)
+    out.print(f"{added} new item(s); silver: {report.promoted} promoted as {report.chunks} chunks")
