@@ -144,9 +144,13 @@ def test_malformed_files_name_the_file_and_store_nothing(
     assert status(settings)["bronze_items"] == before
 
 
-def test_online_sources_are_refused_for_now(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="not available yet"):
-        ingest(lake(tmp_path), "https://example.org/feed.xml")
+def test_online_sources_are_refused_offline(tmp_path: Path) -> None:
+    from lake.fetcher import FetchRefused
+
+    for target in ("https://example.org/feed.xml", 'search:"lighthouses"'):
+        with pytest.raises(FetchRefused, match="TERRAQORE_ONLINE"):
+            ingest(lake(tmp_path), target)
+    assert status(lake(tmp_path))["bronze_items"] == 0
 
 
 def test_lake_ingest_opens_no_connection(tmp_path: Path) -> None:
