@@ -111,6 +111,7 @@ class LlamaRunner:
         # A Modelfile TEMPLATE (Go-template subset) replaces the GGUF's Jinja template.
         self.go_template = GoTemplate(template) if template else None
         self._vocab = self.llm._model.vocab
+        self._good_grammars: set[str] = set()
 
     def close(self) -> None:
         """Free the llama.cpp model and context."""
@@ -147,6 +148,25 @@ class LlamaRunner:
             return self._formatter(messages=chat, tools=tool_defs).prompt
         except TemplateError as exc:
             raise BadRequest(f"chat template error: {exc}") from exc
+
+    def check_grammar(self, grammar: LlamaGrammar | None) -> None:
+        """Parse a grammar with llama.cpp now, so one it rejects is a 400, not a crash.
+
+        llama-cpp-python adds a NULL sampler to the chain when parsing fails, which brings
+        the whole process down; we parse first and refuse what llama.cpp cannot use.
+        """
+        if grammar is None or grammar._grammar in self._good_grammars:
+            return
+        sampler = llama_cpp.llama_sampler_init_grammar(
+            self._vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+        )
+        if not sampler:
+            raise BadRequest(
+                "the format schema gives a grammar llama.cpp cannot use (too large or too "
+                "deeply nested); simplify it, for example with smaller maxItems"
+            )
+        llama_cpp.llama_sampler_free(sampler)
+        self._good_grammars.add(grammar._grammar)
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt (special tokens parsed, BOS added if the model wants one)."""

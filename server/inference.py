@@ -234,6 +234,9 @@ class InferenceService:
             n_ctx = load.n_ctx
             reserve = min(opts.num_predict if opts.num_predict > 0 else n_ctx // 8, n_ctx // 2)
             tokens = await slot.run(self._prompt_tokens, slot, record, job, reserve)
+            runner = slot.runner
+            assert isinstance(runner, LlamaRunner)
+            await slot.run(runner.check_grammar, grammar)
             yield Ready()
             stats = GenerationStats()
             runner = slot.runner

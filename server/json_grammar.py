@@ -116,6 +116,23 @@ class _Converter(lg.SchemaConverter):
                     "enforce; remove it or validate that part yourself"
                 )
             kind = schema.get("type")
+            if (
+                kind == "string"
+                and ({"minLength", "maxLength"} & schema.keys())
+                and not {"pattern", "format", "enum", "const"} & schema.keys()
+            ):
+                # GBNF's {m,n}: the converter's nested optionals exceed llama.cpp's limits
+                # for long strings (and a rejected grammar must never reach a sampler).
+                min_len, max_len = int(schema.get("minLength", 0)), schema.get("maxLength")
+                if max_len is not None and int(max_len) < min_len:
+                    raise BadRequest(
+                        f"format schema: maxLength {max_len} is below minLength {min_len}"
+                    )
+                char = self._add_primitive("char", _JSON_CHAR)
+                upper = "" if max_len is None else str(int(max_len))
+                rule = f'"\\"" {char}{{{min_len},{upper}}} "\\"" space'
+                rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
+                return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
             bounds = _NUMBER_BOUNDS & schema.keys()
             if kind == "number" and bounds:
                 raise BadRequest(

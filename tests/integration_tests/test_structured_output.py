@@ -96,3 +96,52 @@ def test_token_cap_cutting_constrained_output_says_length(server: RunningServer)
 def test_invalid_format_is_400(server: RunningServer, bad: object) -> None:
     r = httpx.post(f"{server.url}/api/generate", json={"model": TINY, "prompt": "x", "format": bad})
     assert r.status_code == 400 and "format" in r.json()["error"]
+
+
+def test_a_grammar_llama_cpp_rejects_is_a_400_not_a_crash() -> None:
+    """llama-cpp-python adds a NULL sampler for a grammar llama.cpp cannot parse, which kills
+    the process; the runner parses first and refuses it."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    from server.catalog import CATALOG
+    from server.engine_llama import LlamaRunner, LoadOptions
+    from server.errors import BadRequest
+
+    runner = LlamaRunner(CATALOG[TINY].files[0].locate(), LoadOptions(n_ctx=256, n_threads=1))
+    try:
+        nested = 'root ::= "\\"" ' + "([a-z] " * 1500 + ")?" * 1500 + ' "\\""'
+        with pytest.raises(BadRequest, match=r"llama\.cpp cannot use"):
+            runner.check_grammar(LlamaGrammar.from_string(nested, verbose=False))
+        runner.check_grammar(LlamaGrammar.from_string('root ::= "ok"', verbose=False))
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {
+            "type": "object",
+            "properties": {"s": {"type": "string", "maxLength": 1200}},
+            "required": ["s"],
+        },
+        {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 900},
+    ],
+)
+def test_large_length_limits_work_and_the_server_survives(
+    server: RunningServer, schema: dict
+) -> None:
+    r = httpx.post(
+        f"{server.url}/api/generate",
+        timeout=120,
+        json={
+            "model": TINY,
+            "prompt": "Say something.",
+            "stream": False,
+            "format": schema,
+            "options": {"num_predict": 300, "temperature": 0},
+        },
+    )
+    assert r.status_code == 200 and server.alive()
+    if r.json()["done_reason"] == "stop":
+        jsonschema.validate(json.loads(r.json()["response"]), schema)

@@ -66,3 +66,15 @@ def test_bad_format_values(fmt) -> None:
 def test_unanchored_pattern_is_400_not_500() -> None:
     with pytest.raises(BadRequest):
         grammar_for({"type": "string", "pattern": "abc"})
+
+
+def test_string_lengths_use_bounded_repetition() -> None:
+    gbnf = schema_to_gbnf(
+        {
+            "type": "object",
+            "properties": {"s": {"type": "string", "minLength": 2, "maxLength": 1200}},
+        }
+    )
+    assert "char{2,1200}" in gbnf and "(char (char" not in gbnf
+    with pytest.raises(BadRequest, match="below minLength"):
+        schema_to_gbnf({"type": "string", "minLength": 5, "maxLength": 2})
