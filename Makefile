@@ -62,6 +62,7 @@ test: lint
 bench: setup
 	$(BIN)/python bench/server_overhead.py --runs 7
 	$(BIN)/python bench/safety_overhead.py --runs 11
+	$(BIN)/python bench/lake_ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

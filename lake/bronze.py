@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from lake.database import bulk_load
 from lake.text import content_hash
 
 
@@ -42,6 +43,22 @@ class BatchResult:
     already_present: int
 
 
+INCOMING = {
+    "source_id": "BIGINT",
+    "url": "VARCHAR",
+    "title": "VARCHAR",
+    "published": "TIMESTAMP",
+    "raw": "VARCHAR",
+    "content_hash": "VARCHAR",
+    "metadata": "JSON",
+}
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT count(*) FROM bronze_items").fetchone()
+    return int(row[0]) if row else 0
+
+
 def upsert_source(con: duckdb.DuckDBPyConnection, source: Source) -> int:
     """The id of a source, registering it on first sight."""
     row = con.execute(
@@ -65,23 +82,30 @@ def write_batch(
     con.execute("BEGIN TRANSACTION")
     try:
         source_id = upsert_source(con, source)
-        added = 0
+        rows, seen = [], set()
         for item in batch:
-            row = con.execute(
-                "INSERT INTO bronze_items"
-                " (source_id, url, title, published, raw, content_hash, metadata)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (content_hash) DO NOTHING RETURNING id",
-                [
-                    source_id,
-                    item.url,
-                    item.title,
-                    item.published,
-                    item.raw,
-                    content_hash(item.raw),
-                    json.dumps(item.metadata, default=str),
-                ],
-            ).fetchone()
-            added += row is not None
+            digest = content_hash(item.raw)
+            if digest not in seen:
+                seen.add(digest)
+                rows.append(
+                    (
+                        source_id,
+                        item.url,
+                        item.title,
+                        item.published,
+                        item.raw,
+                        digest,
+                        json.dumps(item.metadata, default=str),
+                    )
+                )
+        bulk_load(con, "incoming_items", INCOMING, rows)
+        before = _count(con)
+        con.execute(
+            "INSERT INTO bronze_items"
+            " (source_id, url, title, published, raw, content_hash, metadata)"
+            " SELECT * FROM incoming_items ON CONFLICT (content_hash) DO NOTHING"
+        )
+        added = _count(con) - before
         con.execute(
             "INSERT INTO audit (actor, action, detail) VALUES (?, 'ingest', ?)",
             [

@@ -98,3 +98,17 @@ def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyC
     if not read_only:
         con.execute(SCHEMA.read_text(encoding="utf-8"))
     return con
+
+
+def bulk_load(
+    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Fill a fresh temporary table with rows, many per statement (row-at-a-time is slow)."""
+    spec = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({spec})")
+    width = len(columns)
+    step = max(1, 2000 // width)
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        marks = ", ".join(["(" + ", ".join(["?"] * width) + ")"] * len(part))
+        con.execute(f"INSERT INTO {table} VALUES {marks}", [v for row in part for v in row])

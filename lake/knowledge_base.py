@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from lake.bronze import RawItem, Source, write_batch
@@ -51,7 +52,10 @@ def vital_articles(limit: int | None = None) -> list[RawItem]:
 
 
 def seed(
-    settings: LakeSettings, root: Path, articles: int | None = 500
+    settings: LakeSettings,
+    root: Path,
+    articles: int | None = 500,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[int, SilverReport]:
     """Ingest the project docs and `articles` vital articles; return (items added, silver)."""
     docs = [
@@ -64,7 +68,7 @@ def seed(
         added += write_batch(
             con, Source("dataset", f"package:{VITAL_PACKAGE}", "wikipedia"), vital
         ).added
-        report = promote(con, settings)
+        report = promote(con, settings, progress)
     finally:
         con.close()
     return added, report

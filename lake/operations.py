@@ -41,13 +41,15 @@ def ingest(
     if "://" in target:
         return _ingest_url(settings, target, topic)
     path = Path(target).expanduser()
-    items = list(read_path(path))
-    if progress:
-        progress("read", len(items), len(items))
+    items = []
+    for item in read_path(path):
+        items.append(item)
+        if progress:
+            progress("reading", len(items), 0)
     con = connect(settings)
     try:
         batch = write_batch(con, Source("file", str(path.resolve()), topic), items)
-        silver = promote(con, settings)
+        silver = promote(con, settings, progress)
     finally:
         con.close()
     return IngestReport(str(path), batch, silver)

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from lake.config import LakeSettings
+from lake.database import bulk_load
 from lake.text import NearDuplicateIndex, content_hash, language, normalise, simhash, token_counter
+
+CHUNK_COLUMNS = {
+    "item_id": "BIGINT",
+    "ordinal": "INTEGER",
+    "text": "VARCHAR",
+    "tokens": "INTEGER",
+    "published": "TIMESTAMP",
+    "language": "VARCHAR",
+}
+STATE_COLUMNS = {
+    "id": "BIGINT",
+    "state": "VARCHAR",
+    "norm_hash": "VARCHAR",
+    "simhash": "UBIGINT",
+    "language": "VARCHAR",
+}
 
 
 @dataclass
@@ -31,8 +49,12 @@ def splitter(settings: LakeSettings) -> RecursiveCharacterTextSplitter:
     )
 
 
-def promote(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> SilverReport:
-    """Process every `new` bronze item, in one transaction."""
+def promote(
+    con: duckdb.DuckDBPyConnection,
+    settings: LakeSettings,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SilverReport:
+    """Process every `new` bronze item, in one transaction; `progress(stage, done, total)`."""
     report = SilverReport()
     allowed = {lang.strip() for lang in settings.languages.split(",") if lang.strip()}
     seen_hashes = {
@@ -50,10 +72,14 @@ def promote(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> SilverRep
     rows = con.execute(
         "SELECT id, raw, published FROM bronze_items WHERE state = 'new' ORDER BY id"
     ).fetchall()
+    chunk_rows: list[tuple[object, ...]] = []
+    state_rows: list[tuple[object, ...]] = []
     con.execute("BEGIN TRANSACTION")
     try:
         for item_id, raw, published in rows:
             report.items += 1
+            if progress is not None and (report.items % 50 == 0 or report.items == len(rows)):
+                progress("silver", report.items, len(rows))
             text = normalise(raw)
             lang = language(text)
             norm = content_hash(text)
@@ -71,21 +97,22 @@ def promote(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> SilverRep
                 seen_hashes.add(norm)
                 index.add(sh)
                 for ordinal, chunk in enumerate(split.split_text(text)):
-                    con.execute(
-                        "INSERT INTO silver_chunks"
-                        " (item_id, ordinal, text, tokens, published, language)"
-                        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id, ordinal) DO NOTHING",
-                        [item_id, ordinal, chunk, count(chunk), published, lang],
-                    )
+                    chunk_rows.append((item_id, ordinal, chunk, count(chunk), published, lang))
                     report.chunks += 1
                 report.promoted += 1
             if state != "silver":
                 report.dropped[state] = report.dropped.get(state, 0) + 1
-            con.execute(
-                "UPDATE bronze_items SET state = ?, norm_hash = ?, simhash = ?, language = ?"
-                " WHERE id = ?",
-                [state, norm, sh, lang, item_id],
-            )
+            state_rows.append((item_id, state, norm, sh, lang))
+        bulk_load(con, "new_chunks", CHUNK_COLUMNS, chunk_rows)
+        con.execute(
+            "INSERT INTO silver_chunks (item_id, ordinal, text, tokens, published, language)"
+            " SELECT * FROM new_chunks ON CONFLICT (item_id, ordinal) DO NOTHING"
+        )
+        bulk_load(con, "new_states", STATE_COLUMNS, state_rows)
+        con.execute(
+            "UPDATE bronze_items SET state = n.state, norm_hash = n.norm_hash, simhash = n.simhash,"
+            " language = n.language FROM new_states n WHERE bronze_items.id = n.id"
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 _BOILERPLATE = re.compile(
     r"(?i)^(accept (all )?cookies|we use cookies|subscribe( now)?|sign up|log ?in|share this|"
     r"advertisement|all rights reserved|privacy policy|terms of (use|service)|"
@@ -118,12 +120,16 @@ def simhash(text: str) -> int:
     """64-bit SimHash over word 3-shingles; close texts have close hashes."""
     words = [w.lower() for w in _WORD.findall(text)]
     shingles = [" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))]
-    weights = [0] * 64
-    for shingle in shingles:
-        h = int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "big")
-        for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
-    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+    hashes = np.array(
+        [
+            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
+            for s in shingles
+        ],
+        dtype=np.uint64,
+    )
+    bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - len(shingles)
+    return sum(1 << int(bit) for bit in np.flatnonzero(votes > 0))
 
 
 def hamming(a: int, b: int) -> int:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from terraqore.cli_support import cli_errors, client, fail
-from terraqore.console import err, out
+from terraqore.console import ProgressBars, err, out
 from terraqore.settings import Settings
 
 lake_app = typer.Typer(
@@ -29,7 +29,8 @@ def lake_ingest(
     from lake.operations import ingest
 
     try:
-        report = ingest(LakeSettings(), source, topic)
+        with ProgressBars(items=True) as bars:
+            report = ingest(LakeSettings(), source, topic, progress=bars)
     except IngestError as exc:
         fail(str(exc))
     b, s = report.bronze, report.silver
@@ -169,5 +170,6 @@ def lake_seed(
     from lake.knowledge_base import seed
 
     root = Path(__file__).resolve().parents[1]
-    added, report = seed(LakeSettings(), root, articles)
+    with ProgressBars(items=True) as bars:
+        added, report = seed(LakeSettings(), root, articles, progress=bars)
     out.print(f"{added} new item(s); silver: {report.promoted} promoted as {report.chunks} chunks")

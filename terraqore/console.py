@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TransferSpeedColumn,
+)
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False)
@@ -43,15 +50,12 @@ def modelfile_system(text: str) -> str:
 
 
 class ProgressBars:
-    """Rich progress bars keyed by status (one per blob), for pull, create and uploads."""
+    """Rich progress bars keyed by status: bytes (pull, create, uploads) or items (the lake)."""
 
-    def __init__(self) -> None:
+    def __init__(self, items: bool = False) -> None:
+        counts = (MofNCompleteColumn(),) if items else (DownloadColumn(), TransferSpeedColumn())
         self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=err,
+            TextColumn("{task.description}"), BarColumn(), *counts, console=err
         )
         self.tasks: dict[str, Any] = {}
         self.last = ""
