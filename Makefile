@@ -43,6 +43,7 @@ $(STAMP): pyproject.toml $(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION) | $(BIN)/pytho
 	touch $@
 
 demo: setup
+	$(BIN)/terraqore lake seed
 	$(BIN)/terraqore demo
 
 lint: setup
