@@ -337,6 +337,9 @@ def test_request_timeout_stops_long_generation(tmp_path: Path) -> None:
                 "model": TINY,
                 "prompt": "Write a long story.",
                 "stream": False,
+                # The grammar forbids stopping before ~500 tokens (about 4 s here), so the answer
+                # cannot end on its own before the 2 s timeout.
+                "format": {"type": "string", "minLength": 2000},
                 "options": {"num_predict": 5000},
             },
         )
