@@ -140,7 +140,9 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         roots = [settings.ollama_models] if settings.ollama_models else []
         roots = [r for r in roots if (r / "manifests").is_dir()]
-        store = ModelStore(settings.models_dir, readonly_roots=roots)
+        store = ModelStore(
+            settings.models_dir, readonly_roots=roots, link_cache=settings.blob_cache
+        )
         if settings.register_installed:
             registered = await asyncio.to_thread(catalog.register_installed, store)
             log.info("models from installed packages: %s", ", ".join(registered) or "none")

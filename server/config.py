@@ -84,6 +84,9 @@ class ServerSettings(BaseSettings):
     online: bool = False
     """Online mode (`TERRAQORE_ONLINE`): only then may `pull` reach a registry."""
 
+    blob_cache: Path | None = None
+    """A folder of verified blobs to hard-link from instead of assembling again."""
+
     register_installed: bool = True
     """At start, register catalog models whose packages are installed (`make setup`'s)."""
 

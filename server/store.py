@@ -58,8 +58,12 @@ class ModelStore:
     `~/.ollama/models`) that are served in place and never written to.
     """
 
-    def __init__(self, root: Path, readonly_roots: Iterable[Path] = ()) -> None:
+    def __init__(
+        self, root: Path, readonly_roots: Iterable[Path] = (), link_cache: Path | None = None
+    ) -> None:
         self.root = root
+        # Verified blobs shared between stores by hard link (tests start many servers).
+        self.link_cache = link_cache
         self.blobs = root / "blobs"
         self.manifests = root / "manifests"
         self.readonly_roots = [p for p in readonly_roots if p.resolve() != root.resolve()]
@@ -165,7 +169,7 @@ class ModelStore:
         `progress`, if given, is called with the number of bytes written so far.
         """
         target = blob_path(self.blobs, expected)
-        if target.is_file():
+        if target.is_file() or self._link_from_cache(expected):
             return Layer(mediaType="", digest=expected, size=target.stat().st_size)
         tmp = self._tempfile()
         h = hashlib.sha256()
@@ -184,7 +188,33 @@ class ModelStore:
             tmp.unlink(missing_ok=True)
             raise
         self._publish(tmp, f"sha256:{h.hexdigest()}", expected)
+        self._link_to_cache(expected)
         return Layer(mediaType="", digest=expected, size=written)
+
+    def _link_from_cache(self, digest: str) -> bool:
+        """Hard-link a verified blob from the link cache; False when it is not there."""
+        if self.link_cache is None or not blob_path(self.link_cache, digest).is_file():
+            return False
+        tmp = self._tempfile()
+        tmp.unlink()
+        try:
+            os.link(blob_path(self.link_cache, digest), tmp)
+        except OSError:
+            return False
+        # Trusted: the cache only ever receives blobs published after their digest matched.
+        self._publish(tmp, digest, None)
+        return True
+
+    def _link_to_cache(self, digest: str) -> None:
+        if self.link_cache is None:
+            return
+        with contextlib.suppress(OSError):
+            self.link_cache.mkdir(parents=True, exist_ok=True)
+            cached = blob_path(self.link_cache, digest)
+            if not cached.exists():
+                tmp = self.link_cache / f".partial-{os.getpid()}-{digest[7:19]}"
+                os.link(blob_path(self.blobs, digest), tmp)
+                os.replace(tmp, cached)
 
     def add_blob_from_parts(
         self, parts: Iterable[Path], expected: str, progress: Any = None

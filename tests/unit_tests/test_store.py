@@ -92,3 +92,19 @@ def test_readonly_root_is_served_not_written(tmp_path) -> None:
     assert store.get("legacy:7b").model_path.read_bytes() == b"old weights"
     assert "legacy:7b" in {r.name.display for r in store.list()}
     assert sorted(p.name for p in (tmp_path / "ollama").rglob("*")) == before
+
+
+def test_link_cache_shares_assembled_blobs_between_stores(tmp_path) -> None:
+    parts = [tmp_path / "p1", tmp_path / "p2"]
+    parts[0].write_bytes(b"ab" * 1000)
+    parts[1].write_bytes(b"cd" * 1000)
+    digest = "sha256:" + hashlib.sha256(b"ab" * 1000 + b"cd" * 1000).hexdigest()
+    cache = tmp_path / "cache"
+    first = ModelStore(tmp_path / "a", link_cache=cache)
+    first.add_blob_from_parts(parts, digest)
+    for p in parts:
+        p.unlink()  # the second store cannot assemble: it must link from the cache
+    second = ModelStore(tmp_path / "b", link_cache=cache)
+    assert second.add_blob_from_parts(parts, digest).size == 4000
+    a, b = first.blob_file(digest), second.blob_file(digest)
+    assert a.stat().st_ino == b.stat().st_ino  # one copy on disk
