@@ -152,12 +152,18 @@ class Scheduler:
                 executor = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix=f"model-{record.name.model}-{i}"
                 )
-                slots.append(Slot(None, executor))  # type: ignore[arg-type]
-                slots[-1].runner = await slots[-1].run(_build_runner, record, load)
+                try:
+                    # Built on its own thread: that thread is the only one that will use it.
+                    runner = await asyncio.get_running_loop().run_in_executor(
+                        executor, _build_runner, record, load
+                    )
+                except BaseException:
+                    executor.shutdown(wait=False)
+                    raise
+                slots.append(Slot(runner, executor))
         except BaseException as exc:
             for slot in slots:
-                if slot.runner is not None:
-                    slot.runner.close()
+                slot.runner.close()
                 slot.executor.shutdown(wait=False)
             if isinstance(exc, BadRequest):
                 raise
