@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,10 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 
 class LakeError(RuntimeError):
     """The lake cannot be opened or used; the message says why and what to do."""
+
+
+class LakeBusy(LakeError):
+    """Another connection holds the lake for writing; try again shortly."""
 
 
 def extension_path(name: str) -> Path:
@@ -68,8 +75,8 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the encrypted lake; its tables are the default schema."""
+def _engine() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with httpfs and fts loaded from their packages, nothing autoloaded."""
     config: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -77,6 +84,10 @@ def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyC
     con = duckdb.connect(config=config)
     for name in EXTENSIONS:
         con.execute(f"LOAD {_sql_literal(str(extension_path(name)))}")
+    return con
+
+
+def _attach(con: duckdb.DuckDBPyConnection, settings: LakeSettings, read_only: bool) -> None:
     key = lake_key(settings)
     settings.lake_dir.mkdir(parents=True, exist_ok=True)
     mode = ", READ_ONLY" if read_only else ""
@@ -86,18 +97,67 @@ def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyC
             f"(ENCRYPTION_KEY {_sql_literal(key)}{mode})"
         )
     except duckdb.Error as exc:
-        con.close()
         message = str(exc).replace(key, "***")  # the key never reaches a log
-        if "key" in message.lower() or "encrypt" in message.lower() or "decrypt" in message.lower():
+        lowered = message.lower()
+        if "lock" in lowered or "conflict" in lowered:
+            raise LakeBusy(
+                f"the lake at {settings.db_path} is being written by another connection: {message}"
+            ) from None
+        if "key" in lowered or "encrypt" in lowered or "decrypt" in lowered:
             raise LakeError(
                 f"cannot open the lake at {settings.db_path}: wrong encryption key "
                 "(check TERRAQORE_LAKE_KEY or the key file)"
             ) from None
         raise LakeError(f"cannot open the lake at {settings.db_path}: {message}") from None
     con.execute("USE lake")
+
+
+def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the encrypted lake; its tables are the default schema."""
+    con = _engine()
+    try:
+        _attach(con, settings, read_only)
+    except BaseException:
+        con.close()
+        raise
     if not read_only:
         con.execute(SCHEMA.read_text(encoding="utf-8"))
     return con
+
+
+class LakeReader:
+    """Read-only sessions on the lake that hold it only while they run.
+
+    The extensions load once; each session attaches the lake read-only and detaches it
+    afterwards, so a reader that lives long (a retriever in a server) never keeps an
+    ingest, in this process or another, from writing. Sessions are serialised.
+    """
+
+    def __init__(self, settings: LakeSettings) -> None:
+        self.settings = settings
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The lake, attached read-only for the duration of the `with` block."""
+        with self._lock:
+            if self._con is None:
+                self._con = _engine()
+            con = self._con
+            _attach(con, self.settings, read_only=True)
+            try:
+                yield con
+            finally:
+                con.execute("USE memory")
+                con.execute("DETACH lake")
+
+    def close(self) -> None:
+        """Release the in-memory engine."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
 
 def bulk_load(

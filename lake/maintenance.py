@@ -103,6 +103,10 @@ def prune(settings: LakeSettings) -> dict[str, int]:
                     f"SELECT count(*) FROM silver_chunks WHERE item_id IN ({ids})"
                 ).fetchone()
                 chunks = int(row[0]) if row else 0
+                con.execute(
+                    "DELETE FROM chunk_embeddings WHERE chunk_id IN"
+                    f" (SELECT id FROM silver_chunks WHERE item_id IN ({ids}))"
+                )
                 con.execute(f"DELETE FROM silver_chunks WHERE item_id IN ({ids})")
                 con.execute(f"DELETE FROM bronze_items WHERE id IN ({ids})")
             con.execute(

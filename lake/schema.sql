@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS silver_chunks (
     UNIQUE (item_id, ordinal)
 );
 
+-- Chunk embeddings, one row per chunk and embedding model (written by the retrieval
+-- indexer through the server's /api/embed; the FAISS index is built from them).
+CREATE TABLE IF NOT EXISTS chunk_embeddings (
+    chunk_id BIGINT NOT NULL,
+    model VARCHAR NOT NULL,
+    dim INTEGER NOT NULL,
+    vector FLOAT[] NOT NULL,
+    created_at TIMESTAMP DEFAULT current_timestamp,
+    PRIMARY KEY (chunk_id, model)
+);
+
 CREATE TABLE IF NOT EXISTS gold_digests (
     id BIGINT PRIMARY KEY DEFAULT nextval('seq_digests'),
     topic VARCHAR,
@@ -63,3 +74,10 @@ CREATE TABLE IF NOT EXISTS audit (
     action VARCHAR,
     detail VARCHAR
 );
+
+-- Facts about the lake itself; `lake_id` ties derived caches (the FAISS index) to this lake.
+CREATE TABLE IF NOT EXISTS lake_meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+INSERT INTO lake_meta VALUES ('lake_id', uuid()::VARCHAR) ON CONFLICT DO NOTHING;

@@ -41,12 +41,18 @@ class OnnxEmbedder:
 
     def embed(self, texts: list[str], truncate: bool = True) -> tuple[list[list[float]], int]:
         """Embed texts; return (vectors, total input tokens)."""
-        vectors: list[list[float]] = []
+        # Batches of similar lengths waste little compute on padding; the order is restored.
+        # (The tokenizer pads right, so a batch keeps only its own longest row's width.)
+        encoded = self.tokenizer.encode_batch(texts)
+        real = [sum(e.attention_mask) for e in encoded]
+        order = sorted(range(len(texts)), key=lambda i: real[i])
+        vectors: list[list[float]] = [[] for _ in texts]
         total = 0
         for start in range(0, len(texts), _BATCH):
-            encodings = self.tokenizer.encode_batch(texts[start : start + _BATCH])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            batch = order[start : start + _BATCH]
+            width = max(real[i] for i in batch)
+            ids = np.array([encoded[i].ids[:width] for i in batch], dtype=np.int64)
+            mask = np.array([encoded[i].attention_mask[:width] for i in batch], dtype=np.int64)
             lengths = mask.sum(axis=1)
             if ids.shape[1] > self.max_tokens:
                 if not truncate:
@@ -69,5 +75,6 @@ class OnnxEmbedder:
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             pooled = pooled / np.clip(norms, 1e-12, None)
-            vectors.extend(pooled.astype(float).tolist())
+            for i, vector in zip(batch, pooled.astype(float).tolist(), strict=True):
+                vectors[i] = vector
         return vectors, total

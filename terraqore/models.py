@@ -52,6 +52,12 @@ def agent_model(role: str, settings: Settings | None = None, **options: Any) -> 
     return ChatOllama(model=model, base_url=handle.base_url, **client_kwargs(settings), **options)
 
 
+def ollama_client(settings: Settings | None = None) -> ollama.Client:
+    """An `ollama.Client` for the configured server (started if needed), with retries."""
+    settings = settings or Settings()
+    return _client(ensure_server(settings).base_url, settings)
+
+
 def embeddings(name: str | None = None, settings: Settings | None = None) -> OllamaEmbeddings:
     """`OllamaEmbeddings` for the configured embedding model."""
     settings = settings or Settings()

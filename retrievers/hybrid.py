@@ -1,0 +1,251 @@
+"""Search the lake: dense (FAISS), BM25 (DuckDB fts) or both fused, with filters and MMR.
+
+Searching is read-only and never fetches: it reads the lake (attached read-only for the
+length of one search) and the index files, and embeds the query through the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from lake.config import LakeSettings
+from lake.database import LakeBusy, LakeReader
+from retrievers import bm25, embedding_store
+from retrievers.config import RetrievalSettings
+from retrievers.embedder import Embedder
+from retrievers.filters import RetrievalFilters
+from retrievers.fusion import mmr_order, reciprocal_rank_fusion
+from retrievers.vector_index import MANIFEST, VectorIndex, index_dir
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+log = logging.getLogger(__name__)
+
+
+class IndexNotReady(RuntimeError):
+    """The lake has chunks but no usable vector index; the message says what to run."""
+
+
+@dataclass
+class Passage:
+    """One retrieved chunk with where it came from."""
+
+    chunk_id: int
+    item_id: int
+    text: str
+    source: str | None
+    title: str | None
+    published: datetime | None
+    kind: str
+    topic: str | None
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The passage's fields but its text, as a LangChain Document's metadata."""
+        return {
+            "chunk_id": self.chunk_id,
+            "item_id": self.item_id,
+            "source": self.source,
+            "title": self.title,
+            "published": self.published.isoformat() if self.published else None,
+            "kind": self.kind,
+            "topic": self.topic,
+            "score": self.score,
+            "dense_rank": self.dense_rank,
+            "bm25_rank": self.bm25_rank,
+        }
+
+
+def allowed_ids(con: duckdb.DuckDBPyConnection, filters: RetrievalFilters) -> np.ndarray:
+    """Ids of the chunks that pass the filters, ascending."""
+    condition, params = filters.where()
+    result = con.execute(
+        "SELECT c.id FROM silver_chunks c JOIN bronze_items b ON b.id = c.item_id"
+        f" JOIN sources s ON s.id = b.source_id WHERE {condition} ORDER BY c.id",
+        params,
+    ).fetchnumpy()
+    return np.asarray(result["id"], dtype=np.int64)
+
+
+def passages(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, Passage]:
+    """The chunks with these ids and their items' provenance, by id (scores left at 0)."""
+    if not ids:
+        return {}
+    rows = con.execute(
+        "SELECT c.id, c.item_id, c.text, b.url, b.title, coalesce(c.published, b.published),"
+        " s.kind, coalesce(json_extract_string(b.metadata, '$.topic'), s.topic)"
+        " FROM silver_chunks c JOIN bronze_items b ON b.id = c.item_id"
+        " JOIN sources s ON s.id = b.source_id WHERE c.id IN (SELECT unnest(?::BIGINT[]))",
+        [ids],
+    ).fetchall()
+    return {
+        int(r[0]): Passage(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], score=0.0)
+        for r in rows
+    }
+
+
+class LakeSearch:
+    """Searches over one lake and its index; safe to share between threads."""
+
+    def __init__(
+        self,
+        lake: LakeSettings,
+        settings: RetrievalSettings | None = None,
+        embedder: Embedder | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
+    ) -> None:
+        self.lake = lake
+        self.settings = settings or RetrievalSettings()
+        self.reader = LakeReader(lake)
+        self._embedder = embedder
+        self._embedder_factory = embedder_factory
+        self._index: VectorIndex | None = None
+        self._index_stamp: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The query embedder, made on first use (BM25-only search never needs one)."""
+        with self._lock:
+            if self._embedder is None:
+                if self._embedder_factory is None:
+                    raise IndexNotReady("dense retrieval and MMR need an embedding model")
+                self._embedder = self._embedder_factory()
+            return self._embedder
+
+    def vector_index(self) -> VectorIndex | None:
+        """The saved FAISS index, reloaded when its manifest changes on disk."""
+        manifest = index_dir(self.lake) / MANIFEST
+        stamp = manifest.stat().st_mtime_ns if manifest.exists() else None
+        with self._lock:
+            if stamp != self._index_stamp:
+                self._index = VectorIndex.load(index_dir(self.lake)) if stamp else None
+                self._index_stamp = stamp
+            return self._index
+
+    def search(
+        self,
+        query: str,
+        k: int = 4,
+        mode: Mode = "hybrid",
+        filters: RetrievalFilters | None = None,
+        mmr: bool = False,
+    ) -> list[Passage]:
+        """The k best passages for `query`; an empty list for an empty lake or query."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if k <= 0 or not query.strip() or not self.lake.db_path.exists():
+            return []
+        retrying = Retrying(
+            retry=retry_if_exception_type(LakeBusy),
+            stop=stop_after_delay(self.settings.lake_busy_timeout),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt, self.reader.session() as con:
+                return self._search(con, query, k, mode, filters or RetrievalFilters(), mmr)
+        return []  # unreachable: Retrying either returns or raises
+
+    def _search(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query: str,
+        k: int,
+        mode: Mode,
+        filters: RetrievalFilters,
+        mmr: bool,
+    ) -> list[Passage]:
+        if not embedding_store.has_table(con, "silver_chunks"):
+            return []
+        allowed = None if filters.empty else allowed_ids(con, filters)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        wanted = max(self.settings.candidates, k) if (mode == "hybrid" or mmr) else k
+        query_vector = None
+        dense: list[tuple[int, float]] = []
+        if mode != "bm25":
+            query_vector, dense = self._dense(con, query, wanted, allowed)
+        lexical = bm25.search(con, query, wanted, filters) if mode != "dense" else []
+        dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
+        bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
+        if mode == "hybrid":
+            ranked = reciprocal_rank_fusion(
+                [[i for i, _ in dense], [i for i, _ in lexical]],
+                [self.settings.dense_weight, self.settings.bm25_weight],
+                self.settings.rrf_k,
+            )
+        else:
+            ranked = dense if mode == "dense" else lexical
+        if mmr and ranked:
+            if query_vector is None:
+                query_vector = self.embedder.embed_query(query)
+            candidates = [i for i, _ in ranked]
+            ids, vectors = embedding_store.vectors(
+                con, self.embedder.model, np.asarray(candidates, dtype=np.int64)
+            )
+            order = {int(i): n for n, i in enumerate(ids)}
+            kept = [i for i in candidates if i in order]
+            picked = mmr_order(
+                query_vector, kept, vectors[[order[i] for i in kept]], k, self.settings.mmr_lambda
+            )
+            scores = dict(ranked)
+            ranked = [(i, scores[i]) for i in picked]
+        found = passages(con, [i for i, _ in ranked[:k]])
+        results = []
+        for chunk_id, score in ranked[:k]:
+            passage = found[chunk_id]
+            passage.score = score
+            passage.dense_rank = dense_rank.get(chunk_id)
+            passage.bm25_rank = bm25_rank.get(chunk_id)
+            results.append(passage)
+        return results
+
+    def _dense(
+        self, con: duckdb.DuckDBPyConnection, query: str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray | None, list[tuple[int, float]]]:
+        index = self.vector_index()
+        if index is None:
+            row = con.execute("SELECT count(*) FROM silver_chunks").fetchone()
+            if row and row[0]:
+                raise IndexNotReady(
+                    f"the lake has {row[0]} chunks but no vector index: run `terraqore lake index`"
+                )
+            return None, []
+        embedder = self.embedder
+        manifest = index.manifest
+        if manifest.embedding_model != embedder.model:
+            raise IndexNotReady(
+                f"the index was built with {manifest.embedding_model}, the retriever embeds "
+                f"with {embedder.model}: run `terraqore lake index`"
+            )
+        if manifest.lake_id != embedding_store.lake_id(con):
+            raise IndexNotReady("the index belongs to another lake: run `terraqore lake index`")
+        query_vector = embedder.embed_query(query)
+        hits = index.search(query_vector, k, self.settings, allowed)
+        if allowed is not None and len(hits) < min(k, len(allowed)) and manifest.kind != "flat":
+            hits = _exact(con, embedder.model, query_vector, allowed, k)
+        return query_vector, hits
+
+
+def _exact(
+    con: duckdb.DuckDBPyConnection, model: str, query: np.ndarray, allowed: np.ndarray, k: int
+) -> list[tuple[int, float]]:
+    """Exact search over the allowed chunks (an ANN index can miss under a tight filter)."""
+    ids, vectors = embedding_store.vectors(con, model, allowed)
+    if not len(ids):
+        return []
+    scores = vectors @ query
+    top = np.argsort(-scores)[:k]
+    return [(int(ids[i]), float(scores[i])) for i in top]
