@@ -48,8 +48,8 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy server terraqore lake
-	$(BIN)/codespell server terraqore lake tests README.md
+	$(BIN)/mypy server terraqore lake retrievers
+	$(BIN)/codespell server terraqore lake retrievers tests bench README.md
 
 unit: setup
 	$(BIN)/pytest tests/unit_tests -q

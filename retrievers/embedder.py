@@ -11,14 +11,12 @@ from typing import Protocol
 import numpy as np
 import ollama
 
+from retrievers.errors import EmbeddingError
+
 # nomic-embed-text was trained with task prefixes; without them its retrieval quality drops.
 TASK_PREFIXES: dict[str, tuple[str, str]] = {
     "nomic-embed-text": ("search_query: ", "search_document: "),
 }
-
-
-class EmbeddingError(RuntimeError):
-    """The embedding model could not embed; the message says why."""
 
 
 class Embedder(Protocol):

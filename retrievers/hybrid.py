@@ -22,6 +22,7 @@ from lake.database import LakeBusy, LakeReader
 from retrievers import bm25, embedding_store
 from retrievers.config import RetrievalSettings
 from retrievers.embedder import Embedder
+from retrievers.errors import IndexNotReady
 from retrievers.filters import RetrievalFilters
 from retrievers.fusion import mmr_order, reciprocal_rank_fusion
 from retrievers.vector_index import MANIFEST, VectorIndex, index_dir
@@ -29,10 +30,6 @@ from retrievers.vector_index import MANIFEST, VectorIndex, index_dir
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 log = logging.getLogger(__name__)
-
-
-class IndexNotReady(RuntimeError):
-    """The lake has chunks but no usable vector index; the message says what to run."""
 
 
 @dataclass

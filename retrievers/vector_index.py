@@ -78,7 +78,6 @@ def _new_index(dim: int, kind: IndexKind, sample: np.ndarray, settings: Retrieva
         rng = np.random.default_rng(0)
         train = sample[rng.permutation(len(sample))[: nlist * 64]]
         index.train(train)
-        index.make_direct_map(True)
         return index
     if kind == "hnsw":
         hnsw = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)

@@ -13,8 +13,29 @@ from terraqore.console import ProgressBars, err, out
 from terraqore.settings import Settings
 
 lake_app = typer.Typer(
-    help="The data lake: ingest, inspect, schedule, digest.", no_args_is_help=True
+    help="The data lake: ingest, index, search, inspect, schedule, digest.", no_args_is_help=True
 )
+INDEX_AFTER = typer.Option(
+    True, "--index/--no-index", help="Update the retrieval index afterwards (embeds new chunks)."
+)
+
+
+def update_index(rebuild: bool = False) -> None:
+    """Embed new chunks through the server and bring FAISS and BM25 up to date."""
+    from lake.config import LakeSettings
+    from retrievers.config import RetrievalSettings
+    from retrievers.indexer import sync_index
+    from retrievers.retriever import server_embedder
+
+    settings = RetrievalSettings()
+    embedder = server_embedder(settings.embedding_model)
+    with ProgressBars(items=True) as bars:
+        r = sync_index(LakeSettings(), settings, embedder, rebuild=rebuild, progress=bars)
+    rebuilt = f"; rebuilt ({r.rebuilt})" if r.rebuilt else ""
+    out.print(
+        f"index: {r.chunks} chunks ({r.kind}, {r.model}); {r.embedded} embedded, "
+        f"{r.added} added, {r.removed} removed{rebuilt}"
+    )
 
 
 @lake_app.command("ingest")
@@ -22,8 +43,9 @@ lake_app = typer.Typer(
 def lake_ingest(
     source: str = typer.Argument(..., help="A local file or folder."),
     topic: str | None = typer.Option(None, help="Topic to file the items under."),
+    index: bool = INDEX_AFTER,
 ) -> None:
-    """Ingest into bronze, then promote new items to silver."""
+    """Ingest into bronze, promote new items to silver, then update the index."""
     from lake.config import LakeSettings
     from lake.local_files import IngestError
     from lake.operations import ingest
@@ -37,6 +59,8 @@ def lake_ingest(
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
     out.print(f"bronze: {b.added} new, {b.already_present} already present")
     out.print(f"silver: {s.promoted} items promoted as {s.chunks} chunks; dropped: {dropped}")
+    if index:
+        update_index()
 
 
 @lake_app.command("status")
@@ -104,13 +128,15 @@ def lake_add_source(
 
 @lake_app.command("schedule")
 @cli_errors
-def lake_schedule() -> None:
+def lake_schedule(index: bool = INDEX_AFTER) -> None:
     """Run every source whose interval has passed (call it from cron or a worker)."""
     from lake.config import LakeSettings
     from lake.maintenance import schedule
 
     report = schedule(LakeSettings())
     out.print(f"ran {len(report.ran)} source(s), {report.added} new item(s)")
+    if index and report.added:
+        update_index()
     for uri, error in report.failed.items():
         err.print(f"[red]failed[/] {uri}: {error}", highlight=False)
     if report.failed:
@@ -119,13 +145,15 @@ def lake_schedule() -> None:
 
 @lake_app.command("prune")
 @cli_errors
-def lake_prune() -> None:
-    """Drop items older than their source's retention window."""
+def lake_prune(index: bool = INDEX_AFTER) -> None:
+    """Drop items older than their source's retention window (and from the index)."""
     from lake.config import LakeSettings
     from lake.maintenance import prune as prune_lake
 
     result = prune_lake(LakeSettings())
     out.print(f"pruned {result['items']} item(s), {result['chunks']} chunk(s)")
+    if index and result["chunks"]:
+        update_index()
 
 
 @lake_app.command("export")
@@ -164,6 +192,7 @@ def lake_digest(
 @cli_errors
 def lake_seed(
     articles: int = typer.Option(500, help="Wikipedia vital-article leads to include."),
+    index: bool = INDEX_AFTER,
 ) -> None:
     """Load the default knowledge base: this project's docs and Wikipedia vital articles."""
     from lake.config import LakeSettings
@@ -173,3 +202,57 @@ def lake_seed(
     with ProgressBars(items=True) as bars:
         added, report = seed(LakeSettings(), root, articles, progress=bars)
     out.print(f"{added} new item(s); silver: {report.promoted} promoted as {report.chunks} chunks")
+    if index:
+        update_index()
+
+
+@lake_app.command("index")
+@cli_errors
+def lake_index(
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild FAISS from stored vectors."),
+) -> None:
+    """Embed new chunks and update the FAISS and BM25 indexes (run after ingest or prune)."""
+    update_index(rebuild=rebuild)
+
+
+@lake_app.command("search")
+@cli_errors
+def lake_search(
+    query: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(5, "-k", "--k", min=1, help="How many passages."),
+    mode: str = typer.Option("hybrid", help="hybrid, dense or bm25."),
+    kind: list[str] | None = typer.Option(None, help="Only sources of this kind (repeatable)."),
+    topic: list[str] | None = typer.Option(None, help="Only this topic (repeatable)."),
+    since: str | None = typer.Option(None, help="Published on or after (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, help="Published before (YYYY-MM-DD)."),
+    mmr: bool = typer.Option(False, "--mmr", help="Diversify the results (MMR)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Search the lake (read-only): passages with their sources and scores."""
+    import json
+
+    from pydantic import ValidationError
+
+    from retrievers.hybrid import MODES
+    from retrievers.retriever import lake_retriever
+
+    if mode not in MODES:
+        fail(f"--mode must be one of {', '.join(MODES)}")
+    try:
+        filters = {"kind": kind or None, "topic": topic or None, "since": since, "until": until}
+        retriever = lake_retriever(k=k, mode=mode, filters=filters, mmr=mmr)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        fail("bad filter: " + "; ".join(e["msg"] for e in exc.errors()))
+    docs = retriever.invoke(query)
+    if as_json:
+        rows = [{**d.metadata, "text": d.page_content} for d in docs]
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    if not docs:
+        out.print("no passages found")
+    for n, d in enumerate(docs, start=1):
+        meta = d.metadata
+        out.print(f"[bold][{n}] {meta['title'] or '(untitled)'}[/]  score {meta['score']:.4f}")
+        out.print(f"    {meta['source']}", style="dim")
+        snippet = " ".join(d.page_content.split())
+        out.print(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")

@@ -15,6 +15,7 @@ from terraqore.console import err
 from terraqore.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+OWN_ERROR_PACKAGES = ("lake", "retrievers")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -41,6 +42,13 @@ def cli_errors(fn: F) -> F:
         except ServerError as exc:
             fail(exc.message)
         except (ValueError, OSError) as exc:
+            fail(str(exc))
+        except RuntimeError as exc:
+            # The lake's and retrieval's own errors (LakeError, IndexNotReady, …) carry
+            # a message for the user; matched by package so that no command pays for
+            # importing DuckDB or FAISS just to catch them.
+            if type(exc).__module__.split(".")[0] not in OWN_ERROR_PACKAGES:
+                raise
             fail(str(exc))
 
     return wrapper  # type: ignore[return-value]

@@ -165,7 +165,7 @@ def test_lake_ingest_opens_no_connection(tmp_path: Path) -> None:
     }
     docs = make_corpus(tmp_path / "docs")
     proc = subprocess.run(
-        [sys.executable, "-m", "terraqore.cli", "lake", "ingest", str(docs)],
+        [sys.executable, "-m", "terraqore.cli", "lake", "ingest", str(docs), "--no-index"],
         env=env,
         capture_output=True,
         text=True,
@@ -195,7 +195,7 @@ def test_kill_9_mid_ingest_then_a_clean_resume(tmp_path: Path) -> None:
             )
     env = {**os.environ, "TERRAQORE_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "terraqore.cli", "lake", "ingest", str(docs)],
+        [sys.executable, "-m", "terraqore.cli", "lake", "ingest", str(docs), "--no-index"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -119,7 +119,7 @@ def test_lake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))
     runner = CliRunner()
     docs = make_corpus(tmp_path / "docs")
-    r = runner.invoke(app, ["lake", "ingest", str(docs), "--topic", "docs"])
+    r = runner.invoke(app, ["lake", "ingest", str(docs), "--topic", "docs", "--no-index"])
     assert r.exit_code == 0 and "bronze:" in r.output and "silver:" in r.output
     r = runner.invoke(app, ["lake", "status", "--json"])
     info = json.loads(r.output)
