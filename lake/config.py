@@ -72,6 +72,12 @@ class LakeSettings(BaseSettings):
     near_duplicate_bits: int = 3
     """SimHash distance at or below which two texts are near-duplicates."""
 
+    busy_timeout: float = 10.0
+    """Seconds to keep trying to open a lake another process holds before giving up."""
+
+    reader_linger: float = 2.0
+    """Seconds a retriever keeps the lake attached after its last search (pages stay cached)."""
+
     @property
     def lake_dir(self) -> Path:
         """The lake's folder."""

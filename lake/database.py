@@ -8,20 +8,25 @@ installation from the network is off: nothing is fetched at run time.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import secrets
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from lake.config import LakeSettings
 
 EXTENSIONS = ("httpfs", "fts")
+# How DuckDB says another connection holds the file (another process; or this one).
+BUSY_MARKERS = ("could not set lock", "conflicting lock", "file handle conflict")
 SCHEMA = Path(__file__).with_name("schema.sql")
 
 
@@ -99,7 +104,7 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: LakeSettings, read_only: b
     except duckdb.Error as exc:
         message = str(exc).replace(key, "***")  # the key never reaches a log
         lowered = message.lower()
-        if "lock" in lowered or "conflict" in lowered:
+        if any(marker in lowered for marker in BUSY_MARKERS):
             raise LakeBusy(
                 f"the lake at {settings.db_path} is being written by another connection: {message}"
             ) from None
@@ -113,10 +118,25 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: LakeSettings, read_only: b
 
 
 def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the encrypted lake; its tables are the default schema."""
+    """Open (creating if needed) the encrypted lake; its tables are the default schema.
+
+    Readers of this process let go of the lake first. While another process holds it,
+    the open is retried for `settings.busy_timeout` seconds, then LakeBusy is raised.
+    """
+    if not read_only:
+        for reader in list(_READERS):
+            if reader.settings.db_path == settings.db_path:
+                reader.release()
     con = _engine()
     try:
-        _attach(con, settings, read_only)
+        for attempt in Retrying(
+            retry=retry_if_exception_type(LakeBusy),
+            stop=stop_after_delay(settings.busy_timeout),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        ):
+            with attempt:
+                _attach(con, settings, read_only)
     except BaseException:
         con.close()
         raise
@@ -126,38 +146,73 @@ def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyC
 
 
 class LakeReader:
-    """Read-only sessions on the lake that hold it only while they run.
+    """Read-only sessions on the lake that hold it only while searches keep coming.
 
-    The extensions load once; each session attaches the lake read-only and detaches it
-    afterwards, so a reader that lives long (a retriever in a server) never keeps an
-    ingest, in this process or another, from writing. Sessions are serialised.
+    The extensions load once. A session attaches the lake read-only, and the lake stays
+    attached (its pages cached) until no session has run for `settings.reader_linger`
+    seconds. So a reader that lives long (a retriever in a server) keeps no ingest from
+    writing: a writer in this process makes it let go at once (see `connect`), and one
+    in another process waits at most the linger time. Sessions are serialised.
     """
 
     def __init__(self, settings: LakeSettings) -> None:
         self.settings = settings
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._lock = threading.Lock()
+        self._attached = False
+        self._timer: threading.Timer | None = None
+        self._lock = threading.RLock()
+        _READERS.add(self)
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The lake, attached read-only for the duration of the `with` block."""
+        """The lake, attached read-only, for the duration of the `with` block."""
         with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if self._con is None:
                 self._con = _engine()
-            con = self._con
-            _attach(con, self.settings, read_only=True)
+            if not self._attached:
+                _attach(self._con, self.settings, read_only=True)
+                self._attached = True
             try:
-                yield con
+                yield self._con
             finally:
-                con.execute("USE memory")
-                con.execute("DETACH lake")
+                if self.settings.reader_linger > 0:
+                    self._timer = threading.Timer(self.settings.reader_linger, self.release)
+                    self._timer.daemon = True
+                    self._timer.start()
+                else:
+                    self.release()
+
+    def release(self) -> None:
+        """Detach the lake now (after a session that is running ends)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._con is not None and self._attached:
+                self._con.execute("USE memory")
+                self._con.execute("DETACH lake")
+                self._attached = False
 
     def close(self) -> None:
-        """Release the in-memory engine."""
+        """Detach the lake and release the in-memory engine."""
         with self._lock:
+            self.release()
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+_READERS: weakref.WeakSet[LakeReader] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_readers() -> None:
+    # A lingering reader's timer must not touch DuckDB while the interpreter shuts down.
+    for reader in list(_READERS):
+        reader.close()
 
 
 def bulk_load(

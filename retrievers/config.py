@@ -53,6 +53,3 @@ class RetrievalSettings(BaseSettings):
 
     mmr_lambda: float = 0.5
     """MMR trade-off: 1 is pure relevance, 0 pure diversity."""
-
-    lake_busy_timeout: float = 10.0
-    """Seconds to wait for a lake another process is writing before giving up."""

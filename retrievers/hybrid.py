@@ -79,12 +79,13 @@ def passages(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, Passag
     """The chunks with these ids and their items' provenance, by id (scores left at 0)."""
     if not ids:
         return {}
+    literal = ", ".join(str(int(i)) for i in ids)
     rows = con.execute(
         "SELECT c.id, c.item_id, c.text, b.url, b.title, coalesce(c.published, b.published),"
         " s.kind, coalesce(json_extract_string(b.metadata, '$.topic'), s.topic)"
         " FROM silver_chunks c JOIN bronze_items b ON b.id = c.item_id"
-        " JOIN sources s ON s.id = b.source_id WHERE c.id IN (SELECT unnest(?::BIGINT[]))",
-        [ids],
+        # A literal list lets DuckDB look the ids up instead of joining a whole table.
+        f" JOIN sources s ON s.id = b.source_id WHERE c.id IN ({literal})"
     ).fetchall()
     return {
         int(r[0]): Passage(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], score=0.0)
@@ -146,7 +147,7 @@ class LakeSearch:
             return []
         retrying = Retrying(
             retry=retry_if_exception_type(LakeBusy),
-            stop=stop_after_delay(self.settings.lake_busy_timeout),
+            stop=stop_after_delay(self.lake.busy_timeout),
             wait=wait_exponential(multiplier=0.05, max=1.0),
             reraise=True,
         )

@@ -17,12 +17,20 @@ from typer.testing import CliRunner
 
 from lake.bronze import RawItem, Source, write_batch
 from lake.config import LakeSettings
-from lake.database import LakeBusy, connect
+from lake.database import LakeBusy, LakeReader, connect
 from lake.knowledge_base import seed, vital_articles
 from lake.maintenance import add_source, prune
 from lake.silver import promote
-from retrievers import IndexNotReady, LakeSearch, RetrievalSettings, lake_retriever, sync_index
+from retrievers import (
+    IndexNotReady,
+    LakeSearch,
+    RetrievalSettings,
+    bm25,
+    lake_retriever,
+    sync_index,
+)
 from retrievers.embedder import ServerEmbedder
+from retrievers.filters import RetrievalFilters
 from retrievers.vector_index import Manifest, index_dir
 from terraqore.cli import app
 from tests.server_harness import EMBED, RunningServer
@@ -158,6 +166,26 @@ def test_hybrid_scores_are_the_fused_ranks(lake: LakeSettings) -> None:
     assert "Volcanologists" in docs[0].page_content
 
 
+def test_bm25_scores_are_duckdb_match_bm25(lake: LakeSettings) -> None:
+    reader = LakeReader(lake)
+    try:
+        with reader.session() as con:
+            for query in ("ancient Greek philosophy", "volcano lava crater", "run the tests"):
+                ours = bm25.search(con, query, 10, RetrievalFilters())
+                reference = con.execute(
+                    f"SELECT id, score FROM (SELECT id, {bm25.FTS_SCHEMA}.match_bm25(id, ?)"
+                    " AS score FROM silver_chunks) WHERE score IS NOT NULL"
+                    " ORDER BY score DESC, id LIMIT 10",
+                    [query],
+                ).fetchall()
+                assert len(ours) == len(reference) >= 1
+                assert [s for _, s in ours] == pytest.approx([s for _, s in reference])
+                assert ours[0][0] == reference[0][0] or ours[0][1] == pytest.approx(ours[1][1])
+            assert bm25.search(con, "zqxjv wvkpq", 5, RetrievalFilters()) == []  # unknown words
+    finally:
+        reader.close()
+
+
 def test_filters(lake: LakeSettings) -> None:
     query = "news about nature and games"
 
@@ -229,7 +257,7 @@ def test_a_writer_in_another_process_makes_the_search_wait_then_fail_clearly(
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-        search = LakeSearch(lake, RetrievalSettings(lake_busy_timeout=1.0))
+        search = LakeSearch(lake.model_copy(update={"busy_timeout": 1.0}))
         with pytest.raises(LakeBusy, match="being written"):
             search.search("volcano", 3, "bm25")
     finally:
