@@ -13,6 +13,7 @@ import importlib.util
 import os
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,16 +161,16 @@ class LakeReader:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._attached = False
         self._timer: threading.Timer | None = None
+        self._last_used = 0.0
         self._lock = threading.RLock()
+        self.memo: dict[str, Any] = {}
+        """Facts about the attached lake (cleared on detach: nobody writes while attached)."""
         _READERS.add(self)
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The lake, attached read-only, for the duration of the `with` block."""
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             if self._con is None:
                 self._con = _engine()
             if not self._attached:
@@ -178,12 +179,26 @@ class LakeReader:
             try:
                 yield self._con
             finally:
-                if self.settings.reader_linger > 0:
-                    self._timer = threading.Timer(self.settings.reader_linger, self.release)
-                    self._timer.daemon = True
-                    self._timer.start()
-                else:
+                self._last_used = time.monotonic()
+                if self.settings.reader_linger <= 0:
                     self.release()
+                elif self._timer is None:
+                    self._schedule(self.settings.reader_linger)
+
+    def _schedule(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        """Detach once idle for the linger time; a busy reader is checked again later."""
+        with self._lock:
+            self._timer = None
+            idle = time.monotonic() - self._last_used
+            if idle >= self.settings.reader_linger:
+                self.release()
+            elif self._attached:
+                self._schedule(self.settings.reader_linger - idle)
 
     def release(self) -> None:
         """Detach the lake now (after a session that is running ends)."""
@@ -195,6 +210,7 @@ class LakeReader:
                 self._con.execute("USE memory")
                 self._con.execute("DETACH lake")
                 self._attached = False
+                self.memo.clear()
 
     def close(self) -> None:
         """Detach the lake and release the in-memory engine."""

@@ -3,8 +3,9 @@
 The extension builds the index (tokenizer, Porter stemmer, stop words, dictionary,
 document lengths). Its `match_bm25` macro scores every chunk and scans the whole
 per-token `terms` table for each query, about 80 ms at 100k chunks. So after each
-rebuild we add one table to the index, `postings`: the term frequencies sorted by term,
-which DuckDB's zone maps let a query read only for its own terms. Scores are
+rebuild we add one table to the index, `postings`: term frequency and document length
+per (term, chunk), sorted by term, which DuckDB's zone maps let a query read only for
+its own terms. Scores are
 `match_bm25`'s exactly (k1 = 1.2, b = 0.75, idf = log10((N - df + 0.5) / (df + 0.5) + 1));
 a test holds the two together.
 
@@ -57,8 +58,10 @@ def refresh(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {FTS_SCHEMA}.postings AS"
-        f" SELECT termid, docid, count(*)::INTEGER AS tf FROM {FTS_SCHEMA}.terms"
-        " GROUP BY termid, docid ORDER BY termid, docid"
+        " SELECT t.termid, d.name AS chunk_id, count(*)::INTEGER AS tf,"
+        f" any_value(d.len)::INTEGER AS len FROM {FTS_SCHEMA}.terms t"
+        f" JOIN {FTS_SCHEMA}.docs d ON d.docid = t.docid"
+        " GROUP BY t.termid, d.name ORDER BY t.termid, d.name"
     )
 
 
@@ -73,23 +76,31 @@ def query_terms(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[int, i
 
 
 def search(
-    con: duckdb.DuckDBPyConnection, query: str, k: int, filters: RetrievalFilters
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    k: int,
+    filters: RetrievalFilters,
+    checked: bool = False,
 ) -> list[tuple[int, float]]:
-    """The k best chunk ids by BM25 with their scores; empty if there is no index."""
-    if k <= 0 or not query.strip() or not exists(con) or not has_table(con, "postings"):
+    """The k best chunk ids by BM25 with their scores; empty if there is no index.
+
+    `checked` says the caller has seen that the index exists (it skips two lookups).
+    """
+    if k <= 0 or not query.strip():
+        return []
+    if not checked and not (exists(con) and has_table(con, "postings")):
         return []
     terms = query_terms(con, query)
     if not terms:
         return []
     ids = ", ".join(str(t) for t, _ in terms)  # integers from the index, safe to inline
     scored = (
-        f"SELECT d.name AS id, sum(log((st.num_docs - q.df + 0.5) / (q.df + 0.5) + 1)"
-        f" * (p.tf * ({K1} + 1) / (p.tf + {K1} * (1 - {B} + {B} * d.len / st.avgdl)))) AS score"
+        f"SELECT p.chunk_id AS id, sum(log((st.num_docs - q.df + 0.5) / (q.df + 0.5) + 1)"
+        f" * (p.tf * ({K1} + 1) / (p.tf + {K1} * (1 - {B} + {B} * p.len / st.avgdl)))) AS score"
         f" FROM {FTS_SCHEMA}.postings p"
         f" JOIN (SELECT termid, df FROM {FTS_SCHEMA}.dict WHERE termid IN ({ids})) q"
-        " ON q.termid = p.termid"
-        f" JOIN {FTS_SCHEMA}.docs d ON d.docid = p.docid, {FTS_SCHEMA}.stats st"
-        f" WHERE p.termid IN ({ids}) GROUP BY d.name"
+        f" ON q.termid = p.termid, {FTS_SCHEMA}.stats st"
+        f" WHERE p.termid IN ({ids}) GROUP BY p.chunk_id"
     )
     params: list[Any] = []
     if filters.empty:

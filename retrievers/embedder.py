@@ -74,5 +74,9 @@ class ServerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalised row, with the query prefix."""
-        vector: np.ndarray = self._embed([self.query_prefix + text])[0]
+        vector: np.ndarray = self.embed_queries([text])[0]
         return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """One normalised row per query, with the query prefix (for batch evaluation)."""
+        return self._embed([self.query_prefix + t for t in texts])

@@ -19,6 +19,14 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the attached lake's tables, in every schema."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def lake_id(con: duckdb.DuckDBPyConnection) -> str:
     """The lake's identity, which the index manifest records."""
     if not has_table(con, "lake_meta"):

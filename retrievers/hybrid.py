@@ -79,18 +79,29 @@ def passages(con: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, Passag
     """The chunks with these ids and their items' provenance, by id (scores left at 0)."""
     if not ids:
         return {}
-    literal = ", ".join(str(int(i)) for i in ids)
-    rows = con.execute(
-        "SELECT c.id, c.item_id, c.text, b.url, b.title, coalesce(c.published, b.published),"
-        " s.kind, coalesce(json_extract_string(b.metadata, '$.topic'), s.topic)"
-        " FROM silver_chunks c JOIN bronze_items b ON b.id = c.item_id"
-        # A literal list lets DuckDB look the ids up instead of joining a whole table.
-        f" JOIN sources s ON s.id = b.source_id WHERE c.id IN ({literal})"
+    # Two lookups by literal id lists: DuckDB reads only the rows it needs, where a join
+    # would scan the items table.
+    chunks = con.execute(
+        "SELECT id, item_id, text, published FROM silver_chunks"
+        f" WHERE id IN ({', '.join(str(int(i)) for i in ids)})"
     ).fetchall()
-    return {
-        int(r[0]): Passage(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], score=0.0)
-        for r in rows
-    }
+    if not chunks:
+        return {}
+    rows = con.execute(
+        "SELECT b.id, b.url, b.title, b.published, s.kind,"
+        " coalesce(json_extract_string(b.metadata, '$.topic'), s.topic)"
+        " FROM bronze_items b JOIN sources s ON s.id = b.source_id"
+        f" WHERE b.id IN ({', '.join(str(int(c[1])) for c in chunks)})"
+    ).fetchall()
+    items = {int(r[0]): r[1:] for r in rows}
+    found = {}
+    for chunk_id, item_id, text, published in chunks:
+        url, title, item_published, kind, topic = items[int(item_id)]
+        when = published or item_published
+        found[int(chunk_id)] = Passage(
+            int(chunk_id), int(item_id), text, url, title, when, kind, topic, score=0.0
+        )
+    return found
 
 
 class LakeSearch:
@@ -165,7 +176,12 @@ class LakeSearch:
         filters: RetrievalFilters,
         mmr: bool,
     ) -> list[Passage]:
-        if not embedding_store.has_table(con, "silver_chunks"):
+        memo = self.reader.memo
+        if "tables" not in memo:
+            memo["tables"] = embedding_store.tables(con)
+            memo["lake_id"] = embedding_store.lake_id(con)
+            memo["bm25"] = bm25.exists(con) and "postings" in memo["tables"]
+        if "silver_chunks" not in memo["tables"]:
             return []
         allowed = None if filters.empty else allowed_ids(con, filters)
         if allowed is not None and len(allowed) == 0:
@@ -175,7 +191,11 @@ class LakeSearch:
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
             query_vector, dense = self._dense(con, query, wanted, allowed)
-        lexical = bm25.search(con, query, wanted, filters) if mode != "dense" else []
+        lexical = (
+            bm25.search(con, query, wanted, filters, checked=True)
+            if mode != "dense" and memo["bm25"]
+            else []
+        )
         dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
         if mode == "hybrid":
@@ -228,7 +248,7 @@ class LakeSearch:
                 f"the index was built with {manifest.embedding_model}, the retriever embeds "
                 f"with {embedder.model}: run `terraqore lake index`"
             )
-        if manifest.lake_id != embedding_store.lake_id(con):
+        if manifest.lake_id != self.reader.memo["lake_id"]:
             raise IndexNotReady("the index belongs to another lake: run `terraqore lake index`")
         query_vector = embedder.embed_query(query)
         hits = index.search(query_vector, k, self.settings, allowed)

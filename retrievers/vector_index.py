@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -103,6 +104,7 @@ class VectorIndex:
         settings: RetrievalSettings,
     ) -> VectorIndex:
         """A new index of these vectors, of the kind the manifest names."""
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
         index = _new_index(manifest.dim, manifest.kind, vectors, settings)
         built = cls(index, np.empty(0, dtype=np.int64), manifest)
         built.add(ids, vectors)
@@ -168,6 +170,7 @@ class VectorIndex:
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=settings.hnsw_ef_search)
         else:
             params = faiss.SearchParameters(sel=selector)
+        faiss.omp_set_num_threads(1)  # one query: OpenMP's start-up costs more than it saves
         scores, labels = self.index.search(
             np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params
         )

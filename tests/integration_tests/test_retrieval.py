@@ -266,6 +266,22 @@ def test_a_writer_in_another_process_makes_the_search_wait_then_fail_clearly(
     assert LakeSearch(lake).search("volcano", 3, "bm25")  # free again
 
 
+def test_a_writer_in_another_process_waits_for_a_lingering_reader(lake: LakeSettings) -> None:
+    search = LakeSearch(lake.model_copy(update={"reader_linger": 1.5}))
+    assert search.search("volcano", 3, "bm25")  # the lake stays attached for 1.5 s
+    writer = (
+        "import time\nfrom pathlib import Path\nfrom lake.config import LakeSettings\n"
+        "from lake.database import connect\nstart = time.monotonic()\n"
+        f"connect(LakeSettings(home=Path({str(lake.home)!r}))).close()\n"
+        "print(round(time.monotonic() - start, 2))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", writer], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) < 10  # it waited for the linger, not for its busy timeout
+
+
 @pytest.fixture
 def small_lake(tmp_path: Path, server: RunningServer) -> LakeSettings:
     settings = LakeSettings(home=tmp_path / "home")
