@@ -43,7 +43,8 @@ from retrievers.indexer import embed_pending, sync_index
 from tests.server_harness import start_server
 
 CANDIDATES = 50
-VARIANTS = [(dw, bw, k) for dw in (1.0, 1.5, 2.0, 3.0) for bw in (1.0,) for k in (10, 30, 60)]
+WEIGHTS = [(1.0, 1.0), (1.5, 1.0), (2.0, 1.0), (1.0, 1.5), (1.0, 2.0)]
+VARIANTS = [(dw, bw, k) for dw, bw in WEIGHTS for k in (10, 30, 60)]
 
 
 class PrecomputedQueries:
@@ -138,9 +139,8 @@ def evaluate_model(
         [embedder.embed_queries(texts[i : i + 64]) for i in range(0, len(texts), 64)]
     )
     query_embed_s = time.perf_counter() - start
-    search = LakeSearch(
-        lake, settings, PrecomputedQueries(model, dict(zip(texts, vectors, strict=True)))
-    )
+    precomputed = PrecomputedQueries(model, dict(zip(texts, vectors, strict=True)))
+    search = LakeSearch(lake, settings, precomputed)
     ranks: dict[str, list[int | None]] = {"bm25": [], "dense": [], "hybrid": []}
     lists: list[tuple[list[int], list[int]]] = []
     for gold, query in queries:
@@ -161,6 +161,7 @@ def evaluate_model(
         "query_embed_per_s": len(texts) / query_embed_s,
         "modes": {mode: metrics(r) for mode, r in ranks.items()},
     }
+    result["ann"] = ann_recall(model, lake, chunk_item, queries, precomputed, lists, embedder)
     variants = {}
     for dense_weight, bm25_weight, rrf_k in VARIANTS:
         fused_ranks = [
@@ -183,6 +184,38 @@ def evaluate_model(
         mode: metrics(r[1::2]) for mode, r in ranks.items() if mode != "hybrid"
     }
     return result
+
+
+def ann_recall(
+    model: str,
+    lake: LakeSettings,
+    chunk_item: dict[int, str],
+    queries: list[tuple[str, str]],
+    precomputed: PrecomputedQueries,
+    lists: list[tuple[list[int], list[int]]],
+    embedder: ServerEmbedder,
+) -> dict[str, object]:
+    """Dense quality and overlap with exact search when the same vectors sit in IVF or HNSW."""
+    out: dict[str, object] = {}
+    for kind in ("ivf", "hnsw"):
+        settings = RetrievalSettings(embedding_model=model, flat_max_chunks=0, ann_kind=kind)
+        start = time.perf_counter()
+        report = sync_index(lake, settings, embedder)
+        build_s = time.perf_counter() - start
+        search = LakeSearch(lake, settings, precomputed)
+        ranks, overlap = [], []
+        for (gold, query), (flat, _) in zip(queries, lists, strict=True):
+            found = [p.chunk_id for p in search.search(query, 10, "dense")]
+            ranks.append(gold_rank(found, chunk_item, gold))
+            overlap.append(len(set(found) & set(flat[:10])) / 10)
+        out[kind] = {
+            "build_s": build_s,
+            "kind": report.kind,
+            "overlap@10_with_exact": sum(overlap) / len(overlap),
+            **metrics(ranks),
+        }
+    sync_index(lake, RetrievalSettings(embedding_model=model), embedder)  # back to exact
+    return out
 
 
 def main() -> int:

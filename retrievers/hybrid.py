@@ -30,6 +30,7 @@ from retrievers.vector_index import MANIFEST, VectorIndex, index_dir
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 log = logging.getLogger(__name__)
+STALE_SLACK = 10
 
 
 @dataclass
@@ -186,7 +187,9 @@ class LakeSearch:
         allowed = None if filters.empty else allowed_ids(con, filters)
         if allowed is not None and len(allowed) == 0:
             return []
-        wanted = max(self.settings.candidates, k) if (mode == "hybrid" or mmr) else k
+        # Candidates beyond k cost little, and cover chunks pruned since the last sync
+        # (both indexes are snapshots; passages() skips what the lake no longer has).
+        wanted = max(self.settings.candidates, k + STALE_SLACK)
         query_vector = None
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
@@ -220,10 +223,14 @@ class LakeSearch:
             )
             scores = dict(ranked)
             ranked = [(i, scores[i]) for i in picked]
-        found = passages(con, [i for i, _ in ranked[:k]])
-        results = []
-        for chunk_id, score in ranked[:k]:
-            passage = found[chunk_id]
+        found = passages(con, [i for i, _ in ranked[: k + STALE_SLACK]])
+        results: list[Passage] = []
+        for chunk_id, score in ranked[: k + STALE_SLACK]:
+            if len(results) == k:
+                break
+            passage = found.get(chunk_id)
+            if passage is None:
+                continue  # pruned since the index was synced
             passage.score = score
             passage.dense_rank = dense_rank.get(chunk_id)
             passage.bm25_rank = bm25_rank.get(chunk_id)
@@ -250,6 +257,15 @@ class LakeSearch:
             )
         if manifest.lake_id != self.reader.memo["lake_id"]:
             raise IndexNotReady("the index belongs to another lake: run `terraqore lake index`")
+        if "newest_chunk" not in self.reader.memo:
+            row = con.execute("SELECT coalesce(max(id), 0) FROM silver_chunks").fetchone()
+            self.reader.memo["newest_chunk"] = newest = int(row[0]) if row else 0
+            if newest > manifest.last_chunk_id:
+                log.warning(
+                    "the vector index lags the lake (chunks after %d are not in it): "
+                    "run `terraqore lake index`",
+                    manifest.last_chunk_id,
+                )
         query_vector = embedder.embed_query(query)
         hits = index.search(query_vector, k, self.settings, allowed)
         if allowed is not None and len(hits) < min(k, len(allowed)) and manifest.kind != "flat":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -309,6 +310,10 @@ def test_incremental_add_and_prune(small_lake: LakeSettings, server: RunningServ
     add_source(small_lake, NEWS, "news", retention_days=1)
     pruned = prune(small_lake)
     assert pruned["chunks"] == len(new)
+    for mode in ("dense", "bm25", "hybrid"):  # before the sync: stale indexes, no pruned chunk
+        docs = lake_retriever(k=3, mode=mode, lake=small_lake).invoke("chess endgame checkmate")
+        assert not {d.metadata["chunk_id"] for d in docs} & new
+        assert len(docs) == 3 or mode == "bm25"  # only the pruned news had these words
     removed = sync_index(small_lake, settings, embedder(server))
     assert removed.rebuilt is None and removed.removed == len(new) and removed.added == 0
     assert removed.fts_refreshed
@@ -382,6 +387,32 @@ def test_empty_lake_gives_empty_results(tmp_path: Path, server: RunningServer) -
     for mode in ("hybrid", "dense", "bm25"):
         assert lake_retriever(mode=mode, lake=empty).invoke("anything") == []
         assert lake_retriever(mode=mode, lake=empty).invoke("   ") == []
+
+
+def test_indexing_and_searching_open_no_connection_beyond_loopback(
+    lake: LakeSettings, server: RunningServer, tmp_path: Path
+) -> None:
+    guard = ROOT / "tests" / "net_guard"
+    log = tmp_path / "net.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{guard}:{ROOT}",
+        "NET_GUARD_LOG": str(log),
+        "TERRAQORE_HOME": str(lake.home),
+        "TERRAQORE_OLLAMA_HOST": server.url,
+    }
+    for args in (["index"], ["search", "volcano eruption", "--json"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "terraqore.cli", "lake", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["title"] == "News 2024"
+    assert not log.exists() or log.read_text() == "", log.read_text()
 
 
 def test_cli_index_and_search(
