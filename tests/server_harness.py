@@ -88,3 +88,24 @@ def start_server(
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"server did not start:\n{log_tail(log, 40)}")
+
+
+def guarded_cli(
+    args: list[str], log: Path, env_extra: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run `terraqore ARGS` with the network guard, which logs any connection beyond loopback."""
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root / 'tests' / 'net_guard'}:{root}",
+        "NET_GUARD_LOG": str(log),
+        **env_extra,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "terraqore.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )

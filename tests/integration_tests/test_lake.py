@@ -17,6 +17,7 @@ from lake.database import LakeError, connect
 from lake.local_files import IngestError
 from lake.operations import ingest, status
 from tests.integration_tests.test_lake_fixtures import make_corpus, minimal_pdf
+from tests.server_harness import guarded_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "zebraquokka"
@@ -155,22 +156,10 @@ def test_online_sources_are_refused_offline(tmp_path: Path) -> None:
 
 def test_lake_ingest_opens_no_connection(tmp_path: Path) -> None:
     """Loading the extensions and ingesting stay on this machine (autoinstall is off)."""
-    guard = ROOT / "tests" / "net_guard"
     log = tmp_path / "net.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{guard}:{ROOT}",
-        "NET_GUARD_LOG": str(log),
-        "TERRAQORE_HOME": str(tmp_path / "home"),
-    }
     docs = make_corpus(tmp_path / "docs")
-    proc = subprocess.run(
-        [sys.executable, "-m", "terraqore.cli", "lake", "ingest", str(docs), "--no-index"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    proc = guarded_cli(
+        ["lake", "ingest", str(docs), "--no-index"], log, {"TERRAQORE_HOME": str(tmp_path / "home")}
     )
     assert proc.returncode == 0, proc.stderr
     assert not log.exists() or log.read_text() == ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from retrievers.embedder import ServerEmbedder
 from retrievers.filters import RetrievalFilters
 from retrievers.vector_index import Manifest, index_dir
 from terraqore.cli import app
-from tests.server_harness import EMBED, RunningServer
+from tests.server_harness import EMBED, RunningServer, guarded_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = 300
@@ -392,24 +391,10 @@ def test_empty_lake_gives_empty_results(tmp_path: Path, server: RunningServer) -
 def test_indexing_and_searching_open_no_connection_beyond_loopback(
     lake: LakeSettings, server: RunningServer, tmp_path: Path
 ) -> None:
-    guard = ROOT / "tests" / "net_guard"
     log = tmp_path / "net.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{guard}:{ROOT}",
-        "NET_GUARD_LOG": str(log),
-        "TERRAQORE_HOME": str(lake.home),
-        "TERRAQORE_OLLAMA_HOST": server.url,
-    }
+    env = {"TERRAQORE_HOME": str(lake.home), "TERRAQORE_OLLAMA_HOST": server.url}
     for args in (["index"], ["search", "volcano eruption", "--json"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "terraqore.cli", "lake", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=ROOT,
-        )
+        proc = guarded_cli(["lake", *args], log, env)
         assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["title"] == "News 2024"
     assert not log.exists() or log.read_text() == "", log.read_text()
