@@ -15,7 +15,7 @@ from typing import Any
 import ollama
 
 from lake.config import LakeSettings
-from lake.database import connect
+from lake.database import LakeError, connect
 
 SYSTEM = """<ROLE>
 You write short news digests from the items you are given.
@@ -25,6 +25,31 @@ You write short news digests from the items you are given.
 A summary of two to five sentences covering the most important items, then the ids of the items
 the summary relies on. Use only the items below.
 </FORMAT>"""
+
+
+SUMMARY_CHARS = 700
+"""Longest summary the output schema allows."""
+
+
+def _token_budget(n_ids: int) -> int:
+    """Tokens that fit any schema-valid answer written one character per token.
+
+    The schema bounds every part of the answer (the summary's length, the number of ids,
+    the whitespace between tokens), so with this budget the model reaches the end of the
+    JSON instead of being cut off inside a string. Only a summary full of `\\uXXXX`
+    escapes could outrun it, and that ends in a clear `LakeError`.
+    """
+    return SUMMARY_CHARS + 24 * (n_ids + 1) + 96
+
+
+def _parse(content: str | None, done_reason: str | None, topic: str | None, period: date) -> Any:
+    try:
+        return json.loads(content or "")
+    except json.JSONDecodeError as exc:
+        raise LakeError(
+            f"the model's digest for {topic or 'no topic'} on {period} is not valid JSON"
+            f" (stopped because: {done_reason or 'unknown'}); nothing was written"
+        ) from exc
 
 
 @dataclass
@@ -83,7 +108,7 @@ def write_digests(
             schema = {
                 "type": "object",
                 "properties": {
-                    "summary": {"type": "string", "maxLength": 1200},
+                    "summary": {"type": "string", "minLength": 1, "maxLength": SUMMARY_CHARS},
                     "item_ids": {
                         "type": "array",
                         "items": {"type": "integer", "enum": ids},
@@ -96,13 +121,13 @@ def write_digests(
             response = client.chat(
                 model=model,
                 format=schema,
-                options={"temperature": 0.2, "num_predict": 400},
+                options={"temperature": 0.2, "num_predict": _token_budget(len(ids))},
                 messages=[
                     {"role": "system", "content": SYSTEM},
                     {"role": "user", "content": "<ITEMS>\n" + "\n".join(lines) + "\n</ITEMS>"},
                 ],
             )
-            data = json.loads(response.message.content or "{}")
+            data = _parse(response.message.content, response.done_reason, group_topic, period)
             cited = sorted({int(i) for i in data.get("item_ids", []) if int(i) in ids})
             digest = Digest(group_topic, period, str(data.get("summary", "")).strip(), cited, model)
             con.execute("BEGIN TRANSACTION")

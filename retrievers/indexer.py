@@ -109,6 +109,8 @@ def sync_index(
                 progress("full-text index", 0, 1)
             bm25.refresh(con)
             report.fts_refreshed = True
+            if progress:
+                progress("full-text index", 1, 1)
         _sync_vectors(con, lake, settings, embedder.model, rebuild, report)
     finally:
         con.close()
