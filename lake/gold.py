@@ -36,8 +36,8 @@ def _token_budget(n_ids: int) -> int:
 
     The schema bounds every part of the answer (the summary's length, the number of ids,
     the whitespace between tokens), so with this budget the model reaches the end of the
-    JSON instead of being cut off inside a string. Only a summary full of `\\uXXXX`
-    escapes could outrun it, and that ends in a clear `LakeError`.
+    JSON instead of being cut off inside a string. Only a summary full of unicode escapes
+    could outrun it, and that ends in a clear `LakeError`.
     """
     return SUMMARY_CHARS + 24 * (n_ids + 1) + 96
 
