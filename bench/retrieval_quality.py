@@ -7,7 +7,9 @@ chunk counts), and recall@1/5/10 and MRR@10 are computed for BM25, dense and hyb
 The three modes run through `LakeSearch` as a retriever would. Fusion variants (other
 weights and RRF constants) are re-fused offline from the same dense and BM25 candidate
 lists; they are chosen on the even-numbered queries and reported on the odd ones too,
-so a tuned figure is never only measured on the queries it was tuned on.
+so a tuned figure is never only measured on the queries it was tuned on. The hybrid
+mode runs with the model's default fusion (`retrievers.config.FUSION_BY_MODEL`), which
+was chosen that way: its honest figure is the one on the odd queries.
 
 Indexing speed is measured in the same run: chunks per second embedded through the
 server's `/api/embed`, and seconds to build the BM25 and FAISS indexes.
@@ -43,7 +45,7 @@ from retrievers.indexer import embed_pending, sync_index
 from tests.server_harness import start_server
 
 CANDIDATES = 50
-WEIGHTS = [(1.0, 1.0), (1.5, 1.0), (2.0, 1.0), (1.0, 1.5), (1.0, 2.0)]
+WEIGHTS = [(1.0, 1.0), (1.5, 1.0), (2.0, 1.0), (3.0, 1.0), (1.0, 1.5), (1.0, 2.0)]
 VARIANTS = [(dw, bw, k) for dw, bw in WEIGHTS for k in (10, 30, 60)]
 
 
@@ -159,6 +161,7 @@ def evaluate_model(
         "embed_chunks_per_s": embedded / embed_s if embed_s else None,
         "index_build_s": index_s,
         "query_embed_per_s": len(texts) / query_embed_s,
+        "fusion": settings.fusion()._asdict(),
         "modes": {mode: metrics(r) for mode, r in ranks.items()},
     }
     result["ann"] = ann_recall(model, lake, chunk_item, queries, precomputed, lists, embedder)
@@ -180,9 +183,7 @@ def evaluate_model(
     best = max(variants, key=lambda v: variants[v]["dev (even)"]["mrr@10"])
     result["fusion_variants"] = variants
     result["best_on_dev"] = {"variant": best, "test (odd)": variants[best]["test (odd)"]}
-    result["single_on_test (odd)"] = {
-        mode: metrics(r[1::2]) for mode, r in ranks.items() if mode != "hybrid"
-    }
+    result["modes_on_test (odd)"] = {mode: metrics(r[1::2]) for mode, r in ranks.items()}
     return result
 
 

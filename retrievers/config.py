@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Fusion(NamedTuple):
+    """Weights of the two rankings and the RRF constant: w / (rrf_k + rank)."""
+
+    dense_weight: float
+    bm25_weight: float
+    rrf_k: int
+
+
+FUSION_BY_MODEL = {
+    "all-minilm": Fusion(1.0, 1.5, 10),
+    "nomic-embed-text": Fusion(3.0, 1.0, 10),
+}
+"""Fusion chosen per embedding model on half the vital-articles queries (bench/README)."""
+
+STANDARD_FUSION = Fusion(1.0, 1.0, 60)
+"""Plain RRF, for embedding models we have not measured."""
 
 
 class RetrievalSettings(BaseSettings):
@@ -42,14 +60,23 @@ class RetrievalSettings(BaseSettings):
     candidates: int = 50
     """Candidates each method hands to fusion (and to MMR)."""
 
-    rrf_k: int = 60
-    """The constant of reciprocal rank fusion: 1 / (rrf_k + rank)."""
+    rrf_k: int | None = None
+    """The constant of reciprocal rank fusion; unset means the model's measured default."""
 
-    dense_weight: float = 1.0
-    """Weight of the dense ranking in fusion."""
+    dense_weight: float | None = None
+    """Weight of the dense ranking in fusion; unset means the model's measured default."""
 
-    bm25_weight: float = 1.0
-    """Weight of the BM25 ranking in fusion."""
+    bm25_weight: float | None = None
+    """Weight of the BM25 ranking in fusion; unset means the model's measured default."""
 
     mmr_lambda: float = 0.5
     """MMR trade-off: 1 is pure relevance, 0 pure diversity."""
+
+    def fusion(self) -> Fusion:
+        """The fusion in force: what is set, else the embedding model's measured default."""
+        base = FUSION_BY_MODEL.get(self.embedding_model.split(":")[0], STANDARD_FUSION)
+        return Fusion(
+            base.dense_weight if self.dense_weight is None else self.dense_weight,
+            base.bm25_weight if self.bm25_weight is None else self.bm25_weight,
+            base.rrf_k if self.rrf_k is None else self.rrf_k,
+        )

@@ -202,10 +202,11 @@ class LakeSearch:
         dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
         if mode == "hybrid":
+            fusion = self.settings.fusion()
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in lexical]],
-                [self.settings.dense_weight, self.settings.bm25_weight],
-                self.settings.rrf_k,
+                [fusion.dense_weight, fusion.bm25_weight],
+                fusion.rrf_k,
             )
         else:
             ranked = dense if mode == "dense" else lexical

@@ -29,6 +29,7 @@ from retrievers import (
     lake_retriever,
     sync_index,
 )
+from retrievers.config import FUSION_BY_MODEL
 from retrievers.embedder import ServerEmbedder
 from retrievers.filters import RetrievalFilters
 from retrievers.vector_index import Manifest, index_dir
@@ -152,12 +153,14 @@ def test_known_items_are_found(lake: LakeSettings) -> None:
 
 
 def test_hybrid_scores_are_the_fused_ranks(lake: LakeSettings) -> None:
-    settings = RetrievalSettings()
+    fusion = RetrievalSettings().fusion()
+    assert fusion == FUSION_BY_MODEL["all-minilm"]
+    weights = {"dense_rank": fusion.dense_weight, "bm25_rank": fusion.bm25_weight}
     docs = lake_retriever(k=8, mode="hybrid", lake=lake).invoke("volcano lava earthquakes")
     for d in docs:
         expected = sum(
-            1 / (settings.rrf_k + d.metadata[rank])
-            for rank in ("dense_rank", "bm25_rank")
+            weight / (fusion.rrf_k + d.metadata[rank])
+            for rank, weight in weights.items()
             if d.metadata[rank] is not None
         )
         assert d.metadata["score"] == pytest.approx(expected)

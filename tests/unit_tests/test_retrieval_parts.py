@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from retrievers.config import RetrievalSettings
+from retrievers.config import FUSION_BY_MODEL, STANDARD_FUSION, Fusion, RetrievalSettings
 from retrievers.embedder import normalise, task_prefixes
 from retrievers.filters import as_filters
 from retrievers.fusion import mmr_order, reciprocal_rank_fusion
@@ -116,3 +116,14 @@ def test_index_save_replaces_old_files_and_damage_is_reported(tmp_path: Path) ->
 def test_kind_follows_size() -> None:
     settings = RetrievalSettings(flat_max_chunks=100, ann_kind="hnsw")
     assert kind_for(100, settings) == "flat" and kind_for(101, settings) == "hnsw"
+
+
+def test_fusion_defaults_follow_the_model_and_yield_to_what_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert RetrievalSettings().fusion() == FUSION_BY_MODEL["all-minilm"]
+    nomic = RetrievalSettings(embedding_model="nomic-embed-text:latest").fusion()
+    assert nomic == FUSION_BY_MODEL["nomic-embed-text"]
+    assert RetrievalSettings(embedding_model="my-embedder").fusion() == STANDARD_FUSION
+    monkeypatch.setenv("TERRAQORE_BM25_WEIGHT", "0.5")
+    assert RetrievalSettings(rrf_k=60).fusion() == Fusion(1.0, 0.5, 60)
