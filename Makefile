@@ -64,6 +64,9 @@ bench: setup
 	$(BIN)/python bench/server_overhead.py --runs 7
 	$(BIN)/python bench/safety_overhead.py --runs 11
 	$(BIN)/python bench/lake_ingest.py
+	$(BIN)/python bench/retrieval_latency.py
+	$(BIN)/python bench/retrieval_quality.py --articles 2000 --models all-minilm nomic-embed-text
+	$(BIN)/python bench/retrieval_quality.py --models all-minilm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

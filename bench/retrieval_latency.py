@@ -6,8 +6,14 @@ into `chunk_embeddings` (latency does not depend on what the vectors mean). Quer
 vital-article descriptions with random query vectors, so no embedding model runs in the
 timed path; the time to embed a query on the server is measured on its own.
 
-Every search is timed end to end as the retriever runs it: attach the encrypted lake
-read-only, search, fetch the passages and their provenance, detach.
+Every search is timed end to end as the retriever runs it: the encrypted lake attached
+read-only (a retriever keeps it attached while searches keep coming), search, fetch the
+passages and their provenance.
+
+Baselines in the same run, on the same lake and queries: DuckDB's own `match_bm25`
+(top k by one SQL query over the full-text index), against which our postings-table
+BM25 is a ratio, and the FAISS search alone, against which end-to-end dense search is a
+ratio (what reading the passages and provenance adds).
 
 Usage: python bench/retrieval_latency.py [--sizes 10000 100000] [--queries 200]
 """
@@ -28,12 +34,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lake.bronze import Source, write_batch
 from lake.config import LakeSettings
-from lake.database import bulk_load, connect
+from lake.database import LakeReader, bulk_load, connect
 from lake.knowledge_base import vital_articles
+from retrievers import bm25
 from retrievers.config import RetrievalSettings
 from retrievers.embedder import normalise
 from retrievers.hybrid import LakeSearch, Mode
 from retrievers.indexer import sync_index
+from retrievers.vector_index import VectorIndex, index_dir
 
 DIM = 384
 MODEL = "synthetic-384"
@@ -126,6 +134,44 @@ def time_modes(search: LakeSearch, queries: list[str], k: int) -> dict[str, dict
     return {mode: percentiles(s) for mode, s in samples.items()}
 
 
+def time_baselines(
+    lake: LakeSettings, settings: RetrievalSettings, queries: list[str], k: int
+) -> dict[str, dict[str, float]]:
+    """DuckDB's `match_bm25` top k, and the FAISS search alone, on the same lake."""
+    index = VectorIndex.load(index_dir(lake))
+    assert index is not None
+    embedder = RandomEmbedder(1)
+    reader = LakeReader(lake)
+    samples: dict[str, list[float]] = {"match_bm25": [], "faiss_only": []}
+    sql = (
+        f"SELECT id, score FROM (SELECT id, {bm25.FTS_SCHEMA}.match_bm25(id, ?) AS score"
+        " FROM silver_chunks) WHERE score IS NOT NULL ORDER BY score DESC, id LIMIT ?"
+    )
+    try:
+        with reader.session() as con:
+            for query in queries[:5]:
+                con.execute(sql, [query, k]).fetchall()
+            for query in queries:
+                start = time.perf_counter()
+                con.execute(sql, [query, k]).fetchall()
+                samples["match_bm25"].append(time.perf_counter() - start)
+                vector = embedder.embed_query(query)
+                start = time.perf_counter()
+                index.search(vector, k, settings, None)
+                samples["faiss_only"].append(time.perf_counter() - start)
+    finally:
+        reader.close()
+    return {name: percentiles(s) for name, s in samples.items()}
+
+
+def ratios(timed: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Our BM25 against `match_bm25`, end-to-end dense against FAISS alone (p50 over p50)."""
+    return {
+        "bm25 / match_bm25": timed["bm25"]["p50_ms"] / timed["match_bm25"]["p50_ms"],
+        "dense / faiss_only": timed["dense"]["p50_ms"] / timed["faiss_only"]["p50_ms"],
+    }
+
+
 def run_size(size: int, leads: list[str], queries: list[str], k: int) -> dict[str, object]:
     """Build one lake, index it flat and with the ANN index, and time the searches."""
     home = Path(tempfile.mkdtemp(prefix=f"tq-retrieval-{size}-"))
@@ -144,10 +190,12 @@ def run_size(size: int, leads: list[str], queries: list[str], k: int) -> dict[st
         index_s = time.perf_counter() - start
         assert report.kind == name and report.chunks == size, report
         search = LakeSearch(lake, settings, RandomEmbedder(1))
+        timed = {**time_modes(search, queries, k), **time_baselines(lake, settings, queries, k)}
         result[name] = {
             "index_s": index_s,
             "fts_refreshed": report.fts_refreshed,
-            **time_modes(search, queries, k),
+            **timed,
+            "ratios": ratios(timed),
         }
         print(f"{size} {name}: {json.dumps(result[name])}", flush=True)
     return result
