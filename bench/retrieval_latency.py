@@ -143,17 +143,13 @@ def time_baselines(
     embedder = RandomEmbedder(1)
     reader = LakeReader(lake)
     samples: dict[str, list[float]] = {"match_bm25": [], "faiss_only": []}
-    sql = (
-        f"SELECT id, score FROM (SELECT id, {bm25.FTS_SCHEMA}.match_bm25(id, ?) AS score"
-        " FROM silver_chunks) WHERE score IS NOT NULL ORDER BY score DESC, id LIMIT ?"
-    )
     try:
         with reader.session() as con:
             for query in queries[:5]:
-                con.execute(sql, [query, k]).fetchall()
+                bm25.reference_search(con, query, k)
             for query in queries:
                 start = time.perf_counter()
-                con.execute(sql, [query, k]).fetchall()
+                bm25.reference_search(con, query, k)
                 samples["match_bm25"].append(time.perf_counter() - start)
                 vector = embedder.embed_query(query)
                 start = time.perf_counter()

@@ -175,12 +175,7 @@ def test_bm25_scores_are_duckdb_match_bm25(lake: LakeSettings) -> None:
         with reader.session() as con:
             for query in ("ancient Greek philosophy", "volcano lava crater", "run the tests"):
                 ours = bm25.search(con, query, 10, RetrievalFilters())
-                reference = con.execute(
-                    f"SELECT id, score FROM (SELECT id, {bm25.FTS_SCHEMA}.match_bm25(id, ?)"
-                    " AS score FROM silver_chunks) WHERE score IS NOT NULL"
-                    " ORDER BY score DESC, id LIMIT 10",
-                    [query],
-                ).fetchall()
+                reference = bm25.reference_search(con, query, 10)
                 assert len(ours) == len(reference) >= 1
                 assert [s for _, s in ours] == pytest.approx([s for _, s in reference])
                 assert ours[0][0] == reference[0][0] or ours[0][1] == pytest.approx(ours[1][1])
