@@ -25,7 +25,7 @@ from langchain_ollama import ChatOllama
 from llama_cpp import Llama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from server.store import ModelStore
+from server.models.store import ModelStore
 from tests.server_harness import start_server
 
 QUESTION = "Explain in detail how a hash map works, with an example in Python."

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
+
+from server.config import HomeSettings
 
 
-def _default_home() -> Path:
-    return Path(os.environ.get("TERRAQORE_HOME") or "~/.terraqore").expanduser()
+class LakeSettings(HomeSettings):
+    """Where the lake lives (`home/lake/lake.duckdb`), how it is keyed, and how silver is made.
 
-
-class LakeSettings(BaseSettings):
-    """Where the lake lives, how it is keyed, and how silver is made."""
-
-    model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
-
-    home: Path = Field(default_factory=_default_home)
-    """Data directory; the lake is `home/lake/lake.duckdb`."""
+    `online` (shared) gates the fetcher: off, it refuses every request.
+    """
 
     lake_key: SecretStr | None = None
     """Encryption key (`TERRAQORE_LAKE_KEY`); without it a key file is created (mode 0600)."""
-
-    online: bool = False
-    """Online mode (`TERRAQORE_ONLINE`); off means the fetcher refuses every request."""
 
     allowed_hosts: str = ""
     """Hosts or IPs exempt from the private-address block (comma-separated; tests: 127.0.0.1)."""

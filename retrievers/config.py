@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from terraqore.settings import Settings
 
 
 class Fusion(NamedTuple):
@@ -19,22 +19,18 @@ FUSION_BY_MODEL = {
     "all-minilm": Fusion(1.0, 1.5, 10),
     "nomic-embed-text": Fusion(3.0, 1.0, 10),
 }
-"""Fusion chosen per embedding model on half the vital-articles queries (bench/README)."""
+"""Fusion chosen per embedding model on half the vital-articles queries (README, "Benchmarks")."""
 
 STANDARD_FUSION = Fusion(1.0, 1.0, 60)
 """Plain RRF, for embedding models we have not measured."""
 
 
-class RetrievalSettings(BaseSettings):
-    """Which embedding model, how the index is built, and how results are fused.
+class RetrievalSettings(Settings):
+    """How the index is built and how results are fused.
 
-    The index lives beside the lake, in `<home>/index` (see `LakeSettings.home`).
+    It extends the app settings, which name the embedding model. The index lives in
+    `<home>/index`, beside the lake.
     """
-
-    model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
-
-    embedding_model: str = "all-minilm"
-    """Embedding model served by `/api/embed` (`nomic-embed-text` is the larger option)."""
 
     embed_batch: int = 64
     """Chunks per `/api/embed` request while indexing."""

@@ -1,7 +1,8 @@
 """Search the lake: dense (FAISS), BM25 (DuckDB fts) or both fused, with filters and MMR.
 
-Searching is read-only and never fetches: it reads the lake (attached read-only for the
-length of one search) and the index files, and embeds the query through the server.
+Searching is read-only and never fetches: it reads the lake (attached read-only while
+searches keep coming, let go `reader_linger` seconds after the last so writers can work)
+and the index files, and embeds the query through the server.
 """
 
 from __future__ import annotations

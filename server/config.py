@@ -49,13 +49,23 @@ def default_home() -> Path:
     return Path(os.environ.get("TERRAQORE_HOME") or "~/.terraqore").expanduser()
 
 
-class ServerSettings(BaseSettings):
-    """Settings of the built-in server (env prefix `TERRAQORE_`)."""
+class HomeSettings(BaseSettings):
+    """What every settings class of the project shares: the prefix, the home, online mode.
+
+    Each setting is declared once; the other settings classes extend this one.
+    """
 
     model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
 
     home: Path = Field(default_factory=default_home)
-    """Data directory; models live under `home/models`."""
+    """Data directory (`TERRAQORE_HOME`, default `~/.terraqore`): models, lake, index, logs."""
+
+    online: bool = False
+    """Online mode (`TERRAQORE_ONLINE`): off by default, and then nothing leaves loopback."""
+
+
+class ServerSettings(HomeSettings):
+    """Settings of the built-in server (env prefix `TERRAQORE_`); models live in `home/models`."""
 
     max_loaded_models: int = 3
     """How many models may be loaded at once before the idle one is evicted."""
@@ -80,9 +90,6 @@ class ServerSettings(BaseSettings):
 
     ollama_models: Path | None = None
     """An existing Ollama model directory served read-only (`TERRAQORE_OLLAMA_MODELS`)."""
-
-    online: bool = False
-    """Online mode (`TERRAQORE_ONLINE`): only then may `pull` reach a registry."""
 
     blob_cache: Path | None = None
     """A folder of verified blobs to hard-link from instead of assembling again."""

@@ -16,7 +16,7 @@ import httpx
 import ollama
 
 from server.errors import ServerError
-from server.modelfile import Modelfile, parse_modelfile
+from server.models.modelfile import Modelfile, parse_modelfile
 
 AGENT_NAMESPACE = "terraqore"
 MODELFILES_DIR = Path(__file__).resolve().parents[1] / "modelfiles"

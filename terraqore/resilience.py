@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,20 @@ class _Policy:
         """A retryable error for a 503 (the caller closes the response), else None."""
         return Unavailable(f"{base} answered 503") if response.status_code == 503 else None
 
+    def targets_to_try(self, tried: list[str]) -> Iterator[str]:
+        """The endpoints in order, skipping (and noting in `tried`) those whose circuit is open."""
+        for base in self.targets:
+            if breaker_for(base, self.settings).allow():
+                yield base
+            else:
+                tried.append(f"{base} (circuit open)")
+
+    def outcome(self, base: str, tried: list[str], exc: BaseException | None = None) -> None:
+        """Count a call's outcome on the endpoint's breaker; a failure is noted in `tried`."""
+        breaker_for(base, self.settings).record(exc is None)
+        if exc is not None:
+            tried.append(f"{base} ({type(exc).__name__}: {exc})")
+
     def give_up(self, tried: list[str], request: httpx.Request) -> NoEndpointReachable:
         tail = log_tail(self.settings.logs_dir / "server.log", lines=15)
         return NoEndpointReachable(
@@ -166,31 +181,28 @@ class ResilientTransport(httpx.BaseTransport):
         """Send with retries, breaker and fallback."""
         request.read()
         tried: list[str] = []
-        for base in self.policy.targets:
-            breaker = breaker_for(base, self.policy.settings)
-            if not breaker.allow():
-                tried.append(f"{base} (circuit open)")
-                continue
+        for base in self.policy.targets_to_try(tried):
             try:
                 for attempt in Retrying(**self.policy.retry_kwargs()):
                     with attempt:
-                        self.policy.supervise(base, attempt.retry_state.attempt_number)
-                        sent, kind, stream = self.policy.prepare(request, base)
-                        response = self.inner.handle_request(sent)
-                        if (error := self.policy.unavailable(response, base)) is not None:
-                            response.close()
-                            raise error
-                        if kind:
-                            response = from_openai(
-                                response, kind, stream, self.policy.model_of(request)
-                            )
+                        response = self._send(request, base, attempt.retry_state.attempt_number)
             except (httpx.TransportError, OSError) as exc:
-                breaker.record(False)
-                tried.append(f"{base} ({type(exc).__name__}: {exc})")
+                self.policy.outcome(base, tried, exc)
                 continue
-            breaker.record(True)
+            self.policy.outcome(base, tried)
             return response
         raise self.policy.give_up(tried, request)
+
+    def _send(self, request: httpx.Request, base: str, attempt: int) -> httpx.Response:
+        self.policy.supervise(base, attempt)
+        sent, kind, stream = self.policy.prepare(request, base)
+        response = self.inner.handle_request(sent)
+        if (error := self.policy.unavailable(response, base)) is not None:
+            response.close()
+            raise error
+        if kind:
+            return from_openai(response, kind, stream, self.policy.model_of(request))
+        return response
 
     def close(self) -> None:
         """Close the underlying connections."""
@@ -208,33 +220,29 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
         """Send with retries, breaker and fallback."""
         await request.aread()
         tried: list[str] = []
-        for base in self.policy.targets:
-            breaker = breaker_for(base, self.policy.settings)
-            if not breaker.allow():
-                tried.append(f"{base} (circuit open)")
-                continue
+        for base in self.policy.targets_to_try(tried):
             try:
                 async for attempt in AsyncRetrying(**self.policy.retry_kwargs()):
                     with attempt:
                         number = attempt.retry_state.attempt_number
-                        await asyncio.to_thread(self.policy.supervise, base, number)
-                        outgoing, kind, stream = self.policy.prepare(request, base)
-                        sent = await self.inner.handle_async_request(outgoing)
-                        if (error := self.policy.unavailable(sent, base)) is not None:
-                            await sent.aclose()
-                            raise error
-                        response = sent
-                        if kind:
-                            response = await afrom_openai(
-                                sent, kind, stream, self.policy.model_of(request)
-                            )
+                        response = await self._send(request, base, number)
             except (httpx.TransportError, OSError) as exc:
-                breaker.record(False)
-                tried.append(f"{base} ({type(exc).__name__}: {exc})")
+                self.policy.outcome(base, tried, exc)
                 continue
-            breaker.record(True)
+            self.policy.outcome(base, tried)
             return response
         raise self.policy.give_up(tried, request)
+
+    async def _send(self, request: httpx.Request, base: str, attempt: int) -> httpx.Response:
+        await asyncio.to_thread(self.policy.supervise, base, attempt)
+        outgoing, kind, stream = self.policy.prepare(request, base)
+        sent = await self.inner.handle_async_request(outgoing)
+        if (error := self.policy.unavailable(sent, base)) is not None:
+            await sent.aclose()
+            raise error
+        if kind:
+            return await afrom_openai(sent, kind, stream, self.policy.model_of(request))
+        return sent
 
     async def aclose(self) -> None:
         """Close the underlying connections."""

@@ -84,7 +84,7 @@ def start_server(settings: Settings) -> ServerHandle:
     env = {**os.environ, "TERRAQORE_HOME": str(settings.home)}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "terraqore.cli", "serve", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "server", "--host", host, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

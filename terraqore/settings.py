@@ -10,30 +10,21 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from server.config import configured_host, default_home, parse_host
+from server.config import HomeSettings, configured_host, parse_host
 
 
-class Settings(BaseSettings):
-    """Settings of the app side: where data lives, which server to talk to, online or not."""
-
-    model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
-
-    home: Path = Field(default_factory=default_home)
-    """Data directory (`TERRAQORE_HOME`, default `~/.terraqore`)."""
+class Settings(HomeSettings):
+    """Settings of the app side: which server to talk to, which models, how to survive failure."""
 
     ollama_host: str = Field(default_factory=configured_host)
     """Server address: `TERRAQORE_OLLAMA_HOST`, else `OLLAMA_HOST`, else 127.0.0.1:11434."""
-
-    online: bool = False
-    """Online mode (`TERRAQORE_ONLINE`): off by default; nothing leaves loopback while off."""
 
     default_model: str = "qwen2.5-coder:0.5b"
     """The chat model used when nothing else is named."""
 
     embedding_model: str = "all-minilm"
-    """The embedding model."""
+    """The embedding model served by `/api/embed` (`nomic-embed-text` is the larger option)."""
 
     num_ctx: int = 4096
     """Context length the model factory asks for explicitly."""

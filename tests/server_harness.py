@@ -63,8 +63,7 @@ def start_server(
             [
                 sys.executable,
                 "-m",
-                "terraqore.cli",
-                "serve",
+                "server",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -18,26 +18,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from server import __version__, catalog
-from server.config import ServerSettings
-from server.errors import ServerError, ServiceUnavailable
-from server.inference import InferenceService
-from server.model_manager import ModelManager
-from server.observability import AuditLog, AuditMetricsMiddleware, Metrics
-from server.response_cache import ResponseCache
-from server.routes_models import router as models_router
-from server.routes_ollama import router as ollama_router
-from server.routes_openai import openai_error
-from server.routes_openai import router as openai_router
-from server.scheduler import Scheduler
-from server.security import (
+from server import __version__
+from server.api.observability import AuditLog, AuditMetricsMiddleware, Metrics
+from server.api.routes_models import router as models_router
+from server.api.routes_ollama import router as ollama_router
+from server.api.routes_openai import openai_error
+from server.api.routes_openai import router as openai_router
+from server.api.security import (
     AuthMiddleware,
     BodyLimitMiddleware,
     HostCheckMiddleware,
     RateLimitMiddleware,
     is_loopback,
 )
-from server.store import ModelStore
+from server.config import ServerSettings
+from server.errors import ServerError, ServiceUnavailable
+from server.models import catalog
+from server.models.model_manager import ModelManager
+from server.models.store import ModelStore
+from server.runtime.inference import InferenceService
+from server.runtime.response_cache import ResponseCache
+from server.runtime.scheduler import Scheduler
 
 log = logging.getLogger("terraqore.server")
 

@@ -10,21 +10,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from server.api.deps import NDJSON, manager, service
+from server.api.streaming import ndjson
+from server.api.wire_types import CopyRequest, CreateRequest, ModelRequest
 from server.errors import BadRequest, NotImplementedByServer, ServerError
-from server.manifest import ModelName, blob_path
-from server.model_manager import ModelManager
-from server.routes_ollama import NDJSON, service
-from server.streaming import ndjson
-from server.thread_stream import run_emitting
-from server.wire_types import CopyRequest, CreateRequest, ModelRequest
+from server.models.manifest import ModelName, blob_path
+from server.runtime.thread_stream import run_emitting
 
 router = APIRouter()
-
-
-def manager(request: Request) -> ModelManager:
-    """The app's model manager."""
-    mgr: ModelManager = request.app.state.models
-    return mgr
 
 
 async def _stream_statuses(events: Any) -> Any:

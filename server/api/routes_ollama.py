@@ -8,31 +8,25 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from server import OLLAMA_COMPAT_VERSION
-from server.capabilities import capabilities, chat_template
-from server.engine_llama import GenerationStats
-from server.errors import BadRequest
-from server.gguf_info import model_info
-from server.inference import ChatJob, Final, InferenceService
-from server.manifest import ModelRecord
-from server.modelfile import parameters_text, render_modelfile
-from server.observability import record_usage
-from server.streaming import collect, lines, ndjson, now_iso, open_stream
-from server.wire_types import (
+from server.api.deps import NDJSON, report, service
+from server.api.observability import record_usage
+from server.api.streaming import collect, lines, ndjson, now_iso, open_stream
+from server.api.wire_types import (
     ChatRequest,
     EmbedRequest,
     GenerateRequest,
     LegacyEmbeddingsRequest,
     ShowRequest,
 )
+from server.errors import BadRequest
+from server.models.capabilities import capabilities, chat_template
+from server.models.gguf_info import model_info
+from server.models.manifest import ModelRecord
+from server.models.modelfile import parameters_text, render_modelfile
+from server.runtime.engine_llama import GenerationStats
+from server.runtime.inference import ChatJob, Final
 
 router = APIRouter()
-NDJSON = "application/x-ndjson"
-
-
-def service(request: Request) -> InferenceService:
-    """The app's inference service."""
-    svc: InferenceService = request.app.state.service
-    return svc
 
 
 def _timings(final: Final) -> dict[str, Any]:
@@ -51,19 +45,6 @@ def _timings(final: Final) -> dict[str, Any]:
 
 def _error(message: str) -> dict[str, Any]:
     return {"error": message}
-
-
-def report(request: Request, model: str, final: Final, prompt: str | None) -> None:
-    """Record a finished generation for metrics and the audit log."""
-    audit_prompts = request.app.state.settings.audit_prompts
-    record_usage(
-        request,
-        model,
-        final.stats,
-        final.load_duration_ns,
-        final.cached,
-        prompt if audit_prompts else None,
-    )
 
 
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)

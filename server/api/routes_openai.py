@@ -12,17 +12,17 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from server.errors import BadRequest, ModelNotFound
-from server.inference import ChatJob, Final
-from server.manifest import ModelRecord
-from server.routes_ollama import report, service
-from server.streaming import collect, lines, open_stream, sse
-from server.wire_types import (
+from server.api.deps import report, service
+from server.api.streaming import collect, lines, open_stream, sse
+from server.api.wire_types import (
     OAIChatRequest,
     OAICompletionRequest,
     OAIEmbeddingRequest,
     OAIMessage,
 )
+from server.errors import BadRequest, ModelNotFound
+from server.models.manifest import ModelRecord
+from server.runtime.inference import ChatJob, Final
 
 router = APIRouter(prefix="/v1")
 _FINGERPRINT = "fp_terraqore"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.errors import ServerError
-from server.inference import Event, Final, Ready, Text
+from server.runtime.inference import Event, Final, Ready, Text
 
 log = logging.getLogger("terraqore.server")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.gguf_info import read_gguf
-from server.manifest import ModelRecord
+from server.models.gguf_info import read_gguf
+from server.models.manifest import ModelRecord
 
 # GGUF architectures that are encoders: they embed, they do not chat.
 EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder"}

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import BadRequest
-from server.gguf_info import config_for
-from server.manifest import (
+from server.models.gguf_info import config_for
+from server.models.manifest import (
     MEDIA_CONFIG,
     MEDIA_LICENSE,
     MEDIA_MODEL,
@@ -33,8 +33,8 @@ from server.manifest import (
     Manifest,
     ModelName,
 )
-from server.split_zip import inflate_member
-from server.store import ModelStore
+from server.models.split_zip import inflate_member
+from server.models.store import ModelStore
 
 Progress = Callable[[str, int, int], None]
 """Called with (status, completed, total) while a model is installed or assembled."""
@@ -306,7 +306,7 @@ def register_installed(store: ModelStore) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m server.catalog [NAME ...]`: install and register models (used by `make setup`)."""
+    """`python -m server.models.catalog [NAME ...]`: install and register models (`make setup`)."""
     from server.config import ServerSettings
 
     names = list(argv if argv is not None else sys.argv[1:]) or list(DEFAULT_MODELS)

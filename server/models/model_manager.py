@@ -16,12 +16,13 @@ from urllib.parse import unquote, urlsplit
 
 from gguf import GGUFReader
 
-from server import catalog
+from server.api.wire_types import CreateRequest
 from server.config import ServerSettings
 from server.errors import BadRequest
-from server.gguf_info import config_for
-from server.go_template import GoTemplate
-from server.manifest import (
+from server.models import catalog
+from server.models.gguf_info import config_for
+from server.models.go_template import GoTemplate
+from server.models.manifest import (
     MEDIA_ADAPTER,
     MEDIA_CONFIG,
     MEDIA_LICENSE,
@@ -34,11 +35,10 @@ from server.manifest import (
     Manifest,
     ModelName,
 )
-from server.modelfile import MESSAGE_ROLES, convert_parameter
-from server.registry_client import registry_pull
-from server.store import ModelStore
-from server.thread_stream import Emit
-from server.wire_types import CreateRequest
+from server.models.modelfile import MESSAGE_ROLES, convert_parameter
+from server.models.registry_client import registry_pull
+from server.models.store import ModelStore
+from server.runtime.thread_stream import Emit
 
 Work = Callable[[Emit, threading.Event], None]
 

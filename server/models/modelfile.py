@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.errors import BadRequest
-from server.manifest import ModelRecord
+from server.models.manifest import ModelRecord
 
 INSTRUCTIONS = (
     "from",

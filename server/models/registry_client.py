@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import httpx
 
 from server.errors import BadRequest, ModelNotFound
-from server.manifest import MEDIA_MANIFEST, Manifest, ModelName
-from server.store import ModelStore
-from server.thread_stream import Emit
+from server.models.manifest import MEDIA_MANIFEST, Manifest, ModelName
+from server.models.store import ModelStore
+from server.runtime.thread_stream import Emit
 
 USER_AGENT = "terraqore-studio/0.1 (ollama-compatible)"
 

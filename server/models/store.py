@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import BadRequest, ModelNotFound
-from server.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
+from server.models.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
 
 _CHUNK = 1 << 20
 _PARTIAL_GRACE_S = 3600  # a partial blob this old was left by an interrupted write

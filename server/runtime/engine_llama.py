@@ -26,8 +26,8 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import LlamaGrammar
 
 from server.errors import BadRequest
-from server.go_template import GoTemplate
-from server.go_template import render_chat as render_go_chat
+from server.models.go_template import GoTemplate
+from server.models.go_template import render_chat as render_go_chat
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from server.capabilities import capabilities
 from server.config import ServerSettings
-from server.engine_llama import GenerationStats, LlamaRunner, LoadOptions
 from server.errors import BadRequest, RequestTimeout
-from server.json_grammar import grammar_for
-from server.manifest import ModelRecord
-from server.options import load_options, merge_options, parse_duration, sampling_options
-from server.response_cache import CachedAnswer, ResponseCache, is_deterministic
-from server.scheduler import Scheduler, Slot
-from server.store import ModelStore
-from server.tool_calls import may_be_tool_call, parse_tool_calls
+from server.models.capabilities import capabilities
+from server.models.manifest import ModelRecord
+from server.models.store import ModelStore
+from server.runtime.engine_llama import GenerationStats, LlamaRunner, LoadOptions
+from server.runtime.json_grammar import grammar_for
+from server.runtime.options import load_options, merge_options, parse_duration, sampling_options
+from server.runtime.response_cache import CachedAnswer, ResponseCache, is_deterministic
+from server.runtime.scheduler import Scheduler, Slot
+from server.runtime.tool_calls import may_be_tool_call, parse_tool_calls
 
 
 @dataclass

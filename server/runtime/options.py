@@ -11,8 +11,8 @@ from dataclasses import fields
 from typing import Any
 
 from server.config import ServerSettings
-from server.engine_llama import LoadOptions, SamplingOptions
 from server.errors import BadRequest
+from server.runtime.engine_llama import LoadOptions, SamplingOptions
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")

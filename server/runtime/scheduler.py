@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from server.config import ServerSettings
-from server.engine_llama import LlamaRunner, LoadOptions
-from server.engine_onnx import OnnxEmbedder
 from server.errors import BadRequest, ServiceUnavailable
-from server.manifest import ModelRecord
-from server.thread_stream import iterate_in_thread
+from server.models.manifest import ModelRecord
+from server.runtime.engine_llama import LlamaRunner, LoadOptions
+from server.runtime.engine_onnx import OnnxEmbedder
+from server.runtime.thread_stream import iterate_in_thread
 
 T = TypeVar("T")
 Runner = LlamaRunner | OnnxEmbedder

@@ -18,9 +18,9 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
-from terraqore.cli_lake import lake_app
-from terraqore.cli_support import cli_errors, client, fail
-from terraqore.console import ProgressBars, ago, err, human_size, modelfile_system, out
+from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
+from terraqore.cli.lake import lake_app
+from terraqore.cli.support import cli_errors, client, fail
 from terraqore.settings import Settings
 
 app = typer.Typer(
@@ -60,7 +60,7 @@ def serve(
     port: int | None = typer.Option(None, help="Port to bind (default 11434)."),
 ) -> None:
     """Run the built-in Ollama-compatible server in the foreground."""
-    from server.app import serve as run_server
+    from server.api.app import serve as run_server
 
     _, default_host, default_port = parse_host(Settings().ollama_host)
     run_server(host or default_host, port or default_port)
@@ -167,7 +167,7 @@ def create(
     file: Path = typer.Option(Path("Modelfile"), "-f", "--file", help="The Modelfile."),
 ) -> None:
     """Create a model from a Modelfile."""
-    from server.modelfile import parse_modelfile
+    from server.models.modelfile import parse_modelfile
     from terraqore.agent_models import create_arguments
 
     if not file.is_file():
@@ -228,7 +228,7 @@ def stop(model: str) -> None:
 @cli_errors
 def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would go.")) -> None:
     """Remove blobs no model references from TerraQore's store, and say how much that frees."""
-    from server.store import ModelStore
+    from server.models.store import ModelStore
 
     store = ModelStore(Settings().home / "models")
     removed, freed = store.prune(dry_run=dry_run)
@@ -295,7 +295,7 @@ def models_sync(
 @cli_errors
 def stats() -> None:
     """Requests, tokens and latency per model and per agent, from the server's audit log."""
-    from terraqore.stats import audit_entries, usage_by_model
+    from terraqore.cli.stats import audit_entries, usage_by_model
 
     settings = Settings()
     entries = audit_entries(settings.logs_dir)
@@ -356,7 +356,3 @@ def demo(
         sys.stdout.write(str(chunk.content))
         sys.stdout.flush()
     sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    app()

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from terraqore.cli_support import cli_errors, client, fail
-from terraqore.console import ProgressBars, err, out
+from terraqore.cli.console import ProgressBars, err, out
+from terraqore.cli.support import cli_errors, client, fail
 from terraqore.settings import Settings
 
 lake_app = typer.Typer(

@@ -11,7 +11,7 @@ import ollama
 import typer
 
 from server.errors import ServerError
-from terraqore.console import err
+from terraqore.cli.console import err
 from terraqore.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,7 +12,7 @@ import ollama
 import pytest
 from typer.testing import CliRunner
 
-from server.catalog import CATALOG
+from server.models.catalog import CATALOG
 from terraqore.cli import app
 from tests.server_harness import TINY, RunningServer
 

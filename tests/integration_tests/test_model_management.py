@@ -12,7 +12,7 @@ import httpx
 import ollama
 import pytest
 
-from server.catalog import CATALOG
+from server.models.catalog import CATALOG
 from tests.fake_registry import FakeRegistry
 from tests.lora_fixture import write_lora
 from tests.server_harness import TINY, RunningServer, start_server

@@ -11,8 +11,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from server.manifest import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName
-from server.store import ModelStore
+from server.models.manifest import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName
+from server.models.store import ModelStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def run_and_kill(code: str, root: Path, delay: float) -> None:
 
 DELETE_ALL = """
     import sys
-    from server.store import ModelStore
+    from server.models.store import ModelStore
     store = ModelStore(__import__("pathlib").Path(sys.argv[1]))
     for r in store.list():
         store.delete(r.name.display)
@@ -62,7 +62,7 @@ DELETE_ALL = """
 
 PRUNE_LOOP = """
     import sys, pathlib
-    from server.store import ModelStore
+    from server.models.store import ModelStore
     store = ModelStore(pathlib.Path(sys.argv[1]))
     for path in list(pathlib.Path(sys.argv[1], "manifests").rglob("*"))[::3]:
         if path.is_file():
@@ -92,7 +92,7 @@ def test_rm_and_prune_interrupted_by_kill_9_lose_no_referenced_blob(tmp_path: Pa
 CREATE_LOOP = """
     import sys, pathlib
     sys.path.insert(0, ".")
-    from server.store import ModelStore
+    from server.models.store import ModelStore
     from tests.integration_tests.test_preservation import populate
     store = ModelStore(pathlib.Path(sys.argv[1]))
     for round in range(30):

@@ -103,9 +103,9 @@ def test_a_grammar_llama_cpp_rejects_is_a_400_not_a_crash() -> None:
     the process; the runner parses first and refuses it."""
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    from server.catalog import CATALOG
-    from server.engine_llama import LlamaRunner, LoadOptions
     from server.errors import BadRequest
+    from server.models.catalog import CATALOG
+    from server.runtime.engine_llama import LlamaRunner, LoadOptions
 
     runner = LlamaRunner(CATALOG[TINY].files[0].locate(), LoadOptions(n_ctx=256, n_threads=1))
     try:

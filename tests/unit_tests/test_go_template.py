@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.go_template import GoTemplate, TemplateUnsupported, render_chat
+from server.models.go_template import GoTemplate, TemplateUnsupported, render_chat
 
 CHATML = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>

@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.errors import BadRequest
-from server.json_grammar import _range_patterns, grammar_for, integer_range_rule, schema_to_gbnf
+from server.runtime.json_grammar import (
+    _range_patterns,
+    grammar_for,
+    integer_range_rule,
+    schema_to_gbnf,
+)
 
 
 def _regex(alternatives: list[str]) -> re.Pattern[str]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from server.config import ServerSettings, parse_host
-from server.engine_llama import _stop_holdback
 from server.errors import BadRequest
-from server.options import load_options, merge_options, parse_duration, sampling_options
+from server.runtime.engine_llama import _stop_holdback
+from server.runtime.options import load_options, merge_options, parse_duration, sampling_options
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ import zlib
 
 import pytest
 
-from server.catalog import CatalogEntry, FileRef, SplitZipMember, register
 from server.errors import BadRequest
-from server.split_zip import inflate_member
-from server.store import ModelStore
+from server.models.catalog import CatalogEntry, FileRef, SplitZipMember, register
+from server.models.split_zip import inflate_member
+from server.models.store import ModelStore
 
 
 def _split_zip(tmp_path, payload: bytes, part_size: int):
@@ -67,7 +67,7 @@ def test_catalog_registers_split_zip_model_and_rejects_a_bad_hash(tmp_path, monk
     member = SplitZipMember("dir/model.gguf", offset, zlib.crc32(payload), len(payload))
     files = tuple(FileRef("", p.name) for p in parts)
     store = ModelStore(tmp_path / "models")
-    monkeypatch.setattr("server.catalog.config_for", lambda path: {"model_format": "gguf"})
+    monkeypatch.setattr("server.models.catalog.config_for", lambda path: {"model_format": "gguf"})
     bad = CatalogEntry("fake:1", (), files, "sha256:" + "0" * 64, len(payload), split_zip=member)
     with pytest.raises(BadRequest, match="mismatch"):
         register(bad, store)

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from server.errors import BadRequest, ModelNotFound
-from server.manifest import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName
-from server.store import ModelStore
+from server.models.manifest import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName
+from server.models.store import ModelStore
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from server.tool_calls import may_be_tool_call, parse_tool_calls
+from server.runtime.tool_calls import may_be_tool_call, parse_tool_calls
 
 NAMES = {"get_weather", "add"}
 

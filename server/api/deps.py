@@ -1,0 +1,39 @@
+"""What the route modules share: the app's services, and how a finished request is reported.
+
+Routes depend on this module, never on each other.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from server.api.observability import record_usage
+from server.models.model_manager import ModelManager
+from server.runtime.inference import Final, InferenceService
+
+NDJSON = "application/x-ndjson"
+
+
+def service(request: Request) -> InferenceService:
+    """The app's inference service."""
+    svc: InferenceService = request.app.state.service
+    return svc
+
+
+def manager(request: Request) -> ModelManager:
+    """The app's model manager."""
+    mgr: ModelManager = request.app.state.models
+    return mgr
+
+
+def report(request: Request, model: str, final: Final, prompt: str | None) -> None:
+    """Record a finished generation for metrics and the audit log."""
+    audit_prompts = request.app.state.settings.audit_prompts
+    record_usage(
+        request,
+        model,
+        final.stats,
+        final.load_duration_ns,
+        final.cached,
+        prompt if audit_prompts else None,
+    )
