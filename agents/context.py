@@ -1,0 +1,101 @@
+"""Per-run configuration of the graphs, passed as LangGraph's `context_schema`.
+
+Read inside a node as `runtime.context`. What the caller passes wins: the environment only
+fills fields the caller left at their defaults, as in LangGraph's templates. A field `k`
+reads `TERRAQORE_K`; an agent's field `coder` reads `TERRAQORE_CODER_MODEL`,
+`TERRAQORE_CODER_NUM_CTX`, `TERRAQORE_CODER_NUM_PREDICT` and `TERRAQORE_CODER_TEMPERATURE`.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class AgentConfig:
+    """How one agent calls its model. `None` leaves the value to the agent's Modelfile."""
+
+    model: str
+    """The model name, e.g. `terraqore/coder` (registered from `modelfiles/` on first use)."""
+
+    num_ctx: int | None = None
+    """Context window in tokens."""
+
+    num_predict: int | None = None
+    """Cap on the tokens the agent may write per call."""
+
+    temperature: float | None = None
+    """Sampling temperature."""
+
+    def options(self) -> dict[str, Any]:
+        """The ChatOllama fields this config sets (unset ones are left to the Modelfile)."""
+        values = {
+            "num_ctx": self.num_ctx,
+            "num_predict": self.num_predict,
+            "temperature": self.temperature,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+def agent(model: str) -> Any:
+    """A dataclass field whose default is an `AgentConfig` for `model`."""
+    return field(default_factory=lambda: AgentConfig(model=model))
+
+
+def _convert(raw: str, hint: Any) -> Any:
+    """An environment string as the field's type (`int | None` is an int, and so on)."""
+    kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    kind = kinds[0]
+    if kind is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (int, float):
+        return kind(raw)
+    if typing.get_origin(kind) is tuple:
+        return tuple(s.strip() for s in raw.split(",") if s.strip())
+    return raw
+
+
+def fill_from_env(obj: Any, prefix: str = "TERRAQORE_", defaults: Any = None) -> None:
+    """Set each dataclass field still at its default from `<prefix><NAME>`, when that is set.
+
+    `defaults` is an instance holding the defaults, for dataclasses whose fields have none.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if defaults is not None:
+            default = getattr(defaults, f.name)
+        elif callable(f.default_factory):
+            default = f.default_factory()
+        else:
+            default = f.default
+        if isinstance(value, AgentConfig):
+            if value == default:
+                fill_from_env(value, f"{prefix}{f.name.upper()}_", default)
+            continue
+        raw = os.environ.get(f"{prefix}{f.name.upper()}")
+        if raw is not None and value == default:
+            setattr(obj, f.name, _convert(raw, hints[f.name]))
+
+
+@dataclass(kw_only=True)
+class RetrievalContext:
+    """What the shared retrieval steps need; each graph's context extends it."""
+
+    k: int = 5
+    """Passages to retrieve."""
+
+    retrieval_mode: str = "hybrid"
+    """`hybrid`, `dense` or `bm25`."""
+
+    online: bool = False
+    """Online mode: only then may a weak retrieval be followed by a web search."""
+
+    weak_below: float = 0.5
+    """Retrieval counts as weak when its strength is below this (see `nodes.retrieve`)."""
+
+    def __post_init__(self) -> None:
+        fill_from_env(self)

@@ -1,0 +1,81 @@
+"""Calling an agent's model: structured output constrained by a JSON schema, and usage records.
+
+The server turns `format` (a JSON schema) into a grammar, so even a 0.5B model returns
+JSON that parses and validates. What a grammar cannot catch is an answer that is valid but
+empty of meaning (no steps, a blank summary); `check` names such a problem, and the call
+is retried once with the problem stated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_ollama import ChatOllama
+from pydantic import BaseModel, ValidationError
+
+from agents.context import AgentConfig
+from agents.state import UsageRecord
+from terraqore.models import chat_model
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class AgentOutputError(RuntimeError):
+    """An agent's answer could not be used, even after its retry."""
+
+
+def model_for(config: AgentConfig, **options: object) -> ChatOllama:
+    """The ChatOllama of an agent config (the model is registered on first use)."""
+    return chat_model(config.model, **{**config.options(), **options})
+
+
+def usage_of(agent: str, config: AgentConfig, message: BaseMessage, seconds: float) -> UsageRecord:
+    """A usage record from a model's reply (token counts as the server reported them)."""
+    meta = getattr(message, "usage_metadata", None) or {}
+    return UsageRecord(
+        agent=agent,
+        model=config.model,
+        prompt_tokens=int(meta.get("input_tokens", 0)),
+        output_tokens=int(meta.get("output_tokens", 0)),
+        seconds=round(seconds, 3),
+    )
+
+
+def ask_structured(
+    agent: str,
+    config: AgentConfig,
+    messages: Sequence[BaseMessage],
+    schema: type[M],
+    check: Callable[[M], str | None] = lambda _: None,
+) -> tuple[M, list[UsageRecord]]:
+    """Ask for an answer in `schema`; retry once, naming the problem, if `check` finds one.
+
+    Returns the answer and one usage record per call. Raises `AgentOutputError` when the
+    second answer is still unusable.
+    """
+    llm = model_for(config, format=schema.model_json_schema())
+    history = list(messages)
+    usage: list[UsageRecord] = []
+    problem = ""
+    for _ in range(2):
+        start = time.perf_counter()
+        reply = llm.invoke(history)
+        usage.append(usage_of(agent, config, reply, time.perf_counter() - start))
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        try:
+            answer = schema.model_validate_json(text)
+        except ValidationError as exc:
+            problem = f"the answer did not match the schema: {exc.errors()[0]['msg']}"
+        else:
+            found = check(answer)
+            if found is None:
+                return answer, usage
+            problem = found
+        history += [
+            AIMessage(content=text),
+            HumanMessage(content=f"That answer cannot be used: {problem}. Answer again."),
+        ]
+    raise AgentOutputError(f"the {agent} agent gave no usable answer: {problem}")
