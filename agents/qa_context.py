@@ -1,0 +1,29 @@
+"""Per-run configuration of the Q&A graph (LangGraph `context_schema`).
+
+Environment variables fill what the caller left at its default: `TERRAQORE_K`,
+`TERRAQORE_ONLINE`, `TERRAQORE_ANSWER_MODEL`, `TERRAQORE_SUPPORT_THRESHOLD`, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.context import AgentConfig, RetrievalContext, agent
+
+
+@dataclass(kw_only=True)
+class QAContext(RetrievalContext):
+    """How one Q&A run retrieves, answers and checks."""
+
+    answer: AgentConfig = agent("terraqore/answer")
+    """The model that writes the cited answer."""
+
+    condense: AgentConfig = agent("terraqore/answer")
+    """The model that rewrites a follow-up into a standalone question."""
+
+    support_threshold: float = 0.5
+    """A citation is supported when the cited source holds at least this share of the
+    sentence's new content words (see `nodes.verify.support`); chosen on data (README)."""
+
+    history_turns: int = 3
+    """Past turns shown when condensing a follow-up."""
