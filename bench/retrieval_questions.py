@@ -34,7 +34,7 @@ import ollama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.qa_data import HERE, load_questions
-from bench.retrieval_quality import PrecomputedQueries
+from bench.retrieval_quality import PrecomputedQueries, embed_and_index
 from lake.bronze import Source, write_batch
 from lake.config import LakeSettings
 from lake.database import connect
@@ -43,7 +43,6 @@ from lake.silver import promote
 from retrievers.config import RetrievalSettings
 from retrievers.embedder import ServerEmbedder
 from retrievers.hybrid import LakeSearch
-from retrievers.indexer import embed_pending, sync_index
 from tests.server_harness import start_server
 
 ARTICLES = 2000
@@ -141,15 +140,7 @@ def stage_candidates(client: ollama.Client, model: str) -> None:
     lake, chunk_item, _ = lake_and_corpus()
     settings = RetrievalSettings(embedding_model=model)
     embedder = ServerEmbedder(client, model)
-    embedder.embed_documents(["warm up"])
-    con = connect(lake)
-    try:
-        start = time.perf_counter()
-        embedded = embed_pending(con, settings, embedder)
-        embed_s = time.perf_counter() - start
-    finally:
-        con.close()
-    sync_index(lake, settings, embedder)
+    embedded, embed_s, _, _ = embed_and_index(lake, settings, embedder)
     print(f"{model}: embedded {embedded} chunks in {embed_s:.0f} s", flush=True)
     sets = queries()
     texts = sorted({t for rows in sets.values() for _, _, t in rows})

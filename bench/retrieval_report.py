@@ -13,12 +13,22 @@ import json
 from typing import Any
 
 from bench.fusion_variants import all_variants, rrf
+from bench.retrieval_context import context_report
 from bench.retrieval_quality import gold_rank, metrics
 from bench.retrieval_questions import RESULTS, lake_and_corpus, queries
 from retrievers.config import FUSION_BY_MODEL
 
 MODELS = ("all-minilm", "nomic-embed-text")
 SLACK = 0.005
+
+
+def variants_by_name(model: str) -> dict[str, Any]:
+    """Every fusion variant, plus the model's current default under its own name."""
+    default = FUSION_BY_MODEL[model]
+    variants = all_variants()
+    name = f"rrf dense*{default.dense_weight:g} bm25*{default.bm25_weight:g} k={default.rrf_k}"
+    variants[f"default {name}"] = rrf(*default)
+    return variants
 
 
 def score_set(
@@ -107,6 +117,10 @@ def report() -> None:
         lines.append(_row("questions | query-type-aware", aware["questions"]))
         lines.append(_row("descriptions | query-type-aware", aware["descriptions"]))
         lines.append(f"\nchosen: {json.dumps(chosen)}; indexing {result['embed_chunks_per_s']}")
+        found = json.loads((RESULTS / f"question_candidates_{model}.json").read_text())
+        combine = variants_by_name(model)[chosen["one fusion for both"]]
+        result["context"] = context_report(found["candidates"], combine)
+        lines.append(json.dumps(result["context"], indent=1))
     judge = RESULTS / "question_judge.json"
     if judge.exists():
         lines.append("\n### listwise judge\n")
