@@ -146,10 +146,14 @@ def evaluate(model: str, questions: list[Question], removed_every: int) -> None:
     if path.exists():
         done = {(r["id"], r["condition"]) for r in map(json.loads, path.read_text().splitlines())}
     context = QAContext(k=5, answer=agent_config(model))
-    for q in questions:
-        conditions = ["open", "closed"] + (["removed"] if q["id"] % removed_every == 0 else [])
-        for condition in conditions:
+    # Condition by condition, so consecutive calls share their system prompt, which the
+    # server's prefix cache keeps evaluated, as it does for a user asking one question after
+    # another.
+    for condition in ("open", "removed", "closed"):
+        for q in questions:
             if (q["id"], condition) in done:
+                continue
+            if condition == "removed" and q["id"] % removed_every:
                 continue
             if condition == "closed":
                 outcome = closed_book(model, q["question"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from langchain_core.language_models.fake_chat_models import (
 )
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 import agents.answer
 import agents.structured
@@ -99,8 +101,14 @@ def test_the_models_own_refusal_becomes_the_plain_not_found(wired):
     assert out["answer"] == NOT_FOUND
 
 
-def test_a_follow_up_in_a_thread_is_condensed_and_usage_is_per_turn(wired):
-    qa = build_graph(InMemorySaver())
+@pytest.mark.parametrize("saver", ["memory", "sqlite"])
+def test_a_follow_up_in_a_thread_is_condensed_and_usage_is_per_turn(wired, saver):
+    checkpointer = (
+        InMemorySaver()
+        if saver == "memory"
+        else SqliteSaver(sqlite3.connect(":memory:", check_same_thread=False))
+    )
+    qa = build_graph(checkpointer)
     config = {"configurable": {"thread_id": "t1"}}
     wired["answers"] = ["Bach was born in Eisenach in 1685 [1].", "He died in Leipzig in 1750 [1]."]
     wired["standalone"] = ['{"question": "When did Johann Sebastian Bach die?"}']
