@@ -11,12 +11,20 @@ Method (so anyone can re-run it and get the same file from the same model):
    answer is a short span of the lead, without naming the article's subject, plus that answer.
 3. A question is kept only when: the answer (normalised: lower case, punctuation and
    articles dropped) appears in the normalised lead; the answer has 1 to 6 words and is not
-   inside the question; the question ends with "?", has 5 to 30 words, does not contain the
-   title, nor any title word of 4+ letters, shares at least two words of 4+ letters with the
+   inside the question; the question ends with "?", has 5 to 30 words, does not name the
+   subject (the whole title, most of the title's words of 4+ letters, or one of them written
+   as a name, capitalised inside the question), shares at least two words of 4+ letters with the
    lead (so it says enough to have one answer), and does not point at a text ("this passage",
    "the article", ...), since a retrieval query has no passage beside it.
-4. Kept questions alternate dev / test by their order in the sample: `dev` is for choosing
-   defaults, `test` is the held-out half that reports them.
+4. Articles alternate dev / test in sample order (both questions of a lead on one side):
+   `dev` is for choosing defaults, `test` is the held-out half that reports them.
+
+Two rounds: round 1 (the first 127 leads) asked for one question per lead with the title in
+the system prompt; round 2 asks for two per lead, with the title beside the passage, so
+the system prompt is the same on every call and stays cached (twice the questions per
+second), and asks for the question in the reader's own words rather than the lead's (round 1's
+questions often copied the lead's phrases, which makes them easy for BM25). Rows say which
+round made them, and the bench reports the rounds apart too.
 
 Generation appends to `bench/results/questions_raw.jsonl` (resumable: a re-run skips what is
 there, so it can run in parts under the model lock); `--finalize` filters the raw file into
@@ -47,7 +55,8 @@ from tests.server_harness import start_server
 
 MODEL = "qwen2.5-coder:1.5b"
 MIN_LEAD = 200
-PROMPT = """You write quiz questions for a trivia game.
+PROMPTS = {
+    1: """You write quiz questions for a trivia game.
 Read the passage and write ONE question that a curious person could ask, and its answer.
 Rules:
 - The answer is a short phrase (1 to 5 words) copied exactly from the passage: a name, a
@@ -56,7 +65,20 @@ Rules:
   give enough details from the passage that only one answer fits.
 - Never write the name of the passage's subject ("{title}") in the question: describe it
   instead (for example "Which planet is called the Red Planet?", not "What is Mars called?").
-- Do not mention "the passage" or "the text"."""
+- Do not mention "the passage" or "the text".""",
+    2: """You write quiz questions for a trivia game.
+Read the passage about a subject and write TWO different questions that a curious person
+could ask, each with its answer.
+Rules:
+- Each answer is a short phrase (1 to 5 words) copied exactly from the passage: a name, a
+  date, a number, a place or a thing.
+- Each question makes sense on its own, to someone who has not seen the passage, and gives
+  at least two details from the passage, so that only one answer fits.
+- Word each question in your own everyday words, as a person who has not read the passage
+  would ask it: do not copy phrases from the passage (only the answer is copied).
+- Never write the subject's name in a question: describe the subject instead.
+- Never mention "the passage" or "the text".""",
+}
 TEXT_POINTERS = re.compile(
     r"\b(this|the) (passage|text|article|paragraph|excerpt|document)\b|\bmentioned\b", re.I
 )
@@ -64,10 +86,39 @@ _STOP = {"the", "of", "and", "in", "on", "for", "with", "from", "that", "this", 
 
 
 class QA(BaseModel):
-    """What the model writes for one lead (the grammar caps the answer's length)."""
+    """What the model writes for one lead in round 1 (the grammar caps the lengths)."""
 
     question: str = Field(max_length=200)
     answer: str = Field(max_length=60)
+
+
+class TwoQA(BaseModel):
+    """What the model writes for one lead in round 2: two questions."""
+
+    question_1: str = Field(max_length=200)
+    answer_1: str = Field(max_length=60)
+    question_2: str = Field(max_length=200)
+    answer_2: str = Field(max_length=60)
+
+
+def ask(client: ollama.Client, round_: int, title: str, lead: str) -> list[tuple[str, str]]:
+    """The model's (question, answer) pairs for one lead."""
+    if round_ == 1:
+        system, user, schema = PROMPTS[1].format(title=title), f"Passage:\n{lead}", QA
+    else:
+        system, user, schema = PROMPTS[2], f"Subject: {title}\n\nPassage:\n{lead}", TwoQA
+    reply = client.chat(
+        model=MODEL,
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        format=schema.model_json_schema(),
+        options={"temperature": 0, "num_predict": 200, "num_ctx": 2048},
+    )
+    content = reply.message.content or "{}"
+    if round_ == 1:
+        one = QA.model_validate_json(content)
+        return [(one.question, one.answer)]
+    two = TwoQA.model_validate_json(content)
+    return [(two.question_1, two.answer_1), (two.question_2, two.answer_2)]
 
 
 def lead_head(text: str, limit: int = 900) -> str:
@@ -83,6 +134,23 @@ def title_words(title: str) -> set[str]:
     """The title's words of 4+ letters, which a question must not contain."""
     words = set(re.findall(r"[a-z0-9]+", normalise(re.sub(r"\(.*?\)", "", title))))
     return {w for w in words if len(w) >= 4 and w not in _STOP}
+
+
+def names_subject(question: str, title: str) -> bool:
+    """Whether the question names the article's subject.
+
+    It does when it holds the whole title, most of the title's words, or a title word
+    written as a name (capitalised inside the question: "Einstein", "Chinese").
+    """
+    q = normalise(question)
+    words = title_words(title)
+    if f" {normalise(title)} " in f" {q} ":
+        return True
+    found = words & set(q.split())
+    if words and len(found) * 2 > len(words):
+        return True
+    names = {w.lower() for w in re.findall(r"(?<=\s)[A-Z][\w'-]+", question)}
+    return any(normalise(n) in found for n in names)
 
 
 def problem(row: dict[str, str]) -> str | None:
@@ -102,14 +170,14 @@ def problem(row: dict[str, str]) -> str | None:
         < 2
     ):
         return "too vague"
-    if normalise(row["title"]) in q or title_words(row["title"]) & set(q.split()):
+    if names_subject(question, row["title"]):
         return "names the subject"
     if TEXT_POINTERS.search(question):
         return "points at a text"
     return None
 
 
-def generate(articles: int, sample: int, limit: int | None) -> None:
+def generate(articles: int, sample: int, limit: int | None, round_: int) -> None:
     """Ask the model for one question per sampled lead; append to the raw file."""
     leads = [a for a in vital_articles(articles) if len(a.raw) >= MIN_LEAD]
     rng = np.random.default_rng(13)
@@ -129,27 +197,14 @@ def generate(articles: int, sample: int, limit: int | None) -> None:
         for n, item in enumerate(todo, start=1):
             lead = lead_head(item.raw)
             start = time.perf_counter()
-            reply = client.chat(
-                model=MODEL,
-                messages=[
-                    {"role": "system", "content": PROMPT.format(title=item.title)},
-                    {"role": "user", "content": f"Passage:\n{lead}"},
-                ],
-                format=QA.model_json_schema(),
-                options={"temperature": 0, "num_predict": 120, "num_ctx": 2048},
-            )
-            qa = QA.model_validate_json(reply.message.content or "{}")
-            row = {
-                "url": item.url,
-                "title": item.title,
-                "lead": item.raw,
-                "question": qa.question,
-                "answer": qa.answer,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
+            pairs = ask(client, round_, item.title, lead)
+            seconds = round(time.perf_counter() - start, 2)
             with RAW.open("a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"{n}/{len(todo)} {row['seconds']}s {qa.question} -> {qa.answer}", flush=True)
+                for question, answer in pairs:
+                    row = {"url": item.url, "title": item.title, "lead": item.raw}
+                    row |= {"question": question, "answer": answer, "round": round_}
+                    f.write(json.dumps({**row, "seconds": seconds}) + "\n")
+            print(f"{n}/{len(todo)} {seconds}s {pairs}", flush=True)
     finally:
         srv.stop()
 
@@ -165,16 +220,19 @@ def finalize() -> None:
             reasons[why] = reasons.get(why, 0) + 1
             continue
         kept.append(row)
+    # Halves by article (in sample order), so both questions of one lead fall on one side.
+    article = {url: n for n, url in enumerate(dict.fromkeys(r["url"] for r in rows))}
     DATA.parent.mkdir(exist_ok=True)
     with DATA.open("w") as f:
         for n, row in enumerate(kept):
             out = {
                 "id": n,
-                "split": "dev" if n % 2 == 0 else "test",
+                "split": "dev" if article[row["url"]] % 2 == 0 else "test",
                 "title": row["title"],
                 "url": row["url"],
                 "question": row["question"].strip(),
                 "answer": row["answer"].strip(),
+                "round": row.get("round", 1),
             }
             f.write(json.dumps(out) + "\n")
     print(json.dumps({"generated": len(rows), "kept": len(kept), "dropped": reasons}, indent=2))
@@ -185,12 +243,13 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--sample", type=int, default=520)
     parser.add_argument("--limit", type=int, default=None, help="generate at most N this run")
+    parser.add_argument("--round", type=int, choices=[1, 2], default=2)
     parser.add_argument("--finalize", action="store_true")
     args = parser.parse_args()
     if args.finalize:
         finalize()
     else:
-        generate(args.articles, args.sample, args.limit)
+        generate(args.articles, args.sample, args.limit, args.round)
     return 0
 
 

@@ -25,6 +25,8 @@ class Question(TypedDict):
     url: str
     question: str
     answer: str
+    round: int
+    """Which round of `bench/make_questions.py` wrote it (1 or 2)."""
 
 
 def normalise(text: str) -> str:

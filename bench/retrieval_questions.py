@@ -97,6 +97,10 @@ def queries() -> dict[str, list[tuple[str, str, str]]]:
             for n, (url, text) in enumerate(sorted(described.items()))
         ],
     }
+    for n in (1, 2):
+        rows = [(q["split"], q["url"], q["question"]) for q in qs if q.get("round", 1) == n]
+        if rows:
+            out[f"questions, round {n}"] = rows
     if REWRITES.exists():
         rewrites = json.loads(REWRITES.read_text())["rewrites"]
         out["rewritten"] = [(s, u, f"{t} {rewrites[t]['query']}") for s, u, t in out["questions"]]

@@ -106,7 +106,14 @@ def report() -> None:
         lines.append("| query set | method | recall@1 | recall@5 | recall@10 | MRR@10 |")
         lines.append("|---|---|---|---|---|---|")
         shown = ["bm25", "dense", result["default"], *dict.fromkeys(chosen.values())]
-        for qs in ("questions", "rewritten", "rewrite only", "descriptions"):
+        for qs in (
+            "questions",
+            "questions, round 1",
+            "questions, round 2",
+            "rewritten",
+            "rewrite only",
+            "descriptions",
+        ):
             for name in dict.fromkeys(shown):
                 if qs in table[name]:
                     lines.append(_row(f"{qs} | {name}", table[name][qs]))
