@@ -30,7 +30,8 @@ _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*\[])")
 _REFUSALS = re.compile(
     r"\b(could not|cannot|can ?not|couldn't|can't|unable to|do not|don't|does not|doesn't)"
-    r"\b[^.]{0,40}\b(find|found|answer|contain|mention|provide|say|know)",
+    r"\b[^.]{0,40}\b(find|found|answer|contain|mention|provide|say|know)"
+    r"|\bno (information|mention|answer)\b|\bnot (mentioned|provided|stated|specified)\b",
     re.I,
 )
 _STEM = 6

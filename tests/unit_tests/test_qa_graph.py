@@ -95,8 +95,16 @@ def test_an_answer_from_memory_that_no_source_supports_is_not_found(wired):
     assert out["answer"] == NOT_FOUND and out["citations_valid"] is False
 
 
-def test_the_models_own_refusal_becomes_the_plain_not_found(wired):
-    wired["answers"] = ["The sources do not mention the Mona Lisa."]
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "The sources do not mention the Mona Lisa.",
+        "There is no information about the Mona Lisa in the sources.",
+        "I don't know.",
+    ],
+)
+def test_the_models_own_refusal_becomes_the_plain_not_found(wired, refusal):
+    wired["answers"] = [refusal]
     out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext())
     assert out["answer"] == NOT_FOUND
 
