@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -239,6 +240,8 @@ def finalize() -> None:
 
 
 def main() -> int:
+    # A `timeout` or `kill` still stops the server this script started (finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--sample", type=int, default=520)

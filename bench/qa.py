@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -171,6 +172,8 @@ def evaluate(model: str, questions: list[Question], removed_every: int) -> None:
 
 
 def main() -> int:
+    # A `timeout` or `kill` still stops the server this script started (finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="terraqore/answer")
     parser.add_argument("--limit", type=int, default=50, help="questions this run")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -174,6 +175,8 @@ def stage_candidates(client: ollama.Client, model: str) -> None:
 
 
 def main() -> int:
+    # A `timeout` or `kill` still stops the server this script started (finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("stage", choices=["rewrite", "candidates", "judge", "report"])
     parser.add_argument("--model", default="all-minilm")
