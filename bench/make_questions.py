@@ -26,6 +26,12 @@ second), and asks for the question in the reader's own words rather than the lea
 questions often copied the lead's phrases, which makes them easy for BM25). Rows say which
 round made them, and the bench reports the rounds apart too.
 
+5. For the Q&A bench (at least 200 questions), `TEMPLATED` more are made without a model from
+   Wikidata descriptions of other articles: "What is the name of the {description}?", with
+   the title as the gold answer (kept only if the lead holds it and the description does not
+   name the subject). They are marked `kind: description-template`; the retrieval bench
+   leaves them out, since descriptions are its other query set.
+
 Generation appends to `bench/results/questions_raw.jsonl` (resumable: a re-run skips what is
 there, so it can run in parts under the model lock); `--finalize` filters the raw file into
 `bench/data/vital_questions.jsonl`.
@@ -44,6 +50,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import ollama
@@ -56,6 +63,8 @@ from tests.server_harness import start_server
 
 MODEL = "qwen2.5-coder:1.5b"
 MIN_LEAD = 200
+TEMPLATED = 150
+"""Description-template questions added for the Q&A bench (retrieval uses only generated ones)."""
 PROMPTS = {
     1: """You write quiz questions for a trivia game.
 Read the passage and write ONE question that a curious person could ask, and its answer.
@@ -234,9 +243,51 @@ def finalize() -> None:
                 "question": row["question"].strip(),
                 "answer": row["answer"].strip(),
                 "round": row.get("round", 1),
+                "kind": "generated",
             }
             f.write(json.dumps(out) + "\n")
-    print(json.dumps({"generated": len(rows), "kept": len(kept), "dropped": reasons}, indent=2))
+        templated = template_questions({r["url"] for r in rows}, TEMPLATED, len(kept), len(article))
+        for row in templated:
+            f.write(json.dumps(row) + "\n")
+    summary = {"generated": len(rows), "kept": len(kept), "dropped": reasons}
+    print(json.dumps({**summary, "templated": len(templated)}, indent=2))
+
+
+def template_questions(used: set[str], count: int, first_id: int, first_article: int) -> list[Any]:
+    """Questions made from Wikidata descriptions, for the Q&A bench to reach 200 and more.
+
+    "What is the name of the {description}?", gold answer the title (which the lead must
+    hold), for articles not used by the generated questions, drawn with a fixed seed.
+    """
+    leads = [a for a in vital_articles(2000) if len(a.raw) >= MIN_LEAD and a.url not in used]
+    rng = np.random.default_rng(17)
+    out: list[Any] = []
+    for i in rng.permutation(len(leads)):
+        item = leads[int(i)]
+        title = re.sub(r"\s*\(.*?\)", "", item.title).strip()
+        described = str(item.metadata.get("description") or "").strip().rstrip(".")
+        if described[:2].istitle():  # "Smallest unit" reads "smallest unit"; "UN agency" stays
+            described = described[0].lower() + described[1:]
+        if len(described.split()) < 3 or names_subject(described, title):
+            continue
+        if f" {normalise(title)} " not in f" {normalise(item.raw)} ":
+            continue
+        n = first_article + len(out)
+        out.append(
+            {
+                "id": first_id + len(out),
+                "split": "dev" if n % 2 == 0 else "test",
+                "title": item.title,
+                "url": item.url,
+                "question": f"What is the name of the {described}?",
+                "answer": title,
+                "round": 0,
+                "kind": "description-template",
+            }
+        )
+        if len(out) == count:
+            break
+    return out
 
 
 def main() -> int:

@@ -61,7 +61,7 @@ def prepare_lakes(client: ollama.Client, embedding_model: str) -> None:
     if not REMOVED_HOME.exists():
         shutil.copytree(LAKE_HOME, REMOVED_HOME, ignore=shutil.ignore_patterns("index"))
         removed = LakeSettings(home=REMOVED_HOME)
-        golds = sorted({q["url"] for q in load_questions()})
+        golds = sorted({q["url"] for q in load_questions(kind=None)})
         con = connect(removed)
         try:
             marks = ", ".join("?" for _ in golds)
@@ -188,7 +188,7 @@ def main() -> int:
     try:
         client = ollama.Client(host=srv.url, timeout=900)
         prepare_lakes(client, args.embedding_model)
-        questions = load_questions()[args.start : args.start + args.limit]
+        questions = load_questions(kind=None)[args.start : args.start + args.limit]
         evaluate(args.model, questions, args.removed_every)
     finally:
         srv.stop()

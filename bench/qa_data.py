@@ -26,7 +26,9 @@ class Question(TypedDict):
     question: str
     answer: str
     round: int
-    """Which round of `bench/make_questions.py` wrote it (1 or 2)."""
+    """Which round of `bench/make_questions.py` wrote it (0 for description templates)."""
+    kind: str
+    """`generated` (by the model) or `description-template`."""
 
 
 def normalise(text: str) -> str:
@@ -42,7 +44,11 @@ def contains(haystack: str, needle: str) -> bool:
     return bool(n) and f" {n} " in f" {normalise(haystack)} "
 
 
-def load_questions(split: str | None = None) -> list[Question]:
-    """The committed question set, or one of its halves."""
+def load_questions(split: str | None = None, kind: str | None = "generated") -> list[Question]:
+    """The committed question set (by default the model-generated ones), or one half of it."""
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    return [Question(**r) for r in rows if split is None or r["split"] == split]
+    return [
+        Question(**r)
+        for r in rows
+        if (split is None or r["split"] == split) and (kind is None or r["kind"] == kind)
+    ]

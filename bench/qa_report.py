@@ -94,7 +94,7 @@ def dev_score(rows: list[dict[str, Any]], golds: dict[int, Any], threshold: floa
 
 def report() -> dict[str, Any]:
     """Figures per model: as run, and with the threshold chosen on dev, on test."""
-    golds = {q["id"]: q for q in load_questions()}
+    golds = {q["id"]: q for q in load_questions(kind=None)}
     out: dict[str, Any] = {}
     for path in sorted(RESULTS.glob("qa_*.jsonl")):
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -110,6 +110,10 @@ def report() -> dict[str, Any]:
             "threshold chosen on dev": best,
             "dev score by threshold": scores,
             "chosen threshold, test": figures(test, golds, best),
+            "as run, by kind": {
+                kind: figures([r for r in rows if golds[r["id"]]["kind"] == kind], golds, None)
+                for kind in sorted({golds[r["id"]]["kind"] for r in rows})
+            },
         }
     (RESULTS / "qa.json").write_text(json.dumps(out, indent=1))
     return out
