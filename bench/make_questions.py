@@ -18,25 +18,22 @@ Method (so anyone can re-run it and get the same file from the same model):
    "the article", ...), since a retrieval query has no passage beside it.
 4. Articles alternate dev / test in sample order (both questions of a lead on one side):
    `dev` is for choosing defaults, `test` is the held-out half that reports them.
-
-Two rounds: round 1 (the first 127 leads) asked for one question per lead with the title in
-the system prompt; round 2 asks for two per lead, with the title beside the passage, so
-the system prompt is the same on every call and stays cached (twice the questions per
-second), and asks for the question in the reader's own words rather than the lead's (round 1's
-questions often copied the lead's phrases, which makes them easy for BM25). Rows say which
-round made them, and the bench reports the rounds apart too.
-
 5. For the Q&A bench (at least 200 questions), `TEMPLATED` more are made without a model from
    Wikidata descriptions of other articles: "What is the name of the {description}?", with
    the title as the gold answer (kept only if the lead holds it and the description does not
    name the subject). They are marked `kind: description-template`; the retrieval bench
    leaves them out, since descriptions are its other query set.
 
+Round 2 (`--round 2`: two questions per lead, title beside the passage, "in your own words")
+was tried on 9 leads and abandoned: 2 of its 18 questions passed the filters (it named the
+subject and wrote answers that are not in the lead). Its rows are kept apart, in
+`bench/results/questions_round2_abandoned.jsonl`; every generated question is round 1's.
+
 Generation appends to `bench/results/questions_raw.jsonl` (resumable: a re-run skips what is
 there, so it can run in parts under the model lock); `--finalize` filters the raw file into
 `bench/data/vital_questions.jsonl`.
 
-Usage: python bench/make_questions.py [--sample 520] [--limit N]   # generate (model lock!)
+Usage: python bench/make_questions.py [--sample 400] [--limit N]   # generate (model lock!)
        python bench/make_questions.py --finalize
 """
 
@@ -295,9 +292,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--sample", type=int, default=520)
+    parser.add_argument("--sample", type=int, default=400)
     parser.add_argument("--limit", type=int, default=None, help="generate at most N this run")
-    parser.add_argument("--round", type=int, choices=[1, 2], default=2)
+    parser.add_argument("--round", type=int, choices=[1, 2], default=1)
     parser.add_argument("--finalize", action="store_true")
     args = parser.parse_args()
     if args.finalize:
