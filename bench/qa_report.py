@@ -119,5 +119,39 @@ def report() -> dict[str, Any]:
     return out
 
 
+ROWS = [
+    ("questions", "questions"),
+    ("accuracy with sources (%)", "accuracy_open"),
+    ("accuracy closed-book (%)", "accuracy_closed"),
+    ("citations pointing at given sources (%)", "citations_point_at_given_sources"),
+    ("model's own citations all valid (%)", "model_citations_all_valid"),
+    ("grounding, answered (mean)", "grounding_mean_answered"),
+    ("gold article among cited (%)", "gold_article_cited"),
+    ("'not found' with sources (%)", "not_found_open"),
+    ("gold removed: questions", "removed_questions"),
+    ("gold removed: 'not found' (%)", "not_found_removed"),
+    ("time to first token, median / p90 (s)", ("ttft_median", "ttft_p90")),
+    ("total, median / p90 (s)", ("total_median", "total_p90")),
+    ("closed-book total, median (s)", "closed_total_median"),
+]
+
+
+def markdown(out: dict[str, Any], view: str = "as run, all") -> str:
+    """One column per model."""
+    models = list(out)
+    lines = ["| measure | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    for label, key in ROWS:
+        cells = []
+        for m in models:
+            f = out[m][view]
+            cells.append(
+                " / ".join(str(f[k]) for k in key) if isinstance(key, tuple) else str(f[key])
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(json.dumps(report(), indent=1))
+    result = report()
+    print(json.dumps(result, indent=1))
+    print(markdown(result))
