@@ -102,4 +102,5 @@ def ask(
     final = run_question(question, thread, online, k, as_json)
     if as_json:
         keys = ("answer", "sources", "citations_valid", "grounding", "usage", "notes")
-        out.print_json(json.dumps({key: final.get(key) for key in keys}, default=str))
+        # Plain stdout: a console would wrap long strings at its width and break the JSON.
+        sys.stdout.write(json.dumps({key: final.get(key) for key in keys}, default=str) + "\n")
