@@ -21,9 +21,10 @@ class QAContext(RetrievalContext):
     condense: AgentConfig = agent("terraqore/answer")
     """The model that rewrites a follow-up into a standalone question."""
 
-    support_threshold: float = 0.5
+    support_threshold: float = 0.6
     """A citation is supported when the cited source holds at least this share of the
-    sentence's new content words (see `nodes.verify.support`); chosen on data (README)."""
+    sentence's content words, and of its new ones (`nodes.verify.support`); chosen on the dev
+    questions of `bench/qa.py` (bench/README.md, "Q&A")."""
 
     history_turns: int = 3
     """Past turns shown when condensing a follow-up."""

@@ -2,8 +2,8 @@
 
 The checks are code, not hope:
 - a citation `[n]` whose n was not given is removed (the model invented it);
-- a cited source must hold enough of its sentence's new content words (the words the
-  sentence adds to the question); a citation below `support_threshold` is removed;
+- a cited source must hold enough of its sentence's content words, and of the new ones (the
+  words the sentence adds to the question); a citation below `support_threshold` is removed;
 - a sentence left without a citation gets the source that supports it best, if one does;
 - an answer with no supported sentence at all came from the model's memory, not the
   sources: it is replaced by the plain "not found" answer.
@@ -56,15 +56,20 @@ def stems(text: str) -> set[str]:
 
 
 def support(sentence: str, source: Source, question: str) -> float:
-    """Share of the sentence's new content words (not already in the question) the source has.
+    """How much of a sentence the source holds, 0 to 1: the smaller of two shares.
 
-    A sentence that only restates the question is judged on all its content words.
+    The share of all the sentence's content words, so the claim's own words (often the
+    question's) must be there; and the share of its new words (those not in the question),
+    so the fact it adds must be there too. An answer from memory that pins the question's
+    description on another source's subject ("Britten was the Hungarian composer ...") has
+    the name but not the description, and fails the first.
     """
     said = stems(_CITATION.sub(" ", sentence))
-    new = said - stems(question) or said
-    if not new:
+    if not said:
         return 0.0
-    return len(new & stems(f"{source['title']} {source['snippet']}")) / len(new)
+    new = said - stems(question) or said
+    held = stems(f"{source['title']} {source['snippet']}")
+    return min(len(said & held) / len(said), len(new & held) / len(new))
 
 
 def split_sentences(answer: str) -> list[str]:
