@@ -1,6 +1,8 @@
 """Figures of `bench/qa.py`, and the citation check's threshold chosen on the dev questions.
 
-The check is pure code, so each saved draft is re-checked at every threshold of a grid:
+The check is pure code and the model's draft does not depend on it, so every figure comes
+from re-checking the saved drafts with the current `nodes.verify` (at the context's default
+threshold), and each draft is also re-checked at every threshold of a grid:
 the threshold with the best dev score (accuracy with sources plus the "not found" share
 with the gold article removed) is chosen, and every figure is reported on the test half.
 
@@ -16,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from agents.qa_context import QAContext
 from bench.qa_data import contains, load_questions
 from bench.retrieval_questions import RESULTS
-from nodes.verify import NOT_FOUND, check, cited
+from nodes.verify import Checked, check, cited
 
 THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 
@@ -36,48 +39,40 @@ def quantile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-def rechecked(row: dict[str, Any], question: str, threshold: float) -> str:
-    """The answer the check gives for the saved draft at another threshold."""
+def rechecked(row: dict[str, Any], question: str, threshold: float) -> Checked:
+    """What the check gives for the saved draft at a threshold (the draft does not depend on it)."""
     sources = [{**s, "text": s["snippet"]} for s in row["sources"]]
-    return check(row["draft"], sources, question, threshold).answer  # type: ignore[arg-type]
+    return check(row["draft"], sources, question, threshold)  # type: ignore[arg-type]
 
 
-def figures(
-    rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float | None
-) -> dict[str, Any]:
-    """Every measure of one model on some rows (answers re-checked at `threshold` if given)."""
+def figures(rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float) -> dict[str, Any]:
+    """Every measure of one model on some rows, the drafts checked at `threshold`."""
     by = {c: [r for r in rows if r["condition"] == c] for c in ("open", "closed", "removed")}
-
-    def answer(r: dict[str, Any]) -> str:
-        if threshold is None or r["condition"] == "closed":
-            return str(r["answer"])
-        return rechecked(r, golds[r["id"]]["question"], threshold)
-
-    opened = [(r, answer(r)) for r in by["open"]]
-    answered = [(r, a) for r, a in opened if a != NOT_FOUND]
-    given_ok = [set(cited(a)) <= {s["n"] for s in r["sources"]} for r, a in opened]
+    opened = [(r, rechecked(r, golds[r["id"]]["question"], threshold)) for r in by["open"]]
+    removed = [rechecked(r, golds[r["id"]]["question"], threshold) for r in by["removed"]]
+    answered = [(r, c) for r, c in opened if not c.not_found]
     gold_cited = [
-        golds[r["id"]]["url"] in {s["url"] for s in r["sources"] if s["n"] in cited(a)}
-        for r, a in answered
+        golds[r["id"]]["url"] in {s["url"] for s in r["sources"] if s["n"] in cited(c.answer)}
+        for r, c in answered
     ]
     ttft = [r["ttft"] for r in by["open"] if r["ttft"] is not None]
     return {
         "questions": len(opened),
-        "accuracy_open": pct([contains(a, golds[r["id"]]["answer"]) for r, a in opened]),
+        "accuracy_open": pct([contains(c.answer, golds[r["id"]]["answer"]) for r, c in opened]),
         "accuracy_closed": pct(
             [contains(r["answer"], golds[r["id"]]["answer"]) for r in by["closed"]]
         ),
-        "citations_point_at_given_sources": pct(given_ok),
-        "model_citations_all_valid": pct([bool(r["citations_valid"]) for r in by["open"]]),
-        "grounding_mean_answered": round(
-            statistics.fmean([float(r["grounding"] or 0) for r, _ in answered]), 3
-        )
-        if answered and threshold is None
+        "citations_point_at_given_sources": pct(
+            [set(cited(c.answer)) <= {s["n"] for s in r["sources"]} for r, c in opened]
+        ),
+        "model_citations_all_valid": pct([c.citations_valid for _, c in opened]),
+        "grounding_mean_answered": round(statistics.fmean([c.grounding for _, c in answered]), 3)
+        if answered
         else None,
         "gold_article_cited": pct(gold_cited),
-        "not_found_open": pct([a == NOT_FOUND for _, a in opened]),
-        "removed_questions": len(by["removed"]),
-        "not_found_removed": pct([answer(r) == NOT_FOUND for r in by["removed"]]),
+        "not_found_open": pct([c.not_found for _, c in opened]),
+        "removed_questions": len(removed),
+        "not_found_removed": pct([c.not_found for c in removed]),
         "ttft_median": quantile(ttft, 0.5),
         "ttft_p90": quantile(ttft, 0.9),
         "total_median": quantile([r["total"] for r in by["open"]], 0.5),
@@ -104,14 +99,15 @@ def report() -> dict[str, Any]:
 
         scores = {t: dev_score(dev, golds, t) for t in THRESHOLDS}
         best = max(THRESHOLDS, key=lambda t: scores[t])
+        current = QAContext().support_threshold
         out[model] = {
-            "as run, all": figures(rows, golds, None),
-            "as run, test": figures(test, golds, None),
+            "all, current check": figures(rows, golds, current),
+            "test, current check": figures(test, golds, current),
             "threshold chosen on dev": best,
             "dev score by threshold": scores,
-            "chosen threshold, test": figures(test, golds, best),
-            "as run, by kind": {
-                kind: figures([r for r in rows if golds[r["id"]]["kind"] == kind], golds, None)
+            "test, threshold chosen on dev": figures(test, golds, best),
+            "all, by kind": {
+                kind: figures([r for r in rows if golds[r["id"]]["kind"] == kind], golds, current)
                 for kind in sorted({golds[r["id"]]["kind"] for r in rows})
             },
         }
@@ -136,7 +132,7 @@ ROWS = [
 ]
 
 
-def markdown(out: dict[str, Any], view: str = "as run, all") -> str:
+def markdown(out: dict[str, Any], view: str = "all, current check") -> str:
     """One column per model."""
     models = list(out)
     lines = ["| measure | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
