@@ -24,45 +24,6 @@ FUSION_BY_MODEL = {
 STANDARD_FUSION = Fusion(1.0, 1.0, 60)
 """Plain RRF, for embedding models we have not measured."""
 
-QUESTION_FUSION_BY_MODEL: dict[str, Fusion] = {}
-"""Fusion for natural-language questions, per model, where it differs from the one above
-(chosen on the question set, `bench/retrieval_questions.py`): questions paraphrase their
-answer's passage, where keywords and descriptions share its rare words."""
-
-_QUESTION_WORDS = frozenset(
-    [
-        "who",
-        "whom",
-        "whose",
-        "what",
-        "which",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "name",
-        "list",
-    ]
-)
-
-
-def is_question(query: str) -> bool:
-    """Whether a query is a question in plain language (not keywords or a description)."""
-    words = query.strip().lower().split()
-    return bool(words) and (words[-1].endswith("?") or words[0] in _QUESTION_WORDS)
-
 
 class RetrievalSettings(Settings):
     """How the index is built and how results are fused.
@@ -107,14 +68,9 @@ class RetrievalSettings(Settings):
     mmr_lambda: float = 0.5
     """MMR trade-off: 1 is pure relevance, 0 pure diversity."""
 
-    def fusion(self, query: str = "") -> Fusion:
-        """The fusion in force for a query: what is set, else the model's measured default.
-
-        Questions get the model's question fusion when it has one.
-        """
-        model = self.embedding_model.split(":")[0]
-        asked = is_question(query) and model in QUESTION_FUSION_BY_MODEL
-        base = (QUESTION_FUSION_BY_MODEL if asked else FUSION_BY_MODEL).get(model, STANDARD_FUSION)
+    def fusion(self) -> Fusion:
+        """The fusion in force: what is set, else the embedding model's measured default."""
+        base = FUSION_BY_MODEL.get(self.embedding_model.split(":")[0], STANDARD_FUSION)
         return Fusion(
             base.dense_weight if self.dense_weight is None else self.dense_weight,
             base.bm25_weight if self.bm25_weight is None else self.bm25_weight,

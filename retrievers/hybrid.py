@@ -203,7 +203,7 @@ class LakeSearch:
         dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
         if mode == "hybrid":
-            fusion = self.settings.fusion(query)
+            fusion = self.settings.fusion()
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in lexical]],
                 [fusion.dense_weight, fusion.bm25_weight],

@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from retrievers.config import (
-    FUSION_BY_MODEL,
-    QUESTION_FUSION_BY_MODEL,
-    STANDARD_FUSION,
-    Fusion,
-    RetrievalSettings,
-    is_question,
-)
+from retrievers.config import FUSION_BY_MODEL, STANDARD_FUSION, Fusion, RetrievalSettings
 from retrievers.embedder import normalise, task_prefixes
 from retrievers.filters import as_filters
 from retrievers.fusion import mmr_order, reciprocal_rank_fusion
@@ -134,27 +127,3 @@ def test_fusion_defaults_follow_the_model_and_yield_to_what_is_set(
     assert RetrievalSettings(embedding_model="my-embedder").fusion() == STANDARD_FUSION
     monkeypatch.setenv("TERRAQORE_BM25_WEIGHT", "0.5")
     assert RetrievalSettings(rrf_k=60).fusion() == Fusion(1.0, 0.5, 60)
-
-
-@pytest.mark.parametrize(
-    ("query", "asked"),
-    [
-        ("Where was Bach born?", True),
-        ("who painted the mona lisa", True),
-        ("German composer of the Baroque period", False),
-        ("offline llm serving", False),
-        ("", False),
-    ],
-)
-def test_questions_are_told_from_keywords_and_descriptions(query: str, asked: bool) -> None:
-    assert is_question(query) is asked
-
-
-def test_questions_get_their_own_fusion_where_the_model_has_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(QUESTION_FUSION_BY_MODEL, "all-minilm", Fusion(2.0, 1.0, 30))
-    settings = RetrievalSettings(embedding_model="all-minilm")
-    assert settings.fusion("Where was Bach born?") == Fusion(2.0, 1.0, 30)
-    assert settings.fusion("German composer") == FUSION_BY_MODEL["all-minilm"]
-    assert RetrievalSettings(rrf_k=60).fusion("Why?") == Fusion(2.0, 1.0, 60)
