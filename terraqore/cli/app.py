@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
+from terraqore.cli.ask import ask
 from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.cli.lake import lake_app
@@ -34,6 +35,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(lake_app, name="lake")
+app.command("ask")(ask)
 app.add_typer(config_app, name="config")
 app.command()(setup)
 
