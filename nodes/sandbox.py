@@ -71,7 +71,7 @@ class SandboxLimits:
 
 
 @dataclass(kw_only=True)
-class TestOutcome:
+class CaseOutcome:
     """One test's result."""
 
     id: str
@@ -90,7 +90,7 @@ class SandboxResult:
     timed_out: bool
     seconds: float
     output: str
-    tests: list[TestOutcome] = field(default_factory=list)
+    tests: list[CaseOutcome] = field(default_factory=list)
 
     @property
     def passed(self) -> int:
@@ -98,7 +98,7 @@ class SandboxResult:
         return sum(t.outcome == "passed" for t in self.tests)
 
     @property
-    def failed(self) -> list[TestOutcome]:
+    def failed(self) -> list[CaseOutcome]:
         """Tests that failed or did not import."""
         return [t for t in self.tests if t.outcome in ("failed", "error")]
 
@@ -221,10 +221,10 @@ def _spawn(
             proc.wait()
 
 
-def _read_tests(path: Path) -> list[TestOutcome]:
+def _read_tests(path: Path) -> list[CaseOutcome]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8", errors="replace")[:2_000_000])
-        return [TestOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw]
+        return [CaseOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw]
     except (OSError, ValueError, TypeError, KeyError):
         return []
 

@@ -1,0 +1,123 @@
+"""The Validator agent: designs tests from the task and the plan, never from the code.
+
+This is AgentCoder's test designer: tests written apart from the code catch what the
+Coder's own tests share its blind spots on. The tests are asked for as short snippets of
+`assert` lines (schema-constrained JSON, which a small model gets right far more often than
+a whole pytest file); `render_tests` turns them into one pytest file, and the sandbox runs
+it with the Coder's own tests (see `nodes.test_run`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from agents.structured import AgentOutputError, ask_structured
+from agents.studio_context import Context
+from agents.studio_prompts import plan_section, sources_section, task_section
+from agents.studio_state import State
+
+TEST_FILE = "test_validator_designed.py"
+
+PROMPT = """{task}
+
+{plan}
+
+{sources}
+
+<INSTRUCTIONS>
+Design tests that check the task is done, without seeing any code. Each test is one to
+four lines of Python with `assert` statements that call the functions or classes exactly
+as the task names them (they are already imported). Cover normal cases, edge cases (empty
+input, one element, large values) and errors the task mentions (use
+`with pytest.raises(ValueError):` for those). Only assert what the task states; compute
+expected values carefully.
+</INSTRUCTIONS>"""
+
+
+class DesignedTest(BaseModel):
+    """One test: a name and a few lines of asserts."""
+
+    name: str = Field(description="snake_case, what it checks", max_length=60)
+    code: str = Field(description="One to four lines of Python with assert.", max_length=600)
+
+
+class TestDesign(BaseModel):
+    """The Validator's tests."""
+
+    tests: list[DesignedTest] = Field(min_length=3, max_length=8)
+
+
+def _usable(code: str) -> bool:
+    try:
+        compile(code, TEST_FILE, "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return "assert" in code or "pytest.raises" in code
+
+
+def _check(design: TestDesign) -> str | None:
+    if not any(_usable(t.code) for t in design.tests):
+        return "no test is valid Python with an assert; write one to four assert lines each"
+    return None
+
+
+def modules_of(files: Mapping[str, str]) -> list[str]:
+    """Importable module names of the project's code files (tests excluded)."""
+    out = []
+    for path in files:
+        name = path.rsplit("/", 1)[-1]
+        if path.endswith(".py") and not name.startswith(("test_", "conftest")):
+            module = path[:-3].replace("/", ".").removesuffix(".__init__")
+            if all(part.isidentifier() for part in module.split(".")):
+                out.append(module)
+    return out
+
+
+def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str:
+    """The designed tests as one pytest file that imports the project's modules."""
+    lines = [
+        '"""Tests designed by the Validator agent from the task and plan, not from the code."""',
+        "",
+        "import pytest",
+        "",
+    ]
+    lines += [f"from {module} import *  # noqa: F403" for module in modules_of(files)]
+    seen: set[str] = set()
+    for i, test in enumerate(tests, 1):
+        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"
+        name = f"test_{i:02d}_{slug}"
+        if name in seen:
+            continue
+        seen.add(name)
+        body = "\n".join(f"    {line}" for line in test["code"].strip().splitlines())
+        lines += ["", "", f"def {name}():", body]
+    return "\n".join(lines) + "\n"
+
+
+def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Design the tests once per run (they do not change when the code does)."""
+    if state.designed_tests:
+        return {}
+    prompt = PROMPT.format(
+        task=task_section(state.task),
+        plan=plan_section(state.plan),
+        sources=sources_section(state.sources),
+    )
+    try:
+        design, usage = ask_structured(
+            "validator",
+            runtime.context.validator,
+            [HumanMessage(content=prompt)],
+            TestDesign,
+            _check,
+        )
+    except AgentOutputError as exc:
+        return {"notes": [f"the validator designed no tests ({exc}); the coder's tests ran alone"]}
+    tests = [t.model_dump() for t in design.tests if _usable(t.code)]
+    return {"designed_tests": tests, "usage": usage}
