@@ -88,13 +88,14 @@ def _ask_approval(plan: dict[str, Any]) -> Any:
         err.print(f"  {f['path']}: {f['purpose']}", highlight=False)
     for i, step in enumerate(plan.get("steps", []), 1):
         err.print(f"  {i}. {step}", highlight=False)
-    err.print("Approve? [y]es / [n]o / or type feedback for the planner: ", end="")
+    err.print("Approve? yes / no / or type feedback for the planner: ", end="", markup=False)
     return sys.stdin.readline().strip() or "yes"
 
 
 def _write(folder: Path, state: dict[str, Any]) -> None:
     from nodes.project_files import write_files
 
+    folder.mkdir(parents=True, exist_ok=True)
     write_files(folder, {**state.get("files", {}), **state.get("test_files", {})})
     (folder / "REPORT.md").write_text(state.get("report", ""), encoding="utf-8")
     keys = ("task", "idea", "plan", "validation", "security", "sources", "rounds", "usage", "notes")

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
@@ -24,73 +21,7 @@ import nodes.test_run
 from agents.studio_context import Context
 from graphs.studio import build_graph, graph
 from nodes.sandbox import CaseOutcome, SandboxResult
-
-IDEA = json.dumps(
-    {
-        "title": "Adder",
-        "summary": "A function add(a, b) that returns the sum of two numbers.",
-        "users": "developers",
-        "done_when": ["add(1, 2) == 3"],
-        "assumptions": [],
-    }
-)
-PLAN = json.dumps(
-    {
-        "files": [{"path": "solution.py", "purpose": "add(a, b)"}],
-        "steps": ["Write add", "Test add"],
-        "acceptance": ["add(1, 2) == 3"],
-        "tests": ["add(1, 2) gives 3"],
-    }
-)
-TESTS = json.dumps(
-    {
-        "tests": [
-            {"name": "small", "code": "assert add(1, 2) == 3"},
-            {"name": "zero", "code": "assert add(0, 0) == 0"},
-            {"name": "broken", "code": "assert add(1,"},
-        ]
-    }
-)
-CLEAN = "```python\n# solution.py\ndef add(a, b):\n    return a + b\n```\n"
-VULNERABLE = (
-    "```python\n# solution.py\nimport subprocess\n\n\ndef add(a, b):\n"
-    "    subprocess.call(f'echo {a}', shell=True)\n    return a + b\n```\n"
-)
-NO_FINDINGS = json.dumps({"findings": []})
-
-
-class Fakes:
-    """Scripted answers per agent model; records every call."""
-
-    def __init__(self, **answers: list[str]) -> None:
-        defaults = {
-            "idea": [IDEA],
-            "planner": [PLAN],
-            "coder": [CLEAN],
-            "validator": [TESTS],
-            "security": [NO_FINDINGS],
-        }
-        self.answers = {**defaults, **answers}
-        self.calls: list[str] = []
-
-    def model_for(self, config: Any, **options: Any) -> FakeListChatModel:
-        role = config.model.split("/")[-1]
-        self.calls.append(role)
-        answers = self.answers[role]
-        index = min(self.calls.count(role) - 1, len(answers) - 1)
-        return FakeListChatModel(responses=[answers[index]])
-
-
-@pytest.fixture()
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Fakes]:
-    monkeypatch.setattr(nodes.retrieve, "search_lake", lambda query, ctx: ([], []))
-
-    def install(**answers: list[str]) -> Fakes:
-        fake = Fakes(**answers)
-        monkeypatch.setattr(agents.structured, "model_for", fake.model_for)
-        return fake
-
-    return install
+from tests.studio_fakes import CLEAN, VULNERABLE
 
 
 def scripted_sandbox(monkeypatch: pytest.MonkeyPatch, outcomes: list[list[str]]) -> list[dict]:
