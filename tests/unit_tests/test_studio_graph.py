@@ -224,7 +224,7 @@ def test_stream_gives_node_updates_and_each_agents_messages(fakes) -> None:
         if mode == "updates":
             updates += list(chunk)
         else:
-            message, meta = chunk
+            _message, meta = chunk
             message_nodes.add(meta["langgraph_node"])
     assert updates[:4] == ["retrieve", "idea", "planner", "approve_plan"]
     assert updates[-1] == "report"
