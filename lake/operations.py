@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,6 @@ class IngestReport:
     source: str
     bronze: BatchResult
     silver: SilverReport
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data, for `--json`."""
-        return asdict(self)
 
 
 def ingest(

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from server.config import parse_host
 from terraqore.cli.build import build
+from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.cli.lake import lake_app
 from terraqore.cli.support import cli_errors, client, fail
@@ -34,6 +35,7 @@ models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_arg
 app.add_typer(models_app, name="models")
 app.add_typer(lake_app, name="lake")
 app.command("build")(build)
+app.add_typer(config_app, name="config")
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
