@@ -8,7 +8,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.structured import ask_structured
+from agents.structured import AgentOutputError, ask_structured
 from agents.studio_context import Context
 from agents.studio_prompts import sources_section, task_section
 from agents.studio_state import State
@@ -30,8 +30,12 @@ class IdeaBrief(BaseModel):
     title: str = Field(description="A short name for the project.", max_length=120)
     summary: str = Field(description="What will be built, in two or three sentences.")
     users: str = Field(description="Who uses it.")
-    done_when: list[str] = Field(description="Checkable statements of done.", max_length=8)
-    assumptions: list[str] = Field(description="Assumptions made about a vague request.")
+    done_when: list[str] = Field(
+        description="Checkable statements of done.", min_length=1, max_length=6
+    )
+    assumptions: list[str] = Field(
+        description="Assumptions made about a vague request.", max_length=4
+    )
 
 
 def _check(brief: IdeaBrief) -> str | None:
@@ -45,7 +49,21 @@ def _check(brief: IdeaBrief) -> str | None:
 def idea(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write the idea brief for the task."""
     prompt = PROMPT.format(task=task_section(state.task), sources=sources_section(state.sources))
-    brief, usage = ask_structured(
-        "idea", runtime.context.idea, [HumanMessage(content=prompt)], IdeaBrief, _check
-    )
+    try:
+        brief, usage = ask_structured(
+            "idea", runtime.context.idea, [HumanMessage(content=prompt)], IdeaBrief, _check
+        )
+    except AgentOutputError as exc:
+        # The task itself is a usable brief; one weak answer should not end the run.
+        fallback = fallback_brief(state.task)
+        return {"idea": fallback.model_dump(), "notes": [f"{exc}; the task is the brief"]}
     return {"idea": brief.model_dump(), "usage": usage}
+
+
+def fallback_brief(task: str) -> IdeaBrief:
+    """A brief made of the task's own words."""
+    words = task.split()
+    title = " ".join(words[:8]) + ("..." if len(words) > 8 else "")
+    return IdeaBrief(
+        title=title[:120], summary=task, users="the user", done_when=[task], assumptions=[]
+    )

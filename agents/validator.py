@@ -9,6 +9,7 @@ it with the Coder's own tests (see `nodes.test_run`).
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,16 +54,29 @@ class TestDesign(BaseModel):
     tests: list[DesignedTest] = Field(min_length=3, max_length=8)
 
 
-def _usable(code: str) -> bool:
+def normalise(code: str) -> str | None:
+    """A snippet as runnable test code, or None if it is not Python or checks nothing.
+
+    Small models often write `f(1) == 2` without the `assert`, or wrap the snippet in a
+    code fence; both are repaired rather than thrown away.
+    """
+    text = re.sub(r"^```\w*\n?|```$", "", code.strip()).strip()
     try:
-        compile(code, TEST_FILE, "exec")
+        tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return False
-    return "assert" in code or "pytest.raises" in code
+        return None
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Compare | ast.BoolOp):
+            node = ast.Assert(test=node.value)
+        body.append(node)
+    tree.body = body
+    fixed = ast.unparse(ast.fix_missing_locations(tree))
+    return fixed if ("assert" in fixed or "pytest.raises" in fixed) else None
 
 
 def _check(design: TestDesign) -> str | None:
-    if not any(_usable(t.code) for t in design.tests):
+    if not any(normalise(t.code) for t in design.tests):
         return "no test is valid Python with an assert; write one to four assert lines each"
     return None
 
@@ -119,5 +133,5 @@ def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     except AgentOutputError as exc:
         return {"notes": [f"the validator designed no tests ({exc}); the coder's tests ran alone"]}
-    tests = [t.model_dump() for t in design.tests if _usable(t.code)]
+    tests = [{"name": t.name, "code": code} for t in design.tests if (code := normalise(t.code))]
     return {"designed_tests": tests, "usage": usage}

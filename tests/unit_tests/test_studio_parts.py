@@ -110,3 +110,13 @@ def test_context_checks_its_gate_and_format(monkeypatch):
     monkeypatch.setenv("TERRAQORE_MAX_FIX_ROUNDS", "4")
     ctx = Context(max_fix_rounds=1)
     assert ctx.block_severities == ("high", "medium") and ctx.max_fix_rounds == 1
+
+
+def test_test_snippets_are_repaired_or_dropped():
+    from agents.validator import normalise
+
+    assert normalise("f(1) == 2") == "assert f(1) == 2"
+    assert normalise("```python\nassert f(1)\n```") == "assert f(1)"
+    assert normalise("with pytest.raises(ValueError):\n    f(-1)").startswith("with pytest.raises")
+    assert normalise("f(1)") is None  # checks nothing
+    assert normalise("assert f(1") is None  # not Python
