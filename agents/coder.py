@@ -38,8 +38,8 @@ FIRST = """{task}
 
 <INSTRUCTIONS>
 Write the complete code for the plan. Keep every file, function and class name the task
-gives exactly. Standard library only. Also write pytest tests for it in a file named
-test_<module>.py that imports from your module.
+gives exactly. Standard library only. Then write test_<module>.py with at most three short
+pytest tests that import from your module. No explanations.
 {format}
 </INSTRUCTIONS>"""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
@@ -24,16 +24,22 @@ like (checkable statements), and any assumption you made.
 </INSTRUCTIONS>"""
 
 
+Short = Annotated[str, Field(max_length=200)]
+"""One list item: bounded, so a small model cannot ramble (the grammar enforces it)."""
+
+
 class IdeaBrief(BaseModel):
     """What will be built, for whom, and how we know it is done."""
 
     title: str = Field(description="A short name for the project.", max_length=120)
-    summary: str = Field(description="What will be built, in two or three sentences.")
-    users: str = Field(description="Who uses it.")
-    done_when: list[str] = Field(
+    summary: str = Field(
+        description="What will be built, in two or three sentences.", max_length=500
+    )
+    users: str = Field(description="Who uses it.", max_length=160)
+    done_when: list[Short] = Field(
         description="Checkable statements of done.", min_length=1, max_length=6
     )
-    assumptions: list[str] = Field(
+    assumptions: list[Short] = Field(
         description="Assumptions made about a vague request.", max_length=4
     )
 

@@ -33,7 +33,7 @@ class PlannedFile(BaseModel):
     """A file the Coder will write."""
 
     path: str = Field(description="Relative path, e.g. solution.py.", max_length=80)
-    purpose: str = Field(description="What the file holds: its functions or classes.")
+    purpose: str = Field(description="What the file holds: its functions.", max_length=300)
 
 
 class Plan(BaseModel):
