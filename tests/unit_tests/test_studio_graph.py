@@ -229,3 +229,23 @@ def test_stream_gives_node_updates_and_each_agents_messages(fakes) -> None:
     assert updates[:4] == ["retrieve", "idea", "planner", "approve_plan"]
     assert updates[-1] == "report"
     assert message_nodes == {"idea", "planner", "coder", "validator", "security"}
+
+
+def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
+    empty_idea = json.dumps(
+        {"title": "x", "summary": "", "users": "", "done_when": ["x"], "assumptions": []}
+    )
+    empty_plan = json.dumps(
+        {
+            "files": [{"path": "notes.txt", "purpose": "x"}],
+            "steps": ["x"],
+            "acceptance": ["x"],
+            "tests": ["x"],
+        }
+    )
+    fake = fakes(idea=[empty_idea], planner=[empty_plan])
+    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context())
+    assert out["idea"]["summary"] == "Write add(a, b) in `calc.py`."
+    assert out["plan"]["files"][0]["path"] == "calc.py"
+    assert any("the task is the brief" in n for n in out["notes"])
+    assert "coder" in fake.calls
