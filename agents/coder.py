@@ -38,8 +38,8 @@ FIRST = """{task}
 
 <INSTRUCTIONS>
 Write the complete code for the plan. Keep every file, function and class name the task
-gives exactly. Standard library only. Then write test_<module>.py with at most three short
-pytest tests that import from your module. No explanations.
+gives exactly. Standard library only. One-line docstrings. Write no tests (the Validator
+writes them) and no explanations.
 {format}
 </INSTRUCTIONS>"""
 

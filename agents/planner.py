@@ -24,8 +24,9 @@ PROMPT = """{task}
 {feedback}
 <INSTRUCTIONS>
 Plan the Python code for this idea: the files to write (keep every file and function name
-the task gives, exactly), three to seven ordered steps, the acceptance criteria, and the
-tests to write (each a concrete input and the expected result). Standard library only.
+the task gives, exactly), two to five ordered steps (each a short sentence), the acceptance
+criteria, and the tests to write, each as "input -> expected result". Standard library only.
+Example test: "is_even(4) -> True".
 </INSTRUCTIONS>"""
 
 

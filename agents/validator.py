@@ -32,26 +32,28 @@ PROMPT = """{task}
 {sources}
 
 <INSTRUCTIONS>
-Design tests that check the task is done, without seeing any code. Each test is one to
-four lines of Python with `assert` statements that call the functions or classes exactly
-as the task names them (they are already imported). Cover normal cases, edge cases (empty
-input, one element, large values) and errors the task mentions (use
-`with pytest.raises(ValueError):` for those). Only assert what the task states; compute
-expected values carefully.
+Design four to six tests that check the task is done, without seeing any code. Each test's
+code is one or two lines that call the functions or classes exactly as the task names them
+(they are already imported) and assert the result. Cover a normal case, the edge cases the
+task mentions (empty input, one element) and the errors it names (`with pytest.raises(
+ValueError): f(-1)`). Only assert what the task states, and work out each expected value
+from the task's own words. Never define the function yourself.
+Example: {{"tests": [{{"name": "adds_small_numbers", "code": "assert add(1, 2) == 3"}},
+{{"name": "rejects_text", "code": "with pytest.raises(TypeError): add('a', 1)"}}]}}
 </INSTRUCTIONS>"""
 
 
 class DesignedTest(BaseModel):
     """One test: a name and a few lines of asserts."""
 
-    name: str = Field(description="snake_case, what it checks", max_length=60)
-    code: str = Field(description="One to four lines of Python with assert.", max_length=600)
+    name: str = Field(description="snake_case, what it checks", max_length=48)
+    code: str = Field(description="One or two lines of Python that assert.", max_length=240)
 
 
 class TestDesign(BaseModel):
     """The Validator's tests."""
 
-    tests: list[DesignedTest] = Field(min_length=3, max_length=8)
+    tests: list[DesignedTest] = Field(min_length=3, max_length=6)
 
 
 def normalise(code: str) -> str | None:
@@ -65,6 +67,8 @@ def normalise(code: str) -> str | None:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
+    if any(isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Return) for n in ast.walk(tree)):
+        return None  # it wrote (part of) the code, not a test of it
     body: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Compare | ast.BoolOp):
@@ -116,8 +120,8 @@ def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Design the tests once per run (they do not change when the code does)."""
-    if state.designed_tests:
-        return {}
+    if state.designed_tests or state.feedback_kind:
+        return {}  # designed already, or tried on the first round and failed
     prompt = PROMPT.format(
         task=task_section(state.task),
         plan=plan_section(state.plan),

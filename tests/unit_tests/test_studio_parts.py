@@ -120,3 +120,9 @@ def test_test_snippets_are_repaired_or_dropped():
     assert normalise("with pytest.raises(ValueError):\n    f(-1)").startswith("with pytest.raises")
     assert normalise("f(1)") is None  # checks nothing
     assert normalise("assert f(1") is None  # not Python
+
+
+def test_a_snippet_that_defines_the_function_is_not_a_test():
+    from agents.validator import normalise
+
+    assert normalise("def f(x):\n    return x\nassert f(1) == 1") is None
