@@ -30,11 +30,11 @@ FORMATS = {
     "json": "Answer with the JSON object: each file's path and its full content.",
 }
 
-FIRST = """{task}
+FIRST = """{sources}
+
+{task}
 
 {plan}
-
-{sources}
 
 <INSTRUCTIONS>
 Write the complete code for the plan. Keep every file, function and class name the task
@@ -43,7 +43,9 @@ writes them) and no explanations.
 {format}
 </INSTRUCTIONS>"""
 
-FIX = """{task}
+FIX = """{sources}
+
+{task}
 
 {plan}
 
@@ -52,8 +54,6 @@ FIX = """{task}
 <PROBLEMS>
 {feedback}
 </PROBLEMS>
-
-{sources}
 
 <INSTRUCTIONS>
 Fix every problem listed. If a test expects something the task does not ask for, keep

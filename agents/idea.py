@@ -13,9 +13,9 @@ from agents.studio_context import Context
 from agents.studio_prompts import sources_section, task_section
 from agents.studio_state import State
 
-PROMPT = """{task}
+PROMPT = """{sources}
 
-{sources}
+{task}
 
 <INSTRUCTIONS>
 Turn the task into one small, buildable Python project. Keep every name, file name and

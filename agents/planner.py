@@ -9,18 +9,19 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from agents.idea import Short
 from agents.structured import AgentOutputError, ask_structured
 from agents.studio_context import Context
 from agents.studio_prompts import sources_section, task_section
 from agents.studio_state import State
 
-PROMPT = """{task}
+PROMPT = """{sources}
+
+{task}
 
 <IDEA>
 {idea}
 </IDEA>
-
-{sources}
 {feedback}
 <INSTRUCTIONS>
 Plan the Python code for this idea: the files to write (keep every file and function name
@@ -41,10 +42,10 @@ class Plan(BaseModel):
     """The plan: what to write, in what order, and how to check it."""
 
     files: list[PlannedFile] = Field(min_length=1, max_length=6)
-    steps: list[str] = Field(description="Ordered, checkable actions.", min_length=1, max_length=7)
-    acceptance: list[str] = Field(description="Acceptance criteria.", min_length=1, max_length=6)
-    tests: list[str] = Field(
-        description="Tests to write: input and expected result.", min_length=1, max_length=8
+    steps: list[Short] = Field(description="Short, ordered actions.", min_length=1, max_length=5)
+    acceptance: list[Short] = Field(description="Acceptance criteria.", min_length=1, max_length=5)
+    tests: list[Short] = Field(
+        description="Tests to write: input -> expected result.", min_length=1, max_length=6
     )
 
 
@@ -52,7 +53,7 @@ def _check(plan: Plan) -> str | None:
     if not any(f.path.strip().endswith(".py") for f in plan.files):
         return "no Python file is planned; name the .py files to write"
     if not [s for s in plan.steps if s.strip()]:
-        return "the plan has no steps; give three to seven ordered steps"
+        return "the plan has no steps; give two to five ordered steps"
     if not [t for t in plan.tests if t.strip()]:
         return "the plan has no tests; give each test's input and expected result"
     return None

@@ -22,7 +22,9 @@ from agents.studio_context import Context
 from agents.studio_prompts import sources_section, task_section
 from agents.studio_state import State
 
-PROMPT = """{task}
+PROMPT = """{sources}
+
+{task}
 
 <CODE>
 {code}
@@ -31,8 +33,6 @@ PROMPT = """{task}
 <BANDIT_FINDINGS>
 {bandit}
 </BANDIT_FINDINGS>
-
-{sources}
 
 <INSTRUCTIONS>
 Review the code for security problems that static analysis misses: secrets or passwords

@@ -25,11 +25,11 @@ from agents.studio_state import State
 
 TEST_FILE = "test_validator_designed.py"
 
-PROMPT = """{task}
+PROMPT = """{sources}
+
+{task}
 
 {plan}
-
-{sources}
 
 <INSTRUCTIONS>
 Design four to six tests that check the task is done, without seeing any code. Each test's
