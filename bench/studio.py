@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -34,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TASKS = Path(__file__).with_name("studio_tasks")
 RESULTS = Path(__file__).with_name("results") / "studio.jsonl"
 MODES = ("single-fenced", "single-json", "graph-fenced", "graph-json")
+COMMIT = subprocess.run(
+    ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=TASKS.parent
+).stdout.strip()
 
 
 def tasks(names: list[str] | None = None) -> list[Path]:
@@ -105,7 +109,7 @@ def whole_graph(
 def run_one(task: Path, mode: str) -> dict[str, Any]:
     text = (task / "task.md").read_text()
     kind, fmt = mode.split("-")
-    record: dict[str, Any] = {"task": task.name, "mode": mode}
+    record: dict[str, Any] = {"task": task.name, "mode": mode, "commit": COMMIT}
     start = time.perf_counter()
     try:
         if kind == "single":
