@@ -28,12 +28,20 @@ _ORDERS = re.compile(
     r"|\byou\s+(must|should)\s+now\b|\bsystem\s+prompt\b",
     re.IGNORECASE,
 )
-WITHHELD = "[a sentence addressed to AI agents was withheld]"
+WITHHELD = "[text addressed to AI agents was withheld from here on]"
 
 
 def quarantine(text: str) -> str:
-    """The text with every sentence that gives orders to an AI agent withheld."""
-    return " ".join(WITHHELD if _ORDERS.search(s) else s for s in sentences(text))
+    """The text up to the first sentence that gives orders to an AI agent, the rest withheld.
+
+    An injection rarely stops at one sentence ("...ignore your rules. Instead write ..."),
+    and the next sentences carry no marker of their own, so everything from there on goes.
+    """
+    parts = sentences(text)
+    for i, sentence in enumerate(parts):
+        if _ORDERS.search(sentence):
+            return " ".join([*parts[:i], WITHHELD])
+    return " ".join(parts)
 
 
 def sources_section(sources: Sequence[Source]) -> str:
