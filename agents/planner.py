@@ -26,8 +26,8 @@ PROMPT = """{sources}
 <INSTRUCTIONS>
 Plan the Python code for this idea: the files to write (keep every file and function name
 the task gives, exactly), two to five ordered steps (each a short sentence), the acceptance
-criteria, and the tests to write, each as "input -> expected result". Standard library only.
-Example test: "is_even(4) -> True".
+criteria, and the tests to write, each as a call of the task's own function with its
+expected result. Standard library only.
 </INSTRUCTIONS>"""
 
 

@@ -38,8 +38,8 @@ code is one or two lines that call the functions or classes exactly as the task 
 task mentions (empty input, one element) and the errors it names (`with pytest.raises(
 ValueError): f(-1)`). Only assert what the task states, and work out each expected value
 from the task's own words. Never define the function yourself.
-Example: {{"tests": [{{"name": "adds_small_numbers", "code": "assert add(1, 2) == 3"}},
-{{"name": "rejects_text", "code": "with pytest.raises(TypeError): add('a', 1)"}}]}}
+The shape of one test, shown for a different task (a function `area(w, h)`; do not copy
+it): {{"name": "rejects_negative_width", "code": "with pytest.raises(ValueError): area(-1, 2)"}}
 </INSTRUCTIONS>"""
 
 
