@@ -32,11 +32,8 @@ from nodes.search_ingest import needs_web, search_ingest
 from nodes.test_run import after_tests, run_tests
 
 builder = StateGraph(State, context_schema=Context, input_schema=InputState)
-# The shared retrieval nodes are typed with the base state and context, which they only
-# read; `input_schema` makes LangGraph hand them the whole State (their annotation would
-# give them a bare RetrievalState without `retrieval_query`), and mypy cannot see that.
-builder.add_node("retrieve", retrieve, input_schema=State)  # type: ignore[call-overload]
-builder.add_node("search_ingest", search_ingest, input_schema=State)  # type: ignore[call-overload]
+builder.add_node("retrieve", retrieve)
+builder.add_node("search_ingest", search_ingest)
 builder.add_node("idea", idea)
 builder.add_node("planner", planner)
 builder.add_node("approve_plan", approve_plan)
