@@ -9,6 +9,7 @@ reads `TERRAQORE_K`; an agent's field `coder` reads `TERRAQORE_CODER_MODEL`,
 from __future__ import annotations
 
 import os
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -47,8 +48,9 @@ def agent(model: str) -> Any:
 
 def _convert(raw: str, hint: Any) -> Any:
     """An environment string as the field's type (`int | None` is an int, and so on)."""
-    kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    kind = kinds[0]
+    kind = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # `X | None` is an X
+        kind = next(a for a in typing.get_args(hint) if a is not type(None))
     if kind is bool:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind in (int, float):

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from server.config import parse_host
 from terraqore.cli.ask import ask
+from terraqore.cli.build import build
 from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.cli.lake import lake_app
@@ -36,6 +37,7 @@ models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_arg
 app.add_typer(models_app, name="models")
 app.add_typer(lake_app, name="lake")
 app.command("ask")(ask)
+app.command("build")(build)
 app.add_typer(config_app, name="config")
 app.command()(setup)
 
