@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
@@ -30,9 +30,10 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _reject(
+async def reject(
     send: Send, status: int, message: str, headers: Iterable[tuple[str, str]] = ()
 ) -> None:
+    """Answer with a JSON error (`{"error": message}`) and the status, before any route runs."""
     body = json.dumps({"error": message}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers]
@@ -63,7 +64,7 @@ class HostCheckMiddleware:
             host = _header(scope, b"host")
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if host and name.lower() not in LOOPBACK_NAMES and not _is_loopback_ip(name):
-                await _reject(send, 403, f"host {host!r} is not allowed on a loopback server")
+                await reject(send, 403, f"host {host!r} is not allowed on a loopback server")
                 return
         await self.app(scope, receive, send)
 
@@ -100,20 +101,24 @@ def key_id_for(scope: Scope, keys: dict[str, str]) -> str | None:
 class AuthMiddleware:
     """Require an API key on every route but liveness and readiness, when keys are set."""
 
-    def __init__(self, app: ASGIApp, keys: dict[str, str]) -> None:
+    def __init__(
+        self, app: ASGIApp, keys: dict[str, str], is_open: Callable[[str], bool] | None = None
+    ) -> None:
         self.app = app
         self.keys = keys
+        # Paths that need no key (the web page's own files have their own list).
+        self.is_open = is_open or OPEN_PATHS.__contains__
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the key; record its id (never the key) for the audit log."""
         if scope["type"] != "http" or not self.keys:
             await self.app(scope, receive, send)
             return
-        open_path = scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS"
+        open_path = self.is_open(scope["path"]) or scope["method"] == "OPTIONS"
         key_id = key_id_for(scope, self.keys)
         if key_id is None and not open_path:
             challenge = 'Bearer realm="terraqore", Basic realm="terraqore"'
-            await _reject(
+            await reject(
                 send, 401, "missing or invalid API key", [("WWW-Authenticate", challenge)]
             )
             return
@@ -148,7 +153,7 @@ class RateLimitMiddleware:
         bucket.stamp = now
         if bucket.tokens < 1:
             wait = max(1, int((1 - bucket.tokens) / self.rate + 0.999))
-            await _reject(send, 429, "rate limit exceeded", [("Retry-After", str(wait))])
+            await reject(send, 429, "rate limit exceeded", [("Retry-After", str(wait))])
             return
         bucket.tokens -= 1
         await self.app(scope, receive, send)
@@ -169,7 +174,7 @@ class BodyLimitMiddleware:
         declared = _header(scope, b"content-length")
         too_big = f"request body larger than {self.max_bytes} bytes"
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await _reject(send, 413, too_big)
+            await reject(send, 413, too_big)
             return
         seen = 0
 
