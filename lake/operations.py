@@ -113,7 +113,7 @@ def record_error(con: Any, uri: str, kind: str, topic: str | None, error: str) -
 
 
 def status(settings: LakeSettings) -> dict[str, Any]:
-    """Counts per layer and source, the newest item and its age (per source too), the last errors."""
+    """Counts per layer and source, the newest item and its age (per source too), last errors."""
     con = connect(settings, read_only=settings.db_path.exists())
     try:
 

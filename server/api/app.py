@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +28,7 @@ from server.api.security import (
     BodyLimitMiddleware,
     HostCheckMiddleware,
     RateLimitMiddleware,
+    cors_regex,
     is_loopback,
 )
 from server.config import ServerSettings
@@ -78,28 +78,6 @@ class JsonBodyMiddleware:
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)
-
-
-def _cors_regex(extra: str) -> str:
-    """Allowed origins like Ollama's defaults (localhost, app and file schemes) plus `extra`."""
-    defaults = [
-        "http://localhost",
-        "https://localhost",
-        "http://localhost:*",
-        "https://localhost:*",
-        "http://127.0.0.1",
-        "https://127.0.0.1",
-        "http://127.0.0.1:*",
-        "https://127.0.0.1:*",
-        "http://[::1]",
-        "http://[::1]:*",
-        "app://*",
-        "file://*",
-        "tauri://*",
-        "vscode-webview://*",
-    ]
-    origins = defaults + [o.strip() for o in extra.split(",") if o.strip()]
-    return "^(" + "|".join(re.escape(o).replace(r"\*", ".*") for o in origins) + ")$"
 
 
 def _ready_problems(store: ModelStore, names: str) -> list[str]:
@@ -172,7 +150,7 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     app.add_middleware(AuthMiddleware, keys=keys)
     app.add_middleware(
         CORSMiddleware,
-        allow_origin_regex=_cors_regex(settings.origins),
+        allow_origin_regex=cors_regex(settings.origins),
         allow_methods=["*"],
         allow_headers=["*"],
     )

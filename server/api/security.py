@@ -10,6 +10,7 @@ import base64
 import hmac
 import ipaddress
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +40,28 @@ async def reject(
     raw += [(k.encode(), v.encode()) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+def cors_regex(extra: str) -> str:
+    """Allowed origins like Ollama's defaults (localhost, app and file schemes) plus `extra`."""
+    defaults = [
+        "http://localhost",
+        "https://localhost",
+        "http://localhost:*",
+        "https://localhost:*",
+        "http://127.0.0.1",
+        "https://127.0.0.1",
+        "http://127.0.0.1:*",
+        "https://127.0.0.1:*",
+        "http://[::1]",
+        "http://[::1]:*",
+        "app://*",
+        "file://*",
+        "tauri://*",
+        "vscode-webview://*",
+    ]
+    origins = defaults + [o.strip() for o in extra.split(",") if o.strip()]
+    return "^(" + "|".join(re.escape(o).replace(r"\*", ".*") for o in origins) + ")$"
 
 
 def is_loopback(host: str) -> bool:
@@ -118,9 +141,7 @@ class AuthMiddleware:
         key_id = key_id_for(scope, self.keys)
         if key_id is None and not open_path:
             challenge = 'Bearer realm="terraqore", Basic realm="terraqore"'
-            await reject(
-                send, 401, "missing or invalid API key", [("WWW-Authenticate", challenge)]
-            )
+            await reject(send, 401, "missing or invalid API key", [("WWW-Authenticate", challenge)])
             return
         scope.setdefault("state", {})["key_id"] = key_id or ""
         await self.app(scope, receive, send)

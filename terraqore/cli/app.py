@@ -25,6 +25,7 @@ from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_
 from terraqore.cli.lake import lake_app
 from terraqore.cli.setup import setup
 from terraqore.cli.support import cli_errors, client, fail
+from terraqore.cli.ui import ui
 from terraqore.settings import Settings
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.command("ask")(ask)
 app.command("build")(build)
 app.add_typer(config_app, name="config")
 app.command()(setup)
+app.command("ui")(ui)
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
