@@ -9,9 +9,11 @@ installation from the network is off: nothing is fetched at run time.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import secrets
+import tempfile
 import threading
 import time
 import weakref
@@ -71,9 +73,16 @@ def lake_key(settings: LakeSettings) -> str:
             "set TERRAQORE_LAKE_KEY or restore the key file"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+    # Written whole to a private temporary file, then linked into place: two processes that
+    # open a new lake at once agree on one key (the loser of the link reads the winner's).
+    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     return path.read_text(encoding="utf-8").strip()
 
 
