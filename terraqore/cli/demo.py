@@ -73,8 +73,12 @@ def demo(
 
     _section("5. where things are")
     validation = state.get("validation", {})
-    out.print(f"project:     {folder}/")
-    out.print(f"test report: {folder / 'REPORT.md'} (tests {validation.get('tests_passed', 0)}/"
-              f"{validation.get('tests_run', 0)} passed in the {validation.get('sandbox', '?')} "
-              "sandbox)")  # fmt: skip
+    tests = f"{validation.get('tests_passed', 0)}/{validation.get('tests_run', 0)}"
+    # soft_wrap: a path must stay on one line, whatever the terminal's width
+    out.print(f"project:     {folder}/", soft_wrap=True)
+    out.print(
+        f"test report: {folder / 'REPORT.md'} (tests {tests} passed in the "
+        f"{validation.get('sandbox', '?')} sandbox)",
+        soft_wrap=True,
+    )
     out.print('next: `terraqore ask "..."`, `terraqore build "..."`, `make dev`, notebooks/')
