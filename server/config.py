@@ -6,6 +6,7 @@ win over the environment; the environment only fills what was left unset.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 11434
+MIN_KEY_LENGTH = 16
+"""Shortest API key accepted: a short key can be guessed over the network."""
 
 
 def parse_host(value: str | None) -> tuple[str, str, int]:
@@ -111,6 +114,16 @@ class ServerSettings(HomeSettings):
     origins: str = ""
     """Extra allowed CORS origins, comma-separated, `*` wildcards allowed (like OLLAMA_ORIGINS)."""
 
+    max_connections: int = 1000
+    """Open connections at most (also bounded by the process's file limit); past it, the one
+    waiting longest for its headers is closed, else requests get 503."""
+
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers (slowloris guard)."""
+
+    keep_alive_timeout: int = 5
+    """Seconds an idle kept-alive connection stays open between requests."""
+
     max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body accepted (blob uploads excepted)."""
 
@@ -154,21 +167,31 @@ class ServerSettings(HomeSettings):
     """Models `/readyz` checks can load."""
 
     def keys(self) -> dict[str, str]:
-        """API keys by key id (the id, never the key, goes into logs)."""
-        import hashlib
+        """API keys by key id (the id, never the key, goes into logs).
 
+        Raises `ValueError` for a key that is empty or shorter than `MIN_KEY_LENGTH`, or an id
+        given twice: such a configuration is refused at start, never half-applied.
+        """
         entries = [k.strip() for k in self.api_keys.split(",") if k.strip()]
         if self.api_keys_file is not None:
             text = self.api_keys_file.read_text(encoding="utf-8")
             entries += [
                 ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")
             ]
-        out = {}
+        out: dict[str, str] = {}
         for entry in entries:
-            key_id, sep, key = entry.partition(":")
+            key_id, sep, key = (part.strip() for part in entry.partition(":"))
             if not sep:
                 key, key_id = entry, "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8]
-            out[key_id.strip()] = key.strip()
+            if len(key) < MIN_KEY_LENGTH:
+                # Never echo the key; the id (or its position) is enough to find it.
+                raise ValueError(
+                    f"API key {key_id!r} is {'empty' if not key else 'too short'}: keys need at "
+                    f"least {MIN_KEY_LENGTH} characters (TERRAQORE_API_KEYS / _FILE)"
+                )
+            if key_id in out:
+                raise ValueError(f"API key id {key_id!r} is given twice")
+            out[key_id] = key
         return out
 
     @property

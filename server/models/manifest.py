@@ -7,6 +7,7 @@ reads a model's template, system prompt, parameters and weights path from them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,12 @@ from server.errors import BadRequest
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
+# Ollama's name rules: a letter, digit or `_` first; `.` nowhere in the namespace, `:` only in
+# the registry (host:port); at most 350 characters for the registry and 80 for the rest.
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
+_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")
+_MAX_NAME = 350 + 3 * 81
 
 MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -45,19 +52,23 @@ class ModelName:
 
     @classmethod
     def parse(cls, name: str) -> ModelName:
-        """Parse `model`, `model:tag`, `ns/model:tag` or `registry/ns/model:tag`."""
+        """Parse `model`, `model:tag`, `ns/model:tag` or `registry/ns/model:tag`.
+
+        Each part follows Ollama's rules (its characters and length: the registry up to 350,
+        the others up to 80), so a name always makes a short, safe manifest path.
+        """
         text = name.strip()
-        if not text or any(c.isspace() for c in text) or ".." in text:
-            raise BadRequest(f"invalid model name {name!r}")
+        if not text or len(text) > _MAX_NAME:
+            raise BadRequest(f"invalid model name {name[:100]!r}")
         tag = DEFAULT_TAG
         last = text.rsplit("/", 1)[-1]
         if ":" in last:
             base, tag = text.rsplit(":", 1)
         else:
             base = text
-        parts = [p for p in base.split("/") if p]
-        if not parts or len(parts) > 3 or not tag:
-            raise BadRequest(f"invalid model name {name!r}")
+        parts = base.split("/")
+        if len(parts) > 3:
+            raise BadRequest(f"invalid model name {name[:100]!r}")
         registry, namespace = DEFAULT_REGISTRY, DEFAULT_NAMESPACE
         if len(parts) == 3:
             registry, namespace, model = parts
@@ -65,9 +76,9 @@ class ModelName:
             namespace, model = parts
         else:
             model = parts[0]
-        for part in (registry, namespace, model, tag):
-            if part.startswith(".") or "\\" in part or "\x00" in part:
-                raise BadRequest(f"invalid model name {name!r}")
+        checks = ((_HOST, registry), (_NAMESPACE, namespace), (_PART, model), (_PART, tag))
+        if not all(pattern.fullmatch(part) for pattern, part in checks):
+            raise BadRequest(f"invalid model name {name[:100]!r}")
         return cls(registry, namespace, model.lower(), tag)
 
     @property

@@ -36,7 +36,7 @@ from server.models.manifest import (
     ModelName,
 )
 from server.models.modelfile import MESSAGE_ROLES, convert_parameter
-from server.models.registry_client import registry_pull
+from server.models.registry_client import registry_pull, registry_push
 from server.models.store import ModelStore
 from server.runtime.thread_stream import Emit
 
@@ -204,6 +204,17 @@ class ModelManager:
                 "mode (TERRAQORE_ONLINE=1)"
             )
         return lambda emit, cancel: self._locked(registry_pull, name, insecure, emit, cancel)
+
+    def plan_push(self, model: str, insecure: bool) -> Work:
+        """Push a model to the registry its name says; only in online mode (checked first)."""
+        name = ModelName.parse(model)
+        if not self.settings.online:
+            raise BadRequest(
+                f"cannot push '{model}': pushing to {name.registry} needs online mode "
+                "(TERRAQORE_ONLINE=1)"
+            )
+        self.store.get(model)  # 404 now, before any progress is streamed
+        return lambda emit, cancel: self._locked(registry_push, name, insecure, emit, cancel)
 
     def _locked(self, fn: Callable[..., None], *args: Any) -> None:
         with self.store.lock():

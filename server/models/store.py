@@ -241,8 +241,11 @@ class ModelStore:
     def _locate(self, name: ModelName) -> tuple[Path, Path] | None:
         for root in [self.root, *self.readonly_roots]:
             path = root / "manifests" / name.manifest_relpath()
-            if path.is_file():
-                return path, root / "blobs"
+            try:
+                if path.is_file():
+                    return path, root / "blobs"
+            except OSError:  # a path the filesystem refuses is simply not a model
+                continue
         return None
 
     @property
@@ -267,11 +270,8 @@ class ModelStore:
         )
 
     def get(self, name: str) -> ModelRecord:
-        """The record of a model, or `ModelNotFound`."""
-        try:
-            parsed = ModelName.parse(name)
-        except BadRequest:
-            raise ModelNotFound(name) from None
+        """The record of a model; `ModelNotFound`, or `BadRequest` for an invalid name."""
+        parsed = ModelName.parse(name)
         found = self._locate(parsed)
         if found is None:
             raise ModelNotFound(name)
@@ -281,7 +281,7 @@ class ModelStore:
         """Whether a model of that name is registered."""
         try:
             self.get(name)
-        except ModelNotFound:
+        except (ModelNotFound, BadRequest):
             return False
         return True
 

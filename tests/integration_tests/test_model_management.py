@@ -186,10 +186,10 @@ def test_pull_refuses_online_sources_offline(client: ollama.Client, name: str) -
     assert info.value.status_code == 400 and "online mode" in info.value.error
 
 
-def test_push_is_501(client: ollama.Client) -> None:
+def test_push_offline_is_400_naming_online_mode(client: ollama.Client) -> None:
     with pytest.raises(ollama.ResponseError) as info:
-        client.push(TINY)
-    assert info.value.status_code == 501
+        client.push("127.0.0.1:1/test/tiny:v1", insecure=True)
+    assert info.value.status_code == 400 and "online mode" in info.value.error
 
 
 @pytest.fixture(scope="module")
