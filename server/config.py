@@ -100,6 +100,11 @@ class ServerSettings(HomeSettings):
     register_installed: bool = True
     """At start, register catalog models whose packages are installed (`make setup`'s)."""
 
+    import_dirs: str = ""
+    """Folders whose GGUF files `/api/pull` may import by server path (comma-separated).
+
+    Empty (the default): none. Clients upload files through `/api/blobs`, as Ollama's do."""
+
     package_index: str = ""
     """Package index for catalog models (`TERRAQORE_PACKAGE_INDEX`); empty means pip's own."""
 
@@ -193,6 +198,12 @@ class ServerSettings(HomeSettings):
                 raise ValueError(f"API key id {key_id!r} is given twice")
             out[key_id] = key
         return out
+
+    def import_folders(self) -> list[Path]:
+        """`import_dirs` as resolved paths."""
+        return [
+            Path(d.strip()).expanduser().resolve() for d in self.import_dirs.split(",") if d.strip()
+        ]
 
     @property
     def models_dir(self) -> Path:

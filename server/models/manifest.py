@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -127,11 +128,20 @@ class ModelRecord:
     blob_dirs: tuple[Path, ...]
     """Where this model's blobs may be: our store first, then read-only Ollama directories."""
     config: dict[str, Any] = field(default_factory=dict)
+    verify: Callable[[Path, str], None] | None = None
+    """Checks a blob against its digest before its file is used (the store's `verify_blob`)."""
 
     def blob(self, digest: str) -> Path:
         """The file of one of this model's blobs, wherever it is stored."""
         paths = [blob_path(d, digest) for d in self.blob_dirs]
         return next((p for p in paths if p.is_file()), paths[0])
+
+    def verified_blob(self, digest: str) -> Path:
+        """The file of a blob the model is about to use, checked against its digest."""
+        path = self.blob(digest)
+        if self.verify is not None:
+            self.verify(path, digest)
+        return path
 
     def _layer(self, media: str) -> Layer | None:
         return next((lay for lay in self.manifest.layers if lay.mediaType == media), None)
@@ -147,26 +157,37 @@ class ModelRecord:
         """`gguf` or `onnx`."""
         return str(self.config.get("model_format", "gguf"))
 
-    @property
-    def model_path(self) -> Path:
-        """The weights file (GGUF or ONNX)."""
+    def _weights_layer(self) -> Layer:
         layer = self._layer(MEDIA_MODEL) or self._layer(MEDIA_ONNX)
         if layer is None:
             raise BadRequest(f"model '{self.name.display}' has no weights layer")
-        return self.blob(layer.digest)
+        return layer
+
+    @property
+    def model_path(self) -> Path:
+        """The weights file (GGUF or ONNX), checked against its digest: for loading."""
+        return self.verified_blob(self._weights_layer().digest)
+
+    @property
+    def weights_file(self) -> Path:
+        """The weights file unchecked: for showing it and reading its metadata."""
+        return self.blob(self._weights_layer().digest)
 
     @property
     def tokenizer_path(self) -> Path | None:
-        """The tokenizer file of an ONNX model."""
+        """The tokenizer file of an ONNX model, checked against its digest."""
         layer = self._layer(MEDIA_TOKENIZER)
-        return self.blob(layer.digest) if layer else None
+        return self.verified_blob(layer.digest) if layer else None
 
     @property
     def adapter_paths(self) -> list[Path]:
-        """LoRA adapters, in manifest order."""
-        return [
-            self.blob(lay.digest) for lay in self.manifest.layers if lay.mediaType == MEDIA_ADAPTER
-        ]
+        """LoRA adapters, in manifest order, checked against their digests."""
+        return [self.verified_blob(lay.digest) for lay in self.adapter_layers]
+
+    @property
+    def adapter_layers(self) -> list[Layer]:
+        """The manifest's LoRA adapter layers, in order."""
+        return [lay for lay in self.manifest.layers if lay.mediaType == MEDIA_ADAPTER]
 
     @property
     def template(self) -> str:
@@ -224,3 +245,14 @@ def blob_path(blobs_dir: Path, digest: str) -> Path:
     ):
         raise BadRequest(f"invalid digest {digest!r}")
     return blobs_dir / f"sha256-{hexdigest}"
+
+
+def name_for_file(path: Path) -> str:
+    """The model name a GGUF file is registered under: its lower-cased stem, `:latest`."""
+    stem = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._")[:80] or "model"
+    return f"{stem}:latest"
+
+
+def looks_like_path(model: str) -> bool:
+    """Whether a pull target names a local file rather than a model."""
+    return model.startswith(("file://", "/", "./", "../", "~")) or model.endswith(".gguf")
