@@ -6,6 +6,7 @@ win over the environment; the environment only fills what was left unset.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -47,6 +48,23 @@ def configured_host() -> str:
     return os.environ.get("TERRAQORE_OLLAMA_HOST") or os.environ.get("OLLAMA_HOST") or ""
 
 
+def private_dir(path: Path) -> Path:
+    """Create a folder only its owner may enter (0700), or make an existing one so.
+
+    Everything under the home is kept this way (models, logs, the lake, the index), so the
+    files inside are private whatever mode they were written with.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file readable by its owner only (0600); a missing one is left alone."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, 0o600)
+
+
 def default_home() -> Path:
     """`TERRAQORE_HOME`, or `~/.terraqore`."""
     return Path(os.environ.get("TERRAQORE_HOME") or "~/.terraqore").expanduser()
@@ -65,6 +83,13 @@ class HomeSettings(BaseSettings):
 
     online: bool = False
     """Online mode (`TERRAQORE_ONLINE`): off by default, and then nothing leaves loopback."""
+
+    def private(self, *parts: str) -> Path:
+        """`home/parts…`, created private (0700), and the home itself made private."""
+        path = private_dir(self.home)
+        for part in parts:
+            path = private_dir(path / part)
+        return path
 
 
 class ServerSettings(HomeSettings):

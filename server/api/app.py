@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -142,7 +143,7 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     audit = None
     if settings.audit:
         audit = AuditLog(
-            settings.home / "logs" / "audit.jsonl",
+            settings.private("logs") / "audit.jsonl",
             settings.audit_max_bytes,
             settings.audit_backups,
             keys.values(),
@@ -163,7 +164,7 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
             log.info("models from installed packages: %s", ", ".join(registered) or "none")
         scheduler.start()
         cache = (
-            ResponseCache(settings.home / "cache" / "responses.sqlite", settings.cache_ttl)
+            ResponseCache(settings.private("cache") / "responses.sqlite", settings.cache_ttl)
             if settings.cache
             else None
         )
@@ -260,6 +261,9 @@ def serve(host: str, port: int, settings: ServerSettings | None = None) -> None:
             f"refusing to listen on {host}: it is not a loopback address and no API keys are "
             "set. Set TERRAQORE_API_KEYS (or TERRAQORE_API_KEYS_FILE), or bind to 127.0.0.1."
         )
+    # What the server writes (blobs, manifests, logs, the cache) is for its owner only.
+    os.umask(0o077)
+    settings.private()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
