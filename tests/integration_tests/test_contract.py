@@ -74,3 +74,14 @@ def test_every_spec_route_is_fuzzed() -> None:
     paths = {(op.method.upper(), op.path) for op in _operations()}
     assert len(paths) == 12
     assert {("POST", "/api/create"), ("DELETE", "/api/delete"), ("POST", "/api/push")} <= paths
+
+
+RSS_BOUND_MB = 1500
+"""The tiny model, the embedding model and their contexts fit well under this; a request that
+made the server build something huge (a render, a padded batch) would not."""
+
+
+def test_the_fuzzed_server_stayed_alive_and_its_memory_bounded(fuzz_server: RunningServer) -> None:
+    # Runs after the conformance tests (file order), on the same server.
+    assert fuzz_server.alive()
+    assert fuzz_server.peak_rss_mb() < RSS_BOUND_MB, f"peak RSS {fuzz_server.peak_rss_mb():.0f} MB"
