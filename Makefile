@@ -59,7 +59,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PACKAGES)
 	$(BIN)/lint-imports
-	$(BIN)/codespell $(PACKAGES) tests bench README.md
+	$(BIN)/codespell $(PACKAGES) tests bench docs README.md
 
 unit: setup
 	$(BIN)/pytest tests/unit_tests -q

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,6 @@ class IngestReport:
     silver: SilverReport
     skipped: list[str] = field(default_factory=list)
     """One reason per file that could not be read (also recorded in the lake's audit)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data, for `--json`."""
-        return asdict(self)
 
 
 def ingest(

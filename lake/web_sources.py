@@ -37,7 +37,6 @@ class WebResult:
     items: list[RawItem] = field(default_factory=list)
     etag: str | None = None
     last_modified: str | None = None
-    not_modified: bool = False
 
 
 def looks_like_feed(result: FetchResult) -> bool:
@@ -100,7 +99,7 @@ def fetch_source(
         last_modified=result.headers.get("last-modified") or last_modified,
     )
     if result.status == 304:
-        out.kind, out.not_modified = "feed", True
+        out.kind = "feed"  # 304: the feed has not changed, nothing new to ingest
     elif looks_like_feed(result):
         out.kind, out.items = "feed", parse_feed(result)
     else:

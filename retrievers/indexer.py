@@ -11,8 +11,7 @@ lake's size.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -39,10 +38,6 @@ class SyncReport:
     chunks: int = 0
     kind: str = ""
     model: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data, for `--json`."""
-        return asdict(self)
 
 
 def stale_reason(

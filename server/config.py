@@ -76,7 +76,11 @@ class HomeSettings(BaseSettings):
     Each setting is declared once; the other settings classes extend this one.
     """
 
-    model_config = SettingsConfigDict(env_prefix="TERRAQORE_", extra="ignore")
+    # Attribute docstrings become field descriptions: `terraqore config` and docs/configuration.md
+    # are generated from them.
+    model_config = SettingsConfigDict(
+        env_prefix="TERRAQORE_", extra="ignore", use_attribute_docstrings=True
+    )
 
     home: Path = Field(default_factory=default_home)
     """Data directory (`TERRAQORE_HOME`, default `~/.terraqore`): models, lake, index, logs."""

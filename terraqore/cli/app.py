@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
+from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.cli.lake import lake_app
 from terraqore.cli.support import cli_errors, client, fail
@@ -32,6 +33,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(lake_app, name="lake")
+app.add_typer(config_app, name="config")
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
