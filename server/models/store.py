@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from server.errors import BadRequest, ModelNotFound, ServerError
+from server.errors import BadRequest, ModelNotFound
 from server.models.blob_files import VerifiedStats, copy_hashing, read_chunks, sha256_file
 from server.models.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
 
@@ -37,10 +37,8 @@ PRUNE_GRACE_S = 600
 BLOB_MODE = 0o600
 
 
-class BlobChanged(ServerError):
+class BlobChanged(BadRequest):
     """A stored blob no longer matches its digest: the file changed under the store."""
-
-    status_code = 409
 
 
 class ModelStore:

@@ -143,7 +143,7 @@ def test_a_blob_changed_on_disk_is_refused_when_the_model_loads(
         f.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ollama.ResponseError) as info:
         c.generate(model="tamper", prompt="Hi", options={"num_predict": 2})
-    assert info.value.status_code == 409 and re.search(
+    assert info.value.status_code == 400 and re.search(
         "no longer matches its digest", info.value.error
     )
     assert srv.alive()
