@@ -130,9 +130,10 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
 
 
 async def _respond(
-    events: Any, stream: bool, text_chunk: Any, final_chunks: Any, progress: Any
+    request: Request, job: ChatJob, stream: bool, text_chunk: Any, final_chunks: Any
 ) -> Response:
-    events = await open_stream(events)
+    events = await open_stream(service(request).run(job))
+    progress = progress_reporter(request, job.model)
     if not stream:
         final = await collect(events)
         return JSONResponse(final_chunks(final, aggregate=True)[-1])
@@ -169,13 +170,7 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         body_text = final.content if aggregate else ""
         return [{"model": model, "created_at": now_iso(), "response": body_text, **_timings(final)}]
 
-    return await _respond(
-        service(request).run(job),
-        body.stream,
-        text_chunk,
-        final_chunks,
-        progress_reporter(request, model),
-    )
+    return await _respond(request, job, body.stream, text_chunk, final_chunks)
 
 
 def _template_message(msg: Any) -> dict[str, Any]:
@@ -238,13 +233,7 @@ async def chat(body: ChatRequest, request: Request) -> Response:
         }
         return [calls, done]
 
-    return await _respond(
-        service(request).run(job),
-        body.stream,
-        text_chunk,
-        final_chunks,
-        progress_reporter(request, model),
-    )
+    return await _respond(request, job, body.stream, text_chunk, final_chunks)
 
 
 @router.post("/api/embed")
