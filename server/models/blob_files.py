@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -41,6 +41,27 @@ def sha256_file(path: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
+def write_hashing(
+    chunks: Iterable[bytes], target: Path, progress: Callable[[int], None] | None = None
+) -> tuple[str, int]:
+    """Write chunks to `target` (fsynced), hashing as it goes; return (digest, bytes written).
+
+    `progress`, if given, is called with the number of bytes written so far.
+    """
+    h = hashlib.sha256()
+    written = 0
+    with target.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            h.update(chunk)
+            written += len(chunk)
+            if progress is not None:
+                progress(written)
+        out.flush()
+        os.fsync(out.fileno())
+    return f"sha256:{h.hexdigest()}", written
+
+
 def copy_hashing(source: Path, target: Path) -> str:
     """Copy `source` to the new file `target` (a reflink where the filesystem offers one).
 
@@ -53,14 +74,8 @@ def copy_hashing(source: Path, target: Path) -> str:
             cloned = True
         except OSError:
             cloned = False
-        if not cloned:
-            h = hashlib.sha256()
-            while chunk := src.read(CHUNK):
-                dst.write(chunk)
-                h.update(chunk)
-            dst.flush()
-            os.fsync(dst.fileno())
-            return f"sha256:{h.hexdigest()}"
+    if not cloned:
+        return write_hashing(read_chunks([source]), target)[0]
     return sha256_file(target)
 
 

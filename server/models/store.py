@@ -26,8 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from server.config import private_dir
 from server.errors import BadRequest, ModelNotFound
-from server.models.blob_files import VerifiedStats, copy_hashing, read_chunks, sha256_file
+from server.models.blob_files import (
+    VerifiedStats,
+    copy_hashing,
+    read_chunks,
+    sha256_file,
+    write_hashing,
+)
 from server.models.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
 
 _PARTIAL_GRACE_S = 3600  # a partial blob this old was left by an interrupted write
@@ -58,8 +65,7 @@ class ModelStore:
         self.manifests = root / "manifests"
         self.readonly_roots = [p for p in readonly_roots if p.resolve() != root.resolve()]
         for folder in (root, self.blobs, self.manifests):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(folder, 0o700)
+            private_dir(folder)
         self.verified = VerifiedStats(root / "verified.json")
         self._thread_lock = threading.RLock()
         self._depth = 0
@@ -74,7 +80,7 @@ class ModelStore:
         """
         with self._thread_lock:
             if self._depth == 0:
-                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._lock_fd = fd
             self._depth += 1
@@ -194,22 +200,12 @@ class ModelStore:
         if target.is_file() or self._link_from_cache(expected):
             return Layer(mediaType="", digest=expected, size=target.stat().st_size)
         tmp = self.new_partial()
-        h = hashlib.sha256()
-        written = 0
         try:
-            with tmp.open("wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    h.update(chunk)
-                    written += len(chunk)
-                    if progress is not None:
-                        progress(written)
-                out.flush()
-                os.fsync(out.fileno())
+            digest, written = write_hashing(chunks, tmp, progress)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self.publish(tmp, f"sha256:{h.hexdigest()}", expected)
+        self.publish(tmp, digest, expected)
         self._link_to_cache(expected)
         return Layer(mediaType="", digest=expected, size=written)
 
