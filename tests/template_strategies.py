@@ -106,11 +106,11 @@ PARAMS = st.sampled_from(
 @st.composite
 def modelfile_text(draw: st.DrawFn) -> str:
     """A Modelfile: FROM, then any of TEMPLATE, SYSTEM, PARAMETER, MESSAGE, LICENSE, junk."""
-    lines = [draw(st.sampled_from(["FROM smollm2:135m", "from smollm2:135m", "FROM", "# no from"]))]
+    froms = ["FROM smollm2:135m"] * 6 + ["from smollm2:135m", "FROM", "# no from"]
+    lines = [draw(st.sampled_from(froms))]
     for _ in range(draw(st.integers(0, 6))):
-        kind = draw(
-            st.sampled_from(["template", "system", "parameter", "message", "license", "junk"])
-        )
+        kinds = ["template"] * 3 + ["system", "parameter", "message", "license", "junk"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "template":
             lines.append('TEMPLATE """' + draw(template_body()) + '"""')
         elif kind == "system":

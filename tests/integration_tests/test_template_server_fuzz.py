@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from server.errors import BadRequest
 from server.models.modelfile import parse_modelfile
 from terraqore.agent_models import create_arguments
-from tests.server_harness import RunningServer, start_server
-from tests.template_strategies import modelfile_text
+from tests.server_harness import TINY, RunningServer, start_server
+from tests.template_strategies import modelfile_text, template_body
 
 RSS_BOUND_MB = 1500  # the tiny model and its context, with room; a render blow-up is gigabytes
 # Chats small enough for the tiny model's context: the template, not the chat, is under test.
@@ -40,37 +40,56 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
     srv.stop()
 
 
-def _json_args(args: dict) -> dict:
-    body = {k: v for k, v in args.items() if k != "from_"}
-    if "from_" in args:
-        body["from"] = args["from_"]
-    return body
+PARAMETERS = st.dictionaries(
+    st.sampled_from(["temperature", "num_ctx", "seed", "top_k", "stop"]),
+    st.sampled_from([0.2, 1024, 7, 40, "<|im_end|>", -1, "hot"]),
+    max_size=3,
+)
+CREATES = st.one_of(
+    # A Modelfile, parsed as the CLI parses it.
+    modelfile_text(),
+    # Or the JSON create request itself, always with a template.
+    st.fixed_dictionaries(
+        {"template": template_body(), "parameters": PARAMETERS},
+        optional={"system": st.text(max_size=200)},
+    ),
+)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(text=modelfile_text(), messages=SMALL_CHATS, use=st.booleans())
-def test_generated_modelfiles_are_refused_or_serve(
-    fuzz_server: RunningServer, text: str, messages: list[dict], use: bool
-) -> None:
+def _create_body(spec: str | dict) -> dict | None:
+    """The `/api/create` body for a generated spec; None when the Modelfile does not parse."""
+    if isinstance(spec, dict):
+        return {"model": "fuzz/t", "from": TINY, "stream": False, **spec}
     try:
-        mf = parse_modelfile(text)
+        mf = parse_modelfile(spec)
     except BadRequest:
-        return  # the CLI stops here with a 400-style error; parsing has its own fuzzer
-    body = {
-        "model": "fuzz/t",
-        "stream": False,
-        **_json_args(create_arguments(mf, Path("."), fuzz_server.url)),
-    }
+        return None  # the CLI stops here with the line's error; parsing has its own fuzzer
+    args = create_arguments(mf, Path("."), "http://unused")
+    if "from_" in args:
+        args["from"] = args.pop("from_")
+    return {"model": "fuzz/t", "stream": False, **args}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(spec=CREATES, messages=SMALL_CHATS)
+def test_generated_models_are_refused_or_serve(
+    fuzz_server: RunningServer, spec: str | dict, messages: list[dict]
+) -> None:
+    body = _create_body(spec)
+    if body is None:
+        event("Modelfile refused by the parser")
+        return
     created = httpx.post(f"{fuzz_server.url}/api/create", json=body, timeout=120)
     assert created.status_code in (200, 400), created.text
-    if created.status_code == 200 and use:
-        chat = {
-            "model": "fuzz/t",
-            "messages": messages or [{"role": "user", "content": "hi"}],
-            "stream": False,
-        }
-        answered = httpx.post(f"{fuzz_server.url}/api/chat", json=chat, timeout=120)
+    if created.status_code == 200:
+        chat = {"model": "fuzz/t", "messages": messages or [{"role": "user", "content": "hi"}]}
+        answered = httpx.post(
+            f"{fuzz_server.url}/api/chat", json={**chat, "stream": False}, timeout=120
+        )
         assert answered.status_code in (200, 400), answered.text
+        event(f"created, chat answered {answered.status_code}")
+    else:
+        event("refused at create")
     assert fuzz_server.alive()
 
 
