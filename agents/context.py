@@ -9,6 +9,7 @@ reads `TERRAQORE_K`; an agent's field `coder` reads `TERRAQORE_CODER_MODEL`,
 from __future__ import annotations
 
 import os
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -47,8 +48,9 @@ def agent(model: str) -> Any:
 
 def _convert(raw: str, hint: Any) -> Any:
     """An environment string as the field's type (`int | None` is an int, and so on)."""
-    kinds = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-    kind = kinds[0]
+    kind = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # `X | None` is an X
+        kind = next(a for a in typing.get_args(hint) if a is not type(None))
     if kind is bool:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if kind in (int, float):
@@ -96,6 +98,9 @@ class RetrievalContext:
 
     weak_below: float = 0.5
     """Retrieval counts as weak when its strength is below this (see `nodes.retrieve`)."""
+
+    snippet_chars: int = 600
+    """Longest snippet per source: the sentences of a passage the agents are shown."""
 
     def __post_init__(self) -> None:
         fill_from_env(self)

@@ -79,3 +79,15 @@ def ask_structured(
             HumanMessage(content=f"That answer cannot be used: {problem}. Answer again."),
         ]
     raise AgentOutputError(f"the {agent} agent gave no usable answer: {problem}")
+
+
+def ask_text(
+    agent: str, config: AgentConfig, messages: Sequence[BaseMessage]
+) -> tuple[str, UsageRecord]:
+    """Ask for free text (the Coder's fenced blocks); return it and the call's usage record."""
+    llm = model_for(config)
+    start = time.perf_counter()
+    reply = llm.invoke(list(messages))
+    usage = usage_of(agent, config, reply, time.perf_counter() - start)
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    return text, usage

@@ -96,7 +96,7 @@ def start_server(
 
 
 def guarded_cli(
-    args: list[str], log: Path, env_extra: dict[str, str]
+    args: list[str], log: Path, env_extra: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run `terraqore ARGS` with the network guard, which logs any connection beyond loopback."""
     root = Path(__file__).resolve().parents[1]
@@ -111,6 +111,6 @@ def guarded_cli(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         cwd=root,
     )

@@ -106,8 +106,8 @@ PARAMS = st.sampled_from(
 @st.composite
 def modelfile_text(draw: st.DrawFn) -> str:
     """A Modelfile: FROM, then any of TEMPLATE, SYSTEM, PARAMETER, MESSAGE, LICENSE, junk."""
-    froms = ["FROM smollm2:135m"] * 6 + ["from smollm2:135m", "FROM", "# no from"]
-    lines = [draw(st.sampled_from(froms))]
+    from_lines = ["FROM smollm2:135m"] * 6 + ["from smollm2:135m", "FROM", "# no from"]
+    lines = [draw(st.sampled_from(from_lines))]
     for _ in range(draw(st.integers(0, 6))):
         kinds = ["template"] * 3 + ["system", "parameter", "message", "license", "junk"]
         kind = draw(st.sampled_from(kinds))

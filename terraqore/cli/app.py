@@ -18,9 +18,14 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
+from terraqore.cli.ask import ask
+from terraqore.cli.build import build
 from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
+from terraqore.cli.demo import demo
 from terraqore.cli.lake import lake_app
+from terraqore.cli.setup import setup
+from terraqore.cli.stats import stats
 from terraqore.cli.support import cli_errors, client, fail
 from terraqore.settings import Settings
 
@@ -33,9 +38,13 @@ app = typer.Typer(
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(lake_app, name="lake")
+app.command("ask")(ask)
+app.command("build")(build)
 app.add_typer(config_app, name="config")
+app.command()(setup)
+app.command()(stats)
+app.command()(demo)
 
-DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -308,70 +317,3 @@ def models_sync(
         digests = sync(c, base_url, names=names or None, progress=bars)
     for name, digest in digests.items():
         out.print(f"{name:<28} {digest[:12]}")
-
-
-@app.command()
-@cli_errors
-def stats() -> None:
-    """Requests, tokens and latency per model and per agent, from the server's audit log."""
-    from terraqore.cli.stats import audit_entries, usage_by_model
-
-    settings = Settings()
-    entries = audit_entries(settings.logs_dir)
-    models, agents = usage_by_model(entries)
-    for title, rows in (("model", models), ("agent", agents)):
-        table = Table(
-            title.upper(),
-            "REQUESTS",
-            "ERRORS",
-            "CACHED",
-            "PROMPT TOKENS",
-            "OUTPUT TOKENS",
-            "P50 MS",
-            "P95 MS",
-            box=None,
-            pad_edge=False,
-        )
-        for name, u in sorted(rows.items()):
-            table.add_row(
-                name,
-                str(u.requests),
-                str(u.errors),
-                str(u.cached),
-                str(u.prompt_tokens),
-                str(u.eval_tokens),
-                f"{u.p50_ms:.0f}",
-                f"{u.p95_ms:.0f}",
-            )
-        out.print(table)
-        out.print()
-    total = sum(u.prompt_tokens + u.eval_tokens for u in models.values())
-    out.print(
-        f"{len(entries)} requests logged, {total} tokens. Cost: $0.00 (all inference is local)."
-    )
-
-
-# -- demo ----------------------------------------------------------------------
-
-
-@app.command()
-@cli_errors
-def demo(
-    prompt: str = typer.Argument(DEMO_PROMPT, help="What to ask the default model."),
-    model: str | None = typer.Option(None, help="Model name (default: the configured default)."),
-) -> None:
-    """Start the server if needed and stream an answer from the default model."""
-    from terraqore.models import chat_model
-    from terraqore.server_process import ensure_server
-
-    settings = Settings()
-    handle = ensure_server(settings)
-    where = "started" if handle.started_here else "reusing"
-    err.print(
-        f"[dim]{where} server at {handle.base_url}; model {model or settings.default_model}[/]"
-    )
-    llm = chat_model(model, settings, temperature=0.2)
-    for chunk in llm.stream(prompt):
-        sys.stdout.write(str(chunk.content))
-        sys.stdout.flush()
-    sys.stdout.write("\n")

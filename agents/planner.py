@@ -1,0 +1,98 @@
+"""The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from agents.idea import Short
+from agents.structured import AgentOutputError, ask_structured
+from agents.studio_context import Context
+from agents.studio_prompts import sources_section, task_section
+from agents.studio_state import State
+
+PROMPT = """{sources}
+
+{task}
+
+<IDEA>
+{idea}
+</IDEA>
+{feedback}
+<INSTRUCTIONS>
+Plan the Python code for this idea: the files to write (keep every file and function name
+the task gives, exactly), two to five ordered steps (each a short sentence), the acceptance
+criteria, and the tests to write, each as a call of the task's own function with its
+expected result. Standard library only.
+</INSTRUCTIONS>"""
+
+
+class PlannedFile(BaseModel):
+    """A file the Coder will write."""
+
+    path: str = Field(description="Relative path, e.g. solution.py.", max_length=80)
+    purpose: str = Field(description="What the file holds: its functions.", max_length=300)
+
+
+class Plan(BaseModel):
+    """The plan: what to write, in what order, and how to check it."""
+
+    files: list[PlannedFile] = Field(min_length=1, max_length=6)
+    steps: list[Short] = Field(description="Short, ordered actions.", min_length=1, max_length=5)
+    acceptance: list[Short] = Field(description="Acceptance criteria.", min_length=1, max_length=5)
+    tests: list[Short] = Field(
+        description="Tests to write: input -> expected result.", min_length=1, max_length=6
+    )
+
+
+def _check(plan: Plan) -> str | None:
+    if not any(f.path.strip().endswith(".py") for f in plan.files):
+        return "no Python file is planned; name the .py files to write"
+    if not [s for s in plan.steps if s.strip()]:
+        return "the plan has no steps; give two to five ordered steps"
+    if not [t for t in plan.tests if t.strip()]:
+        return "the plan has no tests; give each test's input and expected result"
+    return None
+
+
+def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Plan the idea (again, with the human's feedback, if the plan was rejected)."""
+    idea = state.idea or {}
+    summary = f"{idea.get('title', '')}: {idea.get('summary', '')}"
+    done = "\n".join(f"- {d}" for d in idea.get("done_when", []))
+    feedback = (
+        f"\n<REVIEWER_FEEDBACK>\n{state.plan_feedback}\n</REVIEWER_FEEDBACK>\n"
+        if state.plan_feedback
+        else ""
+    )
+    prompt = PROMPT.format(
+        task=task_section(state.task),
+        idea=f"{summary}\nDone when:\n{done}",
+        sources=sources_section(state.sources),
+        feedback=feedback,
+    )
+    try:
+        plan, usage = ask_structured(
+            "planner", runtime.context.planner, [HumanMessage(content=prompt)], Plan, _check
+        )
+    except AgentOutputError as exc:
+        # The Coder can work from the task alone; one weak answer should not end the run.
+        fallback = fallback_plan(state.task)
+        return {"plan": fallback.model_dump(), "notes": [f"{exc}; a one-step plan stands in"]}
+    return {"plan": plan.model_dump(), "usage": usage}
+
+
+def fallback_plan(task: str) -> Plan:
+    """One step: do the task, in the file it names (else `solution.py`)."""
+    named = re.findall(r"[\w/]+\.py\b", task)
+    path = named[0] if named else "solution.py"
+    return Plan(
+        files=[PlannedFile(path=path, purpose="the code the task asks for")],
+        steps=["Implement the task as written."],
+        acceptance=[task],
+        tests=["The examples the task gives."],
+    )

@@ -1,0 +1,70 @@
+"""Per-run configuration of the studio graph (LangGraph's `context_schema`).
+
+Each agent has its own model, context, token cap and temperature (`AgentConfig`); the run
+has its round limits, its security gate, its sandbox limits and its online mode. What the
+caller passes wins; the environment fills the rest (`TERRAQORE_MAX_FIX_ROUNDS`,
+`TERRAQORE_CODER_MODEL`, ...; see `agents.context`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.context import AgentConfig, RetrievalContext, agent
+
+SEVERITIES = ("low", "medium", "high")
+
+
+@dataclass(kw_only=True)
+class Context(RetrievalContext):
+    """How one studio run behaves."""
+
+    k: int = 3
+    """Passages to retrieve: coding prompts are long already, so fewer than Q&A uses."""
+
+    idea: AgentConfig = agent("terraqore/idea")
+    """The Idea agent's model."""
+
+    planner: AgentConfig = agent("terraqore/planner")
+    """The Planner agent's model."""
+
+    coder: AgentConfig = agent("terraqore/coder")
+    """The Coder agent's model (issue 16's router can swap it per round through this field)."""
+
+    validator: AgentConfig = agent("terraqore/validator")
+    """The Validator agent's model: it designs tests from the task and the plan."""
+
+    security: AgentConfig = agent("terraqore/security")
+    """The Security agent's model: it reviews what bandit cannot see."""
+
+    coder_format: str = "fenced"
+    """How the Coder returns files: `fenced` (one ```python block per file) or `json`."""
+
+    max_fix_rounds: int = 2
+    """Times failing tests may send the code back to the Coder."""
+
+    max_security_rounds: int = 1
+    """Times blocking security findings may send the code back to the Coder."""
+
+    block_severities: tuple[str, ...] = ("high",)
+    """Finding severities that block (send the code back, then fail the verdict)."""
+
+    llm_review: bool = True
+    """Whether the Security agent reviews the code after bandit (off: bandit alone)."""
+
+    approve_plan: bool = False
+    """Pause after the planner for a human decision (`interrupt`; resume with `Command`)."""
+
+    sandbox: str = ""
+    """Force a sandbox kind (`bwrap`, `unshare`, `audit-hook`); empty picks the strongest."""
+
+    test_seconds: float = 60.0
+    """Wall-clock limit of one sandboxed test run."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = set(self.block_severities) - set(SEVERITIES)
+        if unknown:
+            raise ValueError(f"unknown severities {sorted(unknown)}; use {', '.join(SEVERITIES)}")
+        if self.coder_format not in ("fenced", "json"):
+            raise ValueError(f"coder_format must be fenced or json, not {self.coder_format!r}")

@@ -1,0 +1,141 @@
+"""The Validator agent: designs tests from the task and the plan, never from the code.
+
+This is AgentCoder's test designer: tests written apart from the code catch what the
+Coder's own tests share its blind spots on. The tests are asked for as short snippets of
+`assert` lines (schema-constrained JSON, which a small model gets right far more often than
+a whole pytest file); `render_tests` turns them into one pytest file, and the sandbox runs
+it with the Coder's own tests (see `nodes.test_run`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from agents.structured import AgentOutputError, ask_structured
+from agents.studio_context import Context
+from agents.studio_prompts import plan_section, sources_section, task_section
+from agents.studio_state import State
+
+TEST_FILE = "test_validator_designed.py"
+
+PROMPT = """{sources}
+
+{task}
+
+{plan}
+
+<INSTRUCTIONS>
+Design four to six tests that check the task is done, without seeing any code. Each test's
+code is one or two lines that call the functions or classes exactly as the task names them
+(they are already imported) and assert the result. Cover a normal case, the edge cases the
+task mentions (empty input, one element) and the errors it names (`with pytest.raises(
+ValueError): f(-1)`). Only assert what the task states, and work out each expected value
+from the task's own words. Never define the function yourself.
+The shape of one test, shown for a different task (a function `area(w, h)`; do not copy
+it): {{"name": "rejects_negative_width", "code": "with pytest.raises(ValueError): area(-1, 2)"}}
+</INSTRUCTIONS>"""
+
+
+class DesignedTest(BaseModel):
+    """One test: a name and a few lines of asserts."""
+
+    name: str = Field(description="snake_case, what it checks", max_length=48)
+    code: str = Field(description="One or two lines of Python that assert.", max_length=240)
+
+
+class TestDesign(BaseModel):
+    """The Validator's tests."""
+
+    tests: list[DesignedTest] = Field(min_length=3, max_length=6)
+
+
+def normalise(code: str) -> str | None:
+    """A snippet as runnable test code, or None if it is not Python or checks nothing.
+
+    Small models often write `f(1) == 2` without the `assert`, or wrap the snippet in a
+    code fence; both are repaired rather than thrown away.
+    """
+    text = re.sub(r"^```\w*\n?|```$", "", code.strip()).strip()
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    if any(isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Return) for n in ast.walk(tree)):
+        return None  # it wrote (part of) the code, not a test of it
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Compare | ast.BoolOp):
+            node = ast.Assert(test=node.value)
+        body.append(node)
+    tree.body = body
+    fixed = ast.unparse(ast.fix_missing_locations(tree))
+    return fixed if ("assert" in fixed or "pytest.raises" in fixed) else None
+
+
+def _check(design: TestDesign) -> str | None:
+    if not any(normalise(t.code) for t in design.tests):
+        return "no test is valid Python with an assert; write one to four assert lines each"
+    return None
+
+
+def modules_of(files: Mapping[str, str]) -> list[str]:
+    """Importable module names of the project's code files (tests excluded)."""
+    out = []
+    for path in files:
+        name = path.rsplit("/", 1)[-1]
+        if path.endswith(".py") and not name.startswith(("test_", "conftest")):
+            module = path[:-3].replace("/", ".").removesuffix(".__init__")
+            if all(part.isidentifier() for part in module.split(".")):
+                out.append(module)
+    return out
+
+
+def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str:
+    """The designed tests as one pytest file that imports the project's modules."""
+    lines = [
+        '"""Tests designed by the Validator agent from the task and plan, not from the code."""',
+        "",
+        "import pytest",
+        "",
+    ]
+    lines += [f"from {module} import *  # noqa: F403" for module in modules_of(files)]
+    seen: set[str] = set()
+    for i, test in enumerate(tests, 1):
+        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"
+        name = f"test_{i:02d}_{slug}"
+        if name in seen:
+            continue
+        seen.add(name)
+        body = "\n".join(f"    {line}" for line in test["code"].strip().splitlines())
+        lines += ["", "", f"def {name}():", body]
+    return "\n".join(lines) + "\n"
+
+
+def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Design the tests once per run (they do not change when the code does)."""
+    if state.designed_tests or state.feedback_kind:
+        return {}  # designed already, or tried on the first round and failed
+    prompt = PROMPT.format(
+        task=task_section(state.task),
+        plan=plan_section(state.plan),
+        sources=sources_section(state.sources),
+    )
+    try:
+        design, usage = ask_structured(
+            "validator",
+            runtime.context.validator,
+            [HumanMessage(content=prompt)],
+            TestDesign,
+            _check,
+        )
+    except AgentOutputError as exc:
+        return {"notes": [f"the validator designed no tests ({exc}); the coder's tests ran alone"]}
+    tests = [{"name": t.name, "code": code} for t in design.tests if (code := normalise(t.code))]
+    return {"designed_tests": tests, "usage": usage}

@@ -1,0 +1,94 @@
+"""The run's report: what was built, how it was tested, what the review found, in Markdown.
+
+The CLI writes it next to the project (`REPORT.md`); it is also the `report` field of the
+graph's output. Usage is summed per agent from the run's usage records.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from agents.state import UsageRecord
+from agents.studio_state import State
+
+
+def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:
+    """Calls, tokens and seconds per agent, in the order agents first ran."""
+    totals: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"model": "", "calls": 0, "prompt_tokens": 0, "output_tokens": 0, "seconds": 0.0}
+    )
+    for record in usage:
+        row = totals[record["agent"]]
+        row["model"] = record["model"]
+        row["calls"] += 1
+        row["prompt_tokens"] += record["prompt_tokens"]
+        row["output_tokens"] += record["output_tokens"]
+        row["seconds"] = round(row["seconds"] + record["seconds"], 3)
+    return dict(totals)
+
+
+def _validation(v: dict[str, Any]) -> list[str]:
+    if not v:
+        return ["No tests ran."]
+    status = "passed" if v.get("passed") else "FAILED"
+    lines = [
+        f"{status}: {v.get('tests_passed', 0)} of {v.get('tests_run', 0)} tests passed "
+        f"in {v.get('seconds', 0)} s.",
+        f"Sandbox: {v.get('sandbox', 'none')}.",
+    ]
+    lines += [f"- `{f['test']}`" for f in v.get("failures", [])[:10]]
+    return lines
+
+
+def _security(s: dict[str, Any]) -> list[str]:
+    lines = [f"Verdict: **{s.get('verdict', 'not reviewed')}** (gate: {s.get('gate', [])})."]
+    for f in s.get("findings", []):
+        lines.append(f"- [{f['severity']}] `{f['location']}` ({f['source']}): {f['issue']}")
+    return lines
+
+
+def render(state: State) -> str:
+    """The report in Markdown."""
+    idea = state.idea or {}
+    plan = state.plan or {}
+    parts = [f"# {idea.get('title') or 'Studio run'}", "", f"Task: {state.task}", ""]
+    if idea:
+        parts += [idea.get("summary", ""), ""]
+    if plan:
+        parts += ["## Plan", ""] + [f"{i}. {s}" for i, s in enumerate(plan.get("steps", []), 1)]
+        parts.append("")
+    parts += ["## Files", ""] + [f"- `{p}`" for p in sorted({**state.files, **state.test_files})]
+    parts += ["", "## Tests", "", *_validation(state.validation), "", "## Security", ""]
+    parts += [*_security(state.security), "", "## Rounds", ""]
+    parts += [f"- {kind}: {n}" for kind, n in state.rounds.items()]
+    if state.sources:
+        parts += ["", "## Sources", ""]
+        parts += [f"[{s['n']}] {s['title']} ({s['url']})" for s in state.sources]
+    parts += ["", "## Usage", "", "| agent | model | calls | prompt | output | seconds |"]
+    parts.append("|---|---|---|---|---|---|")
+    for agent, u in usage_by_agent(state.usage).items():
+        parts.append(
+            f"| {agent} | {u['model']} | {u['calls']} | {u['prompt_tokens']} | "
+            f"{u['output_tokens']} | {u['seconds']} |"
+        )
+    if state.notes:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in state.notes]
+    return "\n".join(parts) + "\n"
+
+
+def report(state: State) -> dict[str, Any]:
+    """Write the report, and every output key (a channel never written is not in the output)."""
+    return {
+        "report": render(state),
+        "idea": state.idea,
+        "plan": state.plan,
+        "files": state.files,
+        "test_files": state.test_files,
+        "validation": state.validation,
+        "security": state.security,
+        "sources": state.sources,
+        "searched_web": state.searched_web,
+        "rounds": state.rounds,
+    }

@@ -1,0 +1,172 @@
+"""`terraqore build "TASK"`: run the studio graph, show the agents' progress, write the project.
+
+The graph streams node updates and tokens (`stream_mode=["updates", "messages"]`): a line
+per finished step, and a live count of the tokens the current agent is writing. The
+project, the Validator's tests, `REPORT.md` and `studio.json` (idea, plan, test results,
+review, sources, rounds, usage) are written to `--out`. The exit code is 0 when the tests
+passed and the security gate let the code through, 1 otherwise (the folder is written
+either way). With `--approve-plan` the run stops after the Planner and asks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import sys
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from terraqore.cli.console import err, out
+from terraqore.cli.support import cli_errors, fail
+from terraqore.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+
+def _default_out(task: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "project"
+    return Path("studio-builds") / slug
+
+
+def _summary(node: str, update: dict[str, Any]) -> str:
+    """One line for a finished step."""
+    if node == "retrieve":
+        return f"retrieved {len(update.get('sources', []))} source(s) from the lake"
+    if node == "search_ingest":
+        return "searched the web" if update.get("searched_web") else "web search failed"
+    if node == "idea" and update.get("idea"):
+        return f"idea: {update['idea']['title']}"
+    if node == "planner" and update.get("plan"):
+        plan = update["plan"]
+        files = ", ".join(f["path"] for f in plan["files"])
+        return f"plan: {len(plan['steps'])} steps, files {files}"
+    if node == "coder":
+        return f"coder wrote {', '.join(sorted(update.get('files', {}))) or 'nothing'}"
+    if node == "validator":
+        designed = update.get("designed_tests")
+        return (
+            f"validator designed {len(designed)} test(s)" if designed else "validator: tests kept"
+        )
+    if node == "run_tests" and update.get("validation"):
+        v = update["validation"]
+        status = "passed" if v["passed"] else "failing"
+        return f"tests {status}: {v['tests_passed']}/{v['tests_run']} in {v['seconds']} s"
+    if node == "security_scan":
+        return f"bandit: {len(update.get('security', {}).get('findings', []))} finding(s)"
+    if node == "security" and update.get("security"):
+        s = update["security"]
+        return f"security: {s['verdict']} ({len(s['findings'])} finding(s))"
+    return node
+
+
+def _stream(app: Any, payload: Any, config: RunnableConfig, ctx: Any) -> None:
+    """Run until the graph ends or pauses, showing steps and a live token count."""
+    tokens = 0
+    with err.status("starting") as status:
+        for mode, chunk in app.stream(
+            payload, config, context=ctx, stream_mode=["updates", "messages"]
+        ):
+            if mode == "messages":
+                message, meta = chunk
+                tokens += 1 if getattr(message, "content", "") else 0
+                status.update(f"{meta.get('langgraph_node', '')}: {tokens} tokens")
+                continue
+            for node, update in chunk.items():
+                if node != "__interrupt__" and isinstance(update, dict):
+                    err.print(f"[green]✓[/] {_summary(node, update)}", highlight=False)
+            tokens = 0
+
+
+def _ask_approval(plan: dict[str, Any]) -> Any:
+    err.print("\n[bold]Plan[/]")
+    for f in plan.get("files", []):
+        err.print(f"  {f['path']}: {f['purpose']}", highlight=False)
+    for i, step in enumerate(plan.get("steps", []), 1):
+        err.print(f"  {i}. {step}", highlight=False)
+    err.print("Approve? yes / no / or type feedback for the planner: ", end="", markup=False)
+    return sys.stdin.readline().strip() or "yes"
+
+
+def _write(folder: Path, state: dict[str, Any]) -> None:
+    from nodes.project_files import write_files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_files(folder, {**state.get("files", {}), **state.get("test_files", {})})
+    (folder / "REPORT.md").write_text(state.get("report", ""), encoding="utf-8")
+    keys = ("task", "idea", "plan", "validation", "security", "sources", "rounds", "usage", "notes")
+    record = {k: state.get(k) for k in keys}
+    (folder / "studio.json").write_text(json.dumps(record, indent=2, default=str), "utf-8")
+
+
+@cli_errors
+def build(
+    task: str = typer.Argument(..., help="What to build, in your words."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder to write the project to."),
+    online: bool = typer.Option(
+        False, "--online", help="Allow a web search when the lake is weak."
+    ),
+    approve_plan: bool = typer.Option(False, "--approve-plan", help="Stop after the plan and ask."),
+    max_fix_rounds: int | None = typer.Option(None, help="Rounds failing tests may send back."),
+) -> None:
+    """Build a project: idea, plan, code, tests run in a sandbox, and a security review."""
+    from agents.studio_context import Context
+
+    if not task.strip():
+        fail("the task is empty; say what to build")
+    folder = out_dir or _default_out(task)
+    overrides: dict[str, Any] = {"approve_plan": approve_plan}
+    if online:
+        overrides["online"] = True
+    if max_fix_rounds is not None:
+        overrides["max_fix_rounds"] = max_fix_rounds
+    ctx = Context(**overrides)
+    state = run_build(task, folder, ctx, ask=_ask_approval)
+    validation, security = state.get("validation", {}), state.get("security", {})
+    if not (bool(validation.get("passed")) and security.get("verdict") == "pass"):
+        raise typer.Exit(1)
+
+
+def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> dict[str, Any]:
+    """Run the studio graph on a fresh thread, showing its progress; write the project.
+
+    `ask(plan)` answers the plan-approval interrupt. Returns the final state.
+    """
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
+
+    from agents.structured import AgentOutputError
+    from graphs.studio import build_graph
+    from nodes.project_files import ProjectFileError
+    from nodes.sandbox import SandboxUnavailable
+
+    threads = Settings().home / "studio" / "threads.sqlite"
+    threads.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh thread per build: reusing one would carry the last run's tests and rounds over.
+    config: RunnableConfig = {"configurable": {"thread_id": f"build-{uuid.uuid4().hex}"}}
+    try:
+        with sqlite3.connect(threads, check_same_thread=False) as conn:
+            app = build_graph(SqliteSaver(conn))
+            payload: Any = {"task": task}
+            while True:
+                _stream(app, payload, config, ctx)
+                snapshot = app.get_state(config)
+                if not snapshot.interrupts:
+                    break
+                payload = Command(resume=ask(snapshot.interrupts[0].value["plan"]))
+            state = dict(snapshot.values)
+    except (AgentOutputError, SandboxUnavailable, ProjectFileError) as exc:
+        fail(str(exc))
+    _write(folder, state)
+    validation, security = state.get("validation", {}), state.get("security", {})
+    out.print(f"wrote {folder}/ ({len(state.get('files', {}))} file(s), REPORT.md, studio.json)")
+    out.print(
+        f"tests: {validation.get('tests_passed', 0)}/{validation.get('tests_run', 0)} passed; "
+        f"security: {security.get('verdict', 'not reviewed')}; sandbox: "
+        f"{validation.get('sandbox', 'none')}"
+    )
+    return state

@@ -1,0 +1,55 @@
+"""`terraqore build` with scripted agent models: progress lines, the folder, the exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from terraqore.cli.app import app
+from tests.studio_fakes import VULNERABLE
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def test_build_writes_the_project_report_and_record(fakes, tmp_path: Path) -> None:
+    fakes()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", "Write add(a, b) in solution.py", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "✓ coder wrote solution.py" in result.output
+    assert "tests passed: 2/2" in result.output and "security: pass" in result.output
+    assert (out / "solution.py").read_text().startswith("def add")
+    assert "def test_01_small" in (out / "test_validator_designed.py").read_text()
+    record = json.loads((out / "studio.json").read_text())
+    assert record["validation"]["passed"] and record["rounds"] == {"fix": 0, "security": 0}
+    assert (out / "REPORT.md").read_text().startswith("# Adder")
+
+
+def test_build_exits_1_when_the_gate_blocks_but_still_writes(fakes, tmp_path: Path) -> None:
+    fakes(coder=[VULNERABLE])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", "add", "--out", str(out)])
+    assert result.exit_code == 1 and "security: block" in result.output
+    assert "shell=True" in (out / "solution.py").read_text()
+
+
+def test_build_asks_for_plan_approval_and_stops_on_no(fakes, tmp_path: Path) -> None:
+    fake = fakes()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["build", "add", "--out", str(out), "--approve-plan"], input="no\n"
+    )
+    assert "Approve?" in result.output and "coder" not in fake.calls
+    assert result.exit_code == 1 and (out / "REPORT.md").is_file()
+
+
+def test_empty_task_is_a_clear_error(fakes) -> None:
+    result = CliRunner().invoke(app, ["build", "  "])
+    assert result.exit_code == 1 and "the task is empty" in result.output
