@@ -5,9 +5,11 @@ Routes depend on this module, never on each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 
-from server.api.observability import record_usage
+from server.api.observability import record_progress, record_usage
 from server.models.model_manager import ModelManager
 from server.runtime.inference import Final, InferenceService
 
@@ -37,3 +39,8 @@ def report(request: Request, model: str, final: Final, prompt: str | None) -> No
         final.cached,
         prompt if audit_prompts else None,
     )
+
+
+def progress_reporter(request: Request, model: str) -> Callable[[int], None]:
+    """What a stream reports as it goes, so an aborted one is still audited with its model."""
+    return lambda pieces: record_progress(request, model, pieces)

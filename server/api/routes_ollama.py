@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from server import OLLAMA_COMPAT_VERSION
-from server.api.deps import NDJSON, report, service
+from server.api.deps import NDJSON, progress_reporter, report, service
 from server.api.observability import record_usage
 from server.api.streaming import collect, lines, ndjson, now_iso, open_stream
 from server.api.wire_types import (
@@ -115,7 +115,7 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
     if record.format == "onnx":
         info = _onnx_info(record)
     else:
-        info = record.config.get("model_info") or model_info(record.model_path)
+        info = record.config.get("model_info") or model_info(record.weights_file)
     return {
         "license": record.license,
         "modelfile": render_modelfile(record),
@@ -129,13 +129,18 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
     }
 
 
-async def _respond(events: Any, stream: bool, text_chunk: Any, final_chunks: Any) -> Response:
-    events = await open_stream(events)
+async def _respond(
+    request: Request, job: ChatJob, stream: bool, text_chunk: Any, final_chunks: Any
+) -> Response:
+    events = await open_stream(service(request).run(job))
+    progress = progress_reporter(request, job.model)
     if not stream:
         final = await collect(events)
         return JSONResponse(final_chunks(final, aggregate=True)[-1])
     return StreamingResponse(
-        lines(events, text_chunk, lambda f: final_chunks(f, aggregate=False), ndjson, _error),
+        lines(
+            events, text_chunk, lambda f: final_chunks(f, aggregate=False), ndjson, _error, progress
+        ),
         media_type=NDJSON,
     )
 
@@ -165,7 +170,7 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         body_text = final.content if aggregate else ""
         return [{"model": model, "created_at": now_iso(), "response": body_text, **_timings(final)}]
 
-    return await _respond(service(request).run(job), body.stream, text_chunk, final_chunks)
+    return await _respond(request, job, body.stream, text_chunk, final_chunks)
 
 
 def _template_message(msg: Any) -> dict[str, Any]:
@@ -228,7 +233,7 @@ async def chat(body: ChatRequest, request: Request) -> Response:
         }
         return [calls, done]
 
-    return await _respond(service(request).run(job), body.stream, text_chunk, final_chunks)
+    return await _respond(request, job, body.stream, text_chunk, final_chunks)
 
 
 @router.post("/api/embed")

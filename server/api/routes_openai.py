@@ -12,7 +12,7 @@ import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from server.api.deps import report, service
+from server.api.deps import progress_reporter, report, service
 from server.api.streaming import collect, lines, open_stream, sse
 from server.api.wire_types import (
     OAIChatRequest,
@@ -197,7 +197,16 @@ async def chat_completions(body: OAIChatRequest, request: Request) -> Response:
             )
         return out
 
-    return _sse_response(lines(events, on_text, on_final, sse, lambda m: openai_error(m, 500)))
+    return _sse_response(
+        lines(
+            events,
+            on_text,
+            on_final,
+            sse,
+            lambda m: openai_error(m, 500),
+            progress_reporter(request, body.model),
+        )
+    )
 
 
 def _sse_response(body: Any) -> StreamingResponse:
@@ -257,6 +266,7 @@ async def completions(body: OAICompletionRequest, request: Request) -> Response:
             on_final,
             sse,
             lambda m: openai_error(m, 500),
+            progress_reporter(request, body.model),
         )
     )
 

@@ -15,7 +15,7 @@ def chat_template(record: ModelRecord) -> str:
         return record.template
     if record.format != "gguf":
         return ""
-    meta, _ = read_gguf(record.model_path)
+    meta, _ = read_gguf(record.weights_file)
     return str(meta.get("tokenizer.chat_template") or "")
 
 

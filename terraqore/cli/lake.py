@@ -59,6 +59,8 @@ def lake_ingest(
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
     out.print(f"bronze: {b.added} new, {b.already_present} already present")
     out.print(f"silver: {s.promoted} items promoted as {s.chunks} chunks; dropped: {dropped}")
+    for reason in report.skipped:
+        err.print(f"[yellow]skipped:[/] {reason}", highlight=False)
     if index:
         update_index()
 
