@@ -95,6 +95,12 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.draft_tokens = Counter(
+            "terraqore_draft_tokens",
+            "Generated tokens taken from accepted prompt-lookup drafts",
+            ["model"],
+            registry=r,
+        )
         self.prefix_lookups = Counter(
             "terraqore_prefix_cache_lookups",
             "Prompts by where their prefix came from: restored (a saved KV state), live "
@@ -164,6 +170,7 @@ def record_usage(
             metrics.prompt_tokens.labels(model).inc(stats.prompt_eval_count)
             metrics.eval_tokens.labels(model).inc(stats.eval_count)
             metrics.cached_prompt_tokens.labels(model).inc(stats.cached_prompt_tokens)
+            metrics.draft_tokens.labels(model).inc(stats.draft_tokens)
             if stats.prefix:
                 metrics.prefix_lookups.labels(model, stats.prefix).inc()
             if stats.prompt_eval_duration_ns:

@@ -157,7 +157,7 @@ class LlamaRunner:
         stats.cached_prompt_tokens = max(0, min(live, len(prompt) - 1))
 
     def _save_prefix(self, prompt_len: int) -> None:
-        if self.prefix_cache is not None and self.llm.n_tokens:
+        if self.prefix_cache is not None and self.llm.n_tokens >= MIN_PREFIX_TOKENS:
             tokens = self.llm.held_tokens()
             self.prefix_cache.store(SavedState(tokens, self.llm.save_sequence(), prompt_len))
 
@@ -189,6 +189,7 @@ class LlamaRunner:
         lookup = max(0, opts.prompt_lookup_tokens)
         llm.draft_model = LlamaPromptLookupDecoding(num_pred_tokens=lookup) if lookup else None
         llm.draft_limit = lookup
+        steps = llm.decode_steps
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         first: int | None = None
@@ -241,6 +242,8 @@ class LlamaRunner:
         first = first or end
         stats.prompt_eval_duration_ns = first - start
         stats.eval_count = produced
+        # One decode step for the prompt, then one per generated token that was not drafted.
+        stats.draft_tokens = max(0, produced - (llm.decode_steps - steps))
         stats.eval_duration_ns = max(end - first, 1)
         stats.done_reason = reason
 

@@ -55,6 +55,9 @@ class GenerationStats:
     """Where the reused prefix came from: `restored` (a saved KV state from the prefix
     cache), `live` (the context still held it), `cold` (nothing reused), or empty when the
     runner keeps no prefix (embeddings)."""
+    draft_tokens: int = 0
+    """Generated tokens that came from accepted prompt-lookup drafts (no decode step of their
+    own)."""
     done_reason: str = "stop"
 
 

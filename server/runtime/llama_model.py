@@ -39,6 +39,8 @@ class ServerLlama(Llama):
         super().__init__(*args, **kwargs)
         self.draft_limit = 0
         """Longest draft the current request may propose (0 when drafting is off)."""
+        self.decode_steps = 0
+        """Calls to `eval` so far: fewer than tokens generated when drafts are accepted."""
 
     # -- sampling ---------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class ServerLlama(Llama):
 
     def eval(self, tokens: Sequence[int]) -> None:
         """Evaluate tokens; ask for every position's logits only when verifying a draft."""
+        self.decode_steps += 1
         self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
         every = self.draft_model is not None and len(tokens) <= self.draft_limit + 1
         for i in range(0, len(tokens), self.n_batch):
@@ -120,17 +123,23 @@ class ServerLlama(Llama):
         """The tokens whose KV state the context holds now (a copy)."""
         return np.array(self.input_ids[: self.n_tokens], dtype=np.intc)
 
-    def save_sequence(self) -> bytes:
-        """llama.cpp's state of the context's sequence: the KV cache of `held_tokens()`."""
-        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, _SEQ)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, buffer, size, _SEQ)
-        return bytes(memoryview(buffer)[:written])
+    def save_sequence(self) -> bytearray:
+        """llama.cpp's state of the context's sequence: the KV cache of `held_tokens()`.
 
-    def restore_sequence(self, tokens: npt.NDArray[np.intc], state: bytes) -> bool:
+        Copied once, straight into the returned buffer (it is megabytes per thousand tokens).
+        """
+        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, _SEQ)
+        state = bytearray(size)
+        view = (ctypes.c_uint8 * size).from_buffer(state)
+        written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, view, size, _SEQ)
+        del view  # release the export, so the buffer may shrink
+        del state[written:]
+        return state
+
+    def restore_sequence(self, tokens: npt.NDArray[np.intc], state: bytearray) -> bool:
         """Load a saved sequence state; False (and an empty context) if llama.cpp refuses it."""
-        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
-        if not llama_cpp.llama_state_seq_set_data(self._ctx.ctx, buffer, len(state), _SEQ):
+        view = (ctypes.c_uint8 * len(state)).from_buffer(state)  # read only, not copied
+        if not llama_cpp.llama_state_seq_set_data(self._ctx.ctx, view, len(state), _SEQ):
             self._ctx.kv_cache_seq_rm(-1, 0, -1)
             self.n_tokens = 0
             return False

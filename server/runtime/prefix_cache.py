@@ -36,7 +36,8 @@ class SavedState:
     """The KV state of one sequence: the tokens it holds and llama.cpp's bytes for it."""
 
     tokens: npt.NDArray[np.intc]
-    state: bytes
+    state: bytearray
+    """Never changed once saved (a bytearray only so llama.cpp can read it without a copy)."""
     prompt_len: int
     """How many of `tokens` were the prompt (the rest were generated)."""
 
