@@ -36,6 +36,8 @@ class FakeRunner:
         self.pieces = pieces
         self.piece_seconds = piece_seconds
         self.closed = False
+        self.stopped = False
+        """Whether a stream ended on its cancel event."""
 
     def close(self) -> None:
         self.closed = True
@@ -64,6 +66,7 @@ class FakeRunner:
         for _ in range(self.pieces):
             if cancel.wait(self.piece_seconds):
                 stats.done_reason = "cancel"
+                self.stopped = True
                 return
             stats.eval_count += 1
             yield "x"

@@ -14,8 +14,9 @@ write the cache. Its time budget starts at arrival and covers all of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -235,7 +236,7 @@ class InferenceService:
 
     async def _generate(
         self, slot: Slot, plan: _Plan, tokens: list[int]
-    ) -> AsyncIterator[Text | Final]:
+    ) -> AsyncGenerator[Text | Final, None]:
         """Stream the answer; with tools, hold back what may be a call and parse it at the end.
 
         Hold-back: `sent` is how much of the text has been streamed. With tools, text from
@@ -245,26 +246,29 @@ class InferenceService:
         """
         stats = GenerationStats()
         runner = slot.runner
-        pieces = slot.stream(
-            lambda cancel: runner.stream(tokens, plan.opts, plan.grammar, cancel, stats)
-        )
         loop = asyncio.get_running_loop()
         holding = bool(plan.job.tools)
         text, sent = "", 0
         streamed: list[str] = []
-        async for piece in pieces:
-            if loop.time() > plan.deadline:
-                await pieces.aclose()  # type: ignore[attr-defined]
-                raise RequestTimeout(
-                    f"the request ran past its timeout of {self.settings.request_timeout:.0f}s "
-                    "(TERRAQORE_REQUEST_TIMEOUT)"
-                )
-            text += piece
-            upto = call_start(text, sent) if holding else len(text)
-            if upto > sent:
-                streamed.append(text[sent:upto])
-                sent = upto
-                yield Text(streamed[-1])
+        # Closed on every way out (a client gone, the timeout): the worker stops before the
+        # slot is given back.
+        async with contextlib.aclosing(
+            slot.stream(
+                lambda cancel: runner.stream(tokens, plan.opts, plan.grammar, cancel, stats)
+            )
+        ) as pieces:
+            async for piece in pieces:
+                if loop.time() > plan.deadline:
+                    raise RequestTimeout(
+                        f"the request ran past its timeout of {self.settings.request_timeout:.0f}s"
+                        " (TERRAQORE_REQUEST_TIMEOUT)"
+                    )
+                text += piece
+                upto = call_start(text, sent) if holding else len(text)
+                if upto > sent:
+                    streamed.append(text[sent:upto])
+                    sent = upto
+                    yield Text(streamed[-1])
         content, calls = text, list[dict[str, Any]]()
         if holding:
             rest, calls = parse_tool_calls(text, plan.tool_names)
@@ -302,11 +306,12 @@ class InferenceService:
             tokens = await self._fit_prompt(slot, plan)
             await slot.run(slot.runner.check_grammar, plan.grammar)
             yield Ready()
-            async for event in self._generate(slot, plan, tokens):
-                if isinstance(event, Final):
-                    event.load_duration_ns = load_ns
-                    event.total_duration_ns = plan.elapsed_ns()
-                yield event
+            async with contextlib.aclosing(self._generate(slot, plan, tokens)) as events:
+                async for event in events:
+                    if isinstance(event, Final):
+                        event.load_duration_ns = load_ns
+                        event.total_duration_ns = plan.elapsed_ns()
+                    yield event
 
     async def embed(
         self,

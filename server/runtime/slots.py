@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,7 +47,7 @@ class Slot:
         """Run blocking work on this slot's worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+    def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncGenerator[T, None]:
         """Run a blocking generator on this slot's worker thread (see `iterate_in_thread`)."""
         return iterate_in_thread(produce, self.executor)
 

@@ -10,7 +10,7 @@ import pytest
 from server.errors import RequestTimeout, ServiceUnavailable
 from server.models.manifest import text_layer_cache_info
 from server.models.store import ModelStore
-from server.runtime.inference import Final, InferenceService, Text
+from server.runtime.inference import Final, InferenceService, Ready, Text
 from server.runtime.prompts import ChatJob
 from server.runtime.scheduler import Scheduler
 from tests.fake_engine import FakeEngine, register, settings
@@ -111,6 +111,25 @@ def test_an_empty_prompt_only_loads(tmp_path, empty) -> None:
         events = [e async for e in svc.run(job)]
         assert isinstance(events[-1], Final) and events[-1].done_reason == "load"
         assert events[-1].load_duration_ns > 0
+        await svc.scheduler.stop()
+
+    asyncio.run(main())
+
+
+def test_a_client_that_goes_away_stops_the_worker_before_the_slot_is_free(tmp_path) -> None:
+    store = ModelStore(tmp_path / "models")
+    register(store, "m", b"w")
+    engine = FakeEngine(pieces=10_000, piece_seconds=0.01)
+
+    async def main() -> None:
+        svc = _service(tmp_path, store, engine, num_parallel=1)
+        events = svc.run(ChatJob(model="m", messages=[{"role": "user", "content": "go"}]))
+        assert [type(await anext(events)) for _ in range(2)] == [Ready, Text]
+        await events.aclose()  # type: ignore[attr-defined]
+        ((_, model),) = svc.scheduler.loaded()
+        # The slot is back, and its runner's stream saw the cancel (it stopped early).
+        slot = model.free.get_nowait()
+        assert slot.runner.stopped
         await svc.scheduler.stop()
 
     asyncio.run(main())
