@@ -97,5 +97,8 @@ class RetrievalContext:
     weak_below: float = 0.5
     """Retrieval counts as weak when its strength is below this (see `nodes.retrieve`)."""
 
+    snippet_chars: int = 600
+    """Longest snippet per source: the sentences of a passage the agents are shown."""
+
     def __post_init__(self) -> None:
         fill_from_env(self)

@@ -41,7 +41,7 @@ from retrievers.config import RetrievalSettings
 from retrievers.embedder import ServerEmbedder
 from retrievers.fusion import reciprocal_rank_fusion
 from retrievers.hybrid import LakeSearch
-from retrievers.indexer import embed_pending, sync_index
+from retrievers.indexer import SyncReport, embed_pending, sync_index
 from tests.server_harness import start_server
 
 CANDIDATES = 50
@@ -113,16 +113,10 @@ def build_lake(articles: int | None) -> tuple[LakeSettings, dict[int, str], dict
     return lake, chunk_item, described
 
 
-def evaluate_model(
-    model: str,
-    lake: LakeSettings,
-    chunk_item: dict[int, str],
-    queries: list[tuple[str, str]],
-    client: ollama.Client,
-) -> dict[str, object]:
-    """Index the lake with one embedding model and score every mode on every query."""
-    settings = RetrievalSettings(embedding_model=model)
-    embedder = ServerEmbedder(client, model)
+def embed_and_index(
+    lake: LakeSettings, settings: RetrievalSettings, embedder: ServerEmbedder
+) -> tuple[int, float, SyncReport, float]:
+    """Embed the lake's new chunks, then sync the indexes: (embedded, seconds, report, seconds)."""
     embedder.embed_documents(["warm up"])
     con = connect(lake)
     try:
@@ -133,7 +127,20 @@ def evaluate_model(
         con.close()
     start = time.perf_counter()
     report = sync_index(lake, settings, embedder)
-    index_s = time.perf_counter() - start
+    return embedded, embed_s, report, time.perf_counter() - start
+
+
+def evaluate_model(
+    model: str,
+    lake: LakeSettings,
+    chunk_item: dict[int, str],
+    queries: list[tuple[str, str]],
+    client: ollama.Client,
+) -> dict[str, object]:
+    """Index the lake with one embedding model and score every mode on every query."""
+    settings = RetrievalSettings(embedding_model=model)
+    embedder = ServerEmbedder(client, model)
+    embedded, embed_s, report, index_s = embed_and_index(lake, settings, embedder)
     print(f"{model}: embedded {embedded} chunks in {embed_s:.0f} s; indexes in {index_s:.1f} s")
     texts = [q for _, q in queries]
     start = time.perf_counter()

@@ -7,7 +7,7 @@ It also judges whether retrieval is weak, which is what lets the search-and-inge
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.runtime import Runtime
 
@@ -15,6 +15,11 @@ from agents.context import RetrievalContext
 from agents.state import RetrievalState, Source
 from nodes.sources import number_sources, terms
 from retrievers import IndexNotReady, lake_retriever
+
+# Generic over the graph's own state and context (each extends the shared ones), so a
+# graph's node reads its own state and LangGraph keeps that graph's reducers.
+State = TypeVar("State", bound=RetrievalState)
+Context = TypeVar("Context", bound=RetrievalContext)
 
 
 def strength(query: str, sources: Sequence[Source]) -> float:
@@ -34,10 +39,10 @@ def search_lake(query: str, ctx: RetrievalContext) -> tuple[list[Source], list[s
         docs = lake_retriever(k=ctx.k, mode=ctx.retrieval_mode).invoke(query)
     except IndexNotReady as exc:
         return [], [f"the lake has no search index yet ({exc}); run `terraqore lake index`"]
-    return number_sources(docs, query), []
+    return number_sources(docs, query, ctx.snippet_chars), []
 
 
-def retrieve(state: RetrievalState, runtime: Runtime[RetrievalContext]) -> dict[str, Any]:
+def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Retrieve sources for the run's query from the lake."""
     query = state.retrieval_query()
     sources, notes = search_lake(query, runtime.context)

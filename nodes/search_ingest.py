@@ -12,24 +12,22 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.context import RetrievalContext
-from agents.state import RetrievalState
 from lake.config import LakeSettings
 from lake.fetcher import FetchFailed, FetchRefused
 from lake.operations import ingest
 from lake.search import SearchFailed
-from nodes.retrieve import search_lake, strength
+from nodes.retrieve import Context, State, search_lake, strength
 from retrievers.config import RetrievalSettings
 from retrievers.indexer import sync_index
 from retrievers.retriever import server_embedder
 
 
-def needs_web(state: RetrievalState, runtime: Runtime[RetrievalContext]) -> bool:
+def needs_web(state: State, runtime: Runtime[Context]) -> bool:
     """Route: search the web only in online mode, and only when retrieval was weak."""
     return runtime.context.online and state.retrieval_strength < runtime.context.weak_below
 
 
-def search_ingest(state: RetrievalState, runtime: Runtime[RetrievalContext]) -> dict[str, Any]:
+def search_ingest(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Search the web for the query, ingest and index the results, then retrieve again.
 
     A refused or failed search is a note on the run, and the lake's sources stand.

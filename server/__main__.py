@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from pydantic import ValidationError
+
 from server.api.app import serve
-from server.config import configured_host, parse_host
+from server.config import ConfigFileError, ServerSettings, configured_host, parse_host
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=default_host, help="address to bind")
     parser.add_argument("--port", type=int, default=default_port, help="port to bind")
     args = parser.parse_args(argv)
-    serve(args.host, args.port)
+    try:
+        settings = ServerSettings()
+    except (ConfigFileError, ValidationError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    serve(args.host, args.port, settings)
 
 
 if __name__ == "__main__":

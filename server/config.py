@@ -7,12 +7,18 @@ win over the environment; the environment only fills what was left unset.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 11434
@@ -49,6 +55,28 @@ def default_home() -> Path:
     return Path(os.environ.get("TERRAQORE_HOME") or "~/.terraqore").expanduser()
 
 
+def config_path(home: Path | None = None) -> Path:
+    """The config file: `TERRAQORE_CONFIG`, else `config.toml` in the home."""
+    explicit = os.environ.get("TERRAQORE_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return (home or default_home()) / "config.toml"
+
+
+class ConfigFileError(ValueError):
+    """The config file cannot be read; the message names the file and the problem."""
+
+
+class ConfigFile(TomlConfigSettingsSource):
+    """The config file as a settings source; a malformed file is one clear error."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            return super()._read_file(file_path)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigFileError(f"config file {file_path} is not valid TOML: {exc}") from None
+
+
 class HomeSettings(BaseSettings):
     """What every settings class of the project shares: the prefix, the home, online mode.
 
@@ -62,10 +90,25 @@ class HomeSettings(BaseSettings):
     )
 
     home: Path = Field(default_factory=default_home)
-    """Data directory (`TERRAQORE_HOME`, default `~/.terraqore`): models, lake, index, logs."""
+    """Data directory (`TERRAQORE_HOME`, default `~/.terraqore`): models, lake, index, logs, and
+    the config file `config.toml` (or `TERRAQORE_CONFIG`)."""
 
     online: bool = False
     """Online mode (`TERRAQORE_ONLINE`): off by default, and then nothing leaves loopback."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: what the caller passes, then the environment, then the config file."""
+        home = getattr(init_settings, "init_kwargs", {}).get("home")
+        path = config_path(Path(home).expanduser() if home else None)
+        return init_settings, env_settings, ConfigFile(settings_cls, path)
 
 
 class ServerSettings(HomeSettings):

@@ -7,8 +7,8 @@ Registration uses only Ollama's public API (`/api/show`, `/api/pull`, `/api/blob
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import ollama
 
 from server.errors import ServerError
 from server.models.modelfile import Modelfile, parse_modelfile
+from terraqore.settings import Settings
 
 AGENT_NAMESPACE = "terraqore"
 MODELFILES_DIR = Path(__file__).resolve().parents[1] / "modelfiles"
@@ -34,14 +35,23 @@ class AgentModelfile:
     modelfile: Modelfile
 
 
-def agent_modelfiles(directory: Path = MODELFILES_DIR) -> list[AgentModelfile]:
-    """Every `*.Modelfile` in the directory, parsed (a broken one raises, naming the file)."""
+def agent_modelfiles(
+    directory: Path = MODELFILES_DIR, bases: Mapping[str, str] | None = None
+) -> list[AgentModelfile]:
+    """Every `*.Modelfile` in the directory, parsed (a broken one raises, naming the file).
+
+    `bases` (role → model) replaces a Modelfile's FROM; by default the configured
+    `agent_bases` (the model set `terraqore setup` chose).
+    """
+    bases = Settings().agent_bases if bases is None else bases
     out = []
     for path in sorted(directory.glob("*.Modelfile")):
         try:
             mf = parse_modelfile(path.read_text(encoding="utf-8"))
         except ServerError as exc:
             raise ValueError(f"{path}: {exc.message}") from exc
+        if path.stem in bases:
+            mf = replace(mf, from_=bases[path.stem])
         out.append(AgentModelfile(f"{AGENT_NAMESPACE}/{path.stem}", path, mf))
     return out
 
@@ -170,11 +180,17 @@ def sync(
     directory: Path = MODELFILES_DIR,
     names: list[str] | None = None,
     progress: Progress | None = None,
+    bases: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Register every agent model (or those named); return name → digest."""
+    """Register every agent model (or those named); return name → digest.
+
+    `bases` replaces Modelfiles' FROM per role (default: the configured `agent_bases`).
+    """
     wanted = {normalise(n) for n in names} if names else None
     agents = [
-        a for a in agent_modelfiles(directory) if wanted is None or normalise(a.name) in wanted
+        a
+        for a in agent_modelfiles(directory, bases)
+        if wanted is None or normalise(a.name) in wanted
     ]
     if wanted is not None and len(agents) < len(wanted):
         known = ", ".join(a.name for a in agent_modelfiles(directory))

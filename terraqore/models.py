@@ -16,6 +16,7 @@ from terraqore.agent_models import AGENT_NAMESPACE, ensure_model
 from terraqore.resilience import ResilientTransport, client_kwargs
 from terraqore.server_process import ensure_server
 from terraqore.settings import Settings
+from terraqore.usage import Price, UsageRecorder
 
 
 def _client(base_url: str, settings: Settings) -> ollama.Client:
@@ -23,19 +24,44 @@ def _client(base_url: str, settings: Settings) -> ollama.Client:
     return ollama.Client(host=base_url, headers=headers, transport=ResilientTransport(settings))
 
 
+ROLE_TASKS = {
+    "idea": "plan",
+    "planner": "plan",
+    "coder": "code",
+    "validator": "code",
+    "security": "review",
+    "answer": "answer",
+}
+"""The task type of each agent role, for the usage log and the router."""
+
+
+def _recorder(settings: Settings, model: str, task: str, agent: str) -> UsageRecorder:
+    return UsageRecorder(settings.home, task, agent, "local", model, Price())
+
+
 def chat_model(
-    name: str | None = None, settings: Settings | None = None, **options: Any
+    name: str | None = None,
+    settings: Settings | None = None,
+    task: str = "chat",
+    agent: str = "",
+    **options: Any,
 ) -> ChatOllama:
     """A `ChatOllama` for a model on the configured server (started if needed).
 
     `options` are ChatOllama fields (`temperature`, `num_predict`, `format`, `seed`, …);
-    `num_ctx` defaults to the configured context length.
+    `num_ctx` defaults to the configured context length. Each call is recorded in the usage
+    log under `task` and `agent`.
     """
     settings = settings or Settings()
     handle = ensure_server(settings)
     model = name or settings.default_model
     ensure_model(_client(handle.base_url, settings), model, handle.base_url)
-    options.setdefault("num_ctx", settings.num_ctx)
+    if not model.startswith(f"{AGENT_NAMESPACE}/"):
+        options.setdefault("num_ctx", settings.num_ctx)
+    options["callbacks"] = [
+        *(options.get("callbacks") or []),
+        _recorder(settings, model, task, agent),
+    ]
     return ChatOllama(model=model, base_url=handle.base_url, **client_kwargs(settings), **options)
 
 
@@ -45,11 +71,8 @@ def agent_model(role: str, settings: Settings | None = None, **options: Any) -> 
     The role's Modelfile sets temperature and context; `options` override them per call
     site, and `num_ctx` is left to the Modelfile unless given.
     """
-    settings = settings or Settings()
-    handle = ensure_server(settings)
     model = f"{AGENT_NAMESPACE}/{role}"
-    ensure_model(_client(handle.base_url, settings), model, handle.base_url)
-    return ChatOllama(model=model, base_url=handle.base_url, **client_kwargs(settings), **options)
+    return chat_model(model, settings, ROLE_TASKS.get(role, "chat"), role, **options)
 
 
 def ollama_client(settings: Settings | None = None) -> ollama.Client:

@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from tenacity import (
@@ -79,33 +79,50 @@ def breaker_for(base_url: str, settings: Settings) -> CircuitBreaker:
     )
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """A model server a transport may send to."""
+
+    url: str
+    api: Literal["ollama", "openai"] = "ollama"
+    api_key: str = ""
+    model: str = ""
+    """The model name to ask this endpoint for; empty keeps the caller's."""
+
+
+def default_endpoints(settings: Settings) -> list[Endpoint]:
+    """The configured server, then each fallback URL (`TERRAQORE_FALLBACK_URL`) in order."""
+    out = [Endpoint(settings.base_url, "ollama", settings.api_key)]
+    for raw in settings.fallback_url.split(","):
+        url = raw.strip().rstrip("/")
+        if not url:
+            continue
+        api = settings.fallback_api
+        if api == "auto":
+            api = "openai" if url.endswith("/v1") else "ollama"
+        out.append(Endpoint(url, api, settings.fallback_api_key, settings.fallback_model))
+    return out
+
+
 class _Policy:
     """What the sync and async transports share."""
 
     RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, Unavailable)
     # Untranslatable (a TransportError) is not retryable: the next endpoint is tried instead.
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, endpoints: list[Endpoint] | None = None) -> None:
         self.settings = settings
-        self.primary = settings.base_url
-        self.targets = [self.primary] + (
-            [settings.fallback_url.rstrip("/")] if settings.fallback_url else []
-        )
-
-    def is_openai(self, base: str) -> bool:
-        """Whether `base` is the fallback and speaks the OpenAI API."""
-        if base == self.primary:
-            return False
-        api = self.settings.fallback_api
-        return api == "openai" or (api == "auto" and base.endswith("/v1"))
+        self.endpoints = {e.url: e for e in endpoints or default_endpoints(settings)}
+        self.targets = list(self.endpoints)
 
     def prepare(self, request: httpx.Request, base: str) -> tuple[httpx.Request, str, bool]:
         """The request to send to `base`: (request, OpenAI kind or "", streamed)."""
-        if not self.is_openai(base):
-            return self.rewrite(request, base), "", False
-        translated, kind, stream = to_openai(request, base, self.settings.fallback_model or None)
-        if self.settings.fallback_api_key:
-            translated.headers["authorization"] = f"Bearer {self.settings.fallback_api_key}"
+        endpoint = self.endpoints[base]
+        if endpoint.api != "openai":
+            return self.rewrite(request, endpoint), "", False
+        translated, kind, stream = to_openai(request, base, endpoint.model or None)
+        if endpoint.api_key:
+            translated.headers["authorization"] = f"Bearer {endpoint.api_key}"
         return translated, kind, stream
 
     @staticmethod
@@ -116,17 +133,23 @@ class _Policy:
         except ValueError:
             return ""
 
-    def rewrite(self, request: httpx.Request, base: str) -> httpx.Request:
-        url = httpx.URL(base)
+    @staticmethod
+    def rewrite(request: httpx.Request, endpoint: Endpoint) -> httpx.Request:
+        """The request addressed to an Ollama-compatible endpoint, with its key if it has one."""
+        url = httpx.URL(endpoint.url)
         headers = dict(request.headers)
         headers["host"] = url.netloc.decode()
-        if self.settings.api_key and "authorization" not in {k.lower() for k in headers}:
-            headers["authorization"] = f"Bearer {self.settings.api_key}"
+        if endpoint.api_key and "authorization" not in {k.lower() for k in headers}:
+            headers["authorization"] = f"Bearer {endpoint.api_key}"
+        content = request.content
+        if endpoint.model:
+            content = _renamed(content, endpoint.model)
+            headers["content-length"] = str(len(content))
         return httpx.Request(
             request.method,
             request.url.copy_with(scheme=url.scheme, host=url.host, port=url.port),
             headers=headers,
-            content=request.content,
+            content=content,
             extensions=request.extensions,
         )
 
@@ -139,8 +162,8 @@ class _Policy:
         }
 
     def supervise(self, base: str, attempt: int) -> None:
-        """Before a retry on the primary: restart the built-in server if it is gone."""
-        if base == self.primary and attempt > 1:
+        """Before a retry on the built-in server's address: restart it if it is gone."""
+        if base == self.settings.base_url and attempt > 1:
             ensure_server(self.settings)
 
     @staticmethod
@@ -170,11 +193,25 @@ class _Policy:
         )
 
 
+def _renamed(content: bytes, model: str) -> bytes:
+    """A JSON request body asking for `model` instead of the caller's name."""
+    try:
+        body = json.loads(content or b"{}")
+    except ValueError:
+        return content
+    if isinstance(body, dict) and "model" in body:
+        body["model"] = model
+        return json.dumps(body).encode()
+    return content
+
+
 class ResilientTransport(httpx.BaseTransport):
     """The synchronous transport (ChatOllama's `sync_client_kwargs`)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.policy = _Policy(settings or Settings())
+    def __init__(
+        self, settings: Settings | None = None, endpoints: list[Endpoint] | None = None
+    ) -> None:
+        self.policy = _Policy(settings or Settings(), endpoints)
         self.inner = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -212,8 +249,10 @@ class ResilientTransport(httpx.BaseTransport):
 class AsyncResilientTransport(httpx.AsyncBaseTransport):
     """The asynchronous transport (ChatOllama's `async_client_kwargs`)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.policy = _Policy(settings or Settings())
+    def __init__(
+        self, settings: Settings | None = None, endpoints: list[Endpoint] | None = None
+    ) -> None:
+        self.policy = _Policy(settings or Settings(), endpoints)
         self.inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -249,9 +288,12 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def client_kwargs(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments that give a ChatOllama / OllamaEmbeddings the resilient transports."""
+def client_kwargs(settings: Settings, endpoints: list[Endpoint] | None = None) -> dict[str, Any]:
+    """Keyword arguments that give a ChatOllama / OllamaEmbeddings the resilient transports.
+
+    `endpoints` replaces the configured server and fallback (the router's routes use it).
+    """
     return {
-        "sync_client_kwargs": {"transport": ResilientTransport(settings)},
-        "async_client_kwargs": {"transport": AsyncResilientTransport(settings)},
+        "sync_client_kwargs": {"transport": ResilientTransport(settings, endpoints)},
+        "async_client_kwargs": {"transport": AsyncResilientTransport(settings, endpoints)},
     }

@@ -23,6 +23,11 @@ class Settings(HomeSettings):
     default_model: str = "qwen2.5-coder:0.5b"
     """The chat model used when nothing else is named."""
 
+    agent_bases: dict[str, str] = Field(default_factory=dict)
+    """Base model per agent role, replacing its Modelfile's FROM (e.g. `{"coder":
+    "qwen2.5-coder:0.5b"}`); `terraqore setup` writes the chosen model set here, and
+    `terraqore models sync` applies it."""
+
     embedding_model: str = "all-minilm"
     """The embedding model served by `/api/embed` (`nomic-embed-text` is the larger option)."""
 
@@ -36,8 +41,9 @@ class Settings(HomeSettings):
     """API key sent to the server as `Authorization: Bearer` (`TERRAQORE_API_KEY`)."""
 
     fallback_url: str = ""
-    """A server used while the primary's circuit is open: a real Ollama, or any
-    OpenAI-compatible URL (one ending in `/v1` is taken as OpenAI-compatible)."""
+    """Servers used, in order, while the primary's circuit is open: comma-separated URLs of a
+    real Ollama, another TerraQore server, or any OpenAI-compatible API (a URL ending in `/v1`
+    is taken as OpenAI-compatible)."""
 
     fallback_api: Literal["auto", "ollama", "openai"] = "auto"
     """Which API the fallback speaks; `auto` decides by the URL."""

@@ -18,9 +18,11 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
+from terraqore.cli.ask import ask
 from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
 from terraqore.cli.lake import lake_app
+from terraqore.cli.setup import setup
 from terraqore.cli.support import cli_errors, client, fail
 from terraqore.settings import Settings
 
@@ -33,7 +35,9 @@ app = typer.Typer(
 models_app = typer.Typer(help="Manage the agents' models (modelfiles/).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(lake_app, name="lake")
+app.command("ask")(ask)
 app.add_typer(config_app, name="config")
+app.command()(setup)
 
 DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
@@ -296,13 +300,20 @@ def models_sync(
 @app.command()
 @cli_errors
 def stats() -> None:
-    """Requests, tokens and latency per model and per agent, from the server's audit log."""
-    from terraqore.cli.stats import audit_entries, usage_by_model
+    """Requests, tokens, latency, cost and savings per model, agent and task type.
 
-    settings = Settings()
+    From the server's audit log (every request it served) and the app's usage log (every
+    call the app made, through the router to any endpoint, with its cost).
+    """
+    from terraqore import usage
+    from terraqore.cli.stats import audit_entries, spend_by, usage_by_model
+    from terraqore.router import RouterSettings
+
+    settings = RouterSettings()
     entries = audit_entries(settings.logs_dir)
     models, agents = usage_by_model(entries)
     for title, rows in (("model", models), ("agent", agents)):
+        out.print(f"[bold]Server requests by {title}[/]")
         table = Table(
             title.upper(),
             "REQUESTS",
@@ -329,8 +340,42 @@ def stats() -> None:
         out.print(table)
         out.print()
     total = sum(u.prompt_tokens + u.eval_tokens for u in models.values())
+    out.print(f"the server logged {len(entries)} requests, {total} tokens\n")
+    calls = list(usage.records(settings.home))
+    reference = (settings.reference_price_input, settings.reference_price_output)
+    for key in ("task", "agent", "model"):
+        out.print(f"[bold]App calls by {key}[/]")
+        table = Table(
+            key.upper(),
+            "CALLS",
+            "FAILED",
+            "PROMPT TOKENS",
+            "OUTPUT TOKENS",
+            "SECONDS",
+            "COST $",
+            "SAVED $",
+            box=None,
+            pad_edge=False,
+        )
+        for name, s in sorted(spend_by(calls, key, reference).items()):
+            table.add_row(
+                name,
+                str(s.calls),
+                str(s.failed),
+                str(s.prompt_tokens),
+                str(s.output_tokens),
+                f"{s.seconds:.1f}",
+                f"{s.cost:.4f}",
+                f"{s.saved:.4f}",
+            )
+        out.print(table)
+        out.print()
+    spent = spend_by(calls, "endpoint", reference)
+    cost = sum(s.cost for s in spent.values())
+    saved = sum(s.saved for s in spent.values())
     out.print(
-        f"{len(entries)} requests logged, {total} tokens. Cost: $0.00 (all inference is local)."
+        f"{len(calls)} app calls cost ${cost:.4f}; against ${reference[0]:.2f} / "
+        f"${reference[1]:.2f} per million input / output tokens, they saved ${saved:.4f}."
     )
 
 

@@ -6,17 +6,24 @@ it, so the page cannot drift from the code.
 
 from __future__ import annotations
 
+import os
 import sys
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings
+from rich.table import Table
 
 from lake.config import LakeSettings
 from retrievers.config import RetrievalSettings
-from server.config import HomeSettings, ServerSettings
+from server.config import HomeSettings, ServerSettings, config_path
+from terraqore.cli.console import out
+from terraqore.router import RouterSettings
 from terraqore.settings import Settings
 
 config_app = typer.Typer(help="Settings: where they come from, what they mean.")
@@ -27,6 +34,7 @@ SECTIONS: list[tuple[str, type[BaseSettings], str]] = [
     ("The app", Settings, "The CLI, the model factory, the graphs: which server, which models."),
     ("The lake", LakeSettings, "Ingestion, the guarded fetcher, silver."),
     ("Retrieval", RetrievalSettings, "The embeddings, the FAISS and BM25 indexes, fusion."),
+    ("The task router", RouterSettings, "Chains of endpoints and models per task type; prices."),
 ]
 
 HEADER = """# Configuration
@@ -74,6 +82,64 @@ def settings_reference() -> str:
         parts.append(f"## {title}\n\n{blurb} Declared in `{cls.__module__}.{cls.__name__}`.\n")
         parts.append("| variable | default | meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n")
     return "\n".join(parts)
+
+
+SECRET_WORDS = ("key", "password", "token", "secret")
+
+
+def _is_secret(name: str, value: Any) -> bool:
+    return isinstance(value, SecretStr) or any(w in name for w in SECRET_WORDS)
+
+
+def effective_settings() -> list[tuple[str, str, str]]:
+    """(variable, value, origin) of every setting: `env`, `file` (config.toml) or `default`.
+
+    Secrets show only whether they are set, never their value.
+    """
+    path = config_path(HomeSettings().home)
+    in_file = set(_read_config(path))
+    env = {k.upper() for k in os.environ}
+    rows = []
+    seen: set[str] = set()
+    for _, cls, _ in SECTIONS:
+        values = cls()
+        for name in cls.model_fields:
+            if name in seen:
+                continue
+            seen.add(name)
+            var = f"TERRAQORE_{name.upper()}"
+            origin = "env" if var in env else "file" if name in in_file else "default"
+            value = getattr(values, name)
+            if _is_secret(name, value):
+                shown = "(set)" if value not in (None, "") else "(unset)"
+            else:
+                shown = str(value)
+            rows.append((var, shown, origin))
+    return rows
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+@config_app.command("show")
+def show() -> None:
+    """The effective settings and where each value came from (env, file or default)."""
+    path = config_path(HomeSettings().home)
+    out.print(f"config file: {path}{'' if path.is_file() else ' (none yet)'}")
+    table = Table("VARIABLE", "VALUE", "FROM", box=None, pad_edge=False)
+    for var, value, origin in effective_settings():
+        table.add_row(var, value, origin)
+    out.print(table)
+
+
+@config_app.command("path")
+def path_() -> None:
+    """Print where the config file is (or would be)."""
+    out.print(str(config_path(HomeSettings().home)))
 
 
 @config_app.command("docs")

@@ -73,3 +73,45 @@ def usage_by_model(entries: list[dict[str, Any]]) -> tuple[dict[str, Usage], dic
         if model.startswith(f"{AGENT_NAMESPACE}/"):
             agents[model.split("/", 1)[1].split(":")[0]].add(entry)
     return dict(models), dict(agents)
+
+
+@dataclass
+class Spend:
+    """Totals of the app's model calls for one task type, agent or model (the usage log)."""
+
+    calls: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+    cost: float = 0.0
+    reference_cost: float = 0.0
+
+    @property
+    def saved(self) -> float:
+        """What the reference model would have cost, less what these calls cost."""
+        return self.reference_cost - self.cost
+
+
+def spend_by(
+    records: list[dict[str, Any]], key: str, reference: tuple[float, float]
+) -> dict[str, Spend]:
+    """Usage-log records summed by `key` (`task`, `agent`, `model` or `endpoint`).
+
+    Savings are against a reference price: dollars per million input and output tokens.
+    """
+    out: dict[str, Spend] = defaultdict(Spend)
+    for r in records:
+        name = str(r.get(key) or "-")
+        if key == "model":
+            name = f"{r.get('endpoint', 'local')}:{r.get('model', '')}"
+        s = out[name]
+        prompt, output = int(r.get("prompt_tokens", 0)), int(r.get("output_tokens", 0))
+        s.calls += 1
+        s.failed += not r.get("ok", True)
+        s.prompt_tokens += prompt
+        s.output_tokens += output
+        s.seconds += float(r.get("seconds", 0.0))
+        s.cost += float(r.get("cost", 0.0))
+        s.reference_cost += (prompt * reference[0] + output * reference[1]) / 1e6
+    return dict(out)

@@ -122,6 +122,25 @@ def test_fallback_takes_over_while_the_circuit_is_open(server: RunningServer, tm
         stub.close()
 
 
+def test_a_list_of_fallbacks_is_tried_in_order(server: RunningServer, tmp_path) -> None:
+    stub = Stub()  # the primary answers 503; the first fallback is down; the second serves
+    dead = f"http://127.0.0.1:{free_port()}"
+    try:
+        settings = settings_for(
+            stub.url, tmp_path, fallback_url=f"{dead}, {server.url}", retry_attempts=1
+        )
+        assert [e.url for e in resilience.default_endpoints(settings)] == [
+            settings.base_url,
+            dead,
+            server.url,
+        ]
+        llm = chat_model(TINY, settings, num_predict=4, temperature=0)
+        assert llm.invoke("hi").content is not None
+        assert resilience.breaker_for(dead, settings).failures >= 1
+    finally:
+        stub.close()
+
+
 def test_nothing_reachable_names_what_was_tried(tmp_path) -> None:
     stub = Stub()
     dead = f"http://127.0.0.1:{free_port()}"

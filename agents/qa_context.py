@@ -1,0 +1,34 @@
+"""Per-run configuration of the Q&A graph (LangGraph `context_schema`).
+
+Environment variables fill what the caller left at its default: `TERRAQORE_K`,
+`TERRAQORE_ONLINE`, `TERRAQORE_ANSWER_MODEL`, `TERRAQORE_SUPPORT_THRESHOLD`, and so on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.context import AgentConfig, RetrievalContext, agent
+
+
+@dataclass(kw_only=True)
+class QAContext(RetrievalContext):
+    """How one Q&A run retrieves, answers and checks."""
+
+    answer: AgentConfig = agent("terraqore/answer")
+    """The model that writes the cited answer."""
+
+    condense: AgentConfig = agent("terraqore/answer")
+    """The model that rewrites a follow-up into a standalone question."""
+
+    support_threshold: float = 0.6
+    """A citation is supported when the cited source holds at least this share of the
+    sentence's content words, and of its new ones (`nodes.verify.support`); chosen on the dev
+    questions of `bench/qa.py` (bench/README.md, "Q&A")."""
+
+    history_turns: int = 3
+    """Past turns shown when condensing a follow-up."""
+
+    snippet_chars: int = 400
+    """Longest snippet per source. Shorter prompts give a faster first token; 400 characters
+    still show the gold answer for most questions (README, "Benchmarks")."""

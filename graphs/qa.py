@@ -1,0 +1,53 @@
+"""The Q&A graph: a question in, a direct answer with checked `[n]` citations out.
+
+condense → retrieve → (search_ingest, only online and when retrieval is weak) → answer →
+verify. `graph` is compiled without a checkpointer for `langgraph dev`, which brings its
+own; `build_graph(checkpointer)` gives threads (multi-turn follow-ups) to Python callers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer
+
+from agents.answer import answer
+from agents.qa_context import QAContext
+from agents.qa_state import QAInput, QAOutput, QAState
+from nodes.condense import condense
+from nodes.retrieve import retrieve
+from nodes.search_ingest import needs_web, search_ingest
+from nodes.verify import verify
+
+
+def after_retrieve(
+    state: QAState, runtime: Runtime[QAContext]
+) -> Literal["search_ingest", "answer"]:
+    """Search the web only in online mode and when the lake's answer looked weak."""
+    return "search_ingest" if needs_web(state, runtime) else "answer"
+
+
+builder = StateGraph(QAState, QAContext, input_schema=QAInput, output_schema=QAOutput)
+builder.add_node("condense", condense)
+builder.add_node("retrieve", retrieve)
+builder.add_node("search_ingest", search_ingest)
+builder.add_node("answer", answer)
+builder.add_node("verify", verify)
+builder.add_edge(START, "condense")
+builder.add_edge("condense", "retrieve")
+builder.add_conditional_edges("retrieve", after_retrieve)
+builder.add_edge("search_ingest", "answer")
+builder.add_edge("answer", "verify")
+builder.add_edge("verify", END)
+
+graph = builder.compile(name="qa")
+
+
+def build_graph(
+    checkpointer: Checkpointer = None,
+) -> CompiledStateGraph[QAState, QAContext, QAInput, QAOutput]:
+    """The Q&A graph compiled with a checkpointer (e.g. `SqliteSaver`), for threads."""
+    return builder.compile(checkpointer=checkpointer, name="qa")
