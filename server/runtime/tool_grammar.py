@@ -2,10 +2,11 @@
 
 With `tools` given, a small model sometimes writes a call after a sentence, in a ```json
 fence, or with a name that is not one of the tools. This grammar lets the answer be prose,
-and from the moment a call begins (the `<tool_call>` tag, or an object opening with
-`{"name"`) constrains the rest: the name is one of the tools, the arguments follow that
-tool's parameter schema, and after the call only a closing tag (and more tagged calls) or
-a closing fence may follow.
+and from the moment a call begins constrains the rest: the name is one of the tools, the
+arguments follow that tool's parameter schema, and after the call only a closing tag (and
+more tagged calls) or a closing fence may follow. A call begins with the `<tool_call>` tag,
+with an object opening with `{"name"`, or with any object that opens the answer (where the
+template expects a call).
 
 llama.cpp feeds the grammar the text from where the trigger matched to the end of the
 output so far, and aborts the process if the grammar rejects it. So each trigger pattern
@@ -41,7 +42,7 @@ def _optional_chain(atoms: list[str]) -> str:
 
 
 def trigger_patterns(names: list[str]) -> tuple[str, ...]:
-    """Where a call starts: the whole tag, or `{"name"`; then any prefix of a valid opening.
+    """Where a call starts (the tag, `{"name"`, a brace opening the answer), and more of it.
 
     The opening runs up to the end of a tool's name, so a token that carries the start of
     the name with the quote still triggers, and only a real tool's name does.
@@ -53,7 +54,11 @@ def trigger_patterns(names: list[str]) -> tuple[str, ...]:
     key = _esc("{") + _WS + _esc('"name"')
     tagged = _esc(TAG_OPEN) + _optional_chain([_WS, key, *after_key])
     bare = key + _optional_chain(after_key)
-    return (f"({tagged})$", f"({bare})$")
+    # An answer that opens with an object (in a fence or not) is where a call is expected:
+    # from the brace on, even before `"name"` is written.
+    first = _esc("{") + _optional_chain([_WS, *map(_esc, '"name"'), *after_key])
+    opening = f"^[ \\t\\n]*(?:```(?:json)?[ \\t\\n]*)?({first})$"
+    return (f"({tagged})$", f"({bare})$", opening)
 
 
 def _relaxed(schema: Any) -> Any:

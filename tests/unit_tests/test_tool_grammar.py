@@ -122,8 +122,24 @@ def test_prose_and_code_never_trigger_it(vocab, text) -> None:
 
 
 def test_triggers_match_only_a_valid_opening_at_the_end() -> None:
-    tagged, bare = (re.compile(p) for p in trigger_patterns(["get_weather", "add"]))
-    for text in ["x <tool_call>", 'x <tool_call>\n{"name": "ge', '```json\n{"name": "add"']:
-        assert tagged.search(text) or bare.search(text), text
-    for text in ['{"name": "weather', '{"name": "add", "arg', "x = {'name'", '{"nam']:
-        assert not (tagged.search(text) or bare.search(text)), text
+    patterns = [re.compile(p) for p in trigger_patterns(["get_weather", "add"])]
+
+    def triggers(text: str) -> bool:
+        return any(p.search(text) for p in patterns)
+
+    for text in [
+        "x <tool_call>",
+        'x <tool_call>\n{"name": "ge',
+        'Ok: {"name": "add"',
+        "{",
+        '```json\n{"',
+    ]:
+        assert triggers(text), text
+    for text in [
+        '{"name": "weather',
+        '{"name": "add", "arg',
+        "x = {'name'",
+        'Ok: {"nam',
+        '{"debug',
+    ]:
+        assert not triggers(text), text
