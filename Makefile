@@ -78,6 +78,9 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/server_overhead.py --runs 7
+	$(BIN)/python bench/agent_switch.py
+	$(BIN)/python bench/speculative.py
+	$(BIN)/python bench/tool_calls.py
 	$(BIN)/python bench/safety_overhead.py --runs 11
 	$(BIN)/python bench/lake_ingest.py
 	$(BIN)/python bench/retrieval_latency.py

@@ -217,7 +217,17 @@ class ServerSettings(HomeSettings):
     """Requests that may wait for one model; beyond it the answer is 503 at once."""
 
     request_timeout: float = 600
-    """Seconds a request may wait for its model and generate before it is stopped."""
+    """Seconds from a request's arrival to its end: waiting for its model and generating."""
+
+    prefix_cache_mb: int = 256
+    """RAM per loaded model for saved KV states of recent prompts (0 turns the cache off).
+
+    Agents that take turns on one model each get their system prompt back without
+    evaluating it again."""
+
+    tool_grammar: bool = True
+    """With `tools` given, constrain a tool call from the moment it starts (a lazy grammar):
+    the name is one of the tools and the arguments follow its schema."""
 
     metrics: bool = True
     """Count requests for `/metrics` (off only to measure what metrics cost)."""

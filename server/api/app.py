@@ -43,6 +43,7 @@ from server.models.model_manager import ModelManager
 from server.models.store import ModelStore
 from server.runtime.inference import InferenceService
 from server.runtime.response_cache import ResponseCache
+from server.runtime.runners import engine_for
 from server.runtime.scheduler import Scheduler
 
 log = logging.getLogger("terraqore.server")
@@ -123,10 +124,9 @@ def _ready_problems(store: ModelStore, names: str) -> list[str]:
     for name in (n.strip() for n in names.split(",") if n.strip()):
         try:
             record = store.get(name)
-            with record.model_path.open("rb") as f:
-                magic = f.read(4)
-            if record.format == "gguf" and magic != b"GGUF":
-                problems.append(f"{name}: weights are not GGUF")
+            problem = engine_for(record).weights_problem(record)
+            if problem is not None:
+                problems.append(f"{name}: {problem}")
         except ServerError as exc:
             problems.append(f"{name}: {exc.message}")
         except OSError as exc:
@@ -139,7 +139,7 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     settings = settings or ServerSettings()
     keys = settings.keys()
     scheduler = Scheduler(settings)
-    metrics = Metrics(scheduler.queue_depths)
+    metrics = Metrics(scheduler.state)
     audit = None
     if settings.audit:
         audit = AuditLog(

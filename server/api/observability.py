@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.runtime.scheduler import SchedulerState
 
 SECRET_PATTERNS = [
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
@@ -67,7 +69,7 @@ def _redact_values(value: Any, secrets: list[str]) -> Any:
 class Metrics:
     """The server's Prometheus metrics, in a registry of their own."""
 
-    def __init__(self, scheduler_state: Callable[[], list[tuple[str, int]]]) -> None:
+    def __init__(self, scheduler_state: Callable[[], SchedulerState]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -107,25 +109,63 @@ class Metrics:
         self.cache_misses = Counter(
             "terraqore_cache_misses", "Response cache misses", ["model"], registry=r
         )
-        self.rejected = Counter(
-            "terraqore_rejected", "Requests refused with 503 (queue full)", ["model"], registry=r
+        self.cached_prompt_tokens = Counter(
+            "terraqore_cached_prompt_tokens",
+            "Prompt tokens whose KV state was reused instead of evaluated",
+            ["model"],
+            registry=r,
         )
-        state = scheduler_state
+        self.draft_tokens = Counter(
+            "terraqore_draft_tokens",
+            "Generated tokens taken from accepted prompt-lookup drafts",
+            ["model"],
+            registry=r,
+        )
+        self.prefix_lookups = Counter(
+            "terraqore_prefix_cache_lookups",
+            "Prompts by where their prefix came from: restored (a saved KV state), live "
+            "(still in the context) or cold (evaluated from the start)",
+            ["model", "result"],
+            registry=r,
+        )
+        r.register(_SchedulerCollector(scheduler_state))
 
-        class SchedulerCollector:
-            def collect(self) -> Iterable[GaugeMetricFamily]:
-                queue = GaugeMetricFamily(
-                    "terraqore_queue_depth", "Requests waiting per model", labels=["model"]
-                )
-                loaded = GaugeMetricFamily("terraqore_loaded_models", "Models loaded now")
-                models = state()
-                for name, depth in models:
-                    queue.add_metric([name], depth)
-                loaded.add_metric([], len(models))
-                yield queue
-                yield loaded
 
-        r.register(SchedulerCollector())
+class _SchedulerCollector:
+    """The scheduler's own counts, read when `/metrics` is scraped."""
+
+    def __init__(self, state: Callable[[], SchedulerState]) -> None:
+        self.state = state
+
+    def collect(self) -> Iterable[Metric]:
+        """Queue depths, loaded names and runners, loads, refusals, prefix-cache size."""
+        state = self.state()
+        queue = GaugeMetricFamily(
+            "terraqore_queue_depth", "Requests waiting per model", labels=["model"]
+        )
+        for name, depth in state.queue_depths:
+            queue.add_metric([name], depth)
+        rejected = CounterMetricFamily(
+            "terraqore_rejected", "Requests refused with 503 (queue full)", labels=["model"]
+        )
+        for name, count in state.rejected.items():
+            rejected.add_metric([name], count)
+        yield queue
+        yield rejected
+        yield GaugeMetricFamily(
+            "terraqore_loaded_models", "Model names loaded now", value=state.names
+        )
+        yield GaugeMetricFamily(
+            "terraqore_loaded_runners",
+            "Runners loaded now (names that share weights and options share one)",
+            value=state.runners,
+        )
+        yield CounterMetricFamily("terraqore_model_loads", "Runners loaded", value=state.loads)
+        yield GaugeMetricFamily(
+            "terraqore_prefix_cache_bytes",
+            "Saved KV states held by the prefix caches of loaded models",
+            value=state.prefix_cache_bytes,
+        )
 
 
 def record_usage(
@@ -150,6 +190,10 @@ def record_usage(
         if metrics is not None and not cached:
             metrics.prompt_tokens.labels(model).inc(stats.prompt_eval_count)
             metrics.eval_tokens.labels(model).inc(stats.eval_count)
+            metrics.cached_prompt_tokens.labels(model).inc(stats.cached_prompt_tokens)
+            metrics.draft_tokens.labels(model).inc(stats.draft_tokens)
+            if stats.prefix:
+                metrics.prefix_lookups.labels(model, stats.prefix).inc()
             if stats.prompt_eval_duration_ns:
                 metrics.ttft.labels(model).observe(stats.prompt_eval_duration_ns / 1e9)
             if stats.eval_count > 1 and stats.eval_duration_ns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -22,7 +23,8 @@ from server.api.wire_types import (
 )
 from server.errors import BadRequest, ModelNotFound
 from server.models.manifest import ModelRecord
-from server.runtime.inference import ChatJob, Final
+from server.runtime.inference import Final
+from server.runtime.prompts import ChatJob
 
 router = APIRouter(prefix="/v1")
 _FINGERPRINT = "fp_terraqore"
@@ -54,9 +56,15 @@ def _options(body: OAIChatRequest | OAICompletionRequest, max_tokens: int | None
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def _usage(final: Final) -> dict[str, int]:
+def _usage(final: Final) -> dict[str, Any]:
     p, c = final.stats.prompt_eval_count, final.stats.eval_count
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    return {
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": p + c,
+        # OpenAI's field for prompt tokens served from a cache (here: reused KV state).
+        "prompt_tokens_details": {"cached_tokens": final.stats.cached_prompt_tokens},
+    }
 
 
 def _finish(final: Final) -> str:
@@ -305,7 +313,8 @@ def _model_entry(record: ModelRecord) -> dict[str, Any]:
 @router.get("/models")
 async def list_models(request: Request) -> dict[str, Any]:
     """Registered models."""
-    return {"object": "list", "data": [_model_entry(r) for r in service(request).store.list()]}
+    records = await asyncio.to_thread(service(request).store.list)
+    return {"object": "list", "data": [_model_entry(r) for r in records]}
 
 
 @router.get("/models/{model_id:path}")
@@ -313,6 +322,6 @@ async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     """One model."""
     store = service(request).store
     try:
-        return _model_entry(store.get(model_id))
+        return _model_entry(await asyncio.to_thread(store.get, model_id))
     except ModelNotFound:
         raise ModelNotFound(model_id) from None

@@ -2,6 +2,10 @@
 
 A manifest lists content-addressed blobs (`sha256-<hex>`) by media type; `ModelRecord`
 reads a model's template, system prompt, parameters and weights path from them.
+
+A blob never changes (its name is its digest), so a text layer is read from disk once per
+digest and then served from memory: the event loop asks for system prompts and templates
+on every request, and a slow disk must not stall it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,8 @@ MEDIA_ADAPTER = "application/vnd.ollama.image.adapter"
 # Our one non-GGUF weight format: an ONNX sentence-embedding model and its tokenizer.
 MEDIA_ONNX = "application/vnd.terraqore.image.onnx"
 MEDIA_TOKENIZER = "application/vnd.terraqore.image.tokenizer"
+_TEXT_MEDIA = {MEDIA_TEMPLATE, MEDIA_SYSTEM, MEDIA_PARAMS, MEDIA_LICENSE, MEDIA_MESSAGES}
+_WEIGHTS_MEDIA = {MEDIA_MODEL, MEDIA_ONNX, MEDIA_TOKENIZER, MEDIA_ADAPTER}
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,20 @@ class Manifest(BaseModel):
     layers: list[Layer] = Field(default_factory=list)
 
 
+@lru_cache(maxsize=512)
+def _text_layer(digest: str, blob_dirs: tuple[Path, ...]) -> str:
+    """The text of a small layer (template, system, parameters, messages, license)."""
+    paths = [blob_path(d, digest) for d in blob_dirs]
+    path = next((p for p in paths if p.is_file()), paths[0])
+    return path.read_text(encoding="utf-8")
+
+
+def text_layer_cache_info() -> tuple[int, int]:
+    """(disk reads, reads served from memory) of text layers so far."""
+    info = _text_layer.cache_info()
+    return info.misses, info.hits
+
+
 @dataclass
 class ModelRecord:
     """Everything the server needs to know about one registered model."""
@@ -150,7 +171,21 @@ class ModelRecord:
         layer = self._layer(media)
         if layer is None:
             return ""
-        return self.blob(layer.digest).read_text(encoding="utf-8")
+        return _text_layer(layer.digest, self.blob_dirs)
+
+    def read_text_layers(self) -> None:
+        """Read every text layer now (off the event loop), so later reads come from memory."""
+        for layer in self.manifest.layers:
+            if layer.mediaType in _TEXT_MEDIA:
+                _text_layer(layer.digest, self.blob_dirs)
+
+    @property
+    def weights_digests(self) -> tuple[str, ...]:
+        """The layers that decide what a runner loads (weights, adapters, tokenizer), in order.
+
+        Model names that agree on these (and on load options) can share one loaded runner.
+        """
+        return tuple(lay.digest for lay in self.manifest.layers if lay.mediaType in _WEIGHTS_MEDIA)
 
     @property
     def format(self) -> str:

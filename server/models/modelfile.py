@@ -56,6 +56,8 @@ PARAMETER_TYPES: dict[str, type] = {
     "use_mmap": bool,
     "use_mlock": bool,
     "numa": bool,
+    # Ours, not Ollama's: prompt-lookup speculative decoding (draft tokens per step, 0 = off).
+    "prompt_lookup_tokens": int,
 }
 
 

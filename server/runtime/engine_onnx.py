@@ -1,18 +1,23 @@
 """ONNX sentence embeddings (all-MiniLM): tokenizers + onnxruntime, mean-pooled, L2-normalised.
 
-This is the one non-GGUF format the server runs; it sits behind the same
-`/api/embed` route as GGUF embedding models.
+This is the one non-GGUF format the server runs; it sits behind the same `Runner`
+protocol and `/api/embed` route as GGUF models. It embeds and does nothing else: its engine
+reports only the `embedding` capability, so requests to chat never reach it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from server.errors import BadRequest
+from server.runtime.engine_types import GenerationStats, Grammar, SamplingOptions
 
 _BATCH = 32
 
@@ -24,6 +29,7 @@ class OnnxEmbedder:
         self, model_path: Path, tokenizer_path: Path, max_tokens: int, threads: int
     ) -> None:
         self.max_tokens = max_tokens
+        self.n_ctx = max_tokens
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.no_truncation()
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -38,6 +44,34 @@ class OnnxEmbedder:
     def close(self) -> None:
         """Drop the session (onnxruntime frees it when unreferenced)."""
         del self.session
+
+    def _cannot_generate(self) -> BadRequest:
+        return BadRequest("an ONNX embedding model does not support generate")
+
+    def render_chat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, template: str
+    ) -> str:
+        """Not offered: this model only embeds."""
+        raise self._cannot_generate()
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids as the model's tokenizer gives them."""
+        return list(self.tokenizer.encode(text).ids)
+
+    def check_grammar(self, grammar: Grammar | None) -> None:
+        """Not offered: this model only embeds."""
+        raise self._cannot_generate()
+
+    def stream(
+        self,
+        prompt_tokens: list[int],
+        opts: SamplingOptions,
+        grammar: Grammar | None,
+        cancel: threading.Event,
+        stats: GenerationStats,
+    ) -> Iterator[str]:
+        """Not offered: this model only embeds."""
+        raise self._cannot_generate()
 
     def embed(self, texts: list[str], truncate: bool = True) -> tuple[list[list[float]], int]:
         """Embed texts; return (vectors, total input tokens)."""

@@ -14,12 +14,13 @@ from functools import lru_cache
 from typing import Any
 
 import llama_cpp.llama_grammar as lg
-from llama_cpp.llama_grammar import LlamaGrammar
 
 from server.errors import BadRequest
+from server.runtime.engine_types import Grammar
 
 # Keywords a context-free grammar cannot (or llama.cpp's converter does not) enforce.
-_UNENFORCEABLE = {
+# (Bounds on numbers are refused too, but only where they apply: see `_Converter.visit`.)
+UNENFORCEABLE = {
     "multipleOf",
     "uniqueItems",
     "not",
@@ -39,7 +40,7 @@ _UNENFORCEABLE = {
     "unevaluatedProperties",
     "unevaluatedItems",
 }
-_NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
 _MAX_DIGITS = 15  # bounds are applied within ±(10^15 - 1): JSON numbers stay exact in doubles
 _LIMIT = 10**_MAX_DIGITS - 1
 
@@ -109,7 +110,7 @@ class _Converter(lg.SchemaConverter):
 
     def visit(self, schema: dict[str, Any], name: str) -> str:
         if isinstance(schema, dict):
-            bad = sorted(_UNENFORCEABLE & schema.keys())
+            bad = sorted(UNENFORCEABLE & schema.keys())
             if bad:
                 raise BadRequest(
                     f"format schema uses {', '.join(bad)}, which constrained decoding cannot "
@@ -133,7 +134,7 @@ class _Converter(lg.SchemaConverter):
                 rule = f'"\\"" {char}{{{min_len},{upper}}} "\\"" space'
                 rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
                 return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
-            bounds = _NUMBER_BOUNDS & schema.keys()
+            bounds = NUMBER_BOUNDS & schema.keys()
             if kind == "number" and bounds:
                 raise BadRequest(
                     "format schema bounds a number (minimum/maximum), which constrained decoding "
@@ -153,15 +154,20 @@ class _Converter(lg.SchemaConverter):
         return str(super().visit(schema, name))  # type: ignore[no-untyped-call]
 
 
-def schema_to_gbnf(schema: dict[str, Any]) -> str:
-    """The GBNF grammar for a JSON schema, or `BadRequest` naming what cannot be enforced."""
-    converter = _Converter(  # type: ignore[no-untyped-call]
+def new_converter() -> Any:
+    """llama-cpp-python's schema converter with our additions (bounds, lengths, refusals)."""
+    return _Converter(  # type: ignore[no-untyped-call]
         prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
     )
+
+
+def schema_to_gbnf(schema: dict[str, Any]) -> str:
+    """The GBNF grammar for a JSON schema, or `BadRequest` naming what cannot be enforced."""
+    converter = new_converter()
     try:
         resolved = converter.resolve_refs(schema, "stdin")
         converter.visit(resolved, "")
-        return str(converter.format_grammar())  # type: ignore[no-untyped-call]
+        return str(converter.format_grammar())
     except BadRequest:
         raise
     except Exception as exc:  # the converter asserts and raises on what it cannot parse
@@ -169,13 +175,13 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
 
 
 @lru_cache(maxsize=64)
-def _compile(kind: str, text: str) -> LlamaGrammar:
+def _compile(kind: str, text: str) -> Grammar:
     if kind == "json":
-        return LlamaGrammar.from_string(lg.JSON_GBNF, verbose=False)
-    return LlamaGrammar.from_string(schema_to_gbnf(json.loads(text)), verbose=False)
+        return Grammar(lg.JSON_GBNF)
+    return Grammar(schema_to_gbnf(json.loads(text)))
 
 
-def grammar_for(fmt: str | dict[str, Any] | None) -> LlamaGrammar | None:
+def grammar_for(fmt: str | dict[str, Any] | None) -> Grammar | None:
     """A grammar for Ollama's `format`: `"json"`, a JSON schema object, or nothing."""
     if fmt is None or fmt == "":
         return None

@@ -118,18 +118,20 @@ def test_invalid_format_is_400(server: RunningServer, bad: object) -> None:
 def test_a_grammar_llama_cpp_rejects_is_a_400_not_a_crash() -> None:
     """llama-cpp-python adds a NULL sampler for a grammar llama.cpp cannot parse, which kills
     the process; the runner parses first and refuses it."""
-    from llama_cpp.llama_grammar import LlamaGrammar
-
     from server.errors import BadRequest
     from server.models.catalog import CATALOG
-    from server.runtime.engine_llama import LlamaRunner, LoadOptions
+    from server.runtime.engine_llama import LlamaRunner
+    from server.runtime.engine_types import Grammar, LoadOptions
 
     runner = LlamaRunner(CATALOG[TINY].files[0].locate(), LoadOptions(n_ctx=256, n_threads=1))
     try:
         nested = 'root ::= "\\"" ' + "([a-z] " * 1500 + ")?" * 1500 + ' "\\""'
         with pytest.raises(BadRequest, match=r"llama\.cpp cannot use"):
-            runner.check_grammar(LlamaGrammar.from_string(nested, verbose=False))
-        runner.check_grammar(LlamaGrammar.from_string('root ::= "ok"', verbose=False))
+            runner.check_grammar(Grammar(nested))
+        # A lazy grammar (the tool-call kind) is parsed the same way before it is used.
+        with pytest.raises(BadRequest, match=r"llama\.cpp cannot use"):
+            runner.check_grammar(Grammar(nested, trigger_patterns=("(<tool_call>)$",)))
+        runner.check_grammar(Grammar('root ::= "ok"'))
     finally:
         runner.close()
 
