@@ -52,11 +52,18 @@ def agreement(pool: Sequence[Candidate]) -> Counter[frozenset[str]]:
     return Counter(passed(c) for c in tested(pool))
 
 
-def score(candidate: Candidate, pool: Sequence[Candidate]) -> tuple[int, int, int]:
-    """Rank key: tests passed (all of them, the Coder's own too), agreement, earlier first."""
-    validation = candidate.get("validation") or {}
-    consensus = agreement(pool)[passed(candidate)]
-    return (int(validation.get("tests_passed", 0)), consensus, -int(candidate["id"]))
+def score(candidate: Candidate, pool: Sequence[Candidate]) -> tuple[int, int, int, int]:
+    """Rank key: designed tests passed, agreement, fewest own tests failed, earlier first.
+
+    Only the designed tests rank: a candidate's own tests (if it wrote any) were written with
+    it, so they would reward writing many easy tests. They only break ties.
+    """
+    own_failed = sum(
+        not f["test"].startswith(_DESIGNED)
+        for f in (candidate.get("validation") or {}).get("failures", [])
+    )
+    mine = passed(candidate)
+    return (len(mine), agreement(pool)[mine], -own_failed, -int(candidate["id"]))
 
 
 def choose(pool: Sequence[Candidate], blocked: Sequence[int] = ()) -> Candidate | None:
