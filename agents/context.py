@@ -22,6 +22,10 @@ class AgentConfig:
     model: str
     """The model name, e.g. `terraqore/coder` (registered from `modelfiles/` on first use)."""
 
+    endpoint: str = "local"
+    """The router's endpoint that serves the model: `local` (the configured server) or one
+    named in the routing table (`terraqore.router`)."""
+
     num_ctx: int | None = None
     """Context window in tokens."""
 

@@ -28,9 +28,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture()
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Fakes]:
-    """Install scripted agent models (and an empty lake); returns the installer."""
+def fakes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Fakes]:
+    """Install scripted agent models (and an empty lake, a fresh home); returns the installer."""
     monkeypatch.setattr(nodes.retrieve, "search_lake", lambda query, ctx: ([], []))
+    monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))  # no config.toml routes
 
     def install(**answers: list[str]) -> Fakes:
         fake = Fakes(**answers)

@@ -53,11 +53,11 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def retriever(**_: Any) -> FakeRetriever:
         return FakeRetriever(setup["docs"], setup["queries"])
 
-    def answer_model(config: Any, **_: Any) -> GenericFakeChatModel:
+    def answer_model(config: Any, *_: Any, **__: Any) -> GenericFakeChatModel:
         setup["answer_calls"] = setup.get("answer_calls", 0) + 1
         return GenericFakeChatModel(messages=iter([AIMessage(content=setup["answers"].pop(0))]))
 
-    def condense_model(config: Any, **_: Any) -> FakeListChatModel:
+    def condense_model(config: Any, *_: Any, **__: Any) -> FakeListChatModel:
         return FakeListChatModel(responses=[setup["standalone"].pop(0)])
 
     monkeypatch.setattr(nodes.retrieve, "lake_retriever", retriever)
