@@ -21,6 +21,11 @@ class QAContext(RetrievalContext):
     condense: AgentConfig = agent("terraqore/answer")
     """The model that rewrites a follow-up into a standalone question."""
 
+    decide: bool = True
+    """Ask the answer model first whether a source states the answer, and answer only if
+    one does (`agents.decide`); off, the model always drafts an answer and only the
+    citation check can turn it into "not found"."""
+
     support_threshold: float = 0.6
     """A citation is supported when the cited source holds at least this share of the
     sentence's content words, and of its new ones (`nodes.verify.support`); chosen on the dev
