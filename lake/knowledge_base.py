@@ -22,6 +22,8 @@ VITAL_FILE = "data/summaries_en-us.json"
 DEFAULT_ARTICLES = 1000
 """About a tenth of the corpus: indexing it takes about a minute on two cores (all 10,033
 leads take about ten)."""
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The repository this package runs from, whose docs the knowledge base holds."""
 PROJECT_DOCS = ("README.md", "docs", "modelfiles/README.md", "notebooks/README.md")
 
 
@@ -66,7 +68,7 @@ def vital_articles(limit: int | None = None, spread: bool = False) -> list[RawIt
 
 def seed(
     settings: LakeSettings,
-    root: Path,
+    root: Path = PROJECT_ROOT,
     articles: int | None = DEFAULT_ARTICLES,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[int, SilverReport]:

@@ -202,10 +202,9 @@ def lake_seed(
     from lake.config import LakeSettings
     from lake.knowledge_base import DEFAULT_ARTICLES, seed
 
-    root = Path(__file__).resolve().parents[1]
     with ProgressBars(items=True) as bars:
         count = DEFAULT_ARTICLES if articles is None else articles or None
-        added, report = seed(LakeSettings(), root, count, progress=bars)
+        added, report = seed(LakeSettings(), articles=count, progress=bars)
     out.print(f"{added} new item(s); silver: {report.promoted} promoted as {report.chunks} chunks")
     if index:
         update_index()
