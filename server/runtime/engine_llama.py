@@ -44,6 +44,10 @@ def _stop_holdback(text: str, stops: list[str]) -> int:
     return best
 
 
+_GOOD_GRAMMARS = 256
+"""Grammars a runner remembers as parsed (freed with the runner when it unloads)."""
+
+
 @lru_cache(maxsize=64)
 def _go_template(text: str) -> GoTemplate:
     return GoTemplate(text)
@@ -131,6 +135,8 @@ class LlamaRunner:
                 "or too deeply nested); simplify it, for example with smaller maxItems"
             )
         llama_cpp.llama_sampler_free(sampler)
+        if len(self._good_grammars) >= _GOOD_GRAMMARS:
+            self._good_grammars.clear()  # bounded; re-parsing a grammar costs milliseconds
         self._good_grammars.add(grammar)
 
     def tokenize(self, text: str) -> list[int]:

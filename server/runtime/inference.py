@@ -164,9 +164,11 @@ class InferenceService:
         record, caps = await self.resolve(job.model)
         self._check(record, caps, job)
         merged = merge_options(record.parameters, job.options)
-        grammar = grammar_for(job.format)
+        # Compiling a schema is bounded (`json_grammar.check_schema_bounds`) but still CPU work:
+        # off the event loop, so other requests and /healthz never wait for it.
+        grammar = await asyncio.to_thread(grammar_for, job.format)
         if grammar is None and job.tools and self.settings.tool_grammar:
-            grammar = tool_call_grammar(job.tools)
+            grammar = await asyncio.to_thread(tool_call_grammar, job.tools)
         engine = self.scheduler.engine(record)
         return _Plan(
             job=job,

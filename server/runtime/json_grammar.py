@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +42,21 @@ UNENFORCEABLE = {
     "unevaluatedItems",
 }
 NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+MAX_REPEAT = 10_000
+"""Largest count a schema may give (`minItems`, `maxItems`, `minLength`, `maxLength`, a
+pattern's `{m,n}`): a bigger one is refused (400), never compiled."""
+MAX_NESTING = 256
+"""Deepest nesting of groups in a compiled grammar. llama.cpp's parser recurses once per
+level: past about 1,500 it refuses, and far past it overflows its stack and kills the process
+(a pattern's `a{0,20000}` compiles to 20,000 nested optionals)."""
+MAX_SCHEMA_NODES = 5_000
+"""Objects and arrays in a schema at most (a schema is bounded before it is walked)."""
+MAX_SCHEMA_DEPTH = 64
+"""Deepest nesting of a schema's JSON."""
+MAX_GRAMMAR_BYTES = 256 * 1024
+"""Largest compiled grammar text."""
+_COUNTS = ("minItems", "maxItems", "minLength", "maxLength")
+_QUANTIFIER = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 _MAX_DIGITS = 15  # bounds are applied within ±(10^15 - 1): JSON numbers stay exact in doubles
 _LIMIT = 10**_MAX_DIGITS - 1
 
@@ -134,6 +150,8 @@ class _Converter(lg.SchemaConverter):
                 rule = f'"\\"" {char}{{{min_len},{upper}}} "\\"" space'
                 rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
                 return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
+            if kind == "array" and isinstance(schema.get("items"), dict):
+                return self._array(schema, name)
             bounds = NUMBER_BOUNDS & schema.keys()
             if kind == "number" and bounds:
                 raise BadRequest(
@@ -153,6 +171,81 @@ class _Converter(lg.SchemaConverter):
                 return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
         return str(super().visit(schema, name))  # type: ignore[no-untyped-call]
 
+    def _array(self, schema: dict[str, Any], name: str) -> str:
+        """An array as GBNF's own `{m,n}` (the converter nests one optional per item)."""
+        item = self.visit(schema["items"], f"{name}{'-' if name else ''}item")
+        low, high = int(schema.get("minItems", 0)), schema.get("maxItems")
+        if high is not None and int(high) < low:
+            raise BadRequest(f"format schema: maxItems {high} is below minItems {low}")
+        more = f'( "," space {item} )'
+        if high is not None and int(high) == 0:
+            body = ""
+        elif low == 0:
+            upper = "*" if high is None else f"{{0,{int(high) - 1}}}"
+            body = f"( {item} {more}{upper} )?"
+        else:
+            upper = "" if high is None else str(int(high) - 1)
+            body = f"{item} {more}{{{low - 1},{upper}}}"
+        rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
+        return str(self._add_rule(rule_name, f'"[" space {body} "]" space'))  # type: ignore[no-untyped-call]
+
+
+def check_schema_bounds(schema: Any) -> None:
+    """Refuse (400) a schema too big, too deep or with too large a count, before compiling it."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(schema, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        nodes += 1
+        if nodes > MAX_SCHEMA_NODES or depth > MAX_SCHEMA_DEPTH:
+            raise BadRequest(
+                f"format schema is too large (at most {MAX_SCHEMA_NODES} objects and arrays, "
+                f"nested at most {MAX_SCHEMA_DEPTH} deep)"
+            )
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+        if not isinstance(node, dict):
+            continue
+        counts = [(key, node[key]) for key in _COUNTS if key in node]
+        pattern = node.get("pattern")
+        if isinstance(pattern, str):
+            counts += [
+                ("pattern", int(n)) for m in _QUANTIFIER.finditer(pattern) for n in m.groups() if n
+            ]
+        for key, value in counts:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise BadRequest(f"format schema: {key} must be a non-negative integer")
+            if value > MAX_REPEAT:
+                raise BadRequest(
+                    f"format schema: {key} {value} is above {MAX_REPEAT}, the largest count "
+                    "constrained decoding accepts; lower it, or omit it and check the size yourself"
+                )
+
+
+def grammar_nesting(gbnf: str) -> int:
+    """Deepest nesting of parentheses in GBNF text, outside literals and character classes."""
+    depth = deepest = 0
+    quote: str | None = None
+    escaped = False
+    for ch in gbnf:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in '"[':
+            quote = "]" if ch == "[" else ch
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
+
 
 def new_converter() -> Any:
     """llama-cpp-python's schema converter with our additions (bounds, lengths, refusals)."""
@@ -163,15 +256,22 @@ def new_converter() -> Any:
 
 def schema_to_gbnf(schema: dict[str, Any]) -> str:
     """The GBNF grammar for a JSON schema, or `BadRequest` naming what cannot be enforced."""
+    check_schema_bounds(schema)
     converter = new_converter()
     try:
         resolved = converter.resolve_refs(schema, "stdin")
         converter.visit(resolved, "")
-        return str(converter.format_grammar())
+        gbnf = str(converter.format_grammar())
     except BadRequest:
         raise
     except Exception as exc:  # the converter asserts and raises on what it cannot parse
         raise BadRequest(f"invalid format schema: {exc or type(exc).__name__}") from exc
+    if len(gbnf) > MAX_GRAMMAR_BYTES or grammar_nesting(gbnf) > MAX_NESTING:
+        raise BadRequest(
+            "format schema compiles to a grammar too large or too deeply nested for llama.cpp "
+            "(a pattern's {m,n} nests one level per optional repeat); simplify it"
+        )
+    return gbnf
 
 
 @lru_cache(maxsize=64)

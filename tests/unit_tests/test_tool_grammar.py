@@ -7,15 +7,14 @@ small model's vocabulary is loaded (`vocab_only`): no inference runs.
 
 from __future__ import annotations
 
-import ctypes
 import re
 
 import llama_cpp
 import pytest
 
-from server.models.catalog import CATALOG
 from server.runtime.llama_model import ServerLlama
 from server.runtime.tool_grammar import tool_call_grammar, trigger_patterns
+from tests.grammar_probe import allowed, vocab_only
 
 TOOLS = [
     {
@@ -52,16 +51,7 @@ TOOLS = [
 
 @pytest.fixture(scope="module")
 def vocab() -> ServerLlama:
-    path = CATALOG["smollm2:135m"].files[0].locate()
-    return ServerLlama(model_path=str(path), vocab_only=True, verbose=False)
-
-
-def _allowed(sampler, token: int) -> bool:
-    data = (llama_cpp.llama_token_data * 1)()
-    data[0].id, data[0].logit, data[0].p = token, 0.0, 0.0
-    arr = llama_cpp.llama_token_data_array(data=data, size=1, selected=-1, sorted=False)
-    llama_cpp.llama_sampler_apply(sampler, ctypes.byref(arr))
-    return data[0].logit != float("-inf")
+    return vocab_only()
 
 
 def _feed(vocab: ServerLlama, text: str) -> tuple[bool, str | None]:
@@ -73,11 +63,11 @@ def _feed(vocab: ServerLlama, text: str) -> tuple[bool, str | None]:
     eos = vocab.token_eos()
     try:
         for token in vocab.tokenize(text.encode(), add_bos=False, special=True):
-            if not _allowed(sampler, token):
+            if not allowed(sampler, token):
                 return True, vocab.detokenize([token]).decode()
             llama_cpp.llama_sampler_accept(sampler, token)
         # Awaiting a trigger, nothing is refused; once triggered, only a finished call may end.
-        triggered = not all(_allowed(sampler, t) for t in (eos, *vocab.tokenize(b"zq")))
+        triggered = not all(allowed(sampler, t) for t in (eos, *vocab.tokenize(b"zq")))
         return triggered, None
     finally:
         llama_cpp.llama_sampler_free(sampler)
