@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from agents.answer import answer
+from agents.context import with_default_context
 from agents.decide import decide
 from agents.qa_context import QAContext
 from agents.qa_state import QAInput, QAOutput, QAState
@@ -52,11 +53,11 @@ builder.add_conditional_edges("decide", after_decide)
 builder.add_edge("answer", "verify")
 builder.add_edge("verify", END)
 
-graph = builder.compile(name="qa")
+graph = with_default_context(builder.compile(name="qa"), QAContext)
 
 
 def build_graph(
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[QAState, QAContext, QAInput, QAOutput]:
     """The Q&A graph compiled with a checkpointer (e.g. `SqliteSaver`), for threads."""
-    return builder.compile(checkpointer=checkpointer, name="qa")
+    return with_default_context(builder.compile(checkpointer=checkpointer, name="qa"), QAContext)

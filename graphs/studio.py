@@ -19,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.coder import coder
+from agents.context import with_default_context
 from agents.idea import idea
 from agents.planner import planner
 from agents.security import after_security, security
@@ -61,11 +62,11 @@ builder.add_edge("security_scan", "security")
 builder.add_conditional_edges("security", after_security)
 builder.add_edge("report", END)
 
-graph = builder.compile(name="studio")
+graph = with_default_context(builder.compile(name="studio"), Context)
 
 
 def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> CompiledStateGraph[State, Context, InputState, State]:
     """The studio graph with a checkpointer (e.g. `SqliteSaver`) for resumable threads."""
-    return builder.compile(checkpointer=checkpointer, name="studio")
+    return with_default_context(builder.compile(checkpointer=checkpointer, name="studio"), Context)

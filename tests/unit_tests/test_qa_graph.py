@@ -224,3 +224,11 @@ def test_an_uncited_supported_sentence_gets_its_source():
     sources = number_sources([OTTER, BACH], "Bach")
     out = check("Bach died in Leipzig in 1750.", sources, "When did Bach die?", 0.5)
     assert out.answer == "Bach died in Leipzig in 1750 [2]." and out.citations_valid
+
+
+def test_invoke_without_a_context_runs_on_the_defaults(wired):
+    # LangGraph leaves runtime.context as None without `context=`; the graph fills the default.
+    wired["answers"] = ["Bach was born in Eisenach in 1685. [1]"]
+    out = graph.invoke({"question": "Where was Bach born?"})
+    assert out["citations_valid"] is True and "[1]" in out["answer"]
+    assert [s["n"] for s in out["sources"]] == [1, 2]

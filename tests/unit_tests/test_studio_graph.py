@@ -255,3 +255,10 @@ def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
     assert out["plan"]["files"][0]["path"] == "calc.py"
     assert any("the task is the brief" in n for n in out["notes"])
     assert "coder" in fake.calls
+
+
+def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
+    fake = fakes()
+    out = graph.invoke({"task": "Write add(a, b) in solution.py."})
+    assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
+    assert fake.calls == ["idea", "planner", "coder", "validator", "security"]  # one candidate
