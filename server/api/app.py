@@ -23,9 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server import __version__
 from server.api.connection_guard import guarded_protocol
 from server.api.observability import AuditLog, AuditMetricsMiddleware, Metrics
+from server.api.openai_wire import openai_error
 from server.api.routes_models import router as models_router
 from server.api.routes_ollama import router as ollama_router
-from server.api.routes_openai import openai_error
 from server.api.routes_openai import router as openai_router
 from server.api.security import (
     AuthMiddleware,

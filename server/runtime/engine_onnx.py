@@ -21,7 +21,7 @@ from server.runtime.engine_types import GenerationStats, Grammar, SamplingOption
 
 _BATCH = 32
 _BATCH_TOKENS = 8192
-"""Padded tokens per batch at most (rows × the longest row): memory stays bounded."""
+"""Padded tokens per batch at most (rows times the longest row): memory stays bounded."""
 
 
 class OnnxEmbedder:
@@ -84,13 +84,13 @@ class OnnxEmbedder:
         """
         encoded = [e.ids for e in self.tokenizer.encode_batch(texts)]
         if not truncate:
-            for i, ids in enumerate(encoded):
-                if len(ids) > self.max_tokens:
+            for i, tokens in enumerate(encoded):
+                if len(tokens) > self.max_tokens:
                     raise BadRequest(
-                        f"input {i} has {len(ids)} tokens, more than the context length "
+                        f"input {i} has {len(tokens)} tokens, more than the context length "
                         f"{self.max_tokens}; send it shorter or with truncate=true"
                     )
-        lengths = [min(len(ids), self.max_tokens) for ids in encoded]
+        lengths = [min(len(tokens), self.max_tokens) for tokens in encoded]
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
         vectors: list[list[float]] = [[] for _ in texts]
         total = 0
