@@ -219,6 +219,10 @@ class ServerSettings(HomeSettings):
     request_timeout: float = 600
     """Seconds from a request's arrival to its end: waiting for its model and generating."""
 
+    batch_max_lines: int = 10_000
+    """Requests one batch input file may hold (`/v1/batches`); its size is bounded by
+    `max_body_bytes`, as every upload is."""
+
     prefix_cache_mb: int = 256
     """RAM per loaded model for saved KV states of recent prompts (0 turns the cache off).
 

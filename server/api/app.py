@@ -21,9 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import __version__
+from server.api.batch_runner import BatchRunner
 from server.api.connection_guard import guarded_protocol
 from server.api.observability import AuditLog, AuditMetricsMiddleware, Metrics
 from server.api.openai_wire import openai_error
+from server.api.routes_batches import router as batches_router
 from server.api.routes_models import router as models_router
 from server.api.routes_ollama import router as ollama_router
 from server.api.routes_openai import router as openai_router
@@ -41,6 +43,7 @@ from server.errors import ServerError, ServiceUnavailable
 from server.models import catalog
 from server.models.model_manager import ModelManager
 from server.models.store import ModelStore
+from server.runtime.batch_store import BatchStore
 from server.runtime.inference import InferenceService
 from server.runtime.response_cache import ResponseCache
 from server.runtime.runners import engine_for
@@ -170,10 +173,15 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
         )
         app.state.service = InferenceService(settings, store, scheduler, cache, on_cache)
         app.state.models = ModelManager(settings, store)
+        app.state.batches = BatchStore(settings.private("batches"))
+        app.state.batch_runner = BatchRunner(app.state.batches, app.state.service)
+        app.state.batch_runner.start()
         try:
             yield
         finally:
+            await app.state.batch_runner.stop()
             await scheduler.stop()
+            app.state.batches.close()
 
     app = FastAPI(title="TerraQore built-in Ollama server", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -246,6 +254,7 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     app.include_router(ollama_router)
     app.include_router(models_router)
     app.include_router(openai_router)
+    app.include_router(batches_router)
     return app
 
 

@@ -5,14 +5,22 @@ Shared by the `/v1` routes and the batch runner, so a batch line is answered as 
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
 from typing import Any
 
-from server.api.wire_types import OAIChatRequest, OAICompletionRequest, OAIMessage
+import numpy as np
+
+from server.api.wire_types import (
+    OAIChatRequest,
+    OAICompletionRequest,
+    OAIEmbeddingRequest,
+    OAIMessage,
+)
 from server.errors import BadRequest
-from server.runtime.inference import Final
+from server.runtime.inference import Final, InferenceService
 from server.runtime.prompts import ChatJob
 
 FINGERPRINT = "fp_terraqore"
@@ -176,3 +184,24 @@ def chat_completion(head: dict[str, Any], final: Final) -> dict[str, Any]:
         "choices": [{"index": 0, "message": message, "finish_reason": finish(final)}],
         "usage": usage(final),
     }
+
+
+async def embedding_list(svc: InferenceService, body: OAIEmbeddingRequest) -> dict[str, Any]:
+    """Embed a request's input; the `list` object of embeddings (floats or base64 float32)."""
+    if isinstance(body.input, str):
+        texts = [body.input]
+    elif all(isinstance(x, str) for x in body.input):
+        texts = [str(x) for x in body.input]
+    else:
+        raise BadRequest("token arrays are not supported as input; send text")
+    if not texts:
+        raise BadRequest("input must not be empty")
+    result = await svc.embed(body.model, texts, True, body.dimensions)
+    data = []
+    for i, vec in enumerate(result.vectors):
+        value: Any = vec
+        if body.encoding_format == "base64":
+            value = base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode()
+        data.append({"object": "embedding", "embedding": value, "index": i})
+    usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+    return {"object": "list", "data": data, "model": body.model, "usage": usage}

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 import uuid
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -18,6 +16,7 @@ from server.api.openai_wire import (
     chat_completion,
     chat_job,
     completion_head,
+    embedding_list,
     finish,
     oai_tool_calls,
     openai_error,
@@ -152,23 +151,7 @@ async def completions(body: OAICompletionRequest, request: Request) -> Response:
 @router.post("/embeddings")
 async def embeddings(body: OAIEmbeddingRequest, request: Request) -> dict[str, Any]:
     """Embeddings as float lists or base64 float32."""
-    if isinstance(body.input, str):
-        texts = [body.input]
-    elif all(isinstance(x, str) for x in body.input):
-        texts = [str(x) for x in body.input]
-    else:
-        raise BadRequest("token arrays are not supported as input; send text")
-    if not texts:
-        raise BadRequest("input must not be empty")
-    result = await service(request).embed(body.model, texts, True, body.dimensions)
-    data = []
-    for i, vec in enumerate(result.vectors):
-        value: Any = vec
-        if body.encoding_format == "base64":
-            value = base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode()
-        data.append({"object": "embedding", "embedding": value, "index": i})
-    usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
-    return {"object": "list", "data": data, "model": body.model, "usage": usage}
+    return await embedding_list(service(request), body)
 
 
 def _model_entry(record: ModelRecord) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 OPEN_PATHS = {"/", "/healthz", "/readyz"}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 BLOB_PREFIX = "/api/blobs/"
+FILES_PATH = "/v1/files"  # OpenAI's file upload is multipart (the Origin check still holds)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Curl's default for `-d`. Browsers send it too, but always with an Origin on a POST.
 _CURL_FORM = "application/x-www-form-urlencoded"
@@ -115,10 +116,12 @@ class CrossSiteMiddleware:
                 "(allowed: local origins and TERRAQORE_ORIGINS)",
             )
             return
-        if scope["path"].startswith(BLOB_PREFIX):  # raw bytes, not JSON
+        declared = _header(scope, b"content-type")
+        if scope["path"].startswith(BLOB_PREFIX) or (  # raw bytes, or a file upload
+            scope["path"] == FILES_PATH and declared.lower().startswith("multipart/form-data")
+        ):
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-type")
         if not _is_json(declared):
             site = _header(scope, b"sec-fetch-site").lower()
             from_a_tool = not origin and site in ("", "none", "same-origin")

@@ -248,6 +248,10 @@ class Scheduler:
 
     # -- reporting ----------------------------------------------------------
 
+    def requests_pending(self) -> int:
+        """Requests waiting for or holding a model, over every model (batch jobs yield to them)."""
+        return sum(self._pending.values())
+
     def queue_depths(self) -> list[tuple[str, int]]:
         """(model name, requests waiting) for every name in use or awaited."""
         running: dict[str, int] = {}

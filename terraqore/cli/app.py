@@ -19,6 +19,7 @@ from rich.table import Table
 
 from server.config import parse_host
 from terraqore.cli.ask import ask
+from terraqore.cli.batch import batch_app
 from terraqore.cli.build import build
 from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
@@ -41,6 +42,7 @@ app.add_typer(lake_app, name="lake")
 app.command("ask")(ask)
 app.command("build")(build)
 app.add_typer(config_app, name="config")
+app.add_typer(batch_app, name="batch")
 app.command()(setup)
 app.command()(stats)
 app.command()(demo)
