@@ -157,6 +157,12 @@ def test_uploads_are_bounded_and_checked(server: RunningServer) -> None:
         headers={"Origin": "https://evil.example"},
     )
     assert r.status_code == 403
+    r = httpx.post(
+        f"{server.url}/v1/files",
+        files={"file": ("big.jsonl", b"x" * (17 * 1024 * 1024))},  # past the 16 MB body limit
+        data={"purpose": "batch"},
+    )
+    assert r.status_code == 413 and server.alive()
     assert httpx.get(f"{server.url}/v1/files/file-nope").status_code == 404
     assert httpx.get(f"{server.url}/v1/files/..%2F..%2Fetc%2Fpasswd/content").status_code == 404
 
