@@ -45,7 +45,8 @@ def _ok(response: httpx.Response) -> Any:
         except ValueError:
             message = response.text[:300]
         fail(f"{message} (status {response.status_code})")
-    return response.json() if "json" in response.headers.get("content-type", "") else response
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    return response.json() if kind == "application/json" else response
 
 
 def _save_results(http: httpx.Client, batch: dict[str, Any], out_path: Path) -> None:
