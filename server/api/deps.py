@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from server.api.batch_runner import BatchRunner
 from server.api.observability import record_progress, record_usage
 from server.models.model_manager import ModelManager
+from server.runtime.batch_store import BatchStore
 from server.runtime.inference import Final, InferenceService
 
 NDJSON = "application/x-ndjson"
@@ -26,6 +28,18 @@ def manager(request: Request) -> ModelManager:
     """The app's model manager."""
     mgr: ModelManager = request.app.state.models
     return mgr
+
+
+def batch_store(request: Request) -> BatchStore:
+    """The app's store of batch jobs and their files."""
+    store: BatchStore = request.app.state.batches
+    return store
+
+
+def batch_runner(request: Request) -> BatchRunner:
+    """The app's background runner of batch jobs."""
+    runner: BatchRunner = request.app.state.batch_runner
+    return runner
 
 
 def report(request: Request, model: str, final: Final, prompt: str | None) -> None:

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from server.api.batch_runner import BatchRunner, parse_batch_input
+from server.api.batch_runner import parse_batch_input
+from server.api.deps import batch_runner, batch_store
 from server.errors import BadRequest
-from server.runtime.batch_store import RUNNING, Batch, BatchStore, new_id
+from server.runtime.batch_store import RUNNING, Batch, new_id
 
 router = APIRouter(prefix="/v1")
 
@@ -29,16 +30,6 @@ class BatchRequest(BaseModel):
     endpoint: str
     completion_window: str = "24h"
     metadata: dict[str, str] | None = None
-
-
-def _store(request: Request) -> BatchStore:
-    store: BatchStore = request.app.state.batches
-    return store
-
-
-def _runner(request: Request) -> BatchRunner:
-    runner: BatchRunner = request.app.state.batch_runner
-    return runner
 
 
 @router.post("/files")
@@ -54,7 +45,7 @@ async def upload_file(
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the file is not UTF-8 text: {exc}") from exc
     record = await asyncio.to_thread(
-        _store(request).add_file, file.filename or "input.jsonl", purpose, data
+        batch_store(request).add_file, file.filename or "input.jsonl", purpose, data
     )
     return record.to_api()
 
@@ -62,20 +53,20 @@ async def upload_file(
 @router.get("/files")
 async def list_files(request: Request) -> dict[str, Any]:
     """Every stored file, newest first."""
-    files = await asyncio.to_thread(_store(request).list_files)
+    files = await asyncio.to_thread(batch_store(request).list_files)
     return {"object": "list", "data": [f.to_api() for f in files], "has_more": False}
 
 
 @router.get("/files/{file_id}")
 async def get_file(file_id: str, request: Request) -> dict[str, Any]:
     """One file's record."""
-    return (await asyncio.to_thread(_store(request).get_file, file_id)).to_api()
+    return (await asyncio.to_thread(batch_store(request).get_file, file_id)).to_api()
 
 
 @router.get("/files/{file_id}/content")
 async def file_content(file_id: str, request: Request) -> Response:
     """A file's bytes (a batch's output or error file, JSONL)."""
-    store = _store(request)
+    store = batch_store(request)
     await asyncio.to_thread(store.get_file, file_id)
     data = await asyncio.to_thread(store.file_path(file_id).read_bytes)
     return Response(data, media_type="application/jsonl")
@@ -84,7 +75,7 @@ async def file_content(file_id: str, request: Request) -> Response:
 @router.delete("/files/{file_id}")
 async def delete_file(file_id: str, request: Request) -> dict[str, Any]:
     """Delete a file that no running batch uses."""
-    await asyncio.to_thread(_store(request).delete_file, file_id)
+    await asyncio.to_thread(batch_store(request).delete_file, file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
@@ -93,7 +84,7 @@ async def create_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
     """Check the input file whole, then queue the batch."""
     if body.completion_window != "24h":
         raise BadRequest("completion_window must be '24h'")
-    store = _store(request)
+    store = batch_store(request)
     source = await asyncio.to_thread(store.get_file, body.input_file_id)
     if source.purpose != "batch":
         raise BadRequest(f"file {source.id} was not uploaded for a batch")
@@ -110,27 +101,27 @@ async def create_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
     )
     batch.request_counts["total"] = total
     await asyncio.to_thread(store.add_batch, batch)
-    _runner(request).wake()
+    batch_runner(request).wake()
     return batch.to_api()
 
 
 @router.get("/batches")
 async def list_batches(request: Request, limit: int = 20) -> dict[str, Any]:
     """Batches, newest first."""
-    batches = await asyncio.to_thread(_store(request).list_batches, max(1, min(limit, 100)))
+    batches = await asyncio.to_thread(batch_store(request).list_batches, max(1, min(limit, 100)))
     return {"object": "list", "data": [b.to_api() for b in batches], "has_more": False}
 
 
 @router.get("/batches/{batch_id}")
 async def get_batch(batch_id: str, request: Request) -> dict[str, Any]:
     """One batch: its status, counts and files."""
-    return (await asyncio.to_thread(_store(request).get_batch, batch_id)).to_api()
+    return (await asyncio.to_thread(batch_store(request).get_batch, batch_id)).to_api()
 
 
 @router.post("/batches/{batch_id}/cancel")
 async def cancel_batch(batch_id: str, request: Request) -> dict[str, Any]:
     """Stop a batch after the line in progress; what was answered stays in its output file."""
-    store = _store(request)
+    store = batch_store(request)
     batch = await asyncio.to_thread(store.get_batch, batch_id)
     if batch.status not in RUNNING:
         raise BadRequest(
@@ -139,5 +130,5 @@ async def cancel_batch(batch_id: str, request: Request) -> dict[str, Any]:
     if batch.status != "cancelling":
         batch.status, batch.cancelling_at = "cancelling", int(time.time())
         await asyncio.to_thread(store.save, batch)
-    _runner(request).wake()
+    batch_runner(request).wake()
     return batch.to_api()
