@@ -5,6 +5,7 @@ any machine that already built once; nothing else is installed by hand."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -34,6 +35,10 @@ def test_a_fresh_clone_runs_make_demo_then_the_unit_tests(tmp_path: Path) -> Non
     shown = demo.stdout + demo.stderr
     assert demo.returncode == 0, shown[-4000:]
     assert "Sources:" in demo.stdout and "[1]" in demo.stdout, shown[-4000:]
+    # The question is about this project: its answer must cite the project's own docs, which
+    # a person can open (the knowledge base once held no docs, and Wikipedia was cited).
+    sources = demo.stdout.split("Sources:", 1)[1].split("test report:", 1)[0]
+    assert re.search(r"docs/\w+\.md|README\.md", sources), shown[-4000:]
     assert "test report:" in demo.stdout and "REPORT.md" in demo.stdout, shown[-4000:]
     report = next(
         (Path(line.split(":", 1)[1].split("(")[0].strip()) for line in demo.stdout.splitlines()
