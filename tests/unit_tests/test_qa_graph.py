@@ -142,8 +142,8 @@ def test_a_follow_up_in_a_thread_is_condensed_and_usage_is_per_turn(wired, saver
     first = qa.invoke({"question": "Where was Bach born?"}, config, context=QAContext())
     second = qa.invoke({"question": "And when did he die?"}, config, context=QAContext())
     assert wired["queries"] == ["Where was Bach born?", "When did Johann Sebastian Bach die?"]
-    assert [u["agent"] for u in first["usage"]] == ["decide", "answer"]
-    assert [u["agent"] for u in second["usage"]] == ["condense", "decide", "answer"]
+    assert [u["agent"] for u in first["usage"]] == ["answer"]
+    assert [u["agent"] for u in second["usage"]] == ["condense", "answer"]
     assert "1750" in second["answer"] and second["citations_valid"]
     history = qa.get_state(config).values["history"]
     assert [t["question"] for t in history][-1] == "When did Johann Sebastian Bach die?"
@@ -175,13 +175,13 @@ def test_answer_tokens_stream_from_the_answer_node(wired):
             nodes_seen.add(meta["langgraph_node"])
             if meta["langgraph_node"] == "answer":  # what `terraqore ask` shows
                 text += chunk.content
-    assert nodes_seen == {"decide", "answer"}
+    assert nodes_seen == {"answer"}
     assert text == "Bach was born in Eisenach in 1685 [1]."
 
 
 def test_no_source_stating_the_answer_is_not_found_without_drafting_one(wired):
     wired["decisions"] = [(0, "")]
-    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext())
+    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(decide=True))
     assert out["answer"] == NOT_FOUND and out["grounding"] == 0.0
     assert "answer_calls" not in wired and [u["agent"] for u in out["usage"]] == ["decide"]
     assert any("no source that states the answer" in n for n in out["notes"])
@@ -190,14 +190,14 @@ def test_no_source_stating_the_answer_is_not_found_without_drafting_one(wired):
 def test_a_decision_whose_source_does_not_hold_its_answer_is_not_found(wired):
     # The model named source 2 (the otter) for an answer only its memory holds.
     wired["decisions"] = [(2, "Leonardo da Vinci")]
-    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext())
+    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(decide=True))
     assert out["answer"] == NOT_FOUND and "answer_calls" not in wired
 
 
 def test_a_decision_naming_a_source_that_holds_the_answer_lets_the_model_answer(wired):
     wired["decisions"] = [(1, "Eisenach")]
     wired["answers"] = ["Bach was born in Eisenach [1]."]
-    out = graph.invoke({"question": "Where was Bach born?"}, context=QAContext())
+    out = graph.invoke({"question": "Where was Bach born?"}, context=QAContext(decide=True))
     assert out["answer"] == "Bach was born in Eisenach [1]." and wired["answer_calls"] == 1
 
 
