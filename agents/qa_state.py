@@ -88,6 +88,13 @@ class QAState(RetrievalState):
     history: Annotated[list[Turn], add_turns] = field(default_factory=list)
     """Earlier turns of the thread, for condensing follow-ups."""
 
+    stated_in: int | None = None
+    """The source that the answer model says states the answer (`agents.decide`): its
+    number, 0 when none does (the answer is "not found"), None when it was not asked."""
+
+    short_answer: str = ""
+    """The short answer the decision gave (for the record; the answer is written anew)."""
+
     draft: str = ""
     """The answer as the model wrote it, before verification."""
 

@@ -136,6 +136,8 @@ def security(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "verdict": "block" if blockers else "pass",
             "gate": list(ctx.block_severities),
         },
+        # A blocked candidate is chosen again only if nothing else is left (nodes.selection).
+        "blocked": [*state.blocked, state.selected] if blockers else state.blocked,
         "feedback": f"Security review (must fix):\n{feedback}" if blockers else "",
         "feedback_kind": "security" if blockers else "",
         "usage": usage,

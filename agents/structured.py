@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from agents.context import AgentConfig
 from agents.state import UsageRecord
-from terraqore.models import chat_model
+from terraqore.models import ROLE_TASKS
+from terraqore.router import Route, Router
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,9 +28,14 @@ class AgentOutputError(RuntimeError):
     """An agent's answer could not be used, even after its retry."""
 
 
-def model_for(config: AgentConfig, **options: object) -> ChatOllama:
-    """The ChatOllama of an agent config (the model is registered on first use)."""
-    return chat_model(config.model, **{**config.options(), **options})
+def model_for(config: AgentConfig, agent: str = "", **options: object) -> ChatOllama:
+    """The ChatOllama of an agent config, on its endpoint (a local model registers on first use).
+
+    Every call is recorded in the usage log under the agent and its task type.
+    """
+    route = Route(config.endpoint, config.model)
+    task = ROLE_TASKS.get(agent, "chat")
+    return Router().chat_model(route, task, agent, **{**config.options(), **options})
 
 
 def usage_of(agent: str, config: AgentConfig, message: BaseMessage, seconds: float) -> UsageRecord:
@@ -50,13 +56,14 @@ def ask_structured(
     messages: Sequence[BaseMessage],
     schema: type[M],
     check: Callable[[M], str | None] = lambda _: None,
+    **options: object,
 ) -> tuple[M, list[UsageRecord]]:
     """Ask for an answer in `schema`; retry once, naming the problem, if `check` finds one.
 
     Returns the answer and one usage record per call. Raises `AgentOutputError` when the
     second answer is still unusable.
     """
-    llm = model_for(config, format=schema.model_json_schema())
+    llm = model_for(config, agent, format=schema.model_json_schema(), **options)
     history = list(messages)
     usage: list[UsageRecord] = []
     problem = ""
@@ -82,10 +89,10 @@ def ask_structured(
 
 
 def ask_text(
-    agent: str, config: AgentConfig, messages: Sequence[BaseMessage]
+    agent: str, config: AgentConfig, messages: Sequence[BaseMessage], **options: object
 ) -> tuple[str, UsageRecord]:
     """Ask for free text (the Coder's fenced blocks); return it and the call's usage record."""
-    llm = model_for(config)
+    llm = model_for(config, agent, **options)
     start = time.perf_counter()
     reply = llm.invoke(list(messages))
     usage = usage_of(agent, config, reply, time.perf_counter() - start)

@@ -29,7 +29,8 @@ class Context(RetrievalContext):
     """The Planner agent's model."""
 
     coder: AgentConfig = agent("terraqore/coder")
-    """The Coder agent's model (issue 16's router can swap it per round through this field)."""
+    """The Coder agent's model: the first step of its chain along the task router (the routing
+    table's `code` routes after it are the steps it escalates to)."""
 
     validator: AgentConfig = agent("terraqore/validator")
     """The Validator agent's model: it designs tests from the task and the plan."""
@@ -40,8 +41,19 @@ class Context(RetrievalContext):
     coder_format: str = "fenced"
     """How the Coder returns files: `fenced` (one ```python block per file) or `json`."""
 
+    candidates: int = 1
+    """Versions the Coder writes on a route's first turn (one at its own temperature, the
+    rest sampled at `sample_temperature`); the designed tests choose among them. One by
+    default: more cost a Coder call each and their gain is not yet measured (bench/studio.py)."""
+
+    sample_temperature: float = 0.8
+    """Temperature of the Coder's extra candidates."""
+
+    coder_seconds: float = 600.0
+    """Time limit of one Coder call; past it the Coder moves up its chain."""
+
     max_fix_rounds: int = 2
-    """Times failing tests may send the code back to the Coder."""
+    """Times credible failing tests may send the code back to the Coder, per route."""
 
     max_security_rounds: int = 1
     """Times blocking security findings may send the code back to the Coder."""
@@ -66,5 +78,7 @@ class Context(RetrievalContext):
         unknown = set(self.block_severities) - set(SEVERITIES)
         if unknown:
             raise ValueError(f"unknown severities {sorted(unknown)}; use {', '.join(SEVERITIES)}")
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be at least 1, not {self.candidates}")
         if self.coder_format not in ("fenced", "json"):
             raise ValueError(f"coder_format must be fenced or json, not {self.coder_format!r}")

@@ -37,7 +37,36 @@ class State(RetrievalState, InputState):
     """False when a human stopped the run at the plan."""
 
     files: dict[str, str] = field(default_factory=dict)
-    """The project: path -> content, as the Coder last wrote it (or the best round's)."""
+    """The project: path -> content, of the selected candidate (see `candidates`)."""
+
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    """Every version of the code the Coder wrote, in order: `id`, `route` (which model wrote
+    it), `origin` (`first`, `sample`, `fix` or `security`), `files`, and once tested its
+    `validation`. The tests pick one (`nodes.selection`); a worse fix never wins."""
+
+    selected: int = -1
+    """The id of the candidate whose code is `files` (-1 before the first test run)."""
+
+    blocked: list[int] = field(default_factory=list)
+    """Candidates the security gate blocked: chosen again only if nothing else is left."""
+
+    coder_routes: list[str] = field(default_factory=list)
+    """The Coder's chain (`endpoint:model`), planned by the task router at its first call."""
+
+    coder_skipped: list[str] = field(default_factory=list)
+    """Routes the router left out of the chain, and why (e.g. online mode is off)."""
+
+    coder_route: str = ""
+    """The route the Coder writes on now."""
+
+    route_rounds: int = 0
+    """Fix rounds spent on the current route (each route gets `max_fix_rounds`)."""
+
+    escalations: list[dict[str, str]] = field(default_factory=list)
+    """Each move to the next route: `from`, `to` and the reason."""
+
+    code_route: str = ""
+    """The route whose candidate is the selected code: which model produced the result."""
 
     designed_tests: list[dict[str, str]] = field(default_factory=list)
     """The Validator's tests, designed from the task and plan, never from the code."""
@@ -59,9 +88,6 @@ class State(RetrievalState, InputState):
 
     rounds: dict[str, int] = field(default_factory=lambda: {"fix": 0, "security": 0})
     """How many times failing tests and blocking findings sent the code back."""
-
-    best: dict[str, Any] = field(default_factory=dict)
-    """The round whose code passed the most tests: files and validation, to fall back on."""
 
     report: str = ""
     """The run's report in Markdown."""

@@ -105,18 +105,40 @@ def run_graph(question: str, home: Path, context: Any) -> dict[str, Any]:
             for update in part["data"].values():
                 final.update(update or {})
     total = time.perf_counter() - start
+    sources = final.get("sources", [])
+    without = ""
+    if final.get("stated_in") == 0 and sources:
+        without = draft_without_decision(question, sources, context)
     return {
         "answer": final.get("answer", ""),
         "draft": final.get("draft", ""),
+        "stated_in": final.get("stated_in"),
+        "short_answer": final.get("short_answer", ""),
+        "draft_without_decision": without,
         "citations_valid": final.get("citations_valid"),
         "grounding": final.get("grounding"),
-        "sources": [
-            {k: s[k] for k in ("n", "title", "url", "snippet")} for s in final.get("sources", [])
-        ],
-        "ttft": first,
+        "sources": [{k: s[k] for k in ("n", "title", "url", "snippet")} for s in sources],
+        # With no answer tokens ("not found" decided before drafting), the user sees the
+        # answer when the run ends.
+        "ttft": first if first is not None else total,
         "total": total,
         "usage": list(final.get("usage", [])),
     }
+
+
+def draft_without_decision(question: str, sources: list[Any], context: Any) -> str:
+    """The answer the model would have drafted had the decision step not stopped it.
+
+    Asked after the decision with the same sources, so the server's prefix cache makes it
+    cheap; it lets the report compare the graph with and without the decision in one run.
+    """
+    from agents.answer import prompt
+    from agents.qa_state import QAState
+    from agents.structured import model_for
+
+    state = QAState(question=question, standalone=question, sources=sources)
+    reply = model_for(context.answer).invoke(prompt(question, state))
+    return str(reply.content).strip()
 
 
 def closed_book(model: str, question: str) -> dict[str, Any]:
@@ -180,6 +202,9 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--removed-every", type=int, default=2)
     parser.add_argument("--embedding-model", default="all-minilm")
+    parser.add_argument(
+        "--kinds", default="paraphrased,generated", help="question kinds, in this order"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     srv = start_server(Path(tempfile.mkdtemp(prefix="tq-qa-srv-")))
@@ -188,7 +213,8 @@ def main() -> int:
     try:
         client = ollama.Client(host=srv.url, timeout=900)
         prepare_lakes(client, args.embedding_model)
-        questions = load_questions(kind=None)[args.start : args.start + args.limit]
+        chosen = [q for kind in args.kinds.split(",") for q in load_questions(kind=kind)]
+        questions = chosen[args.start : args.start + args.limit]
         evaluate(args.model, questions, args.removed_every)
     finally:
         srv.stop()

@@ -10,6 +10,8 @@ from typing import TypedDict
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "vital_questions.jsonl"
+PARAPHRASES = HERE / "data" / "vital_paraphrases.jsonl"
+"""Questions that describe the subject without its distinctive words (`make_paraphrases.py`)."""
 RAW = HERE / "results" / "questions_raw.jsonl"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = re.compile(r"[^a-z0-9 ]+")
@@ -26,9 +28,10 @@ class Question(TypedDict):
     question: str
     answer: str
     round: int
-    """Which round of `bench/make_questions.py` wrote it (0 for description templates)."""
+    """Which round wrote it: 0 description templates, 1-2 `make_questions.py`, 3 paraphrases."""
     kind: str
-    """`generated` (by the model) or `description-template`."""
+    """`generated` (by the model from the lead), `description-template`, or `paraphrased`
+    (by the model, without the lead's distinctive words: `bench/make_paraphrases.py`)."""
 
 
 def normalise(text: str) -> str:
@@ -45,10 +48,16 @@ def contains(haystack: str, needle: str) -> bool:
 
 
 def load_questions(split: str | None = None, kind: str | None = "generated") -> list[Question]:
-    """The committed question set (by default the model-generated ones), or one half of it."""
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    """The committed questions of one kind (all kinds for None), or one half of them."""
+    rows = [
+        json.loads(line)
+        for path in (DATA, PARAPHRASES)
+        if path.exists()
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
     return [
-        Question(**r)
+        Question(**{k: r[k] for k in Question.__annotations__})
         for r in rows
         if (split is None or r["split"] == split) and (kind is None or r["kind"] == kind)
     ]

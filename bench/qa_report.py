@@ -39,17 +39,24 @@ def quantile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-def rechecked(row: dict[str, Any], question: str, threshold: float) -> Checked:
-    """What the check gives for the saved draft at a threshold (the draft does not depend on it)."""
+def rechecked(row: dict[str, Any], question: str, threshold: float, decided: bool) -> Checked:
+    """What the check gives for the saved draft at a threshold (the draft does not depend on it).
+
+    `decided=False` takes the draft the model wrote when the decision step had said "none"
+    (`bench/qa.py` asks for it), i.e. the graph without the decision step.
+    """
     sources = [{**s, "text": s["snippet"]} for s in row["sources"]]
-    return check(row["draft"], sources, question, threshold)  # type: ignore[arg-type]
+    draft = row["draft"] if decided else row.get("draft_without_decision") or row["draft"]
+    return check(draft, sources, question, threshold)  # type: ignore[arg-type]
 
 
-def figures(rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float) -> dict[str, Any]:
+def figures(
+    rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float, decided: bool = True
+) -> dict[str, Any]:
     """Every measure of one model on some rows, the drafts checked at `threshold`."""
     by = {c: [r for r in rows if r["condition"] == c] for c in ("open", "closed", "removed")}
-    opened = [(r, rechecked(r, golds[r["id"]]["question"], threshold)) for r in by["open"]]
-    removed = [rechecked(r, golds[r["id"]]["question"], threshold) for r in by["removed"]]
+    opened = [(r, rechecked(r, golds[r["id"]]["question"], threshold, decided)) for r in by["open"]]
+    removed = [rechecked(r, golds[r["id"]]["question"], threshold, decided) for r in by["removed"]]
     answered = [(r, c) for r, c in opened if not c.not_found]
     gold_cited = [
         golds[r["id"]]["url"] in {s["url"] for s in r["sources"] if s["n"] in cited(c.answer)}
@@ -106,6 +113,8 @@ def report() -> dict[str, Any]:
             "threshold chosen on dev": best,
             "dev score by threshold": scores,
             "test, threshold chosen on dev": figures(test, golds, best),
+            "all, without the decision step": figures(rows, golds, current, decided=False),
+            "test, without the decision step": figures(test, golds, current, decided=False),
             "all, by kind": {
                 kind: figures([r for r in rows if golds[r["id"]]["kind"] == kind], golds, current)
                 for kind in sorted({golds[r["id"]]["kind"] for r in rows})

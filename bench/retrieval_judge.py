@@ -1,6 +1,6 @@
 """The `judge` stage of `bench/retrieval_questions.py`: the answer model as a listwise reranker.
 
-For held-out questions, the top 20 articles of the question-dev-best fusion are shown to
+For held-out questions (of the set fusion is chosen on), the top 20 articles of the question-dev-best fusion are shown to
 `qwen2.5-coder:1.5b` (title and first 30 words each); it names the ones that help answer,
 best first. Those go to the front, the rest keep their order. Seconds per query are kept,
 since a judge sits in front of the answer's first token.
@@ -57,7 +57,8 @@ def stage_judge(client: ollama.Client, model: str, limit: int) -> None:
         "required": ["ranking"],
     }
     before, after, seconds = [], [], []
-    for q in load_questions("test")[:limit]:
+    kind = "paraphrased" if chosen["chosen"]["chosen on"] == "paraphrased" else "generated"
+    for q in load_questions("test", kind=kind)[:limit]:
         hits = found[q["question"]]
         ranked = combine(hits["dense"], hits["bm25"])
         top: list[int] = []
@@ -95,6 +96,7 @@ def stage_judge(client: ollama.Client, model: str, limit: int) -> None:
     summary = {
         "model": model,
         "fusion": name,
+        "question set": kind,
         "questions": len(after),
         "fused": metrics(before),
         "judged": metrics(after),

@@ -93,6 +93,9 @@ def queries() -> dict[str, list[tuple[str, str, str]]]:
     qs = load_questions()
     out = {
         "questions": [(q["split"], q["url"], q["question"]) for q in qs],
+        "paraphrased": [
+            (q["split"], q["url"], q["question"]) for q in load_questions(kind="paraphrased")
+        ],
         "descriptions": [
             ("dev" if n % 2 == 0 else "test", url, text)
             for n, (url, text) in enumerate(sorted(described.items()))

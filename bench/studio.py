@@ -8,7 +8,14 @@ passes in the sandbox.
 Modes:
 - `single-fenced` / `single-json`: one call to the Coder's model with the task, files as
   fenced blocks or as schema-constrained JSON;
-- `graph-fenced` / `graph-json`: the whole studio graph with that Coder format.
+- `graph-fenced` / `graph-json`: the whole studio graph with that Coder format;
+- `escalate-fenced`: the graph with the Coder on the 0.5B (`terraqore/coder-0.5b`: the
+  Coder's Modelfile with FROM replaced) and the task router's code chain 0.5B -> 1.5B. The
+  same run gives "without escalation": the candidate the tests chose among the 0.5B's own,
+  and the calls made before the first escalation (see `escalation_split`).
+
+Every candidate the graph wrote is also run against the hidden tests, after the run, for the
+analysis (which candidate would have been right); nothing of it reaches an agent.
 
 Runs are appended to a JSONL file (one line per task and mode), so a run can be split
 over several holds of the model lock and resumed: `run` skips pairs already recorded.
@@ -34,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TASKS = Path(__file__).with_name("studio_tasks")
 RESULTS = Path(__file__).with_name("results") / "studio.jsonl"
-MODES = ("single-fenced", "single-json", "graph-fenced", "graph-json")
+MODES = ("single-fenced", "single-json", "graph-fenced", "graph-json", "escalate-fenced")
+SMALL_CODER = "terraqore/coder-0.5b"
+CHAIN = [f"local:{SMALL_CODER}", "local:terraqore/coder"]
 COMMIT = subprocess.run(
     ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=TASKS.parent
 ).stdout.strip()
@@ -89,19 +98,45 @@ def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any
 
 
 def whole_graph(
-    task_text: str, fmt: str
+    task: Path, task_text: str, fmt: str, escalate: bool = False
 ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
+    from agents.context import AgentConfig
     from agents.studio_context import Context
     from graphs.studio import graph
 
-    out = graph.invoke({"task": task_text}, context=Context(coder_format=fmt))
+    ctx = Context(coder_format=fmt)
+    if escalate:
+        ctx = Context(coder_format=fmt, coder=AgentConfig(model=SMALL_CODER))
+    out = graph.invoke({"task": task_text}, context=ctx)
+    validation = out.get("validation") or {}
     extra = {
         "rounds": out.get("rounds"),
-        "own_tests_passed": (out.get("validation") or {}).get("passed"),
-        "own_tests": [(out.get("validation") or {}).get(k) for k in ("tests_passed", "tests_run")],
+        "own_tests_passed": validation.get("passed"),
+        "own_tests": [validation.get(k) for k in ("tests_passed", "tests_run")],
         "verdict": (out.get("security") or {}).get("verdict"),
         "findings": len((out.get("security") or {}).get("findings", [])),
         "notes": out.get("notes", []),
+        "selected": out.get("selected"),
+        "code_route": out.get("code_route"),
+        "escalations": out.get("escalations", []),
+        "designed_tests": len(out.get("test_files") or {}) and validation.get("tests_run"),
+        "candidates": [
+            {
+                "id": c["id"],
+                "route": c["route"],
+                "origin": c["origin"],
+                "files": c["files"],
+                "tests_passed": (c.get("validation") or {}).get("tests_passed"),
+                "tests_run": (c.get("validation") or {}).get("tests_run"),
+                "passed_ids": sorted(
+                    t
+                    for t, o in (c.get("validation") or {}).get("outcomes", {}).items()
+                    if o == "passed"
+                ),
+                "hidden": hidden_tests(task, c["files"]) if c["files"] else {"solved": False},
+            }
+            for c in out.get("candidates", [])
+        ],
     }
     return out.get("files", {}), [dict(u) for u in out.get("usage", [])], extra
 
@@ -115,7 +150,7 @@ def run_one(task: Path, mode: str) -> dict[str, Any]:
         if kind == "single":
             files, usage = single(text, fmt)
         else:
-            files, usage, extra = whole_graph(text, fmt)
+            files, usage, extra = whole_graph(task, text, fmt, escalate=kind == "escalate")
             record.update(extra)
         record["seconds"] = round(time.perf_counter() - start, 1)
         record["usage"] = usage
@@ -135,12 +170,31 @@ def done(path: Path) -> set[tuple[str, str]]:
     return {(r["task"], r["mode"]) for r in rows}
 
 
-def warm_up() -> None:
+def register_small_coder() -> None:
+    """`terraqore/coder-0.5b`: the Coder's Modelfile (same system prompt) on the 0.5B."""
+    from dataclasses import replace
+
+    from terraqore.agent_models import agent_modelfiles, register
+    from terraqore.models import ollama_client
+    from terraqore.server_process import ensure_server
+
+    [coder] = [
+        a
+        for a in agent_modelfiles(bases={"coder": "qwen2.5-coder:0.5b"})
+        if a.name.endswith("/coder")
+    ]
+    register(ollama_client(), replace(coder, name=SMALL_CODER), ensure_server().base_url)
+
+
+def warm_up(modes: tuple[str, ...] | list[str] = ()) -> None:
     """Register and load every agent model before timing (first use creates them)."""
-    from terraqore.models import agent_model
+    from terraqore.models import agent_model, chat_model
 
     for role in ("idea", "planner", "coder", "validator", "security"):
         agent_model(role, num_predict=1).invoke("hi")
+    if any(m.startswith("escalate") for m in modes):
+        register_small_coder()
+        chat_model(SMALL_CODER, num_predict=1).invoke("hi")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -152,9 +206,18 @@ def cmd_run(args: argparse.Namespace) -> None:
     if not todo:
         print("nothing left to run")
         return
-    warm_up()
+    warm_up(args.modes)
     for task, mode in todo:
-        record = run_one(task, mode)
+        saved = os.environ.get("TERRAQORE_ROUTES")
+        if mode.startswith("escalate"):
+            os.environ["TERRAQORE_ROUTES"] = json.dumps({"code": CHAIN})
+        try:
+            record = run_one(task, mode)
+        finally:
+            if saved is None:
+                os.environ.pop("TERRAQORE_ROUTES", None)
+            else:
+                os.environ["TERRAQORE_ROUTES"] = saved
         with args.results.open("a") as f:
             f.write(json.dumps(record) + "\n")
         print(
@@ -171,13 +234,56 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def cmd_report(args: argparse.Namespace) -> None:
-    rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
-    by_mode: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_mode.setdefault(r["mode"], []).append(r)
-    print("| mode | tasks | solved | pass rate | median s | p90 s | errors |")
-    print("|---|---|---|---|---|---|---|")
+def rechoose(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The graph's own choice (`nodes.selection.choose`) among these recorded candidates."""
+    from nodes.selection import choose
+
+    pool = [
+        {
+            **c,
+            "validation": {
+                "tests_passed": c["tests_passed"] or 0,
+                "outcomes": {t: "passed" for t in c["passed_ids"]},
+            },
+        }
+        for c in candidates
+        if c.get("tests_run") is not None
+    ]
+    return choose(pool)
+
+
+def escalation_split(r: dict[str, Any]) -> dict[str, Any]:
+    """The run as it would have ended without escalation: the tests' choice among the first
+    route's candidates, and the calls except the Coder's on later routes."""
+    first = CHAIN[0]
+    own = [c for c in r.get("candidates", []) if c["route"] == first]
+    chosen = rechoose(own)
+    later = [u for u in r.get("usage", []) if u["agent"] == "coder" and u["model"] != SMALL_CODER]
+    kept = [u for u in r.get("usage", []) if u not in later]
+    return {
+        "solved": bool(chosen and chosen["hidden"].get("solved")),
+        "usage": kept,
+        "seconds": r["seconds"] - sum(u["seconds"] for u in later),
+    }
+
+
+def tokens_of(r: dict[str, Any]) -> int:
+    return sum(u["prompt_tokens"] + u["output_tokens"] for u in r.get("usage", []))
+
+
+def dollars(tokens_in: int, tokens_out: int) -> float:
+    """What the tokens would cost at the router's reference price (local calls cost $0)."""
+    from terraqore.router import RouterSettings
+
+    s = RouterSettings()
+    return (tokens_in * s.reference_price_input + tokens_out * s.reference_price_output) / 1e6
+
+
+def print_modes(by_mode: dict[str, list[dict[str, Any]]]) -> None:
+    print(
+        "| mode | tasks | solved | pass rate | hidden tests passed | median s | p90 s | tokens per task | errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for mode in MODES:
         rs = by_mode.get(mode, [])
         if not rs:
@@ -185,47 +291,138 @@ def cmd_report(args: argparse.Namespace) -> None:
         secs = [r["seconds"] for r in rs]
         solved = sum(bool(r.get("solved")) for r in rs)
         errors = sum("error" in r for r in rs)
+        hidden = f"{sum(r.get('hidden_passed', 0) for r in rs)} of {sum(r.get('hidden_run', 0) for r in rs)}"
         print(
-            f"| {mode} | {len(rs)} | {solved} | {solved / len(rs):.0%} | "
-            f"{statistics.median(secs):.1f} | {percentile(secs, 0.9):.1f} | {errors} |"
+            f"| {mode} | {len(rs)} | {solved} | {solved / len(rs):.0%} | {hidden} | "
+            f"{statistics.median(secs):.1f} | {percentile(secs, 0.9):.1f} | "
+            f"{statistics.mean(tokens_of(r) for r in rs):.0f} | {errors} |"
         )
-    for mode in MODES:
-        rs = [r for r in by_mode.get(mode, []) if r["mode"].startswith("graph")]
-        if not rs:
-            continue
-        agents: dict[str, dict[str, float]] = {}
-        for r in rs:
-            for u in r.get("usage", []):
-                a = agents.setdefault(u["agent"], {"seconds": 0.0, "tokens": 0.0, "calls": 0.0})
-                a["seconds"] += u["seconds"]
-                a["tokens"] += u["prompt_tokens"] + u["output_tokens"]
-                a["calls"] += 1
-        wall = sum(r["seconds"] for r in rs)
-        tokens = sum(a["tokens"] for a in agents.values()) or 1
-        print(f"\n{mode}: share of wall time and tokens per agent ({len(rs)} tasks)\n")
-        print("| agent | calls | seconds | share of wall time | tokens | share of tokens |")
-        print("|---|---|---|---|---|---|")
-        for name, a in agents.items():
-            print(
-                f"| {name} | {a['calls']:.0f} | {a['seconds']:.0f} | {a['seconds'] / wall:.0%} | "
-                f"{a['tokens']:.0f} | {a['tokens'] / tokens:.0%} |"
+
+
+def print_agents(mode: str, rs: list[dict[str, Any]]) -> None:
+    agents: dict[str, dict[str, Any]] = {}
+    for r in rs:
+        for u in r.get("usage", []):
+            a = agents.setdefault(
+                u["agent"], {"seconds": 0.0, "tokens": 0.0, "calls": 0, "models": set()}
             )
-        model_secs = sum(a["seconds"] for a in agents.values())
+            a["seconds"] += u["seconds"]
+            a["tokens"] += u["prompt_tokens"] + u["output_tokens"]
+            a["calls"] += 1
+            a["models"].add(u["model"])
+    wall = sum(r["seconds"] for r in rs) or 1
+    tokens = sum(a["tokens"] for a in agents.values()) or 1
+    print(f"\n{mode}: share of wall time and tokens per agent ({len(rs)} tasks)\n")
+    print("| agent | models | calls | seconds | share of wall time | tokens | share of tokens |")
+    print("|---|---|---|---|---|---|---|")
+    for name, a in agents.items():
         print(
-            f"| (outside model calls: sandbox, bandit, retrieval, graph) | | {wall - model_secs:.0f} | {(wall - model_secs) / wall:.0%} | | |"
+            f"| {name} | {', '.join(sorted(a['models']))} | {a['calls']} | {a['seconds']:.0f} | "
+            f"{a['seconds'] / wall:.0%} | {a['tokens']:.0f} | {a['tokens'] / tokens:.0%} |"
         )
-    per_task: dict[str, dict[str, bool]] = {}
+    rest = wall - sum(a["seconds"] for a in agents.values())
+    print(
+        f"| (outside model calls: sandbox, bandit, retrieval, graph) | | | {rest:.0f} | {rest / wall:.0%} | | |"
+    )
+
+
+def print_selection(mode: str, rs: list[dict[str, Any]]) -> None:
+    """What the candidates and the tests did: the chosen one against the first and the best."""
+    with_c = [r for r in rs if r.get("candidates")]
+    if not with_c:
+        return
+    first = sum(bool(r["candidates"][0]["hidden"].get("solved")) for r in with_c)
+    first_turn = [r for r in with_c]
+    any_first = sum(
+        any(
+            c["hidden"].get("solved") for c in r["candidates"] if c["origin"] in ("first", "sample")
+        )
+        for r in first_turn
+    )
+    any_all = sum(any(c["hidden"].get("solved") for c in r["candidates"]) for r in with_c)
+    chosen = sum(bool(r.get("solved")) for r in with_c)
+    fixes = sum(c["origin"] == "fix" for r in with_c for c in r["candidates"])
+    fix_won = sum(
+        r["candidates"][r["selected"]]["origin"] == "fix"
+        for r in with_c
+        if r.get("selected", -1) >= 0
+    )
+    print(f"\n{mode}: candidates ({len(with_c)} tasks)\n")
+    print(
+        "| first candidate solved | some first-turn candidate solved | some candidate solved | the chosen one solved | fixes written | fixes chosen |"
+    )
+    print("|---|---|---|---|---|---|")
+    print(f"| {first} | {any_first} | {any_all} | {chosen} | {fixes} | {fix_won} |")
+
+
+def print_escalation(rs: list[dict[str, Any]]) -> None:
+    if not rs:
+        return
+    n = len(rs)
+    split = [escalation_split(r) for r in rs]
+    escalated = sum(bool(r.get("escalations")) for r in rs)
+    print(f"\nescalation, chain {' -> '.join(CHAIN)} ({n} tasks; {escalated} escalated)\n")
+    print("| | solved | pass rate | tokens per task | median s | p90 s | at the reference price |")
+    print("|---|---|---|---|---|---|---|")
+    rows = (
+        ("without escalation (0.5B only)", [x["solved"] for x in split], split),
+        (
+            "with escalation",
+            [bool(r.get("solved")) for r in rs],
+            [{"usage": r.get("usage", []), "seconds": r["seconds"]} for r in rs],
+        ),
+    )
+    for name, solved, runs in rows:
+        usage = [u for x in runs for u in x["usage"]]
+        secs = [x["seconds"] for x in runs]
+        tokens_in = sum(u["prompt_tokens"] for u in usage)
+        tokens_out = sum(u["output_tokens"] for u in usage)
+        print(
+            f"| {name} | {sum(solved)} | {sum(solved) / n:.0%} | {(tokens_in + tokens_out) / n:.0f} | "
+            f"{statistics.median(secs):.1f} | {percentile(secs, 0.9):.1f} | "
+            f"${dollars(tokens_in, tokens_out):.4f} (local: $0) |"
+        )
+    routes: dict[str, int] = {}
+    for r in rs:
+        routes[str(r.get("code_route"))] = routes.get(str(r.get("code_route")), 0) + 1
+    print("\nfinal code by route:", routes)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
+    if args.tasks:
+        names = {t.name for t in tasks(args.tasks)}
+        rows = [r for r in rows if r["task"] in names]
+    by_mode: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        per_task.setdefault(r["task"], {})[r["mode"]] = bool(r.get("solved"))
+        by_mode.setdefault(r["mode"], []).append(r)
+    print_modes(by_mode)
+    for mode in MODES:
+        if mode.startswith(("graph", "escalate")) and by_mode.get(mode):
+            print_agents(mode, by_mode[mode])
+            print_selection(mode, by_mode[mode])
+    print_escalation(by_mode.get("escalate-fenced", []))
+    per_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        per_task.setdefault(r["task"], {})[r["mode"]] = r
     modes = [m for m in MODES if m in by_mode]
     print("\n| task | " + " | ".join(modes) + " |")
     print("|---|" + "---|" * len(modes))
     for task, res in sorted(per_task.items()):
-        print(
-            f"| {task} | "
-            + " | ".join("yes" if res.get(m) else ("no" if m in res else "-") for m in modes)
-            + " |"
-        )
+        cells = []
+        for m in modes:
+            r = res.get(m)
+            if r is None:
+                cells.append("-")
+                continue
+            mark = "yes" if r.get("solved") else "no"
+            detail = (
+                f"{r.get('hidden_passed', 0)}/{r.get('hidden_run', 0)}"
+                if "hidden_run" in r
+                else "error"
+            )
+            cells.append(f"{mark} ({detail}, {r['seconds']:.0f} s)")
+        print(f"| {task} | " + " | ".join(cells) + " |")
 
 
 def cmd_check(args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
+from agents.context import with_default_context
 from agents.ingest_state import IngestContext, IngestInput, IngestState
 from nodes.ingest import index, ingest_source, wants_index
 
@@ -18,4 +19,4 @@ builder.add_edge(START, "ingest_source")
 builder.add_conditional_edges("ingest_source", wants_index, {True: "index", False: END})
 builder.add_edge("index", END)
 
-graph = builder.compile(name="ingest")
+graph = with_default_context(builder.compile(name="ingest"), IngestContext)

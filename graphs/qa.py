@@ -1,8 +1,9 @@
 """The Q&A graph: a question in, a direct answer with checked `[n]` citations out.
 
-condense → retrieve → (search_ingest, only online and when retrieval is weak) → answer →
-verify. `graph` is compiled without a checkpointer for `langgraph dev`, which brings its
-own; `build_graph(checkpointer)` gives threads (multi-turn follow-ups) to Python callers.
+condense → retrieve → (search_ingest, only online and when retrieval is weak) → decide →
+(answer, only when a source states the answer) → verify. `graph` is compiled without a
+checkpointer for `langgraph dev`, which brings its own; `build_graph(checkpointer)` gives
+threads (multi-turn follow-ups) to Python callers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from agents.answer import answer
+from agents.context import with_default_context
+from agents.decide import decide
 from agents.qa_context import QAContext
 from agents.qa_state import QAInput, QAOutput, QAState
 from nodes.condense import condense
@@ -25,29 +28,36 @@ from nodes.verify import verify
 
 def after_retrieve(
     state: QAState, runtime: Runtime[QAContext]
-) -> Literal["search_ingest", "answer"]:
+) -> Literal["search_ingest", "decide"]:
     """Search the web only in online mode and when the lake's answer looked weak."""
-    return "search_ingest" if needs_web(state, runtime) else "answer"
+    return "search_ingest" if needs_web(state, runtime) else "decide"
+
+
+def after_decide(state: QAState) -> Literal["answer", "verify"]:
+    """Answer unless the model said that no source states the answer ("not found")."""
+    return "verify" if state.stated_in == 0 else "answer"
 
 
 builder = StateGraph(QAState, QAContext, input_schema=QAInput, output_schema=QAOutput)
 builder.add_node("condense", condense)
 builder.add_node("retrieve", retrieve)
 builder.add_node("search_ingest", search_ingest)
+builder.add_node("decide", decide)
 builder.add_node("answer", answer)
 builder.add_node("verify", verify)
 builder.add_edge(START, "condense")
 builder.add_edge("condense", "retrieve")
 builder.add_conditional_edges("retrieve", after_retrieve)
-builder.add_edge("search_ingest", "answer")
+builder.add_edge("search_ingest", "decide")
+builder.add_conditional_edges("decide", after_decide)
 builder.add_edge("answer", "verify")
 builder.add_edge("verify", END)
 
-graph = builder.compile(name="qa")
+graph = with_default_context(builder.compile(name="qa"), QAContext)
 
 
 def build_graph(
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[QAState, QAContext, QAInput, QAOutput]:
     """The Q&A graph compiled with a checkpointer (e.g. `SqliteSaver`), for threads."""
-    return builder.compile(checkpointer=checkpointer, name="qa")
+    return with_default_context(builder.compile(checkpointer=checkpointer, name="qa"), QAContext)

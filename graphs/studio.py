@@ -1,8 +1,9 @@
 """The studio graph: Idea -> Planner -> Coder -> Validator -> Security, wired.
 
 retrieve -> [online and weak] search_ingest -> idea -> planner -> approve_plan ->
-coder -> validator -> run_tests -> [failing, rounds left] coder | security_scan ->
-security -> [blocking, rounds left] coder | report.
+coder -> validator -> run_tests -> [credible failures, rounds left] coder | [still
+failing, next route] escalate -> coder | security_scan -> security -> [blocking, rounds
+left] coder | report.
 
 `graph` is compiled without a checkpointer, for `langgraph dev` (which brings its own);
 `build_graph(checkpointer=...)` gives the Python API resumable threads and the plan
@@ -18,6 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.coder import coder
+from agents.context import with_default_context
 from agents.idea import idea
 from agents.planner import planner
 from agents.security import after_security, security
@@ -26,6 +28,7 @@ from agents.studio_state import InputState, State
 from agents.validator import validator
 from nodes.approval import after_approval, approve_plan
 from nodes.bandit_scan import security_scan
+from nodes.escalation import escalate
 from nodes.report import report
 from nodes.retrieve import retrieve
 from nodes.search_ingest import needs_web, search_ingest
@@ -40,6 +43,7 @@ builder.add_node("approve_plan", approve_plan)
 builder.add_node("coder", coder)
 builder.add_node("validator", validator)
 builder.add_node("run_tests", run_tests)
+builder.add_node("escalate", escalate)
 builder.add_node("security_scan", security_scan)
 builder.add_node("security", security)
 builder.add_node("report", report)
@@ -53,15 +57,16 @@ builder.add_conditional_edges("approve_plan", after_approval)
 builder.add_edge("coder", "validator")
 builder.add_edge("validator", "run_tests")
 builder.add_conditional_edges("run_tests", after_tests)
+builder.add_edge("escalate", "coder")
 builder.add_edge("security_scan", "security")
 builder.add_conditional_edges("security", after_security)
 builder.add_edge("report", END)
 
-graph = builder.compile(name="studio")
+graph = with_default_context(builder.compile(name="studio"), Context)
 
 
 def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> CompiledStateGraph[State, Context, InputState, State]:
     """The studio graph with a checkpointer (e.g. `SqliteSaver`) for resumable threads."""
-    return builder.compile(checkpointer=checkpointer, name="studio")
+    return with_default_context(builder.compile(checkpointer=checkpointer, name="studio"), Context)

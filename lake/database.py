@@ -3,15 +3,19 @@
 DuckDB encrypts with AES when a database is attached with `ENCRYPTION_KEY`; writing
 securely needs OpenSSL from the `httpfs` extension. Both `httpfs` and `fts` are loaded
 from their PyPI packages (`duckdb-extension-*`, same version as DuckDB), and automatic
-installation from the network is off: nothing is fetched at run time.
+installation from the network is off: nothing is fetched at run time. What a query spills
+to disk goes to `lake/tmp` (0700), encrypted too (`temp_file_encryption`), never to a
+`.tmp` in the working directory; the lake's folder and files are private (0700/0600).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import secrets
+import tempfile
 import threading
 import time
 import weakref
@@ -24,6 +28,7 @@ import duckdb
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from lake.config import LakeSettings
+from server.config import private_dir, private_file
 
 EXTENSIONS = ("httpfs", "fts")
 # How DuckDB says another connection holds the file (another process; or this one).
@@ -70,10 +75,17 @@ def lake_key(settings: LakeSettings) -> str:
             f"the lake at {settings.db_path} exists but its key file {path} is missing; "
             "set TERRAQORE_LAKE_KEY or restore the key file"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+    private_dir(path.parent)
+    # Written whole to a private temporary file, then linked into place: two processes that
+    # open a new lake at once agree on one key (the loser of the link reads the winner's).
+    fd, tmp = tempfile.mkstemp(prefix=".key-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -81,11 +93,17 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _engine() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with httpfs and fts loaded from their packages, nothing autoloaded."""
+def _engine(settings: LakeSettings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with httpfs and fts loaded from their packages, nothing autoloaded.
+
+    Its temporary files (a query that outgrows memory spills) go to the lake's private
+    `tmp` folder and are encrypted: they hold the lake's plaintext otherwise.
+    """
     config: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
+        "temp_directory": str(private_dir(settings.lake_dir / "tmp")),
+        "temp_file_encryption": True,
     }
     con = duckdb.connect(config=config)
     for name in EXTENSIONS:
@@ -95,7 +113,7 @@ def _engine() -> duckdb.DuckDBPyConnection:
 
 def _attach(con: duckdb.DuckDBPyConnection, settings: LakeSettings, read_only: bool) -> None:
     key = lake_key(settings)
-    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.lake_dir)
     mode = ", READ_ONLY" if read_only else ""
     try:
         con.execute(
@@ -116,6 +134,8 @@ def _attach(con: duckdb.DuckDBPyConnection, settings: LakeSettings, read_only: b
             ) from None
         raise LakeError(f"cannot open the lake at {settings.db_path}: {message}") from None
     con.execute("USE lake")
+    for path in (settings.db_path, settings.db_path.with_name(settings.db_path.name + ".wal")):
+        private_file(path)
 
 
 def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -128,7 +148,7 @@ def connect(settings: LakeSettings, read_only: bool = False) -> duckdb.DuckDBPyC
         for reader in list(_READERS):
             if reader.settings.db_path == settings.db_path:
                 reader.release()
-    con = _engine()
+    con = _engine(settings)
     try:
         for attempt in Retrying(
             retry=retry_if_exception_type(LakeBusy),
@@ -172,7 +192,7 @@ class LakeReader:
         """The lake, attached read-only, for the duration of the `with` block."""
         with self._lock:
             if self._con is None:
-                self._con = _engine()
+                self._con = _engine(self.settings)
             if not self._attached:
                 _attach(self._con, self.settings, read_only=True)
                 self._attached = True

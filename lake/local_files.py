@@ -1,10 +1,15 @@
-"""Reading local files and folders into raw items: md, txt, html, pdf, json and jsonl."""
+"""Reading local files and folders into raw items: md, txt, html, pdf, json and jsonl.
+
+Files are untrusted input. In a folder, a file that cannot be read (malformed, too large,
+nested too deeply, a link that leads out of the folder) is one clear error that skips it,
+reported to the caller; the others are still read. A single file named on its own raises.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,9 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".json", ".jsonl"}
 TEXT_FIELDS = ("text", "content", "body", "extract")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Files larger than this are skipped: a lake of notes and documents, not of dumps."""
+OnError = Callable[[Path, str], None]
 
 
 class IngestError(ValueError):
@@ -35,7 +43,12 @@ def html_to_item(html: str, url: str) -> RawItem | None:
     """The main text of a page (trafilatura), or None when it has none."""
     import trafilatura
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
+    try:
+        text = trafilatura.extract(
+            html, include_comments=False, include_tables=True, favor_recall=True
+        )
+    except RecursionError:
+        raise IngestError(f"{url or 'page'}: HTML nested too deeply to read") from None
     if not text:
         return None
     meta = trafilatura.extract_metadata(html)
@@ -69,19 +82,26 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise IngestError(f"{path}: line {number} is not JSON: {exc.msg}") from None
+                except RecursionError:
+                    raise IngestError(f"{path}: line {number} is nested too deeply") from None
         return
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise IngestError(f"{path}: JSON nested too deeply to read") from None
     for number, record in enumerate(data if isinstance(data, list) else [data], start=1):
         yield number, record
 
 
-def read_file(path: Path) -> Iterator[RawItem]:
-    """Items in one file (a JSON file may hold many)."""
+def read_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Iterator[RawItem]:
+    """Items in one file (a JSON file may hold many); `IngestError` if it cannot be read."""
     suffix = path.suffix.lower()
     uri = str(path.resolve())
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise IngestError(f"{path}: {size} bytes, over the {max_bytes}-byte limit for one file")
     if suffix == ".pdf":
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError
@@ -134,13 +154,32 @@ def read_file(path: Path) -> Iterator[RawItem]:
         )
 
 
-def read_path(path: Path) -> Iterator[RawItem]:
-    """Items in a file, or in every supported file under a folder (sorted, hidden files skipped)."""
+def read_path(
+    path: Path, on_error: OnError | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Iterator[RawItem]:
+    """Items in a file, or in every supported file under a folder (sorted, hidden files skipped).
+
+    In a folder, a file that cannot be read, or a link that leads outside the folder, is
+    passed to `on_error` (path, reason) and skipped; without `on_error` it raises.
+    """
     if not path.exists():
         raise IngestError(f"no such file or folder: {path}")
     if path.is_file():
-        yield from read_file(path)
+        yield from read_file(path, max_bytes)
         return
+    root = path.resolve()
     for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
-        if not any(part.startswith(".") for part in file.relative_to(path).parts):
-            yield from read_file(file)
+        if any(part.startswith(".") for part in file.relative_to(path).parts):
+            continue
+        try:
+            if not file.resolve().is_relative_to(root):
+                raise IngestError(f"{file}: a link that leads outside {path}; not followed")
+            # Read the whole file first: one bad record skips the file, not half of it.
+            items = list(read_file(file, max_bytes))
+        except Exception as exc:  # untrusted input: any failure is this file's, reported
+            if on_error is None:
+                raise
+            reason = str(exc) if isinstance(exc, IngestError) else f"{file}: {exc!r}"
+            on_error(file, reason[:500])
+            continue
+        yield from items

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from lake.bronze import BatchResult, Source, upsert_source, write_batch
 from lake.config import LakeSettings
 from lake.database import connect
 from lake.fetcher import FetchFailed, FetchRefused, GuardedFetcher
-from lake.local_files import read_path
+from lake.local_files import IngestError, read_path
 from lake.search import SearchFailed, search_items
 from lake.silver import SilverReport, promote
 from lake.web_sources import fetch_source
@@ -21,11 +21,13 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class IngestReport:
-    """What one ingest did, in bronze and in silver."""
+    """What one ingest did, in bronze and in silver, and the files it had to skip."""
 
     source: str
     bronze: BatchResult
     silver: SilverReport
+    skipped: list[str] = field(default_factory=list)
+    """One reason per file that could not be read (also recorded in the lake's audit)."""
 
 
 def ingest(
@@ -37,18 +39,36 @@ def ingest(
     if "://" in target:
         return _ingest_url(settings, target, topic)
     path = Path(target).expanduser()
+    uri = str(path.resolve())
     items = []
-    for item in read_path(path):
-        items.append(item)
-        if progress:
-            progress("reading", len(items), 0)
+    skipped: list[str] = []
+    try:
+        for item in read_path(path, on_error=lambda file, reason: skipped.append(reason)):
+            items.append(item)
+            if progress:
+                progress("reading", len(items), 0)
+    except IngestError as exc:
+        if path.exists():  # a typo is not a source
+            _record(settings, uri, topic, [str(exc)])
+        raise
     con = connect(settings)
     try:
-        batch = write_batch(con, Source("file", str(path.resolve()), topic), items)
+        batch = write_batch(con, Source("file", uri, topic), items)
+        if skipped:
+            record_error(con, uri, "file", topic, f"{len(skipped)} file(s) skipped", skipped)
         silver = promote(con, settings, progress)
     finally:
         con.close()
-    return IngestReport(str(path), batch, silver)
+    return IngestReport(str(path), batch, silver, skipped)
+
+
+def _record(settings: LakeSettings, uri: str, topic: str | None, errors: list[str]) -> None:
+    """Record an ingest that failed before anything was written."""
+    con = connect(settings)
+    try:
+        record_error(con, uri, "file", topic, errors[0], errors)
+    finally:
+        con.close()
 
 
 def _ingest_url(settings: LakeSettings, url: str, topic: str | None) -> IngestReport:
@@ -99,17 +119,25 @@ def _ingest_search(settings: LakeSettings, target: str, topic: str | None) -> In
     return IngestReport(target, batch, silver)
 
 
-def record_error(con: Any, uri: str, kind: str, topic: str | None, error: str) -> None:
-    """Remember a source's last error (the source is registered if new)."""
+def record_error(
+    con: Any, uri: str, kind: str, topic: str | None, error: str, details: list[str] | None = None
+) -> None:
+    """Remember a source's last error (the source is registered if new).
+
+    Each of `details` (one per bad file) becomes an audit row of its own; without them the
+    error itself does.
+    """
     source_id = upsert_source(con, Source(kind, uri, topic))
+    summary = error if not details or details == [error] else f"{error}: {details[0]}"
     con.execute(
         "UPDATE sources SET last_run = current_timestamp, last_error = ? WHERE id = ?",
-        [error[:500], source_id],
+        [summary[:500], source_id],
     )
-    con.execute(
-        "INSERT INTO audit (actor, action, detail) VALUES ('ingest', 'error', ?)",
-        [f"{uri}: {error[:500]}"],
-    )
+    for detail in (details or [error])[:1000]:
+        con.execute(
+            "INSERT INTO audit (actor, action, detail) VALUES ('ingest', 'error', ?)",
+            [f"{uri}: {detail[:500]}"],
+        )
 
 
 def status(settings: LakeSettings) -> dict[str, Any]:

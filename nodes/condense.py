@@ -43,6 +43,8 @@ def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
         "notes": NewTurn(),
         "searched_web": False,
         "draft": "",
+        "stated_in": None,
+        "short_answer": "",
     }
     question = " ".join(state.question.split())
     if not question:

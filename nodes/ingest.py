@@ -35,16 +35,20 @@ def _progress(runtime: Runtime[IngestContext]) -> Any:
 def ingest_source(state: IngestState, runtime: Runtime[IngestContext]) -> dict[str, Any]:
     """Ingest the source into bronze and promote what is new to silver."""
     settings = LakeSettings(online=runtime.context.online)
+    # Every output field is written, so a run's output always has all of them.
+    nothing = {"added": 0, "already_present": 0, "promoted": 0, "chunks": 0, "dropped": {}}
     try:
         report = ingest(settings, state.source, state.topic, progress=_progress(runtime))
     except USER_ERRORS as exc:
-        return {"error": f"{state.source}: {exc}"}
+        return {**nothing, "indexed": 0, "error": f"{state.source}: {exc}"}
     return {
         "added": report.bronze.added,
         "already_present": report.bronze.already_present,
         "promoted": report.silver.promoted,
         "chunks": report.silver.chunks,
         "dropped": dict(report.silver.dropped),
+        "indexed": 0,
+        "error": "",
     }
 
 

@@ -49,6 +49,27 @@ def _security(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _coder(state: State) -> list[str]:
+    """How the code was chosen: the candidates, the chain, what escalated and what wrote it."""
+    chosen = next((c for c in state.candidates if c["id"] == state.selected), None)
+    lines = [
+        f"{len(state.candidates)} candidate(s) written; the tests chose"
+        + (f" #{chosen['id']} ({chosen['origin']}) from {chosen['route']}." if chosen else " none.")
+    ]
+    if state.coder_routes:
+        lines.append(f"Chain: {' → '.join(state.coder_routes)}.")
+    if state.coder_skipped:
+        lines.append(
+            f"The chain stops at {state.coder_routes[-1]}; skipped: "
+            + "; ".join(state.coder_skipped)
+            + "."
+        )
+    lines += [
+        f"- escalated from {e['from']} to {e['to']}: {e['reason']}" for e in state.escalations
+    ]
+    return lines
+
+
 def render(state: State) -> str:
     """The report in Markdown."""
     idea = state.idea or {}
@@ -60,6 +81,7 @@ def render(state: State) -> str:
         parts += ["## Plan", ""] + [f"{i}. {s}" for i, s in enumerate(plan.get("steps", []), 1)]
         parts.append("")
     parts += ["## Files", ""] + [f"- `{p}`" for p in sorted({**state.files, **state.test_files})]
+    parts += ["", "## Coder", "", *_coder(state)]
     parts += ["", "## Tests", "", *_validation(state.validation), "", "## Security", ""]
     parts += [*_security(state.security), "", "## Rounds", ""]
     parts += [f"- {kind}: {n}" for kind, n in state.rounds.items()]
@@ -91,4 +113,10 @@ def report(state: State) -> dict[str, Any]:
         "sources": state.sources,
         "searched_web": state.searched_web,
         "rounds": state.rounds,
+        "candidates": state.candidates,
+        "selected": state.selected,
+        "coder_routes": state.coder_routes,
+        "coder_skipped": state.coder_skipped,
+        "escalations": state.escalations,
+        "code_route": state.code_route,
     }

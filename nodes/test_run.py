@@ -1,13 +1,15 @@
-"""Run the Coder's tests and the Validator's together in the sandbox, and judge the round.
+"""Run the tests against every new candidate in the sandbox, keep the best, and route the run.
 
 The Validator's verdict is the tests' outcome, not a model's opinion: pass only when every
-test ran and passed. Failures are explained to the Coder in a few lines (the test and its
-assertion message). The best round so far (most tests passed) is kept, and when the fix
-rounds run out the run falls back to it, so a bad fix never replaces better code.
+test ran and passed. Each candidate the Coder wrote runs with the designed tests (and any
+tests of its own) in a fresh sandbox; `nodes.selection` keeps the best one, so a worse fix
+never replaces better code. Only credible failures (tests some candidate passes) are
+explained to the Coder, in a few lines each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -15,8 +17,10 @@ from langgraph.runtime import Runtime
 from agents.studio_context import Context
 from agents.studio_state import State
 from agents.validator import TEST_FILE, render_tests
+from nodes.escalation import next_route
 from nodes.project_files import ProjectFileError
-from nodes.sandbox import CaseOutcome, SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
+from nodes.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
+from nodes.selection import Candidate, choose, credible_failures, tested
 
 MAX_EXPLAINED = 4
 """Failures explained to the Coder per round (more would crowd its context)."""
@@ -27,15 +31,15 @@ def _is_test(path: str) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
-def explain(failures: list[CaseOutcome]) -> str:
+def explain(failures: Sequence[Mapping[str, str]]) -> str:
     """A few lines for the Coder: each failing test and the lines that say why."""
     lines = []
     for failure in failures[:MAX_EXPLAINED]:
-        detail = failure.detail.strip().splitlines()
+        detail = failure["detail"].strip().splitlines()
         why = [line.strip() for line in detail if line.lstrip().startswith(("E ", ">"))][-4:]
-        if failure.outcome == "error":
+        if not why:
             why = [line.strip() for line in detail if line.strip()][-3:]
-        lines.append(f"- {failure.id} failed:\n    " + "\n    ".join(why or detail[-2:]))
+        lines.append(f"- {failure['test']} failed:\n    " + "\n    ".join(why))
     if len(failures) > MAX_EXPLAINED:
         lines.append(f"- and {len(failures) - MAX_EXPLAINED} more failing test(s)")
     return "\n".join(lines)
@@ -50,65 +54,97 @@ def summarise(result: SandboxResult) -> dict[str, Any]:
         "passed": bool(result.tests) and not failures,
         "tests_run": len(result.tests),
         "tests_passed": result.passed,
+        "outcomes": {t.id: t.outcome for t in result.tests},
         "failures": failures,
         "output": result.output,
         "sandbox": result.sandbox,
         "seconds": result.seconds,
-        "explanation": explain(result.failed)
-        or ("the tests timed out" if result.timed_out else ""),
+        "explanation": explain(failures),
     }
 
 
-def _unavailable(reason: str) -> dict[str, Any]:
+def unavailable(reason: str) -> dict[str, Any]:
+    """The validation record of tests that could not run."""
     return {
-        "validation": {
-            "passed": False,
-            "tests_run": 0,
-            "tests_passed": 0,
-            "failures": [{"test": "(sandbox)", "detail": reason}],
-            "output": "",
-            "sandbox": "none",
-            "seconds": 0.0,
-            "explanation": "",
-        },
-        "notes": [f"the tests did not run: {reason}"],
+        "passed": False,
+        "tests_run": 0,
+        "tests_passed": 0,
+        "outcomes": {},
+        "failures": [{"test": "(sandbox)", "detail": reason}],
+        "output": "",
+        "sandbox": "none",
+        "seconds": 0.0,
+        "explanation": "",
     }
+
+
+def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str, Any]:
+    """Run the designed tests and the candidate's own in the sandbox; its validation record."""
+    files = candidate["files"]
+    designed = render_tests(state.designed_tests, files) if state.designed_tests else ""
+    project = {**files, TEST_FILE: designed} if designed else dict(files)
+    test_paths = sorted(p for p in project if _is_test(p))
+    if not test_paths:
+        return unavailable("no tests were written")
+    limits = SandboxLimits(wall_seconds=ctx.test_seconds)
+    try:
+        result = run_pytest(project, test_paths, limits, ctx.sandbox or None)
+    except (SandboxUnavailable, ProjectFileError) as exc:
+        return unavailable(str(exc))
+    return summarise(result)
 
 
 def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Run every test in the sandbox; keep the best round; fall back to it when out of rounds."""
+    """Test every candidate not tested yet; select the best; explain its credible failures."""
     ctx = runtime.context
-    designed = render_tests(state.designed_tests, state.files) if state.designed_tests else ""
-    tests = {TEST_FILE: designed} if designed else {}
-    files = {**state.files, **tests}
-    test_paths = sorted(p for p in files if _is_test(p))
-    if not test_paths:
-        return _unavailable("no tests were written")
-    limits = SandboxLimits(wall_seconds=ctx.test_seconds)
-    try:
-        result = run_pytest(files, test_paths, limits, ctx.sandbox or None)
-    except (SandboxUnavailable, ProjectFileError) as exc:
-        return _unavailable(str(exc))
-    validation = summarise(result)
+    pool = [
+        c if c.get("validation") else {**c, "validation": test_candidate(c, state, ctx)}
+        for c in state.candidates
+    ]
+    chosen = choose(pool, state.blocked)
+    if chosen is None:
+        validation = unavailable("the coder wrote no code")
+        return {"validation": validation, "notes": ["the tests did not run: no code"]}
+    validation = chosen["validation"]
+    feedback = explain(credible_failures(chosen, pool)) if not validation["passed"] else ""
+    designed = render_tests(state.designed_tests, chosen["files"]) if state.designed_tests else ""
     update: dict[str, Any] = {
+        "candidates": pool,
+        "selected": chosen["id"],
+        "code_route": chosen["route"],
+        "files": chosen["files"],
         "validation": validation,
-        "test_files": tests,
-        "feedback": validation["explanation"],
-        "feedback_kind": "tests" if not validation["passed"] else "",
+        "test_files": {TEST_FILE: designed} if designed else {},
+        "feedback": feedback,
+        "feedback_kind": "tests" if feedback else "",
     }
-    best = state.best
-    if not best or validation["tests_passed"] >= best["validation"]["tests_passed"]:
-        update["best"] = {"files": dict(state.files), "validation": validation}
-    elif not validation["passed"] and state.rounds.get("fix", 0) >= ctx.max_fix_rounds:
-        update.update(files=best["files"], validation=best["validation"], feedback="")
-        update["notes"] = ["the last fix passed fewer tests; the best round's code was kept"]
+    notes = []
+    fixes = [c for c in pool[len(tested(state.candidates)) :] if c["origin"] == "fix"]
+    if fixes and chosen["id"] != fixes[-1]["id"]:
+        notes.append(
+            f"the fix passed {fixes[-1]['validation']['tests_passed']} test(s), no more than"
+            f" candidate #{chosen['id']}'s {validation['tests_passed']}; #{chosen['id']} was kept"
+        )
+    if validation["sandbox"] == "none":
+        notes.append(f"the tests did not run: {validation['failures'][0]['detail']}")
+    elif not validation["passed"] and not feedback:
+        notes.append("no candidate passed the remaining failing test(s); they were not sent back")
+    update["notes"] = notes
     return update
 
 
-def after_tests(state: State, runtime: Runtime[Context]) -> Literal["coder", "security_scan"]:
-    """Route: failing tests go back to the Coder while fix rounds remain."""
+def after_tests(
+    state: State, runtime: Runtime[Context]
+) -> Literal["coder", "escalate", "security_scan"]:
+    """Route: credible failures go back to the Coder while the route has fix rounds left.
+
+    Tests still failing after that escalate to the next route, if the chain has one.
+    """
     validation = state.validation
-    fixable = validation.get("sandbox") != "none" and not validation.get("passed")
-    if fixable and state.rounds.get("fix", 0) < runtime.context.max_fix_rounds:
+    if validation.get("sandbox") == "none" or validation.get("passed"):
+        return "security_scan"
+    if state.feedback and state.route_rounds < runtime.context.max_fix_rounds:
         return "coder"
+    if next_route(state) is not None:
+        return "escalate"
     return "security_scan"

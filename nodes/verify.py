@@ -146,6 +146,8 @@ def verify(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
         notes.append(f"removed citations that no source supports: {result.removed}")
     if result.not_found and state.draft and not is_refusal(state.draft) and state.sources:
         notes.append("the draft answer had no supported citation, so it was not used")
+    if state.stated_in == 0 and state.sources:
+        notes.append("the answer model found no source that states the answer")
     return {
         "answer": result.answer,
         "citations_valid": result.citations_valid,

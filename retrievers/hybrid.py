@@ -49,6 +49,10 @@ class Passage:
     score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    dense_score: float | None = None
+    """Cosine similarity to the query, when the chunk was among the dense candidates."""
+    bm25_score: float | None = None
+    """BM25 score, when the chunk was among the BM25 candidates."""
 
     def metadata(self) -> dict[str, Any]:
         """The passage's fields but its text, as a LangChain Document's metadata."""
@@ -63,6 +67,8 @@ class Passage:
             "score": self.score,
             "dense_rank": self.dense_rank,
             "bm25_rank": self.bm25_rank,
+            "dense_score": self.dense_score,
+            "bm25_score": self.bm25_score,
         }
 
 
@@ -202,6 +208,7 @@ class LakeSearch:
         )
         dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
+        dense_score, bm25_score = dict(dense), dict(lexical)
         if mode == "hybrid":
             fusion = self.settings.fusion()
             ranked = reciprocal_rank_fusion(
@@ -236,6 +243,8 @@ class LakeSearch:
             passage.score = score
             passage.dense_rank = dense_rank.get(chunk_id)
             passage.bm25_rank = bm25_rank.get(chunk_id)
+            passage.dense_score = dense_score.get(chunk_id)
+            passage.bm25_score = bm25_score.get(chunk_id)
             results.append(passage)
         return results
 

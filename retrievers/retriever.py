@@ -20,7 +20,9 @@ class LakeRetriever(BaseRetriever):
     """Hybrid, dense or BM25 retrieval over the lake's silver chunks.
 
     Each Document's metadata has `chunk_id`, `item_id`, `source` (the item's URL or file
-    path), `title`, `published`, `score`, and also `kind`, `topic`, `dense_rank`, `bm25_rank`.
+    path), `title`, `published`, `score`, and also `kind`, `topic`, `dense_rank`, `bm25_rank`,
+    `dense_score` (cosine) and `bm25_score` (None where the chunk was not that method's
+    candidate).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

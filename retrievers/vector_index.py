@@ -22,6 +22,7 @@ import numpy as np
 
 from lake.config import LakeSettings
 from retrievers.config import RetrievalSettings
+from server.config import private_dir, private_file
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -178,14 +179,17 @@ class VectorIndex:
 
     def save(self, folder: Path) -> None:
         """Write the index and its ids under new names, then the manifest, then tidy up."""
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)  # the vectors are the lake's text in another form: owner only
         stem = uuid.uuid4().hex[:12]
         index_file, ids_file = f"chunks-{stem}.faiss", f"ids-{stem}.npy"
         faiss.write_index(self.index, str(folder / index_file))
         np.save(folder / ids_file, self.ids)
+        for name in (index_file, ids_file):
+            private_file(folder / name)
         self.manifest.index_file, self.manifest.ids_file = index_file, ids_file
         tmp = folder / f".{MANIFEST}.{stem}"
         tmp.write_text(json.dumps(asdict(self.manifest), indent=2), encoding="utf-8")
+        private_file(tmp)
         tmp.replace(folder / MANIFEST)
         for old in folder.iterdir():
             if old.name not in (MANIFEST, index_file, ids_file) and old.suffix in (

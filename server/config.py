@@ -6,6 +6,8 @@ win over the environment; the environment only fills what was left unset.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -22,6 +24,8 @@ from pydantic_settings import (
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 11434
+MIN_KEY_LENGTH = 16
+"""Shortest API key accepted: a short key can be guessed over the network."""
 
 
 def parse_host(value: str | None) -> tuple[str, str, int]:
@@ -48,6 +52,23 @@ def parse_host(value: str | None) -> tuple[str, str, int]:
 def configured_host() -> str:
     """The server address from `TERRAQORE_OLLAMA_HOST`, else `OLLAMA_HOST`, else the default."""
     return os.environ.get("TERRAQORE_OLLAMA_HOST") or os.environ.get("OLLAMA_HOST") or ""
+
+
+def private_dir(path: Path) -> Path:
+    """Create a folder only its owner may enter (0700), or make an existing one so.
+
+    Everything under the home is kept this way (models, logs, the lake, the index), so the
+    files inside are private whatever mode they were written with.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file readable by its owner only (0600); a missing one is left alone."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, 0o600)
 
 
 def default_home() -> Path:
@@ -95,6 +116,13 @@ class HomeSettings(BaseSettings):
 
     online: bool = False
     """Online mode (`TERRAQORE_ONLINE`): off by default, and then nothing leaves loopback."""
+
+    def private(self, *parts: str) -> Path:
+        """`home/parts…`, created private (0700), and the home itself made private."""
+        path = private_dir(self.home)
+        for part in parts:
+            path = private_dir(path / part)
+        return path
 
     @classmethod
     def settings_customise_sources(
@@ -144,6 +172,11 @@ class ServerSettings(HomeSettings):
     register_installed: bool = True
     """At start, register catalog models whose packages are installed (`make setup`'s)."""
 
+    import_dirs: str = ""
+    """Folders whose GGUF files `/api/pull` may import by server path (comma-separated).
+
+    Empty (the default): none. Clients upload files through `/api/blobs`, as Ollama's do."""
+
     package_index: str = ""
     """Package index for catalog models (`TERRAQORE_PACKAGE_INDEX`); empty means pip's own."""
 
@@ -157,6 +190,16 @@ class ServerSettings(HomeSettings):
 
     origins: str = ""
     """Extra allowed CORS origins, comma-separated, `*` wildcards allowed (like OLLAMA_ORIGINS)."""
+
+    max_connections: int = 1000
+    """Open connections at most (also bounded by the process's file limit); past it, the one
+    waiting longest for its headers is closed, else requests get 503."""
+
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers (slowloris guard)."""
+
+    keep_alive_timeout: int = 5
+    """Seconds an idle kept-alive connection stays open between requests."""
 
     max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body accepted (blob uploads excepted)."""
@@ -174,7 +217,21 @@ class ServerSettings(HomeSettings):
     """Requests that may wait for one model; beyond it the answer is 503 at once."""
 
     request_timeout: float = 600
-    """Seconds a request may wait for its model and generate before it is stopped."""
+    """Seconds from a request's arrival to its end: waiting for its model and generating."""
+
+    batch_max_lines: int = 10_000
+    """Requests one batch input file may hold (`/v1/batches`); its size is bounded by
+    `max_body_bytes`, as every upload is."""
+
+    prefix_cache_mb: int = 256
+    """RAM per loaded model for saved KV states of recent prompts (0 turns the cache off).
+
+    Agents that take turns on one model each get their system prompt back without
+    evaluating it again."""
+
+    tool_grammar: bool = True
+    """With `tools` given, constrain a tool call from the moment it starts (a lazy grammar):
+    the name is one of the tools and the arguments follow its schema."""
 
     metrics: bool = True
     """Count requests for `/metrics` (off only to measure what metrics cost)."""
@@ -201,22 +258,38 @@ class ServerSettings(HomeSettings):
     """Models `/readyz` checks can load."""
 
     def keys(self) -> dict[str, str]:
-        """API keys by key id (the id, never the key, goes into logs)."""
-        import hashlib
+        """API keys by key id (the id, never the key, goes into logs).
 
+        Raises `ValueError` for a key that is empty or shorter than `MIN_KEY_LENGTH`, or an id
+        given twice: such a configuration is refused at start, never half-applied.
+        """
         entries = [k.strip() for k in self.api_keys.split(",") if k.strip()]
         if self.api_keys_file is not None:
             text = self.api_keys_file.read_text(encoding="utf-8")
             entries += [
                 ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")
             ]
-        out = {}
+        out: dict[str, str] = {}
         for entry in entries:
-            key_id, sep, key = entry.partition(":")
+            key_id, sep, key = (part.strip() for part in entry.partition(":"))
             if not sep:
                 key, key_id = entry, "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8]
-            out[key_id.strip()] = key.strip()
+            if len(key) < MIN_KEY_LENGTH:
+                # Never echo the key; the id (or its position) is enough to find it.
+                raise ValueError(
+                    f"API key {key_id!r} is {'empty' if not key else 'too short'}: keys need at "
+                    f"least {MIN_KEY_LENGTH} characters (TERRAQORE_API_KEYS / _FILE)"
+                )
+            if key_id in out:
+                raise ValueError(f"API key id {key_id!r} is given twice")
+            out[key_id] = key
         return out
+
+    def import_folders(self) -> list[Path]:
+        """`import_dirs` as resolved paths."""
+        return [
+            Path(d.strip()).expanduser().resolve() for d in self.import_dirs.split(",") if d.strip()
+        ]
 
     @property
     def models_dir(self) -> Path:

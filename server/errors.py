@@ -29,6 +29,12 @@ class ModelNotFound(ServerError):
         self.name = name
 
 
+class NotFound(ServerError):
+    """Something the request names does not exist (a file, a batch)."""
+
+    status_code = 404
+
+
 class NotImplementedByServer(ServerError):
     """A documented feature this server does not offer (yet), said plainly."""
 

@@ -80,9 +80,15 @@ def _file_digest(path: Path) -> str:
 
 
 def upload_blob(base_url: str, path: Path, progress: Progress | None = None) -> str:
-    """Upload a file to `/api/blobs` unless the server has it; return its digest."""
+    """Upload a file to `/api/blobs` unless the server has it; return its digest.
+
+    The request carries the app's API key (`TERRAQORE_API_KEY`), as the model clients do.
+    """
+    key = Settings().api_key
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     digest = _file_digest(path)
-    if httpx.head(f"{base_url}/api/blobs/{digest}", timeout=30).status_code == 200:
+    url = f"{base_url}/api/blobs/{digest}"
+    if httpx.head(url, headers=headers, timeout=30).status_code == 200:
         return digest
     total = path.stat().st_size
 
@@ -95,7 +101,7 @@ def upload_blob(base_url: str, path: Path, progress: Progress | None = None) -> 
                     progress(f"uploading {path.name}", done, total)
                 yield chunk
 
-    response = httpx.post(f"{base_url}/api/blobs/{digest}", content=body(), timeout=None)
+    response = httpx.post(url, content=body(), headers=headers, timeout=None)
     if response.status_code not in (200, 201):
         raise ValueError(f"uploading {path.name} failed: {response.status_code} {response.text}")
     return digest

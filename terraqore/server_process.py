@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from server.config import parse_host
+from server.config import parse_host, private_file
 from terraqore.settings import Settings
 
 
@@ -79,10 +79,10 @@ def log_tail(path: Path | None, lines: int = 20) -> str:
 def start_server(settings: Settings) -> ServerHandle:
     """Start `terraqore serve` as a child process and wait until it answers."""
     _, host, port = parse_host(settings.ollama_host)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = settings.logs_dir / "server.log"
+    log_path = settings.private("logs") / "server.log"
     env = {**os.environ, "TERRAQORE_HOME": str(settings.home)}
     with log_path.open("ab") as log:
+        private_file(log_path)
         process = subprocess.Popen(
             [sys.executable, "-m", "server", "--host", host, "--port", str(port)],
             stdout=log,

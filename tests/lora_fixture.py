@@ -1,4 +1,5 @@
-"""Build a real LoRA adapter in GGUF for the tiny test model, so ADAPTER is tested in llama.cpp."""
+"""GGUF files written for tests: a real LoRA adapter for the tiny model (so ADAPTER is tested in
+llama.cpp), and metadata-only model files."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ def write_lora(path: Path, rank: int = 8, scale: float = 0.5, seed: int = 0) -> 
         b = (rng.standard_normal((N_EMBD, rank)) * scale).astype(np.float32)
         writer.add_tensor(f"blk.{layer}.attn_q.weight.lora_a", a)
         writer.add_tensor(f"blk.{layer}.attn_q.weight.lora_b", b)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def write_tiny_gguf(path: Path, arch: str, n_params: int) -> Path:
+    """A model GGUF with only metadata and one tensor: enough for `/api/show`, not to load."""
+    writer = GGUFWriter(str(path), arch=arch)
+    writer.add_context_length(128)
+    writer.add_tensor("token_embd.weight", np.zeros(n_params, dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

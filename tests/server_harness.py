@@ -39,6 +39,12 @@ class RunningServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def peak_rss_mb(self) -> float:
+        """The server process's peak resident memory so far (VmHWM), in MiB: a memory watch."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(ln for ln in status.splitlines() if ln.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

@@ -34,6 +34,7 @@ TESTS = json.dumps(
     }
 )
 CLEAN = "```python\n# solution.py\ndef add(a, b):\n    return a + b\n```\n"
+WRONG = CLEAN.replace("a + b", "a - b")
 VULNERABLE = (
     "```python\n# solution.py\nimport subprocess\n\n\ndef add(a, b):\n"
     "    subprocess.call(f'echo {a}', shell=True)\n    return a + b\n```\n"
@@ -41,10 +42,21 @@ VULNERABLE = (
 NO_FINDINGS = json.dumps({"findings": []})
 
 
+class Raising(FakeListChatModel):
+    """A chat model whose every call fails with `error` (a timeout, a refused connection)."""
+
+    responses: list[str] = []
+    error: BaseException
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        """Fail as the scripted error."""
+        raise self.error
+
+
 class Fakes:
     """Scripted answers per agent model; records every call."""
 
-    def __init__(self, **answers: list[str]) -> None:
+    def __init__(self, **answers: list[Any]) -> None:
         defaults = {
             "idea": [IDEA],
             "planner": [PLAN],
@@ -54,10 +66,15 @@ class Fakes:
         }
         self.answers = {**defaults, **answers}
         self.calls: list[str] = []
+        self.configs: list[Any] = []
 
-    def model_for(self, config: Any, **options: Any) -> FakeListChatModel:
+    def model_for(self, config: Any, agent: str = "", **options: Any) -> FakeListChatModel:
+        """The next scripted answer of the model's role (`terraqore/<role>`, or a route's model)."""
         role = config.model.split("/")[-1]
         self.calls.append(role)
+        self.configs.append(config)
         answers = self.answers[role]
-        index = min(self.calls.count(role) - 1, len(answers) - 1)
-        return FakeListChatModel(responses=[answers[index]])
+        answer = answers[min(self.calls.count(role) - 1, len(answers) - 1)]
+        if isinstance(answer, BaseException):
+            return Raising(error=answer)
+        return FakeListChatModel(responses=[answer])

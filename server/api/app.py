@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import resource
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,38 +18,94 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import __version__
+from server.api.batch_runner import BatchRunner
+from server.api.connection_guard import guarded_protocol
 from server.api.observability import AuditLog, AuditMetricsMiddleware, Metrics
+from server.api.openai_wire import openai_error
+from server.api.routes_batches import router as batches_router
 from server.api.routes_models import router as models_router
 from server.api.routes_ollama import router as ollama_router
-from server.api.routes_openai import openai_error
 from server.api.routes_openai import router as openai_router
 from server.api.security import (
     AuthMiddleware,
     BodyLimitMiddleware,
+    CrossSiteMiddleware,
     HostCheckMiddleware,
     RateLimitMiddleware,
-    cors_regex,
     is_loopback,
+    origin_regex,
 )
 from server.config import ServerSettings
 from server.errors import ServerError, ServiceUnavailable
 from server.models import catalog
 from server.models.model_manager import ModelManager
 from server.models.store import ModelStore
+from server.runtime.batch_store import BatchStore
 from server.runtime.inference import InferenceService
 from server.runtime.response_cache import ResponseCache
+from server.runtime.runners import engine_for
 from server.runtime.scheduler import Scheduler
 
 log = logging.getLogger("terraqore.server")
+_RESERVED_FDS = 128
+"""File descriptors kept for everything but client connections (weights, blobs, logs, SQLite)."""
+
+
+INTERNAL_ERROR = "internal error; the server log has the details"
 
 
 def _error_body(request: Request, message: str, status: int) -> dict[str, Any]:
-    if request.url.path.startswith("/v1"):
+    return _error_for_path(request.url.path, message, status)
+
+
+def _error_for_path(path: str, message: str, status: int) -> dict[str, Any]:
+    if path.startswith("/v1"):
         return openai_error(message, status)
     return {"error": message}
+
+
+class ErrorBoundaryMiddleware:
+    """Turn an unexpected error in a route into a 500 and keep the connection open.
+
+    Starlette's last-resort handler answers and then re-raises, which makes uvicorn drop a
+    kept-alive connection. The answer never carries the exception's text, which may name
+    server paths; the log has the traceback. A response already started cannot be replaced,
+    so an error after that still propagates.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; answer 500 if it fails before it started its response."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s", scope["path"])
+            body = json.dumps(_error_for_path(scope["path"], INTERNAL_ERROR, 500)).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -62,34 +121,15 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts) if parts else "invalid request body"
 
 
-class JsonBodyMiddleware:
-    """Treat every API request body as JSON, whatever its Content-Type.
-
-    Ollama does, and `curl -d` sends `application/x-www-form-urlencoded`.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Rewrite the Content-Type of POST and DELETE requests, then pass them on."""
-        if scope["type"] == "http" and scope["method"] in ("POST", "DELETE"):
-            # In place: outer middleware reads what the router records in this same scope.
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            scope["headers"] = [*headers, (b"content-type", b"application/json")]
-        await self.app(scope, receive, send)
-
-
 def _ready_problems(store: ModelStore, names: str) -> list[str]:
     """What keeps the default models from loading (missing manifests or unreadable weights)."""
     problems = []
     for name in (n.strip() for n in names.split(",") if n.strip()):
         try:
             record = store.get(name)
-            with record.model_path.open("rb") as f:
-                magic = f.read(4)
-            if record.format == "gguf" and magic != b"GGUF":
-                problems.append(f"{name}: weights are not GGUF")
+            problem = engine_for(record).weights_problem(record)
+            if problem is not None:
+                problems.append(f"{name}: {problem}")
         except ServerError as exc:
             problems.append(f"{name}: {exc.message}")
         except OSError as exc:
@@ -102,11 +142,11 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     settings = settings or ServerSettings()
     keys = settings.keys()
     scheduler = Scheduler(settings)
-    metrics = Metrics(scheduler.queue_depths)
+    metrics = Metrics(scheduler.state)
     audit = None
     if settings.audit:
         audit = AuditLog(
-            settings.home / "logs" / "audit.jsonl",
+            settings.private("logs") / "audit.jsonl",
             settings.audit_max_bytes,
             settings.audit_backups,
             keys.values(),
@@ -127,30 +167,37 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
             log.info("models from installed packages: %s", ", ".join(registered) or "none")
         scheduler.start()
         cache = (
-            ResponseCache(settings.home / "cache" / "responses.sqlite", settings.cache_ttl)
+            ResponseCache(settings.private("cache") / "responses.sqlite", settings.cache_ttl)
             if settings.cache
             else None
         )
         app.state.service = InferenceService(settings, store, scheduler, cache, on_cache)
         app.state.models = ModelManager(settings, store)
+        app.state.batches = BatchStore(settings.private("batches"))
+        app.state.batch_runner = BatchRunner(app.state.batches, app.state.service)
+        app.state.batch_runner.start()
         try:
             yield
         finally:
+            await app.state.batch_runner.stop()
             await scheduler.stop()
+            app.state.batches.close()
 
     app = FastAPI(title="TerraQore built-in Ollama server", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     # Innermost first: each add_middleware wraps what is already there.
-    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimitMiddleware, per_minute=settings.rate_limit_per_minute, burst=settings.rate_burst
     )
     app.add_middleware(AuthMiddleware, keys=keys)
+    origins = origin_regex(settings.origins)
+    app.add_middleware(CrossSiteMiddleware, allowed_origins=origins)
     app.add_middleware(
         CORSMiddleware,
-        allow_origin_regex=cors_regex(settings.origins),
+        allow_origin_regex=origins,
         allow_methods=["*"],
         allow_headers=["*"],
     )
@@ -202,29 +249,49 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse(_error_body(request, f"internal error: {exc}", 500), 500)
+        return JSONResponse(_error_body(request, INTERNAL_ERROR, 500), 500)
 
     app.include_router(ollama_router)
     app.include_router(models_router)
     app.include_router(openai_router)
+    app.include_router(batches_router)
     return app
 
 
 def serve(host: str, port: int, settings: ServerSettings | None = None) -> None:
     """Run the server in the foreground until interrupted."""
     settings = settings or ServerSettings()
-    if not is_loopback(host) and not settings.keys():
+    try:
+        keys = settings.keys()
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"refusing to start: {exc}") from None
+    if not is_loopback(host) and not keys:
         raise SystemExit(
             f"refusing to listen on {host}: it is not a loopback address and no API keys are "
             "set. Set TERRAQORE_API_KEYS (or TERRAQORE_API_KEYS_FILE), or bind to 127.0.0.1."
         )
+    # What the server writes (blobs, manifests, logs, the cache) is for its owner only.
+    os.umask(0o077)
+    settings.private()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    connections = _connection_cap(settings.max_connections)
     uvicorn.run(
         create_app(settings, bind_host=host),
         host=host,
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=5,
+        http=guarded_protocol(settings.header_timeout, connections),
+        limit_concurrency=connections,
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
+
+
+def _connection_cap(wanted: int) -> int:
+    """`wanted`, lowered so that connections leave file descriptors for models and logs."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(16, min(wanted, soft - _RESERVED_FDS))

@@ -5,10 +5,14 @@ Routes depend on this module, never on each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 
-from server.api.observability import record_usage
+from server.api.batch_runner import BatchRunner
+from server.api.observability import record_progress, record_usage
 from server.models.model_manager import ModelManager
+from server.runtime.batch_store import BatchStore
 from server.runtime.inference import Final, InferenceService
 
 NDJSON = "application/x-ndjson"
@@ -26,6 +30,18 @@ def manager(request: Request) -> ModelManager:
     return mgr
 
 
+def batch_store(request: Request) -> BatchStore:
+    """The app's store of batch jobs and their files."""
+    store: BatchStore = request.app.state.batches
+    return store
+
+
+def batch_runner(request: Request) -> BatchRunner:
+    """The app's background runner of batch jobs."""
+    runner: BatchRunner = request.app.state.batch_runner
+    return runner
+
+
 def report(request: Request, model: str, final: Final, prompt: str | None) -> None:
     """Record a finished generation for metrics and the audit log."""
     audit_prompts = request.app.state.settings.audit_prompts
@@ -37,3 +53,8 @@ def report(request: Request, model: str, final: Final, prompt: str | None) -> No
         final.cached,
         prompt if audit_prompts else None,
     )
+
+
+def progress_reporter(request: Request, model: str) -> Callable[[int], None]:
+    """What a stream reports as it goes, so an aborted one is still audited with its model."""
+    return lambda pieces: record_progress(request, model, pieces)

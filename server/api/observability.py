@@ -2,7 +2,12 @@
 
 `AuditMetricsMiddleware` times every request and, when its response has been sent in
 full (streams included), counts it and writes one JSON audit line. Routes report the
-model and token counts with `record_usage`.
+model and token counts with `record_usage` (and, while a stream runs, `record_progress`, so
+a stream the client aborts is still logged with its model and the tokens it got).
+
+Requests refused by a guard (401, 403, 413, 415, 429) are logged at most
+`REJECTED_PER_MINUTE` a minute; the rest are counted in one summary line, so a flood of
+them cannot rotate the entries that matter (who deleted what) out of the log.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.runtime.scheduler import SchedulerState
 
 SECRET_PATTERNS = [
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
@@ -34,6 +41,10 @@ SECRET_PATTERNS = [
 ]
 
 
+REJECTED = {401, 403, 413, 415, 429}
+REJECTED_PER_MINUTE = 60
+
+
 def redact(text: str, extra: Iterable[str] = ()) -> str:
     """Replace secrets (keys, tokens, passwords, private keys) with `[REDACTED]`."""
     for secret in extra:
@@ -44,10 +55,21 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
     return text
 
 
+def _redact_values(value: Any, secrets: list[str]) -> Any:
+    """Redact every string inside a JSON-able value (before encoding: escaping hides keys)."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_values(v, secrets) for v in value]
+    return value
+
+
 class Metrics:
     """The server's Prometheus metrics, in a registry of their own."""
 
-    def __init__(self, scheduler_state: Callable[[], list[tuple[str, int]]]) -> None:
+    def __init__(self, scheduler_state: Callable[[], SchedulerState]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -87,25 +109,63 @@ class Metrics:
         self.cache_misses = Counter(
             "terraqore_cache_misses", "Response cache misses", ["model"], registry=r
         )
-        self.rejected = Counter(
-            "terraqore_rejected", "Requests refused with 503 (queue full)", ["model"], registry=r
+        self.cached_prompt_tokens = Counter(
+            "terraqore_cached_prompt_tokens",
+            "Prompt tokens whose KV state was reused instead of evaluated",
+            ["model"],
+            registry=r,
         )
-        state = scheduler_state
+        self.draft_tokens = Counter(
+            "terraqore_draft_tokens",
+            "Generated tokens taken from accepted prompt-lookup drafts",
+            ["model"],
+            registry=r,
+        )
+        self.prefix_lookups = Counter(
+            "terraqore_prefix_cache_lookups",
+            "Prompts by where their prefix came from: restored (a saved KV state), live "
+            "(still in the context) or cold (evaluated from the start)",
+            ["model", "result"],
+            registry=r,
+        )
+        r.register(_SchedulerCollector(scheduler_state))
 
-        class SchedulerCollector:
-            def collect(self) -> Iterable[GaugeMetricFamily]:
-                queue = GaugeMetricFamily(
-                    "terraqore_queue_depth", "Requests waiting per model", labels=["model"]
-                )
-                loaded = GaugeMetricFamily("terraqore_loaded_models", "Models loaded now")
-                models = state()
-                for name, depth in models:
-                    queue.add_metric([name], depth)
-                loaded.add_metric([], len(models))
-                yield queue
-                yield loaded
 
-        r.register(SchedulerCollector())
+class _SchedulerCollector:
+    """The scheduler's own counts, read when `/metrics` is scraped."""
+
+    def __init__(self, state: Callable[[], SchedulerState]) -> None:
+        self.state = state
+
+    def collect(self) -> Iterable[Metric]:
+        """Queue depths, loaded names and runners, loads, refusals, prefix-cache size."""
+        state = self.state()
+        queue = GaugeMetricFamily(
+            "terraqore_queue_depth", "Requests waiting per model", labels=["model"]
+        )
+        for name, depth in state.queue_depths:
+            queue.add_metric([name], depth)
+        rejected = CounterMetricFamily(
+            "terraqore_rejected", "Requests refused with 503 (queue full)", labels=["model"]
+        )
+        for name, count in state.rejected.items():
+            rejected.add_metric([name], count)
+        yield queue
+        yield rejected
+        yield GaugeMetricFamily(
+            "terraqore_loaded_models", "Model names loaded now", value=state.names
+        )
+        yield GaugeMetricFamily(
+            "terraqore_loaded_runners",
+            "Runners loaded now (names that share weights and options share one)",
+            value=state.runners,
+        )
+        yield CounterMetricFamily("terraqore_model_loads", "Runners loaded", value=state.loads)
+        yield GaugeMetricFamily(
+            "terraqore_prefix_cache_bytes",
+            "Saved KV states held by the prefix caches of loaded models",
+            value=state.prefix_cache_bytes,
+        )
 
 
 def record_usage(
@@ -123,12 +183,17 @@ def record_usage(
     if prompt is not None:
         audit["prompt"] = prompt
     if stats is not None:
+        audit.pop("aborted", None)  # the stream reached its end
         audit["prompt_tokens"] = stats.prompt_eval_count
         audit["eval_tokens"] = stats.eval_count
         audit["cached"] = cached
         if metrics is not None and not cached:
             metrics.prompt_tokens.labels(model).inc(stats.prompt_eval_count)
             metrics.eval_tokens.labels(model).inc(stats.eval_count)
+            metrics.cached_prompt_tokens.labels(model).inc(stats.cached_prompt_tokens)
+            metrics.draft_tokens.labels(model).inc(stats.draft_tokens)
+            if stats.prefix:
+                metrics.prefix_lookups.labels(model, stats.prefix).inc()
             if stats.prompt_eval_duration_ns:
                 metrics.ttft.labels(model).observe(stats.prompt_eval_duration_ns / 1e9)
             if stats.eval_count > 1 and stats.eval_duration_ns:
@@ -137,23 +202,80 @@ def record_usage(
         metrics.load.labels(model).observe(load_ns / 1e9)
 
 
+def record_progress(request: Request, model: str, pieces: int) -> None:
+    """While a stream runs: its model and the pieces (about one token each) sent so far.
+
+    Marked `aborted` until `record_usage` reports the end, so a stream the client drops is
+    logged with what it cost. (Its prompt tokens are only known at the end.)
+    """
+    audit = request.scope.setdefault("state", {}).setdefault("audit", {})
+    audit.update(model=model, eval_tokens=pieces, aborted=True)
+
+
 class AuditLog:
     """One JSON line per request, rotated by size; keys and secrets never written."""
 
-    def __init__(self, path: Path, max_bytes: int, backups: int, secrets: Iterable[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        max_bytes: int,
+        backups: int,
+        secrets: Iterable[str],
+        rejected_per_minute: int = REJECTED_PER_MINUTE,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.secrets = [s for s in secrets if s]
+        # A key with `"` or `\` is escaped in JSON text: look for that spelling too.
+        self.escaped = [json.dumps(s)[1:-1] for s in self.secrets]
         self.logger = logging.Logger(f"terraqore.audit.{path}")
         handler = RotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
         handler.setFormatter(logging.Formatter("%(message)s"))
         self.logger.addHandler(handler)
+        self.rate = rejected_per_minute / 60.0
+        self.allowance = float(rejected_per_minute)
+        self.stamp = time.monotonic()
+        self.suppressed: dict[int, int] = {}
+        self.suppressed_since = ""
 
     def write(self, entry: dict[str, Any]) -> None:
-        """Append one entry (redacting any configured key that slipped into it)."""
-        self.logger.info(redact(json.dumps(entry, ensure_ascii=False), self.secrets))
+        """Append one entry (redacting any configured key that slipped into it).
+
+        A refused request (`REJECTED`) past the per-minute allowance is only counted; the
+        count is written as one summary line before the next entry that is written.
+        """
+        if entry.get("status") in REJECTED and not self._allow_rejected():
+            status = int(entry["status"])
+            self.suppressed[status] = self.suppressed.get(status, 0) + 1
+            self.suppressed_since = self.suppressed_since or str(entry.get("time", ""))
+            return
+        if self.suppressed:
+            self._emit(
+                {
+                    "time": entry.get("time", ""),
+                    "event": "refused requests not logged one by one",
+                    "since": self.suppressed_since,
+                    "count": sum(self.suppressed.values()),
+                    "by_status": {str(k): v for k, v in sorted(self.suppressed.items())},
+                }
+            )
+            self.suppressed, self.suppressed_since = {}, ""
+        self._emit(entry)
+
+    def _allow_rejected(self) -> bool:
+        now = time.monotonic()
+        self.allowance = min(self.rate * 60, self.allowance + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+    def _emit(self, entry: dict[str, Any]) -> None:
+        text = json.dumps(_redact_values(entry, self.secrets), ensure_ascii=False)
+        self.logger.info(redact(text, [*self.secrets, *self.escaped]))
 
 
 class AuditMetricsMiddleware:

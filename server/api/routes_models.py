@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from server.api.deps import NDJSON, manager, service
 from server.api.streaming import ndjson
 from server.api.wire_types import CopyRequest, CreateRequest, ModelRequest
-from server.errors import BadRequest, NotImplementedByServer, ServerError
+from server.errors import BadRequest, ServerError
 from server.models.manifest import ModelName, blob_path
+from server.models.model_manager import Work
 from server.runtime.thread_stream import run_emitting
 
 router = APIRouter()
@@ -86,14 +87,10 @@ async def delete(body: ModelRequest, request: Request) -> Response:
     return Response(status_code=200)
 
 
-@router.post("/api/pull")
-async def pull(body: ModelRequest, request: Request) -> Response:
-    """Pull a model from a local file, the package catalog or (online) a registry."""
-    if not body.target:
-        raise BadRequest("model is required")
-    work = manager(request).plan_pull(body.target, body.insecure)
+async def _run_work(work: Work, stream: bool) -> Response:
+    """Run a pull or a push: Ollama's NDJSON statuses, or only the last one."""
     events = run_emitting(work)
-    if not body.stream:
+    if not stream:
         last: dict[str, Any] = {}
         async for status in events:
             last = status
@@ -101,9 +98,18 @@ async def pull(body: ModelRequest, request: Request) -> Response:
     return StreamingResponse(_stream_statuses(events), media_type=NDJSON)
 
 
+@router.post("/api/pull")
+async def pull(body: ModelRequest, request: Request) -> Response:
+    """Pull a model from a configured import folder, the package catalog or (online) a registry."""
+    if not body.target:
+        raise BadRequest("model is required")
+    return await _run_work(manager(request).plan_pull(body.target, body.insecure), body.stream)
+
+
 @router.post("/api/push")
-async def push(body: ModelRequest) -> Response:
-    """Pushing needs a registry; none is configured."""
-    raise NotImplementedByServer(
-        f"cannot push '{body.target}': no registry is configured for this offline server"
-    )
+async def push(body: ModelRequest, request: Request) -> Response:
+    """Push a model to the registry its name names (online mode only)."""
+    if not body.target:
+        raise BadRequest("model is required")
+    work = await asyncio.to_thread(manager(request).plan_push, body.target, body.insecure)
+    return await _run_work(work, body.stream)

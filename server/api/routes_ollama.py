@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from server import OLLAMA_COMPAT_VERSION
-from server.api.deps import NDJSON, report, service
+from server.api.deps import NDJSON, progress_reporter, report, service
 from server.api.observability import record_usage
 from server.api.streaming import collect, lines, ndjson, now_iso, open_stream
 from server.api.wire_types import (
@@ -19,12 +20,11 @@ from server.api.wire_types import (
     ShowRequest,
 )
 from server.errors import BadRequest
-from server.models.capabilities import capabilities, chat_template
-from server.models.gguf_info import model_info
 from server.models.manifest import ModelRecord
 from server.models.modelfile import parameters_text, render_modelfile
-from server.runtime.engine_llama import GenerationStats
-from server.runtime.inference import ChatJob, Final
+from server.runtime.engine_types import GenerationStats
+from server.runtime.inference import Final, InferenceService
+from server.runtime.prompts import ChatJob
 
 router = APIRouter()
 
@@ -72,35 +72,41 @@ def _summary(record: ModelRecord) -> dict[str, Any]:
 
 @router.get("/api/tags")
 async def tags(request: Request) -> dict[str, Any]:
-    """Registered models."""
-    return {"models": [_summary(r) for r in service(request).store.list()]}
+    """Registered models (the manifests are read off the event loop)."""
+    records = await asyncio.to_thread(service(request).store.list)
+    return {"models": [_summary(r) for r in records]}
 
 
 @router.get("/api/ps")
 async def ps(request: Request) -> dict[str, Any]:
-    """Loaded models."""
+    """Model names in use; names that share a runner are each listed."""
     out = []
-    for m in service(request).scheduler.loaded():
-        entry = _summary(m.record)
+    for alias, model in service(request).scheduler.loaded():
+        entry = _summary(alias.record)
         entry.pop("modified_at")
         entry.update(
-            expires_at=m.expires_wall.isoformat(),
+            expires_at=alias.expires_wall.isoformat(),
             size_vram=0,
-            context_length=m.load.n_ctx,
+            context_length=model.key.load.n_ctx,
         )
         out.append(entry)
     return {"models": out}
 
 
-def _onnx_info(record: ModelRecord) -> dict[str, Any]:
-    cfg = record.config
-    arch = str(cfg.get("model_family", "bert"))
+def _show(svc: InferenceService, name: str) -> dict[str, Any]:
+    """Everything `/api/show` says about a model (reads the disk: runs on a worker thread)."""
+    record, caps = svc.resolve_now(name)
+    engine = svc.scheduler.engine(record)
     return {
-        "general.architecture": arch,
-        "general.file_type": cfg.get("file_type", ""),
-        f"{arch}.embedding_length": cfg.get("embedding_length"),
-        f"{arch}.context_length": cfg.get("context_length"),
-        f"{arch}.pooling_type": cfg.get("pooling", "mean"),
+        "license": record.license,
+        "modelfile": render_modelfile(record),
+        "parameters": parameters_text(record.parameters),
+        "template": engine.chat_template(record),
+        "system": record.system,
+        "details": record.details,
+        "model_info": engine.model_info(record),
+        "capabilities": caps,
+        "modified_at": record.modified_at.isoformat(),
     }
 
 
@@ -110,32 +116,21 @@ async def show(body: ShowRequest, request: Request) -> dict[str, Any]:
     name = body.model or body.name
     if not name:
         raise BadRequest("model is required")
-    record = service(request).store.get(name)
-    template = chat_template(record)
-    if record.format == "onnx":
-        info = _onnx_info(record)
-    else:
-        info = record.config.get("model_info") or model_info(record.model_path)
-    return {
-        "license": record.license,
-        "modelfile": render_modelfile(record),
-        "parameters": parameters_text(record.parameters),
-        "template": template,
-        "system": record.system,
-        "details": record.details,
-        "model_info": info,
-        "capabilities": capabilities(record),
-        "modified_at": record.modified_at.isoformat(),
-    }
+    return await asyncio.to_thread(_show, service(request), name)
 
 
-async def _respond(events: Any, stream: bool, text_chunk: Any, final_chunks: Any) -> Response:
-    events = await open_stream(events)
+async def _respond(
+    request: Request, job: ChatJob, stream: bool, text_chunk: Any, final_chunks: Any
+) -> Response:
+    events = await open_stream(service(request).run(job))
+    progress = progress_reporter(request, job.model)
     if not stream:
         final = await collect(events)
         return JSONResponse(final_chunks(final, aggregate=True)[-1])
     return StreamingResponse(
-        lines(events, text_chunk, lambda f: final_chunks(f, aggregate=False), ndjson, _error),
+        lines(
+            events, text_chunk, lambda f: final_chunks(f, aggregate=False), ndjson, _error, progress
+        ),
         media_type=NDJSON,
     )
 
@@ -165,7 +160,7 @@ async def generate(body: GenerateRequest, request: Request) -> Response:
         body_text = final.content if aggregate else ""
         return [{"model": model, "created_at": now_iso(), "response": body_text, **_timings(final)}]
 
-    return await _respond(service(request).run(job), body.stream, text_chunk, final_chunks)
+    return await _respond(request, job, body.stream, text_chunk, final_chunks)
 
 
 def _template_message(msg: Any) -> dict[str, Any]:
@@ -228,7 +223,7 @@ async def chat(body: ChatRequest, request: Request) -> Response:
         }
         return [calls, done]
 
-    return await _respond(service(request).run(job), body.stream, text_chunk, final_chunks)
+    return await _respond(request, job, body.stream, text_chunk, final_chunks)
 
 
 @router.post("/api/embed")

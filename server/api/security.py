@@ -1,7 +1,7 @@
-"""Request guards: Host check, API keys, per-key rate limit and body size, as ASGI middleware.
+"""Request guards: Host check, cross-site requests, API keys, per-key rate limit and body size.
 
-Each answers with Ollama's error shape (`{"error": ...}`) and the right status; nothing
-here knows about models.
+Each is ASGI middleware that answers with Ollama's error shape (`{"error": ...}`) and the right
+status; nothing here knows about models.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 OPEN_PATHS = {"/", "/healthz", "/readyz"}
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 BLOB_PREFIX = "/api/blobs/"
+FILES_PATH = "/v1/files"  # OpenAI's file upload is multipart (the Origin check still holds)
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+# Curl's default for `-d`. Browsers send it too, but always with an Origin on a POST.
+_CURL_FORM = "application/x-www-form-urlencoded"
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -42,8 +46,21 @@ async def reject(
     await send({"type": "http.response.body", "body": body})
 
 
-def cors_regex(extra: str) -> str:
-    """Allowed origins like Ollama's defaults (localhost, app and file schemes) plus `extra`."""
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is loopback only."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_regex(extra: str) -> str:
+    """Allowed origins like Ollama's defaults (localhost, app and file schemes) plus `extra`.
+
+    `extra` is comma-separated (`TERRAQORE_ORIGINS`); `*` is a wildcard.
+    """
     defaults = [
         "http://localhost",
         "https://localhost",
@@ -64,14 +81,63 @@ def cors_regex(extra: str) -> str:
     return "^(" + "|".join(re.escape(o).replace(r"\*", ".*") for o in origins) + ")$"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether a bind address is loopback only."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def _is_json(content_type: str) -> bool:
+    main = content_type.split(";", 1)[0].strip().lower()
+    return main == "application/json" or (
+        main.startswith("application/") and main.endswith("+json")
+    )
+
+
+class CrossSiteMiddleware:
+    """Keep web pages from changing anything: an origin check and JSON-only bodies.
+
+    A browser lets any page send a "simple" POST (`text/plain`, a form) without asking first,
+    so a server that reads every body as JSON can be driven by any site the user visits.
+    Here a state-changing request is refused (403) when it carries an `Origin` that is not
+    allowed, preflighted or not; and its body must be declared JSON (415 otherwise). Curl's
+    `-d` (form-encoded, no Origin, no `Sec-Fetch-Site`) is still read as JSON, as Ollama
+    reads it: a browser cannot send that combination.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_origins: str) -> None:
+        self.app = app
+        self.allowed = re.compile(allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the origin, then the declared body type, of requests that change state."""
+        if scope["type"] != "http" or scope["method"] not in STATE_CHANGING:
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        if origin and not self.allowed.fullmatch(origin):
+            await reject(
+                send,
+                403,
+                f"origin {origin!r} may not send {scope['method']} requests to this server "
+                "(allowed: local origins and TERRAQORE_ORIGINS)",
+            )
+            return
+        declared = _header(scope, b"content-type")
+        if scope["path"].startswith(BLOB_PREFIX) or (  # raw bytes, or a file upload
+            scope["path"] == FILES_PATH and declared.lower().startswith("multipart/form-data")
+        ):
+            await self.app(scope, receive, send)
+            return
+        if not _is_json(declared):
+            site = _header(scope, b"sec-fetch-site").lower()
+            from_a_tool = not origin and site in ("", "none", "same-origin")
+            if not (from_a_tool and declared.split(";", 1)[0].strip().lower() in ("", _CURL_FORM)):
+                await reject(
+                    send,
+                    415,
+                    f"the body must be JSON, sent with Content-Type: application/json "
+                    f"(got {declared or 'no Content-Type'!r})",
+                )
+                return
+            # In place: outer middleware reads what the router records in this same scope.
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
+        await self.app(scope, receive, send)
 
 
 class HostCheckMiddleware:

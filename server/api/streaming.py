@@ -44,11 +44,20 @@ async def lines(
     on_final: Callable[[Final], list[dict[str, Any]]],
     encode: Callable[[dict[str, Any]], str],
     on_error: Callable[[str], dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
-    """Encode events as NDJSON or SSE lines; an error mid-stream becomes a last error line."""
+    """Encode events as NDJSON or SSE lines; an error mid-stream becomes a last error line.
+
+    `progress`, if given, is told how many text pieces were produced so far (before each is
+    sent, so a stream the client drops is accounted for).
+    """
+    pieces = 0
     try:
         async for event in events:
             if isinstance(event, Text):
+                pieces += 1
+                if progress is not None:
+                    progress(pieces)
                 chunk = on_text(event.text)
                 if chunk is not None:
                     yield encode(chunk)

@@ -1,8 +1,8 @@
 """Request and response types on the wire, for Ollama's `/api/*` and OpenAI's `/v1/*`.
 
 Requests are validated here; anything malformed becomes a 400 with a clear message.
-Responses are plain dicts built by the routes, following the contract in
-`shared/contracts/ollama-openapi.yaml`.
+Responses are plain dicts built by the routes, following Ollama's own contract, vendored in
+`server/api/contract/ollama-openapi.yaml` (and fuzzed against by the contract test).
 """
 
 from __future__ import annotations

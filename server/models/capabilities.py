@@ -1,4 +1,7 @@
-"""What a registered model can do: `completion`, `tools`, `embedding` (as `/api/show` reports)."""
+"""What a GGUF model can do: `completion`, `tools`, `embedding` (as `/api/show` reports).
+
+Other weight formats answer for themselves (see `server.runtime.runners`).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +12,16 @@ from server.models.manifest import ModelRecord
 EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder"}
 
 
-def chat_template(record: ModelRecord) -> str:
+def gguf_chat_template(record: ModelRecord) -> str:
     """The model's prompt template: its TEMPLATE layer, else the GGUF's chat template."""
     if record.template:
         return record.template
-    if record.format != "gguf":
-        return ""
-    meta, _ = read_gguf(record.model_path)
+    meta, _ = read_gguf(record.weights_file)
     return str(meta.get("tokenizer.chat_template") or "")
 
 
-def capabilities(record: ModelRecord) -> list[str]:
-    """Capabilities in Ollama's vocabulary."""
-    if record.format == "onnx":
-        return ["embedding"]
+def gguf_capabilities(record: ModelRecord) -> list[str]:
+    """Capabilities of a GGUF model, in Ollama's vocabulary."""
     family = str(record.config.get("model_family", ""))
     if family in EMBEDDING_ARCHITECTURES:
         return ["embedding"]
@@ -32,7 +31,7 @@ def capabilities(record: ModelRecord) -> list[str]:
     elif "template_has_tools" in record.config:
         has_tools = bool(record.config["template_has_tools"])
     else:  # a model registered elsewhere (e.g. by Ollama): read the GGUF once
-        has_tools = "tools" in chat_template(record)
+        has_tools = "tools" in gguf_chat_template(record)
     if has_tools:
         caps.append("tools")
     return caps

@@ -265,7 +265,7 @@ def _register(entry: CatalogEntry, store: ModelStore, progress: Progress | None)
         chunks = inflate_member(paths, member.header_offset, member.name, member.crc32, member.size)
         weights = store.add_blob_from_chunks(chunks, expected=entry.sha256, progress=report)
     elif len(paths) == 1:
-        weights = store.add_blob_from_file(paths[0], expected=entry.sha256)
+        weights = store.add_blob_from_file(paths[0], expected=entry.sha256, package_file=True)
     else:
         report = (lambda n: progress("assembling parts", n, entry.size)) if progress else None
         weights = store.add_blob_from_parts(paths, expected=entry.sha256, progress=report)

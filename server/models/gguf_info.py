@@ -12,9 +12,18 @@ from gguf import GGUFReader, GGUFValueType, LlamaFileType
 _MAX_ARRAY = 64
 
 
-@lru_cache(maxsize=16)
 def read_gguf(path: Path) -> tuple[dict[str, Any], int]:
-    """Return (metadata, parameter count) of a GGUF file. Cached per path: reading costs ~2 s."""
+    """Return (metadata, parameter count) of a GGUF file.
+
+    Cached (reading costs ~2 s) by path together with the file's size, mtime and inode, so
+    a file replaced at the same path is read again rather than shown with its old facts.
+    """
+    st = path.stat()
+    return _read_gguf(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=16)
+def _read_gguf(path: Path, size: int, mtime_ns: int, inode: int) -> tuple[dict[str, Any], int]:
     reader = GGUFReader(str(path))
     meta: dict[str, Any] = {}
     for key, fld in reader.fields.items():

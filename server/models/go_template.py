@@ -5,11 +5,16 @@ with `.Role` and `.Content` (and `$.System` inside); `if` / `else if` / `else` /
 the functions `eq`, `ne`, `and`, `or`, `not`; string literals; `{{-` and `-}}` trimming;
 `{{/* comments */}}`. Anything else is refused when the model is created, so a
 template never renders a wrong prompt at run time.
+
+Bounded: a `range` inside a `range` is refused at create time (it renders n^k text), and a
+render stops with a 400 past `MAX_RENDER_CHARS` characters or `MAX_RENDER_SECONDS`, whatever
+the template and the messages, so the renderer needs no caller to bound it.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +25,13 @@ _TOKEN = re.compile(r'\s*(\(|\)|"(?:[^"\\]|\\.)*"|\$\.[A-Za-z_]\w*|\.[A-Za-z_]\w
 _FIELDS = {"System", "Prompt", "Response", "Messages", "Role", "Content"}
 _FUNCS = {"eq", "ne", "and", "or", "not"}
 RESPONSE_MARK = "\x00RESPONSE\x00"
+MAX_RANGE_DEPTH = 1
+"""Ranges may not nest: Ollama's templates range once over the messages."""
+MAX_RENDER_CHARS = 16 * 1024 * 1024
+"""A prompt larger than the largest request body (16 MiB by default) is not a real chat."""
+MAX_RENDER_SECONDS = 5.0
+"""Work a template may do without writing (many `if`s per message) is bounded by time."""
+_CHECK_EVERY = 256  # nodes between two clock reads
 
 
 class TemplateUnsupported(BadRequest):
@@ -31,6 +43,37 @@ class TemplateUnsupported(BadRequest):
             ".Role .Content, if/else/end with eq ne and or not. Leave TEMPLATE out to use the "
             "model's own chat template."
         )
+
+
+class TemplateTooLarge(BadRequest):
+    """A render went past its size or time bound."""
+
+
+class RenderBudget:
+    """What one render (or one chat's turns together) may produce and spend."""
+
+    def __init__(
+        self, max_chars: int = MAX_RENDER_CHARS, max_seconds: float = MAX_RENDER_SECONDS
+    ) -> None:
+        self.chars_left = max_chars
+        self.max_chars = max_chars
+        self.max_seconds = max_seconds
+        self.deadline = time.monotonic() + max_seconds
+        self.steps = 0
+
+    def spend(self, chars: int) -> None:
+        """Account for one node and the characters it wrote; raise past a bound."""
+        self.chars_left -= chars
+        if self.chars_left < 0:
+            raise TemplateTooLarge(
+                f"TEMPLATE renders more than {self.max_chars} characters for this request; "
+                "shorten the messages or the template"
+            )
+        self.steps += 1
+        if self.steps % _CHECK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise TemplateTooLarge(
+                f"TEMPLATE took longer than {self.max_seconds:g}s to render for this request"
+            )
 
 
 @dataclass
@@ -125,6 +168,8 @@ def _parse(text: str) -> list[_Node]:
             expr = _parse_expr(rest)
             if expr[:1] != ("field",) or expr[2] != "Messages":
                 raise TemplateUnsupported("range is supported over .Messages only")
+            if sum(1 for open_node, _ in stack if open_node.kind == "range") >= MAX_RANGE_DEPTH:
+                raise TemplateUnsupported("range inside range is not supported (it renders n^2)")
             node = _Node("range", expr=expr)
             current.append(node)
             stack.append((node, current))
@@ -203,36 +248,54 @@ class GoTemplate:
             return next((a for a in args if not _truthy(a)), args[-1])
         return next((a for a in args if _truthy(a)), args[-1])
 
-    def _run(self, nodes: list[_Node], root: dict[str, Any], dot: Any, out: list[str]) -> None:
+    def _run(
+        self,
+        nodes: list[_Node],
+        root: dict[str, Any],
+        dot: Any,
+        out: list[str],
+        budget: RenderBudget,
+    ) -> None:
         for node in nodes:
             if node.kind == "text":
                 out.append(node.text)
+                budget.spend(len(node.text))
             elif node.kind == "print":
                 out.append(str(self._eval(node.expr, root, dot)))
+                budget.spend(len(out[-1]))
             elif node.kind == "if":
+                budget.spend(0)
                 branch = node.body if _truthy(self._eval(node.expr, root, dot)) else node.orelse
-                self._run(branch, root, dot, out)
+                self._run(branch, root, dot, out, budget)
             elif node.kind == "range":
                 for item in self._eval(node.expr, root, dot) or []:
-                    self._run(node.body, root, item, out)
+                    budget.spend(0)
+                    self._run(node.body, root, item, out, budget)
 
-    def render(self, values: dict[str, Any]) -> str:
-        """Render with `values` as the root (`.System`, `.Messages`, …)."""
+    def render(self, values: dict[str, Any], budget: RenderBudget | None = None) -> str:
+        """Render with `values` as the root (`.System`, `.Messages`, …), within `budget`.
+
+        `TemplateTooLarge` (a 400) is raised past the budget's size or time.
+        """
         out: list[str] = []
-        self._run(self.nodes, values, values, out)
+        self._run(self.nodes, values, values, out, budget or RenderBudget())
         return "".join(out)
 
 
-def render_chat(template: GoTemplate, messages: list[dict[str, Any]]) -> str:
+def render_chat(
+    template: GoTemplate, messages: list[dict[str, Any]], budget: RenderBudget | None = None
+) -> str:
     """Render a chat the way Ollama does for Go templates.
 
     A template over `.Messages` renders once. A legacy `.System/.Prompt/.Response`
     template renders turn by turn, and the last turn is cut where `.Response` goes.
     """
+    budget = budget or RenderBudget()  # one budget for every turn of the chat
     system = "\n\n".join(str(m.get("content") or "") for m in messages if m["role"] == "system")
     if template.uses_messages:
         msgs = [{"Role": m["role"], "Content": m.get("content") or ""} for m in messages]
-        return template.render({"System": system, "Messages": msgs, "Prompt": "", "Response": ""})
+        values = {"System": system, "Messages": msgs, "Prompt": "", "Response": ""}
+        return template.render(values, budget)
     turns: list[tuple[str, str | None]] = []
     for m in messages:
         if m["role"] == "user":
@@ -250,7 +313,8 @@ def render_chat(template: GoTemplate, messages: list[dict[str, Any]]) -> str:
                 "Prompt": prompt,
                 "Response": RESPONSE_MARK if last else (response or ""),
                 "Messages": [],
-            }
+            },
+            budget,
         )
         out.append(text.split(RESPONSE_MARK, 1)[0] if last else text)
     return "".join(out)

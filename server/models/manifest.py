@@ -2,13 +2,20 @@
 
 A manifest lists content-addressed blobs (`sha256-<hex>`) by media type; `ModelRecord`
 reads a model's template, system prompt, parameters and weights path from them.
+
+A blob never changes (its name is its digest), so a text layer is read from disk once per
+digest and then served from memory: the event loop asks for system prompts and templates
+on every request, and a slow disk must not stall it.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,12 @@ from server.errors import BadRequest
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
+# Ollama's name rules: a letter, digit or `_` first; `.` nowhere in the namespace, `:` only in
+# the registry (host:port); at most 350 characters for the registry and 80 for the rest.
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
+_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")
+_MAX_NAME = 350 + 3 * 81
 
 MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -32,6 +45,8 @@ MEDIA_ADAPTER = "application/vnd.ollama.image.adapter"
 # Our one non-GGUF weight format: an ONNX sentence-embedding model and its tokenizer.
 MEDIA_ONNX = "application/vnd.terraqore.image.onnx"
 MEDIA_TOKENIZER = "application/vnd.terraqore.image.tokenizer"
+_TEXT_MEDIA = {MEDIA_TEMPLATE, MEDIA_SYSTEM, MEDIA_PARAMS, MEDIA_LICENSE, MEDIA_MESSAGES}
+_WEIGHTS_MEDIA = {MEDIA_MODEL, MEDIA_ONNX, MEDIA_TOKENIZER, MEDIA_ADAPTER}
 
 
 @dataclass(frozen=True)
@@ -45,19 +60,23 @@ class ModelName:
 
     @classmethod
     def parse(cls, name: str) -> ModelName:
-        """Parse `model`, `model:tag`, `ns/model:tag` or `registry/ns/model:tag`."""
+        """Parse `model`, `model:tag`, `ns/model:tag` or `registry/ns/model:tag`.
+
+        Each part follows Ollama's rules (its characters and length: the registry up to 350,
+        the others up to 80), so a name always makes a short, safe manifest path.
+        """
         text = name.strip()
-        if not text or any(c.isspace() for c in text) or ".." in text:
-            raise BadRequest(f"invalid model name {name!r}")
+        if not text or len(text) > _MAX_NAME:
+            raise BadRequest(f"invalid model name {name[:100]!r}")
         tag = DEFAULT_TAG
         last = text.rsplit("/", 1)[-1]
         if ":" in last:
             base, tag = text.rsplit(":", 1)
         else:
             base = text
-        parts = [p for p in base.split("/") if p]
-        if not parts or len(parts) > 3 or not tag:
-            raise BadRequest(f"invalid model name {name!r}")
+        parts = base.split("/")
+        if len(parts) > 3:
+            raise BadRequest(f"invalid model name {name[:100]!r}")
         registry, namespace = DEFAULT_REGISTRY, DEFAULT_NAMESPACE
         if len(parts) == 3:
             registry, namespace, model = parts
@@ -65,9 +84,9 @@ class ModelName:
             namespace, model = parts
         else:
             model = parts[0]
-        for part in (registry, namespace, model, tag):
-            if part.startswith(".") or "\\" in part or "\x00" in part:
-                raise BadRequest(f"invalid model name {name!r}")
+        checks = ((_HOST, registry), (_NAMESPACE, namespace), (_PART, model), (_PART, tag))
+        if not all(pattern.fullmatch(part) for pattern, part in checks):
+            raise BadRequest(f"invalid model name {name[:100]!r}")
         return cls(registry, namespace, model.lower(), tag)
 
     @property
@@ -105,6 +124,20 @@ class Manifest(BaseModel):
     layers: list[Layer] = Field(default_factory=list)
 
 
+@lru_cache(maxsize=512)
+def _text_layer(digest: str, blob_dirs: tuple[Path, ...]) -> str:
+    """The text of a small layer (template, system, parameters, messages, license)."""
+    paths = [blob_path(d, digest) for d in blob_dirs]
+    path = next((p for p in paths if p.is_file()), paths[0])
+    return path.read_text(encoding="utf-8")
+
+
+def text_layer_cache_info() -> tuple[int, int]:
+    """(disk reads, reads served from memory) of text layers so far."""
+    info = _text_layer.cache_info()
+    return info.misses, info.hits
+
+
 @dataclass
 class ModelRecord:
     """Everything the server needs to know about one registered model."""
@@ -116,11 +149,20 @@ class ModelRecord:
     blob_dirs: tuple[Path, ...]
     """Where this model's blobs may be: our store first, then read-only Ollama directories."""
     config: dict[str, Any] = field(default_factory=dict)
+    verify: Callable[[Path, str], None] | None = None
+    """Checks a blob against its digest before its file is used (the store's `verify_blob`)."""
 
     def blob(self, digest: str) -> Path:
         """The file of one of this model's blobs, wherever it is stored."""
         paths = [blob_path(d, digest) for d in self.blob_dirs]
         return next((p for p in paths if p.is_file()), paths[0])
+
+    def verified_blob(self, digest: str) -> Path:
+        """The file of a blob the model is about to use, checked against its digest."""
+        path = self.blob(digest)
+        if self.verify is not None:
+            self.verify(path, digest)
+        return path
 
     def _layer(self, media: str) -> Layer | None:
         return next((lay for lay in self.manifest.layers if lay.mediaType == media), None)
@@ -129,33 +171,58 @@ class ModelRecord:
         layer = self._layer(media)
         if layer is None:
             return ""
-        return self.blob(layer.digest).read_text(encoding="utf-8")
+        return _text_layer(layer.digest, self.blob_dirs)
+
+    def read_text_layers(self) -> None:
+        """Read every text layer now (off the event loop), so later reads come from memory."""
+        for layer in self.manifest.layers:
+            if layer.mediaType in _TEXT_MEDIA:
+                _text_layer(layer.digest, self.blob_dirs)
+
+    @property
+    def weights_digests(self) -> tuple[str, ...]:
+        """The layers that decide what a runner loads (weights, adapters, tokenizer), in order.
+
+        Model names that agree on these (and on load options) can share one loaded runner.
+        """
+        return tuple(lay.digest for lay in self.manifest.layers if lay.mediaType in _WEIGHTS_MEDIA)
 
     @property
     def format(self) -> str:
         """`gguf` or `onnx`."""
         return str(self.config.get("model_format", "gguf"))
 
-    @property
-    def model_path(self) -> Path:
-        """The weights file (GGUF or ONNX)."""
+    def _weights_layer(self) -> Layer:
         layer = self._layer(MEDIA_MODEL) or self._layer(MEDIA_ONNX)
         if layer is None:
             raise BadRequest(f"model '{self.name.display}' has no weights layer")
-        return self.blob(layer.digest)
+        return layer
+
+    @property
+    def model_path(self) -> Path:
+        """The weights file (GGUF or ONNX), checked against its digest: for loading."""
+        return self.verified_blob(self._weights_layer().digest)
+
+    @property
+    def weights_file(self) -> Path:
+        """The weights file unchecked: for showing it and reading its metadata."""
+        return self.blob(self._weights_layer().digest)
 
     @property
     def tokenizer_path(self) -> Path | None:
-        """The tokenizer file of an ONNX model."""
+        """The tokenizer file of an ONNX model, checked against its digest."""
         layer = self._layer(MEDIA_TOKENIZER)
-        return self.blob(layer.digest) if layer else None
+        return self.verified_blob(layer.digest) if layer else None
 
     @property
     def adapter_paths(self) -> list[Path]:
-        """LoRA adapters, in manifest order."""
-        return [
-            self.blob(lay.digest) for lay in self.manifest.layers if lay.mediaType == MEDIA_ADAPTER
-        ]
+        """LoRA adapters, in manifest order, checked against their digests."""
+        return [self.verified_blob(lay.digest) for lay in self.adapter_layers]
+
+    @property
+    def adapter_layers(self) -> list[Layer]:
+        """The manifest's LoRA adapter layers, in order."""
+        return [lay for lay in self.manifest.layers if lay.mediaType == MEDIA_ADAPTER]
 
     @property
     def template(self) -> str:
@@ -213,3 +280,14 @@ def blob_path(blobs_dir: Path, digest: str) -> Path:
     ):
         raise BadRequest(f"invalid digest {digest!r}")
     return blobs_dir / f"sha256-{hexdigest}"
+
+
+def name_for_file(path: Path) -> str:
+    """The model name a GGUF file is registered under: its lower-cased stem, `:latest`."""
+    stem = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._")[:80] or "model"
+    return f"{stem}:latest"
+
+
+def looks_like_path(model: str) -> bool:
+    """Whether a pull target names a local file rather than a model."""
+    return model.startswith(("file://", "/", "./", "../", "~")) or model.endswith(".gguf")

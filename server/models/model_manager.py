@@ -7,7 +7,6 @@ a blob whose manifest is still being written.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -34,9 +33,11 @@ from server.models.manifest import (
     Layer,
     Manifest,
     ModelName,
+    looks_like_path,
+    name_for_file,
 )
 from server.models.modelfile import MESSAGE_ROLES, convert_parameter
-from server.models.registry_client import registry_pull
+from server.models.registry_client import registry_pull, registry_push
 from server.models.store import ModelStore
 from server.runtime.thread_stream import Emit
 
@@ -205,32 +206,54 @@ class ModelManager:
             )
         return lambda emit, cancel: self._locked(registry_pull, name, insecure, emit, cancel)
 
+    def plan_push(self, model: str, insecure: bool) -> Work:
+        """Push a model to the registry its name says; only in online mode (checked first)."""
+        name = ModelName.parse(model)
+        if not self.settings.online:
+            raise BadRequest(
+                f"cannot push '{model}': pushing to {name.registry} needs online mode "
+                "(TERRAQORE_ONLINE=1)"
+            )
+        self.store.get(model)  # 404 now, before any progress is streamed
+        return lambda emit, cancel: self._locked(registry_push, name, insecure, emit, cancel)
+
     def _locked(self, fn: Callable[..., None], *args: Any) -> None:
         with self.store.lock():
             fn(self.store, *args)
 
-    @staticmethod
-    def _local_path(model: str) -> Path | None:
-        if model.startswith("file://"):
-            path = Path(unquote(urlsplit(model).path))
-        elif model.startswith(("/", "./", "../", "~")) or model.endswith(".gguf"):
-            path = Path(model).expanduser()
-        else:
+    def _local_path(self, model: str) -> Path | None:
+        """The file a server-path pull names, if it lies in a configured import folder.
+
+        Anything else gets one answer, whether or not the file exists, so a client cannot
+        probe the server's disk; resolving links first keeps them from leading outside.
+        """
+        if not looks_like_path(model):
             return None
+        raw = unquote(urlsplit(model).path) if model.startswith("file://") else model
+        refused = BadRequest(
+            f"'{model}' is not in a folder this server imports from (TERRAQORE_IMPORT_DIRS); "
+            "upload the file instead (POST /api/blobs, then /api/create: "
+            "`terraqore pull ./file.gguf` does both)"
+        )
+        try:
+            path = Path(raw).expanduser().resolve()
+        except (OSError, RuntimeError):
+            raise refused from None
+        if not any(path.is_relative_to(folder) for folder in self.settings.import_folders()):
+            raise refused
         if not path.is_file():
-            raise BadRequest(f"no such file: {path}")
+            raise BadRequest(f"no such file in the import folders: {raw}")
         return path
 
     def _pull_path(self, path: Path, emit: Emit) -> None:
-        stem = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-.") or "model"
-        name = ModelName.parse(f"{stem}:latest")
+        name = ModelName.parse(name_for_file(path))
         emit({"status": f"reading {path}"})
         if gguf_kind(path) == "adapter":
             raise BadRequest(f"{path.name} is a LoRA adapter, not a model")
         size = path.stat().st_size
         with self.store.lock():
-            emit({"status": "verifying sha256 digest", "total": size, "completed": 0})
-            weights = self.store.add_blob_from_file(path)
+            emit({"status": "copying and verifying sha256 digest", "total": size, "completed": 0})
+            weights = self.store.add_blob_from_file(path)  # a copy: the file stays the user's
             weights.mediaType = MEDIA_MODEL
             emit(
                 {
@@ -240,9 +263,9 @@ class ModelManager:
                     "completed": size,
                 }
             )
-            config = self.store.add_blob_bytes(
-                json.dumps(config_for(path), sort_keys=True).encode()
-            )
+            # Read from the stored copy (content-addressed), not from the user's file.
+            info = config_for(self.store.blob_file(weights.digest))
+            config = self.store.add_blob_bytes(json.dumps(info, sort_keys=True).encode())
             config.mediaType = MEDIA_CONFIG
             emit({"status": "writing manifest"})
             self.store.write_manifest(name, Manifest(config=config, layers=[weights]))

@@ -56,6 +56,8 @@ PARAMETER_TYPES: dict[str, type] = {
     "use_mmap": bool,
     "use_mlock": bool,
     "numa": bool,
+    # Ours, not Ollama's: prompt-lookup speculative decoding (draft tokens per step, 0 = off).
+    "prompt_lookup_tokens": int,
 }
 
 
@@ -269,14 +271,14 @@ def render_modelfile(record: ModelRecord) -> str:
         "# To build a new Modelfile based on this, replace FROM with:",
         f"# FROM {record.name.display}",
         "",
-        f"FROM {record.model_path}",
+        f"FROM {record.weights_file}",
     ]
     if template:
         out.append(f'TEMPLATE """{template}"""')
     if record.system:
         out.append(f'SYSTEM """{record.system}"""')
-    for adapter in record.adapter_paths:
-        out.append(f"ADAPTER {adapter}")
+    for adapter in record.adapter_layers:
+        out.append(f"ADAPTER {record.blob(adapter.digest)}")
     for key, value in sorted(record.parameters.items()):
         for item in value if isinstance(value, list) else [value]:
             out.append(f"PARAMETER {key} {_quote(item)}")

@@ -5,7 +5,10 @@
 
 A person who knows Ollama can read it, and blobs are shared by every model that
 uses them. Blobs are written atomically (temp file, fsync, rename) and verified
-against their digest before they are exposed.
+against their digest before they are exposed. A user's file is copied in (hard links are
+only for the read-only files of installed packages), blobs we write are private (0600),
+and a blob is checked again when a model is loaded (`verify_blob`): cheaply, by its size,
+mtime and inode, and with a full hash when they changed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -24,31 +26,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from server.config import private_dir
 from server.errors import BadRequest, ModelNotFound
+from server.models.blob_files import (
+    VerifiedStats,
+    copy_hashing,
+    read_chunks,
+    sha256_file,
+    write_hashing,
+)
 from server.models.manifest import Layer, Manifest, ModelName, ModelRecord, blob_path
 
-_CHUNK = 1 << 20
 _PARTIAL_GRACE_S = 3600  # a partial blob this old was left by an interrupted write
 PRUNE_GRACE_S = 600
 """Unreferenced blobs linked or written this recently are kept by prune: an upload to
 `/api/blobs` is unreferenced until the `create` that follows it."""
+BLOB_MODE = 0o600
 
 
-def read_chunks(paths: Iterable[Path]) -> Iterator[bytes]:
-    """The bytes of several files, in order, in 1 MiB chunks."""
-    for path in paths:
-        with path.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                yield chunk
-
-
-def sha256_file(path: Path) -> str:
-    """`sha256:<hex>` of a file, read in chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return f"sha256:{h.hexdigest()}"
+class BlobChanged(BadRequest):
+    """A stored blob no longer matches its digest: the file changed under the store."""
 
 
 class ModelStore:
@@ -67,8 +64,9 @@ class ModelStore:
         self.blobs = root / "blobs"
         self.manifests = root / "manifests"
         self.readonly_roots = [p for p in readonly_roots if p.resolve() != root.resolve()]
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        self.manifests.mkdir(parents=True, exist_ok=True)
+        for folder in (root, self.blobs, self.manifests):
+            private_dir(folder)
+        self.verified = VerifiedStats(root / "verified.json")
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._lock_fd: int | None = None
@@ -82,7 +80,7 @@ class ModelStore:
         """
         with self._thread_lock:
             if self._depth == 0:
-                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._lock_fd = fd
             self._depth += 1
@@ -112,54 +110,84 @@ class ModelStore:
 
     def new_partial(self) -> Path:
         """A fresh temporary file in the blobs directory, for a blob being written."""
-        return self._tempfile()
+        fd, name = tempfile.mkstemp(prefix=".partial-", dir=self.blobs)
+        os.close(fd)
+        return Path(name)
 
-    def publish(self, tmp: Path, digest: str, expected: str | None) -> Path:
-        """Expose a fully written temporary file as the blob of `digest` (if it matches)."""
-        return self._publish(tmp, digest, expected)
+    def publish(
+        self, tmp: Path, digest: str, expected: str | None, hashed: bool = True, own: bool = True
+    ) -> Path:
+        """Expose a fully written temporary file as the blob of `digest` (if it matches).
 
-    def _publish(self, tmp: Path, digest: str, expected: str | None) -> Path:
+        `hashed`: its bytes were just hashed to `digest`, so its stamp is recorded for
+        `verify_blob`. `own`: the file is ours to make private (not a package's hard link).
+        """
         if expected is not None and digest != expected:
             tmp.unlink(missing_ok=True)
             raise BadRequest(f"digest mismatch: expected {expected}, got {digest}")
         target = blob_path(self.blobs, digest)
-        os.chmod(tmp, 0o644)
+        if own:
+            os.chmod(tmp, BLOB_MODE)
         os.replace(tmp, target)
+        if hashed:
+            self.verified.record(target)
         return target
-
-    def _tempfile(self) -> Path:
-        fd, name = tempfile.mkstemp(prefix=".partial-", dir=self.blobs)
-        os.close(fd)
-        return Path(name)
 
     def add_blob_bytes(self, data: bytes) -> Layer:
         """Store bytes as a blob (used for small text and JSON layers)."""
         digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
         if not blob_path(self.blobs, digest).is_file():
-            tmp = self._tempfile()
+            tmp = self.new_partial()
             tmp.write_bytes(data)
-            self._publish(tmp, digest, None)
+            self.publish(tmp, digest, None)
         return Layer(mediaType="", digest=digest, size=len(data))
 
-    def add_blob_from_file(self, source: Path, expected: str | None = None) -> Layer:
-        """Store a file as a blob without copying when possible.
+    def add_blob_from_file(
+        self, source: Path, expected: str | None = None, package_file: bool = False
+    ) -> Layer:
+        """Store a file as a blob.
 
-        The file is hashed, then hard-linked into the store (same filesystem), and
-        copied only when a hard link is impossible.
+        A user's file is copied (a reflink where the filesystem has them), and the copy is
+        what gets hashed, so changing the file later cannot change the blob. The read-only
+        file of an installed package (`package_file`) is hard-linked if it can be.
         """
-        digest = sha256_file(source)
-        if expected is not None and digest != expected:
-            raise BadRequest(f"digest mismatch for {source}: expected {expected}, got {digest}")
-        target = blob_path(self.blobs, digest)
-        if not target.is_file():
-            tmp = self._tempfile()
-            tmp.unlink()
-            try:
-                os.link(source, tmp)
-            except OSError:
-                shutil.copyfile(source, tmp)
-            self._publish(tmp, digest, expected)
-        return Layer(mediaType="", digest=digest, size=target.stat().st_size)
+        tmp = self.new_partial()
+        try:
+            linked = False
+            if package_file:
+                digest = sha256_file(source)
+                tmp.unlink()
+                with contextlib.suppress(OSError):  # another filesystem: copy below
+                    os.link(source, tmp)
+                    linked = True
+            if not linked:
+                digest = copy_hashing(source, tmp)
+            if expected is not None and digest != expected:
+                raise BadRequest(f"digest mismatch for {source.name}: expected {expected}")
+            if not blob_path(self.blobs, digest).is_file():
+                self.publish(tmp, digest, expected, own=not linked)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return Layer(mediaType="", digest=digest, size=blob_path(self.blobs, digest).stat().st_size)
+
+    def verify_blob(self, path: Path, digest: str) -> None:
+        """Check that a blob still holds what its digest says, before a model uses it.
+
+        Cheap when the file is as it was when last verified (size, mtime and inode); hashed
+        in full otherwise. A mismatch is `BlobChanged`, and the model is not loaded.
+        """
+        try:
+            if self.verified.unchanged(path):
+                return
+            actual = sha256_file(path)
+        except OSError as exc:
+            raise BlobChanged(f"blob {digest[7:19]} cannot be read: {exc.strerror}") from None
+        if actual != digest:
+            raise BlobChanged(
+                f"blob {digest[7:19]} no longer matches its digest (its file changed on disk); "
+                "pull or create the model again"
+            )
+        self.verified.record(path)
 
     def add_blob_from_chunks(
         self, chunks: Iterable[bytes], expected: str, progress: Any = None
@@ -171,23 +199,13 @@ class ModelStore:
         target = blob_path(self.blobs, expected)
         if target.is_file() or self._link_from_cache(expected):
             return Layer(mediaType="", digest=expected, size=target.stat().st_size)
-        tmp = self._tempfile()
-        h = hashlib.sha256()
-        written = 0
+        tmp = self.new_partial()
         try:
-            with tmp.open("wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    h.update(chunk)
-                    written += len(chunk)
-                    if progress is not None:
-                        progress(written)
-                out.flush()
-                os.fsync(out.fileno())
+            digest, written = write_hashing(chunks, tmp, progress)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self._publish(tmp, f"sha256:{h.hexdigest()}", expected)
+        self.publish(tmp, digest, expected)
         self._link_to_cache(expected)
         return Layer(mediaType="", digest=expected, size=written)
 
@@ -195,14 +213,14 @@ class ModelStore:
         """Hard-link a verified blob from the link cache; False when it is not there."""
         if self.link_cache is None or not blob_path(self.link_cache, digest).is_file():
             return False
-        tmp = self._tempfile()
+        tmp = self.new_partial()
         tmp.unlink()
         try:
             os.link(blob_path(self.link_cache, digest), tmp)
         except OSError:
             return False
-        # Trusted: the cache only ever receives blobs published after their digest matched.
-        self._publish(tmp, digest, None)
+        # Shared with other stores: hashed again on first use here (verify_blob).
+        self.publish(tmp, digest, None, hashed=False)
         return True
 
     def _link_to_cache(self, digest: str) -> None:
@@ -241,8 +259,11 @@ class ModelStore:
     def _locate(self, name: ModelName) -> tuple[Path, Path] | None:
         for root in [self.root, *self.readonly_roots]:
             path = root / "manifests" / name.manifest_relpath()
-            if path.is_file():
-                return path, root / "blobs"
+            try:
+                if path.is_file():
+                    return path, root / "blobs"
+            except OSError:  # a path the filesystem refuses is simply not a model
+                continue
         return None
 
     @property
@@ -264,14 +285,12 @@ class ModelStore:
             modified_at=datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
             blob_dirs=(blobs_dir, *(d for d in self.blob_dirs if d != blobs_dir)),
             config=config,
+            verify=self.verify_blob,
         )
 
     def get(self, name: str) -> ModelRecord:
-        """The record of a model, or `ModelNotFound`."""
-        try:
-            parsed = ModelName.parse(name)
-        except BadRequest:
-            raise ModelNotFound(name) from None
+        """The record of a model; `ModelNotFound`, or `BadRequest` for an invalid name."""
+        parsed = ModelName.parse(name)
         found = self._locate(parsed)
         if found is None:
             raise ModelNotFound(name)
@@ -281,7 +300,7 @@ class ModelStore:
         """Whether a model of that name is registered."""
         try:
             self.get(name)
-        except ModelNotFound:
+        except (ModelNotFound, BadRequest):
             return False
         return True
 
@@ -345,6 +364,7 @@ class ModelStore:
             mine = {record.manifest.config.digest, *(lay.digest for lay in record.manifest.layers)}
             for digest in mine - self.referenced_blobs():
                 blob_path(self.blobs, digest).unlink(missing_ok=True)
+                self.verified.forget(blob_path(self.blobs, digest))
         return record
 
     def prune(
@@ -377,6 +397,7 @@ class ModelStore:
                     continue
                 if not dry_run:
                     path.unlink(missing_ok=True)
+                    self.verified.forget(path)
                 removed.append(path)
                 freed += st.st_size
         return tuple(removed), freed

@@ -1,10 +1,11 @@
 """One loaded GGUF model in llama.cpp: prompt rendering, tokenising and streamed decoding.
 
-A runner is used by one request at a time (the scheduler gives each loaded model a
-single worker thread), so the llama.cpp context and its KV cache are never shared
-between concurrent requests. Consecutive requests that share a prompt prefix (every
-agent re-sends its long system prompt) reuse the cached prefix: `Llama.generate`
-evaluates only the tokens after the longest common prefix.
+A runner is used by one request at a time (each slot of a loaded model has a single
+worker thread), so the llama.cpp context and its KV cache are never shared between
+concurrent requests. Consecutive requests that share a prompt prefix reuse it:
+`Llama.generate` evaluates only the tokens after the longest common prefix, and the prefix
+cache brings back the KV state of prompts the context has since let go (another agent's
+turn came in between).
 """
 
 from __future__ import annotations
@@ -14,59 +15,22 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import llama_cpp
 import numpy as np
 from jinja2 import TemplateError
-from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-from llama_cpp.llama_grammar import LlamaGrammar
+from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
 from server.errors import BadRequest
 from server.models.go_template import GoTemplate
 from server.models.go_template import render_chat as render_go_chat
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """Options fixed when a model is loaded; a request that needs others forces a reload."""
-
-    n_ctx: int
-    n_batch: int = 512
-    n_threads: int = 2
-    embedding: bool = False
-
-
-@dataclass
-class SamplingOptions:
-    """Per-request sampling options, with Ollama's defaults."""
-
-    temperature: float = 0.8
-    top_k: int = 40
-    top_p: float = 0.9
-    min_p: float = 0.0
-    typical_p: float = 1.0
-    seed: int | None = None
-    num_predict: int = -1
-    stop: list[str] = field(default_factory=list)
-    repeat_penalty: float = 1.1
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-
-
-@dataclass
-class GenerationStats:
-    """What the final chunk reports; filled in by `LlamaRunner.stream`."""
-
-    prompt_eval_count: int = 0
-    prompt_eval_duration_ns: int = 0
-    eval_count: int = 0
-    eval_duration_ns: int = 0
-    cached_prompt_tokens: int = 0
-    done_reason: str = "stop"
+from server.runtime.engine_types import GenerationStats, Grammar, LoadOptions, SamplingOptions
+from server.runtime.llama_model import ServerLlama
+from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState, common_prefix
 
 
 def _stop_holdback(text: str, stops: list[str]) -> int:
@@ -80,6 +44,15 @@ def _stop_holdback(text: str, stops: list[str]) -> int:
     return best
 
 
+_GOOD_GRAMMARS = 256
+"""Grammars a runner remembers as parsed (freed with the runner when it unloads)."""
+
+
+@lru_cache(maxsize=64)
+def _go_template(text: str) -> GoTemplate:
+    return GoTemplate(text)
+
+
 class LlamaRunner:
     """A GGUF model loaded in llama.cpp."""
 
@@ -88,14 +61,14 @@ class LlamaRunner:
         path: Path,
         load: LoadOptions,
         lora_path: Path | None = None,
-        template: str = "",
+        prefix_cache: PrefixCache | None = None,
     ) -> None:
         self.path = path
         self.load = load
         kwargs: dict[str, Any] = {}
         if lora_path is not None:
             kwargs["lora_path"] = str(lora_path)
-        self.llm = Llama(
+        self.llm = ServerLlama(
             model_path=str(path),
             n_ctx=load.n_ctx,
             n_batch=load.n_batch,
@@ -106,12 +79,11 @@ class LlamaRunner:
             **kwargs,
         )
         self.n_ctx = self.llm.n_ctx()
+        self.prefix_cache = prefix_cache
         self.chat_template: str = self.llm.metadata.get("tokenizer.chat_template", "")
         self._formatter: Jinja2ChatFormatter | None = None
-        # A Modelfile TEMPLATE (Go-template subset) replaces the GGUF's Jinja template.
-        self.go_template = GoTemplate(template) if template else None
         self._vocab = self.llm._model.vocab
-        self._good_grammars: set[str] = set()
+        self._good_grammars: set[Grammar] = set()
 
     def close(self) -> None:
         """Free the llama.cpp model and context."""
@@ -122,17 +94,16 @@ class LlamaRunner:
     def _token_text(self, token: int) -> str:
         return "" if token == -1 else str(self.llm._model.token_get_text(token))
 
-    @property
-    def supports_tools(self) -> bool:
-        """Whether the model's chat template renders tool definitions."""
-        return self.go_template is None and "tools" in self.chat_template
-
     def render_chat(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, template: str
     ) -> str:
-        """Render messages (and tools) with the model's TEMPLATE or the GGUF's chat template."""
-        if self.go_template is not None:
-            return render_go_chat(self.go_template, messages)
+        """Render messages (and tools) with a Modelfile TEMPLATE, else the GGUF's chat template.
+
+        The TEMPLATE comes with each request: model names that share this runner may each
+        have their own.
+        """
+        if template:
+            return render_go_chat(_go_template(template), messages)
         if not self.chat_template:
             raise BadRequest("model has no chat template; use /api/generate with raw=true")
         if self._formatter is None:
@@ -149,24 +120,24 @@ class LlamaRunner:
         except TemplateError as exc:
             raise BadRequest(f"chat template error: {exc}") from exc
 
-    def check_grammar(self, grammar: LlamaGrammar | None) -> None:
+    def check_grammar(self, grammar: Grammar | None) -> None:
         """Parse a grammar with llama.cpp now, so one it rejects is a 400, not a crash.
 
         llama-cpp-python adds a NULL sampler to the chain when parsing fails, which brings
         the whole process down; we parse first and refuse what llama.cpp cannot use.
         """
-        if grammar is None or grammar._grammar in self._good_grammars:
+        if grammar is None or grammar in self._good_grammars:
             return
-        sampler = llama_cpp.llama_sampler_init_grammar(
-            self._vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-        )
+        sampler = self.llm.grammar_sampler(grammar)
         if not sampler:
             raise BadRequest(
-                "the format schema gives a grammar llama.cpp cannot use (too large or too "
-                "deeply nested); simplify it, for example with smaller maxItems"
+                "the format schema or the tools give a grammar llama.cpp cannot use (too large "
+                "or too deeply nested); simplify it, for example with smaller maxItems"
             )
         llama_cpp.llama_sampler_free(sampler)
-        self._good_grammars.add(grammar._grammar)
+        if len(self._good_grammars) >= _GOOD_GRAMMARS:
+            self._good_grammars.clear()  # bounded; re-parsing a grammar costs milliseconds
+        self._good_grammars.add(grammar)
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt (special tokens parsed, BOS added if the model wants one)."""
@@ -177,11 +148,30 @@ class LlamaRunner:
 
     # -- decoding -----------------------------------------------------------
 
+    def _warm_prefix(self, prompt: list[int], stats: GenerationStats) -> None:
+        """Restore the cached KV state that shares most of the prompt, if it beats the context's."""
+        held = self.llm.held_tokens()
+        live = common_prefix(held, np.asarray(prompt, dtype=np.intc)) if len(held) else 0
+        stats.prefix = "live" if live >= MIN_PREFIX_TOKENS else "cold"
+        if self.prefix_cache is not None:
+            saved, shared = self.prefix_cache.lookup(prompt)
+            if saved is not None and shared > live:
+                restored = self.llm.restore_sequence(saved.tokens, saved.state)
+                live = shared if restored else 0
+                stats.prefix = "restored" if restored else "cold"
+        # `generate` replays the last prompt token when the whole prompt is cached.
+        stats.cached_prompt_tokens = max(0, min(live, len(prompt) - 1))
+
+    def _save_prefix(self, prompt_len: int) -> None:
+        if self.prefix_cache is not None and self.llm.n_tokens >= MIN_PREFIX_TOKENS:
+            tokens = self.llm.held_tokens()
+            self.prefix_cache.store(SavedState(tokens, self.llm.save_sequence(), prompt_len))
+
     def stream(
         self,
         prompt_tokens: list[int],
         opts: SamplingOptions,
-        grammar: LlamaGrammar | None,
+        grammar: Grammar | None,
         cancel: threading.Event,
         stats: GenerationStats,
     ) -> Iterator[str]:
@@ -192,27 +182,25 @@ class LlamaRunner:
             raise BadRequest(
                 f"prompt of {len(prompt_tokens)} tokens does not fit the context of {self.n_ctx}"
             )
-        limit = (
-            room
-            if opts.num_predict is None or opts.num_predict < 0
-            else min(opts.num_predict, room)
-        )
+        limit = room if opts.num_predict < 0 else min(opts.num_predict, room)
         seed = opts.seed if opts.seed is not None and opts.seed >= 0 else random.getrandbits(32)
         llm.set_seed(seed & 0xFFFFFFFF)
         stops = [s for s in opts.stop if s]
         stats.prompt_eval_count = len(prompt_tokens)
-        stats.cached_prompt_tokens = (
-            llm.longest_token_prefix(llm._input_ids.tolist(), prompt_tokens) if llm.n_tokens else 0
-        )
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
-        start = time.perf_counter_ns()
-        first: int | None = None
-        produced = 0
-        reason = "length"
         if limit == 0:
             stats.done_reason = "length"
             return
+        start = time.perf_counter_ns()
+        self._warm_prefix(prompt_tokens, stats)
+        lookup = max(0, opts.prompt_lookup_tokens)
+        llm.draft_model = LlamaPromptLookupDecoding(num_pred_tokens=lookup) if lookup else None
+        llm.draft_limit = lookup
+        steps = llm.decode_steps
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        first: int | None = None
+        produced = 0
+        reason = "length"
         generator = llm.generate(
             prompt_tokens,
             top_k=opts.top_k,
@@ -223,7 +211,7 @@ class LlamaRunner:
             repeat_penalty=opts.repeat_penalty,
             frequency_penalty=opts.frequency_penalty,
             presence_penalty=opts.presence_penalty,
-            grammar=grammar,
+            grammar=cast(Any, grammar),  # ServerLlama's sampler takes our Grammar
         )
         try:
             for token in generator:
@@ -251,6 +239,8 @@ class LlamaRunner:
                     break
         finally:
             generator.close()
+            llm.draft_model = None
+            self._save_prefix(len(prompt_tokens))
         tail = pending + decoder.decode(b"", final=True)
         if tail:
             yield tail
@@ -258,15 +248,22 @@ class LlamaRunner:
         first = first or end
         stats.prompt_eval_duration_ns = first - start
         stats.eval_count = produced
+        # One decode step for the prompt, then one per generated token that was not drafted.
+        stats.draft_tokens = max(0, produced - (llm.decode_steps - steps))
         stats.eval_duration_ns = max(end - first, 1)
         stats.done_reason = reason
 
-    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+    def embed(self, texts: list[str], truncate: bool = True) -> tuple[list[list[float]], int]:
         """Normalised embeddings of texts (the model must be loaded with `embedding=True`)."""
+        limit = self.llm.n_batch  # llama.cpp embeds one batch per input
         for i, text in enumerate(texts):
-            if not self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False):
+            data = text.encode("utf-8")
+            if not self.llm.tokenize(data, add_bos=False, special=False):
                 # llama.cpp cannot decode zero tokens; say so instead of failing inside it.
                 raise BadRequest(f"input {i} has no tokens to embed (it is empty)")
+            length = len(self.llm.tokenize(data, add_bos=True, special=False))
+            if length > limit and not truncate:
+                raise BadRequest(f"input length {length} exceeds the context length {limit}")
         vectors, count = self.llm.embed(texts, normalize=False, truncate=True, return_count=True)
         out = []
         for vec in vectors:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
 import llama_cpp.llama_grammar as lg
-from llama_cpp.llama_grammar import LlamaGrammar
 
 from server.errors import BadRequest
+from server.runtime.engine_types import Grammar
 
 # Keywords a context-free grammar cannot (or llama.cpp's converter does not) enforce.
-_UNENFORCEABLE = {
+# (Bounds on numbers are refused too, but only where they apply: see `_Converter.visit`.)
+UNENFORCEABLE = {
     "multipleOf",
     "uniqueItems",
     "not",
@@ -39,7 +41,22 @@ _UNENFORCEABLE = {
     "unevaluatedProperties",
     "unevaluatedItems",
 }
-_NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+NUMBER_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+MAX_REPEAT = 10_000
+"""Largest count a schema may give (`minItems`, `maxItems`, `minLength`, `maxLength`, a
+pattern's `{m,n}`): a bigger one is refused (400), never compiled."""
+MAX_NESTING = 256
+"""Deepest nesting of groups in a compiled grammar. llama.cpp's parser recurses once per
+level: past about 1,500 it refuses, and far past it overflows its stack and kills the process
+(a pattern's `a{0,20000}` compiles to 20,000 nested optionals)."""
+MAX_SCHEMA_NODES = 5_000
+"""Objects and arrays in a schema at most (a schema is bounded before it is walked)."""
+MAX_SCHEMA_DEPTH = 64
+"""Deepest nesting of a schema's JSON."""
+MAX_GRAMMAR_BYTES = 256 * 1024
+"""Largest compiled grammar text."""
+_COUNTS = ("minItems", "maxItems", "minLength", "maxLength")
+_QUANTIFIER = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 _MAX_DIGITS = 15  # bounds are applied within ±(10^15 - 1): JSON numbers stay exact in doubles
 _LIMIT = 10**_MAX_DIGITS - 1
 
@@ -109,7 +126,7 @@ class _Converter(lg.SchemaConverter):
 
     def visit(self, schema: dict[str, Any], name: str) -> str:
         if isinstance(schema, dict):
-            bad = sorted(_UNENFORCEABLE & schema.keys())
+            bad = sorted(UNENFORCEABLE & schema.keys())
             if bad:
                 raise BadRequest(
                     f"format schema uses {', '.join(bad)}, which constrained decoding cannot "
@@ -133,7 +150,9 @@ class _Converter(lg.SchemaConverter):
                 rule = f'"\\"" {char}{{{min_len},{upper}}} "\\"" space'
                 rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
                 return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
-            bounds = _NUMBER_BOUNDS & schema.keys()
+            if kind == "array" and isinstance(schema.get("items"), dict):
+                return self._array(schema, name)
+            bounds = NUMBER_BOUNDS & schema.keys()
             if kind == "number" and bounds:
                 raise BadRequest(
                     "format schema bounds a number (minimum/maximum), which constrained decoding "
@@ -152,30 +171,117 @@ class _Converter(lg.SchemaConverter):
                 return str(self._add_rule(rule_name, rule))  # type: ignore[no-untyped-call]
         return str(super().visit(schema, name))  # type: ignore[no-untyped-call]
 
+    def _array(self, schema: dict[str, Any], name: str) -> str:
+        """An array as GBNF's own `{m,n}` (the converter nests one optional per item)."""
+        item = self.visit(schema["items"], f"{name}{'-' if name else ''}item")
+        low, high = int(schema.get("minItems", 0)), schema.get("maxItems")
+        if high is not None and int(high) < low:
+            raise BadRequest(f"format schema: maxItems {high} is below minItems {low}")
+        more = f'( "," space {item} )'
+        if high is not None and int(high) == 0:
+            body = ""
+        elif low == 0:
+            upper = "*" if high is None else f"{{0,{int(high) - 1}}}"
+            body = f"( {item} {more}{upper} )?"
+        else:
+            upper = "" if high is None else str(int(high) - 1)
+            body = f"{item} {more}{{{low - 1},{upper}}}"
+        rule_name = name + "-" if name in lg.RESERVED_NAMES else name or "root"
+        return str(self._add_rule(rule_name, f'"[" space {body} "]" space'))  # type: ignore[no-untyped-call]
+
+
+def check_schema_bounds(schema: Any) -> None:
+    """Refuse (400) a schema too big, too deep or with too large a count, before compiling it."""
+    nodes = 0
+    stack: list[tuple[Any, int]] = [(schema, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        nodes += 1
+        if nodes > MAX_SCHEMA_NODES or depth > MAX_SCHEMA_DEPTH:
+            raise BadRequest(
+                f"format schema is too large (at most {MAX_SCHEMA_NODES} objects and arrays, "
+                f"nested at most {MAX_SCHEMA_DEPTH} deep)"
+            )
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)
+        if not isinstance(node, dict):
+            continue
+        counts = [(key, node[key]) for key in _COUNTS if key in node]
+        pattern = node.get("pattern")
+        if isinstance(pattern, str):
+            counts += [
+                ("pattern", int(n)) for m in _QUANTIFIER.finditer(pattern) for n in m.groups() if n
+            ]
+        for key, value in counts:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise BadRequest(f"format schema: {key} must be a non-negative integer")
+            if value > MAX_REPEAT:
+                raise BadRequest(
+                    f"format schema: {key} {value} is above {MAX_REPEAT}, the largest count "
+                    "constrained decoding accepts; lower it, or omit it and check the size yourself"
+                )
+
+
+def grammar_nesting(gbnf: str) -> int:
+    """Deepest nesting of parentheses in GBNF text, outside literals and character classes."""
+    depth = deepest = 0
+    quote: str | None = None
+    escaped = False
+    for ch in gbnf:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in '"[':
+            quote = "]" if ch == "[" else ch
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
+
+
+def new_converter() -> Any:
+    """llama-cpp-python's schema converter with our additions (bounds, lengths, refusals)."""
+    return _Converter(  # type: ignore[no-untyped-call]
+        prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
+    )
+
 
 def schema_to_gbnf(schema: dict[str, Any]) -> str:
     """The GBNF grammar for a JSON schema, or `BadRequest` naming what cannot be enforced."""
-    converter = _Converter(  # type: ignore[no-untyped-call]
-        prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False
-    )
+    check_schema_bounds(schema)
+    converter = new_converter()
     try:
         resolved = converter.resolve_refs(schema, "stdin")
         converter.visit(resolved, "")
-        return str(converter.format_grammar())  # type: ignore[no-untyped-call]
+        gbnf = str(converter.format_grammar())
     except BadRequest:
         raise
     except Exception as exc:  # the converter asserts and raises on what it cannot parse
         raise BadRequest(f"invalid format schema: {exc or type(exc).__name__}") from exc
+    if len(gbnf) > MAX_GRAMMAR_BYTES or grammar_nesting(gbnf) > MAX_NESTING:
+        raise BadRequest(
+            "format schema compiles to a grammar too large or too deeply nested for llama.cpp "
+            "(a pattern's {m,n} nests one level per optional repeat); simplify it"
+        )
+    return gbnf
 
 
 @lru_cache(maxsize=64)
-def _compile(kind: str, text: str) -> LlamaGrammar:
+def _compile(kind: str, text: str) -> Grammar:
     if kind == "json":
-        return LlamaGrammar.from_string(lg.JSON_GBNF, verbose=False)
-    return LlamaGrammar.from_string(schema_to_gbnf(json.loads(text)), verbose=False)
+        return Grammar(lg.JSON_GBNF)
+    return Grammar(schema_to_gbnf(json.loads(text)))
 
 
-def grammar_for(fmt: str | dict[str, Any] | None) -> LlamaGrammar | None:
+def grammar_for(fmt: str | dict[str, Any] | None) -> Grammar | None:
     """A grammar for Ollama's `format`: `"json"`, a JSON schema object, or nothing."""
     if fmt is None or fmt == "":
         return None

@@ -12,13 +12,21 @@ from typing import Any
 
 from server.config import ServerSettings
 from server.errors import BadRequest
-from server.runtime.engine_llama import LoadOptions, SamplingOptions
+from server.runtime.engine_types import LoadOptions, SamplingOptions
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 _SAMPLING_KEYS = {f.name for f in fields(SamplingOptions)}
-_INT_KEYS = {"top_k", "seed", "num_predict", "num_ctx", "num_batch", "num_thread"}
+_INT_KEYS = {
+    "top_k",
+    "seed",
+    "num_predict",
+    "num_ctx",
+    "num_batch",
+    "num_thread",
+    "prompt_lookup_tokens",
+}
 _FLOAT_KEYS = {
     "temperature",
     "top_p",

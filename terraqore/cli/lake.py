@@ -59,6 +59,8 @@ def lake_ingest(
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(s.dropped.items())) or "none"
     out.print(f"bronze: {b.added} new, {b.already_present} already present")
     out.print(f"silver: {s.promoted} items promoted as {s.chunks} chunks; dropped: {dropped}")
+    for reason in report.skipped:
+        err.print(f"[yellow]skipped:[/] {reason}", highlight=False)
     if index:
         update_index()
 
@@ -191,16 +193,18 @@ def lake_digest(
 @lake_app.command("seed")
 @cli_errors
 def lake_seed(
-    articles: int = typer.Option(500, help="Wikipedia vital-article leads to include."),
+    articles: int | None = typer.Option(
+        None, help="Vital-article leads, spread over the corpus (default 1000; 0 takes all)."
+    ),
     index: bool = INDEX_AFTER,
 ) -> None:
     """Load the default knowledge base: this project's docs and Wikipedia vital articles."""
     from lake.config import LakeSettings
-    from lake.knowledge_base import seed
+    from lake.knowledge_base import DEFAULT_ARTICLES, seed
 
-    root = Path(__file__).resolve().parents[1]
     with ProgressBars(items=True) as bars:
-        added, report = seed(LakeSettings(), root, articles, progress=bars)
+        count = DEFAULT_ARTICLES if articles is None else articles or None
+        added, report = seed(LakeSettings(), articles=count, progress=bars)
     out.print(f"{added} new item(s); silver: {report.promoted} promoted as {report.chunks} chunks")
     if index:
         update_index()

@@ -216,5 +216,5 @@ def setup(
     if seed:
         from terraqore.cli.lake import lake_seed
 
-        lake_seed(articles=500, index=True)
+        lake_seed(articles=None, index=True)
     out.print('[bold green]ready[/]: try `terraqore run qwen2.5-coder:0.5b "hello"`')

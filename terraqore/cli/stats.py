@@ -1,4 +1,8 @@
-"""Usage statistics from the audit log: requests, tokens and latency per model and agent."""
+"""`terraqore stats`: requests, tokens, latency, cost and savings per model, agent and task.
+
+From the server's audit log (every request it served) and the app's usage log (every call the
+app made, to any endpoint, with its cost).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
+from terraqore import usage
 from terraqore.agent_models import AGENT_NAMESPACE
+from terraqore.cli.console import out
+from terraqore.cli.support import cli_errors
+from terraqore.router import RouterSettings
 
 
 @dataclass
@@ -115,3 +125,80 @@ def spend_by(
         s.cost += float(r.get("cost", 0.0))
         s.reference_cost += (prompt * reference[0] + output * reference[1]) / 1e6
     return dict(out)
+
+
+@cli_errors
+def stats() -> None:
+    """Requests, tokens, latency, cost and savings per model, agent and task type.
+
+    From the server's audit log (every request it served) and the app's usage log (every
+    call the app made, through the router to any endpoint, with its cost).
+    """
+    settings = RouterSettings()
+    entries = audit_entries(settings.logs_dir)
+    models, agents = usage_by_model(entries)
+    for title, rows in (("model", models), ("agent", agents)):
+        out.print(f"[bold]Server requests by {title}[/]")
+        table = Table(
+            title.upper(),
+            "REQUESTS",
+            "ERRORS",
+            "CACHED",
+            "PROMPT TOKENS",
+            "OUTPUT TOKENS",
+            "P50 MS",
+            "P95 MS",
+            box=None,
+            pad_edge=False,
+        )
+        for name, u in sorted(rows.items()):
+            table.add_row(
+                name,
+                str(u.requests),
+                str(u.errors),
+                str(u.cached),
+                str(u.prompt_tokens),
+                str(u.eval_tokens),
+                f"{u.p50_ms:.0f}",
+                f"{u.p95_ms:.0f}",
+            )
+        out.print(table)
+        out.print()
+    total = sum(u.prompt_tokens + u.eval_tokens for u in models.values())
+    out.print(f"the server logged {len(entries)} requests, {total} tokens\n")
+    calls = list(usage.records(settings.home))
+    reference = (settings.reference_price_input, settings.reference_price_output)
+    for key in ("task", "agent", "model"):
+        out.print(f"[bold]App calls by {key}[/]")
+        table = Table(
+            key.upper(),
+            "CALLS",
+            "FAILED",
+            "PROMPT TOKENS",
+            "OUTPUT TOKENS",
+            "SECONDS",
+            "COST $",
+            "SAVED $",
+            box=None,
+            pad_edge=False,
+        )
+        for name, s in sorted(spend_by(calls, key, reference).items()):
+            table.add_row(
+                name,
+                str(s.calls),
+                str(s.failed),
+                str(s.prompt_tokens),
+                str(s.output_tokens),
+                f"{s.seconds:.1f}",
+                f"{s.cost:.4f}",
+                f"{s.saved:.4f}",
+            )
+        out.print(table)
+        out.print()
+    spent = spend_by(calls, "endpoint", reference)
+    cost = sum(s.cost for s in spent.values())
+    saved = sum(s.saved for s in spent.values())
+    out.print(
+        f"{len(calls)} app calls cost ${cost:.4f}; against ${reference[0]:.2f} / "
+        f"${reference[1]:.2f} per million input / output tokens, they saved ${saved:.4f}."
+    )

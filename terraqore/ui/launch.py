@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from server.api.security import cors_regex
+from server.api.security import origin_regex
 from server.config import ServerSettings
 from terraqore.server_process import log_tail
 from terraqore.settings import Settings
@@ -77,7 +77,7 @@ def page_answers(url: str, headers: dict[str, str] | None = None, timeout: float
 def dev_environment(model_server: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment `langgraph dev` runs in: offline, on our model server, our CORS rules."""
     cors = {
-        "allow_origin_regex": cors_regex(ServerSettings().origins),
+        "allow_origin_regex": origin_regex(ServerSettings().origins),
         "allow_methods": ["*"],
         "allow_headers": ["*"],
         "expose_headers": EXPOSE,

@@ -27,8 +27,10 @@ def test_server_makes_no_connection_beyond_loopback(tmp_path: Path) -> None:
             f"{srv.url}/v1/chat/completions",
             json={"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3},
         )
-        # The guard is live in that process: it would have logged (and refused) an outside address.
-        assert (GUARD / "sitecustomize.py").is_file()
+        # The guard is live in that very process (it writes its pid once it has patched
+        # socket.connect), so it would have logged and refused any outside address.
+        armed = Path(f"{log}.armed").read_text().split()
+        assert str(srv.process.pid) in armed
     finally:
         srv.stop()
     assert not log.exists() or log.read_text() == "", f"outside connections: {log.read_text()}"
@@ -46,5 +48,6 @@ def test_guard_catches_an_outside_connection(tmp_path: Path) -> None:
         "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
         "except OSError:\n    pass\n"
     )
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=30)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=30)
     assert "192.0.2.1" in log.read_text()
+    assert Path(f"{log}.armed").read_text().split() != [] and proc.returncode == 0

@@ -139,7 +139,9 @@ def test_retriever_contract(lake: LakeSettings) -> None:
 
 def test_known_items_are_found(lake: LakeSettings) -> None:
     """Each vital article's Wikidata description should retrieve the article itself."""
-    probes = [a for a in vital_articles(ARTICLES) if a.metadata.get("description")][::15][:20]
+    probes = [a for a in vital_articles(ARTICLES, spread=True) if a.metadata.get("description")][
+        ::15
+    ][:20]
     hits = {"hybrid": 0, "dense": 0, "bm25": 0}
     for article in probes:
         for mode in hits:
@@ -203,7 +205,7 @@ def test_filters(lake: LakeSettings) -> None:
     window = search(since="2025-05-01", until="2025-07-01")
     assert [m["title"] for m in window] == ["News 2025"]
     assert window[0]["published"] == "2025-06-01T00:00:00"
-    topic = vital_articles(ARTICLES)[0].metadata["topic"]
+    topic = vital_articles(ARTICLES, spread=True)[0].metadata["topic"]
     by_topic = search(topic=topic)
     assert by_topic and all(m["topic"] == topic for m in by_topic)
     assert search(kind="nothing-of-this-kind") == []

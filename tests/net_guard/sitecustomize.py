@@ -2,7 +2,8 @@
 
 Every `socket.connect` / `connect_ex` to an address outside 127.0.0.0/8, ::1 and Unix
 sockets is written to $NET_GUARD_LOG and refused, so a test can prove that a process
-stays on loopback.
+stays on loopback. Once the guard is in place, the process writes its pid to
+$NET_GUARD_LOG.armed, so a test can prove that the guard is live in the process it tests.
 """
 
 import ipaddress
@@ -46,3 +47,6 @@ def connect_ex(self, address):
 if _LOG:
     socket.socket.connect = connect
     socket.socket.connect_ex = connect_ex
+    if socket.socket.connect is connect and socket.socket.connect_ex is connect_ex:
+        with open(_LOG + ".armed", "a") as armed:
+            armed.write(f"{os.getpid()}\n")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.testclient import TestClient
 
-from server.api.security import HostCheckMiddleware, cors_regex
+from server.api.security import HostCheckMiddleware, origin_regex
 from server.runtime.response_cache import CachedAnswer, ResponseCache, is_deterministic
 from terraqore.resilience import CircuitBreaker
 
@@ -114,7 +114,7 @@ def _app(bind_host: str, extra_origins: str = "") -> TestClient:
     def ping() -> dict[str, str]:
         return {"ok": "yes"}
 
-    app.add_middleware(CORSMiddleware, allow_origin_regex=cors_regex(extra_origins))
+    app.add_middleware(CORSMiddleware, allow_origin_regex=origin_regex(extra_origins))
     app.add_middleware(HostCheckMiddleware, bind_host=bind_host)
     return TestClient(app)
 

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 
 import pytest
 
 from server.errors import BadRequest, ModelNotFound
+from server.models import store as store_module
 from server.models.manifest import MEDIA_CONFIG, MEDIA_MODEL, Manifest, ModelName
-from server.models.store import ModelStore
+from server.models.store import BlobChanged, ModelStore
 
 
 @pytest.mark.parametrize(
@@ -53,13 +56,70 @@ def test_blobs_are_content_addressed_and_shared(tmp_path) -> None:
     assert {r.name.display for r in store.list()} == {"a:1", "b:1"}
 
 
-def test_hard_link_not_copy(tmp_path) -> None:
+def test_package_files_are_hard_linked_and_keep_their_mode(tmp_path) -> None:
     src = tmp_path / "model.gguf"
     src.write_bytes(b"x" * 1000)
+    src.chmod(0o644)
+    store = ModelStore(tmp_path / "models")
+    layer = store.add_blob_from_file(src, package_file=True)
+    blob = tmp_path / "models" / "blobs" / ("sha256-" + layer.digest.split(":")[1])
+    assert blob.stat().st_ino == src.stat().st_ino
+    assert src.stat().st_mode & 0o777 == 0o644
+
+
+def test_user_files_are_copied_and_the_copy_is_private(tmp_path) -> None:
+    """Issue 14, items 8 and 9: a link made the blob change with the file, and chmod'ed it."""
+    src = tmp_path / "private.gguf"
+    src.write_bytes(b"x" * 1000)
+    src.chmod(0o600)
     store = ModelStore(tmp_path / "models")
     layer = store.add_blob_from_file(src)
     blob = tmp_path / "models" / "blobs" / ("sha256-" + layer.digest.split(":")[1])
-    assert blob.stat().st_ino == src.stat().st_ino
+    assert blob.stat().st_ino != src.stat().st_ino
+    assert src.stat().st_mode & 0o777 == 0o600 and blob.stat().st_mode & 0o777 == 0o600
+    src.write_bytes(b"y" * 1000)  # the user's file changes; the blob does not
+    assert blob.read_bytes() == b"x" * 1000
+
+
+def test_a_blob_that_changed_on_disk_is_caught_when_loaded(tmp_path) -> None:
+    store = ModelStore(tmp_path / "models")
+    src = _write(tmp_path / "w.gguf", b"weights-1")
+    layer = store.add_blob_from_file(src)
+    layer.mediaType = MEDIA_MODEL
+    config = store.add_blob_bytes(b"{}")
+    store.write_manifest(ModelName.parse("m:1"), Manifest(config=config, layers=[layer]))
+    path = store.get("m:1").weights_file
+    calls = []
+    real = store_module.sha256_file
+    store_module.sha256_file = lambda p: calls.append(p) or real(p)
+    try:
+        _age(path)
+        assert store.get("m:1").model_path == path and len(calls) == 1  # fresh: hashed once
+        assert store.get("m:1").model_path == path and len(calls) == 1  # then a stat only
+        path.write_bytes(b"weights-2")  # rewritten in place, as `cp other private` did
+        with pytest.raises(BlobChanged, match="no longer matches"):
+            _ = store.get("m:1").model_path
+        assert len(calls) == 2
+        path.write_bytes(b"weights-1")  # put back: hashed in full, then trusted again
+        _age(path)
+        assert store.get("m:1").model_path == path and len(calls) == 3
+        assert store.get("m:1").model_path == path and len(calls) == 3
+    finally:
+        store_module.sha256_file = real
+    # Showing a model never hashes: only what loads it checks.
+    path.write_bytes(b"weights-3")
+    assert store.get("m:1").weights_file == path
+
+
+def _age(path) -> None:
+    """Make a file's mtime old enough for its stamp to be trusted (not racy)."""
+    old = time.time() - 60
+    os.utime(path, (old, old))
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
 
 
 def test_digest_mismatch_leaves_nothing_behind(tmp_path) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from server.runtime.tool_calls import may_be_tool_call, parse_tool_calls
+from server.runtime.tool_calls import call_start, may_be_tool_call, parse_tool_calls
 
 NAMES = {"get_weather", "add"}
 
@@ -49,3 +49,30 @@ def test_may_be_tool_call() -> None:
     assert may_be_tool_call("") and may_be_tool_call("  <tool") and may_be_tool_call('{"na')
     assert may_be_tool_call("```js")
     assert not may_be_tool_call("The weather") and not may_be_tool_call("<b>")
+
+
+def test_a_call_after_a_sentence_in_a_fence_is_found() -> None:
+    text = (
+        'I will look it up.\n```json\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n```'
+    )
+    rest, calls = parse_tool_calls(text, NAMES)
+    assert rest == "I will look it up." and calls == [
+        {"function": {"name": "get_weather", "arguments": {"city": "Rome"}}}
+    ]
+    # The grammar ends the answer with the call, so the closing fence may be missing.
+    rest, calls = parse_tool_calls('Adding: {"name": "add", "arguments": {"a": 1, "b": 2}}', NAMES)
+    assert rest == "Adding:" and calls[0]["function"]["arguments"] == {"a": 1, "b": 2}
+
+
+def test_an_object_in_the_middle_of_prose_is_not_a_call() -> None:
+    text = 'Use {"name": "add", "arguments": {}} like this, then carry on.'
+    assert parse_tool_calls(text, NAMES) == (text, [])
+
+
+def test_call_start_holds_back_only_what_could_open_a_call() -> None:
+    assert call_start("The answer is 4.") == len("The answer is 4.")
+    assert call_start("Sure. <tool_") == len("Sure. ")
+    assert call_start('Calling {"na') == len("Calling ")
+    assert call_start("Code: x = {'a': 1} and [1, 2]") == len("Code: x = {'a': 1} and [1, 2]")
+    assert call_start("Here:\n```py") == len("Here:\n```py")
+    assert call_start("Here:\n```js") == len("Here:\n")  # could still become ```json

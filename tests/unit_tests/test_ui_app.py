@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 import pytest
 from starlette.testclient import TestClient
 
-from server.api.security import cors_regex
+from server.api.security import origin_regex
 from terraqore.ui.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +132,7 @@ def test_info_says_whether_online_mode_is_allowed(monkeypatch: pytest.MonkeyPatc
 def test_langgraph_json_mounts_the_page_with_the_servers_cors_rules() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert config["http"]["app"] == "terraqore.ui.app:app"
-    assert config["http"]["cors"]["allow_origin_regex"] == cors_regex("")
+    assert config["http"]["cors"]["allow_origin_regex"] == origin_regex("")
     assert set(config["graphs"]) == {"studio", "qa", "ingest"}
     for target in config["graphs"].values():
         module, _, name = target.partition(":")

@@ -1,0 +1,231 @@
+"""Batch jobs and their files (OpenAI's `/v1/files` and `/v1/batches`), kept across restarts.
+
+Files are stored under `$TERRAQORE_HOME/batches/files/` (mode 0600); their records and the
+batches live in `batches.sqlite` beside them. A batch's results are appended to its output
+and error files line by line, so a batch that a restart interrupted resumes where it stopped:
+the lines whose `custom_id` already has a result are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.errors import BadRequest, NotFound
+
+RUNNING = ("validating", "in_progress", "finalizing", "cancelling")
+"""Statuses of a batch the runner still has to work on."""
+ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY, filename TEXT NOT NULL, purpose TEXT NOT NULL,
+    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, created_at INTEGER, record TEXT NOT NULL);
+"""
+
+
+@dataclass
+class FileRecord:
+    """A stored file, as `/v1/files` describes it."""
+
+    id: str
+    filename: str
+    purpose: str
+    bytes: int
+    created_at: int
+
+    def to_api(self) -> dict[str, Any]:
+        """OpenAI's file object."""
+        return {**asdict(self), "object": "file", "status": "processed"}
+
+
+@dataclass
+class Batch:
+    """A batch job, as `/v1/batches` describes it."""
+
+    id: str
+    endpoint: str
+    input_file_id: str
+    completion_window: str
+    created_at: int
+    status: str = "validating"
+    metadata: dict[str, str] | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    in_progress_at: int | None = None
+    finalizing_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+    errors: dict[str, Any] | None = None
+    request_counts: dict[str, int] = field(
+        default_factory=lambda: {"total": 0, "completed": 0, "failed": 0}
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        """OpenAI's batch object."""
+        return {**asdict(self), "object": "batch", "expires_at": None, "expired_at": None}
+
+
+def new_id(prefix: str) -> str:
+    """An id in OpenAI's style (`file-…`, `batch_…`)."""
+    return f"{prefix}{secrets.token_hex(12)}"
+
+
+class BatchStore:
+    """Files and batches in one folder; safe to use from several threads."""
+
+    def __init__(self, root: Path) -> None:
+        self.files_dir = root / "files"
+        self.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(root / "batches.sqlite", check_same_thread=False)
+        with self._lock, self._db:
+            self._db.executescript(_SCHEMA)
+        os.chmod(root / "batches.sqlite", 0o600)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # -- files ---------------------------------------------------------------------
+
+    def add_file(self, filename: str, purpose: str, data: bytes) -> FileRecord:
+        """Store a file (written whole, private) and return its record."""
+        record = FileRecord(new_id("file-"), filename[:255], purpose, len(data), int(time.time()))
+        path = self.file_path(record.id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?)", tuple(asdict(record).values())
+            )
+        return record
+
+    def file_path(self, file_id: str) -> Path:
+        """Where a file's bytes are (ids are checked: never a path outside the folder)."""
+        if not file_id.startswith("file-") or not file_id[5:].isalnum():
+            raise NotFound(f"no file {file_id!r}")
+        return self.files_dir / f"{file_id}.jsonl"
+
+    def get_file(self, file_id: str) -> FileRecord:
+        """A file's record, or 404."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM files WHERE id = ?", (file_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no file {file_id!r}")
+        return FileRecord(*row)
+
+    def list_files(self) -> list[FileRecord]:
+        """Every file, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM files ORDER BY created_at DESC").fetchall()
+        return [FileRecord(*row) for row in rows]
+
+    def delete_file(self, file_id: str) -> None:
+        """Delete a file, unless a running batch reads or writes it (400)."""
+        self.get_file(file_id)
+        for batch in self.list_batches():
+            if batch.status in RUNNING and file_id in (
+                batch.input_file_id,
+                batch.output_file_id,
+                batch.error_file_id,
+            ):
+                raise BadRequest(f"file {file_id} is in use by the running batch {batch.id}")
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        self.file_path(file_id).unlink(missing_ok=True)
+
+    # -- batches -------------------------------------------------------------------
+
+    def add_batch(self, batch: Batch) -> Batch:
+        """Record a new batch."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?)",
+                (batch.id, batch.created_at, json.dumps(asdict(batch))),
+            )
+        return batch
+
+    def save(self, batch: Batch) -> None:
+        """Write a batch's current state."""
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE batches SET record = ? WHERE id = ?", (json.dumps(asdict(batch)), batch.id)
+            )
+
+    def get_batch(self, batch_id: str) -> Batch:
+        """A batch, or 404."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT record FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no batch {batch_id!r}")
+        return Batch(**json.loads(row[0]))
+
+    def list_batches(self, limit: int | None = None) -> list[Batch]:
+        """Batches, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record FROM batches ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        return [Batch(**json.loads(row[0])) for row in rows]
+
+    def next_runnable(self) -> Batch | None:
+        """The oldest batch that still has work (or a cancellation) to finish."""
+        running = [b for b in self.list_batches() if b.status in RUNNING]
+        return running[-1] if running else None
+
+    # -- results -------------------------------------------------------------------
+
+    def append_result(self, batch: Batch, result: dict[str, Any], failed: bool) -> None:
+        """Append one request's result to the batch's output or error file."""
+        attr = "error_file_id" if failed else "output_file_id"
+        file_id = getattr(batch, attr)
+        if file_id is None:
+            name = f"{batch.id}_{'error' if failed else 'output'}.jsonl"
+            file_id = self.add_file(name, "batch_output", b"").id
+            setattr(batch, attr, file_id)
+            self.save(batch)
+        line = (json.dumps(result, ensure_ascii=False) + "\n").encode()
+        with self.file_path(file_id).open("ab") as f:
+            f.write(line)
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE files SET bytes = bytes + ? WHERE id = ?", (len(line), file_id)
+            )
+
+    def answered(self, batch: Batch) -> set[str]:
+        """The `custom_id`s that already have a result (after a restart)."""
+        done: set[str] = set()
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if file_id is None:
+                continue
+            for line in self._lines(file_id):
+                try:
+                    done.add(json.loads(line)["custom_id"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a crash: that request runs again
+        return done
+
+    def read_input(self, file_id: str) -> Iterator[str]:
+        """The non-empty lines of a stored file."""
+        return self._lines(file_id)
+
+    def _lines(self, file_id: str) -> Iterator[str]:
+        with self.file_path(file_id).open(encoding="utf-8") as f:
+            yield from (line for line in f if line.strip())

@@ -1,0 +1,96 @@
+"""A bounded RAM cache of KV states keyed by the tokens they hold.
+
+Agents take turns on one loaded model, and each sends its own long system prompt. The
+llama.cpp context holds only the last prompt's KV state, so without this cache every
+switch of agent evaluates the whole system prompt again. After each generation the runner
+stores the sequence's state here; before the next one it restores the entry that shares the
+longest prefix with the new prompt, if that beats what the context already holds.
+
+Entries are opaque bytes (llama.cpp's per-sequence state) with their tokens. The cache is
+shared by the slots of one loaded model, so it is locked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+MIN_PREFIX_TOKENS = 32
+"""A shorter shared prefix (a chat template's header) is not worth a state copy."""
+
+
+def common_prefix(a: npt.NDArray[np.intc], b: npt.NDArray[np.intc]) -> int:
+    """Length of the longest common prefix of two token arrays."""
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(a[:n] != b[:n])
+    return int(differ[0]) if len(differ) else n
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """The KV state of one sequence: the tokens it holds and llama.cpp's bytes for it."""
+
+    tokens: npt.NDArray[np.intc]
+    state: bytearray
+    """Never changed once saved (a bytearray only so llama.cpp can read it without a copy)."""
+    prompt_len: int
+    """How many of `tokens` were the prompt (the rest were generated)."""
+
+
+class PrefixCache:
+    """Saved states, least recently used first out, at most `capacity_bytes` in all."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity_bytes = capacity_bytes
+        self._entries: OrderedDict[int, SavedState] = OrderedDict()
+        self._next = 0
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of state held now."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, prompt: Sequence[int]) -> tuple[SavedState | None, int]:
+        """The entry sharing the longest prefix with `prompt` (at least MIN_PREFIX_TOKENS)."""
+        wanted = np.asarray(prompt, dtype=np.intc)
+        best: tuple[int, int] | None = None
+        with self._lock:
+            for key, entry in self._entries.items():
+                shared = common_prefix(entry.tokens, wanted)
+                if shared >= MIN_PREFIX_TOKENS and (best is None or shared > best[1]):
+                    best = (key, shared)
+            if best is None:
+                return None, 0
+            self._entries.move_to_end(best[0])
+            return self._entries[best[0]], best[1]
+
+    def store(self, saved: SavedState) -> None:
+        """Keep a state; drop the entries it makes redundant and the oldest beyond capacity.
+
+        An entry is redundant when the new one holds its whole prompt: anything that would
+        have matched it matches the new one at least as far.
+        """
+        if len(saved.tokens) < MIN_PREFIX_TOKENS or len(saved.state) > self.capacity_bytes:
+            return
+        with self._lock:
+            for key, entry in list(self._entries.items()):
+                if common_prefix(entry.tokens, saved.tokens) >= entry.prompt_len:
+                    self._drop(key)
+            self._entries[self._next] = saved
+            self._next += 1
+            self._bytes += len(saved.state)
+            while self._bytes > self.capacity_bytes:
+                self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: int) -> None:
+        self._bytes -= len(self._entries.pop(key).state)

@@ -1,0 +1,240 @@
+"""OpenAI's Files and Batch APIs on the real server and the tiny model, with the `openai` client.
+
+A batch answers every line as the route would (failures go to the error file), a bad input
+file is a 400 that names its line, an interactive request is served while a batch runs, and a
+batch interrupted by `kill -9` resumes after a restart without answering any line twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import BadRequestError, OpenAI
+from openai.types import Batch
+
+from tests.server_harness import TINY, RunningServer, start_server
+
+CHAT = "/v1/chat/completions"
+
+
+def _line(custom_id: str, text: str, model: str = TINY, tokens: int = 8) -> dict:
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": tokens,
+        "temperature": 0,
+    }
+    return {"custom_id": custom_id, "method": "POST", "url": CHAT, "body": body}
+
+
+def _jsonl(lines: list[dict]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def _client(server: RunningServer) -> OpenAI:
+    return OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+
+
+def _submit(client: OpenAI, lines: list[dict], endpoint: str = CHAT) -> Batch:
+    upload = client.files.create(file=("input.jsonl", _jsonl(lines)), purpose="batch")
+    return client.batches.create(
+        input_file_id=upload.id,
+        endpoint=endpoint,  # type: ignore[arg-type]
+        completion_window="24h",
+    )
+
+
+def _wait(client: OpenAI, batch_id: str, timeout: float = 300) -> Batch:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = client.batches.retrieve(batch_id)
+        if batch.status in ("completed", "failed", "cancelled"):
+            return batch
+        time.sleep(0.5)
+    raise AssertionError(f"batch {batch_id} did not finish")
+
+
+def _results(client: OpenAI, file_id: str | None) -> list[dict]:
+    if file_id is None:
+        return []
+    return [json.loads(x) for x in client.files.content(file_id).text.splitlines() if x]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    srv = start_server(tmp_path_factory.mktemp("batch-home"))
+    yield srv
+    srv.stop()
+
+
+def test_a_chat_batch_answers_every_line_and_failures_go_to_the_error_file(
+    server: RunningServer,
+) -> None:
+    client = _client(server)
+    lines = [_line(f"q{i}", f"Say the word {w}.") for i, w in enumerate(["one", "two", "three"])]
+    lines.append(_line("missing", "Hello", model="no-such-model:1b"))
+    batch = _wait(client, _submit(client, lines).id)
+    assert batch.status == "completed", batch
+    counts = batch.request_counts
+    assert counts is not None and (counts.total, counts.completed, counts.failed) == (4, 3, 1)
+    answers = _results(client, batch.output_file_id)
+    assert sorted(a["custom_id"] for a in answers) == ["q0", "q1", "q2"]
+    for a in answers:
+        body = a["response"]["body"]
+        assert a["response"]["status_code"] == 200 and body["object"] == "chat.completion"
+        assert isinstance(body["choices"][0]["message"]["content"], str)
+        assert 0 < body["usage"]["completion_tokens"] <= 8
+    errors = _results(client, batch.error_file_id)
+    assert [e["custom_id"] for e in errors] == ["missing"]
+    assert errors[0]["response"]["status_code"] == 404
+    listed = [b.id for b in client.batches.list()]
+    assert batch.id in listed
+
+
+def test_an_embeddings_batch(server: RunningServer) -> None:
+    client = _client(server)
+    lines = [
+        {
+            "custom_id": f"e{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "all-minilm", "input": text},
+        }
+        for i, text in enumerate(["a lighthouse", ["two", "texts"]])
+    ]
+    batch = _wait(client, _submit(client, lines, "/v1/embeddings").id)
+    answers = {
+        a["custom_id"]: a["response"]["body"] for a in _results(client, batch.output_file_id)
+    }
+    assert len(answers["e0"]["data"]) == 1 and len(answers["e1"]["data"]) == 2
+    assert len(answers["e0"]["data"][0]["embedding"]) == 384
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"not json\n", "line 1"),
+        (_jsonl([_line("a", "x"), _line("a", "y")]), "used twice"),
+        (_jsonl([{**_line("a", "x"), "url": "/v1/embeddings"}]), "POST to"),
+        (_jsonl([{**_line("a", "x"), "body": {"model": TINY}}]), "invalid body"),
+        (
+            _jsonl([{**_line("a", "x"), "body": {**_line("a", "x")["body"], "stream": True}}]),
+            "stream",
+        ),
+        (b"\n", "no requests"),
+    ],
+)
+def test_a_bad_input_file_is_a_400_naming_the_problem(
+    server: RunningServer, content: bytes, says: str
+) -> None:
+    client = _client(server)
+    upload = client.files.create(file=("bad.jsonl", content), purpose="batch")
+    with pytest.raises(BadRequestError, match=says):
+        client.batches.create(input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
+    assert client.files.retrieve(upload.id).bytes == len(content)  # nothing stored is lost
+
+
+def test_uploads_are_bounded_and_checked(server: RunningServer) -> None:
+    r = httpx.post(
+        f"{server.url}/v1/files",
+        files={"file": ("x.jsonl", b"\xff\xfe")},
+        data={"purpose": "batch"},
+    )
+    assert r.status_code == 400 and "UTF-8" in r.text
+    r = httpx.post(
+        f"{server.url}/v1/files", files={"file": ("x.jsonl", b"{}")}, data={"purpose": "fine-tune"}
+    )
+    assert r.status_code == 400
+    r = httpx.post(
+        f"{server.url}/v1/files",
+        files={"file": ("x.jsonl", b"{}")},
+        data={"purpose": "batch"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert r.status_code == 403
+    r = httpx.post(
+        f"{server.url}/v1/files",
+        files={"file": ("big.jsonl", b"x" * (17 * 1024 * 1024))},  # past the 16 MB body limit
+        data={"purpose": "batch"},
+    )
+    assert r.status_code == 413 and server.alive()
+    assert httpx.get(f"{server.url}/v1/files/file-nope").status_code == 404
+    assert httpx.get(f"{server.url}/v1/files/..%2F..%2Fetc%2Fpasswd/content").status_code == 404
+
+
+def test_an_interactive_request_is_served_while_a_batch_runs(server: RunningServer) -> None:
+    client = _client(server)
+    lines = [_line(f"long{i}", "Count from one to fifty.", tokens=48) for i in range(8)]
+    batch = _submit(client, lines)
+    deadline = time.monotonic() + 120
+    while client.batches.retrieve(batch.id).status != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    reply = client.chat.completions.create(
+        model=TINY, messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+    )
+    assert reply.choices[0].message.content is not None
+    during = client.batches.retrieve(batch.id).request_counts
+    assert during is not None and during.completed < during.total  # it did not wait for the batch
+    cancelled = client.batches.cancel(batch.id)
+    assert cancelled.status in ("cancelling", "cancelled", "completed")
+    done = _wait(client, batch.id)
+    assert done.status in ("cancelled", "completed")
+
+
+def test_a_batch_resumes_after_kill_9_and_answers_each_line_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    srv = start_server(home)
+    try:
+        client = _client(srv)
+        lines = [_line(f"r{i}", f"Name a colour ({i}).", tokens=24) for i in range(6)]
+        batch = _submit(client, lines)
+        deadline = time.monotonic() + 180
+        while True:
+            counts = client.batches.retrieve(batch.id).request_counts
+            if counts is not None and counts.completed >= 1:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        srv.process.kill()
+        srv.process.wait()
+    finally:
+        srv.stop()
+    srv = start_server(home)
+    try:
+        client = _client(srv)
+        done = _wait(client, batch.id)
+        assert done.status == "completed"
+        ids = [a["custom_id"] for a in _results(client, done.output_file_id)]
+        assert sorted(ids) == sorted(line["custom_id"] for line in lines)  # each once
+    finally:
+        srv.stop()
+
+
+def test_the_cli_submits_follows_and_saves_the_results(
+    server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from terraqore.cli.app import app
+
+    monkeypatch.setenv("TERRAQORE_OLLAMA_HOST", server.url)
+    monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(_jsonl([_line("c1", "Say hi."), _line("c2", "x", model="nope:1b")]))
+    runner = CliRunner()
+    r = runner.invoke(app, ["batch", "submit", str(source), "--out", str(tmp_path / "out.jsonl")])
+    assert r.exit_code == 0, r.output
+    assert "completed: 1 answered, 1 failed" in r.output
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    errors = (tmp_path / "out.jsonl.errors").read_text().splitlines()
+    assert [row["custom_id"] for row in rows] == ["c1"] and len(errors) == 1
+    r = runner.invoke(app, ["batch", "list"])
+    assert r.exit_code == 0 and "completed" in r.output
+    r = runner.invoke(app, ["batch", "cancel", "batch_nope"])
+    assert r.exit_code == 1 and "no batch" in r.output

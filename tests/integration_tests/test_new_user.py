@@ -1,0 +1,53 @@
+"""The new user's walk, automated: a fresh clone, `make demo` (setup included), then the unit
+tests. The llama.cpp wheel cache (~/.cache/terraqore/wheels) and pip's cache are shared, as on
+any machine that already built once; nothing else is installed by hand."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.server_harness import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_runs_make_demo_then_the_unit_tests(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TERRAQORE_", "VIRTUAL_ENV"))}
+    env.update(
+        TERRAQORE_HOME=str(tmp_path / "home"),
+        # Its own port: the demo starts its own server and must not reuse another one.
+        TERRAQORE_OLLAMA_HOST=f"127.0.0.1:{free_port()}",
+        # The assembled catalog models are hard-linked from the test suite's shared cache.
+        TERRAQORE_BLOB_CACHE=os.environ["TERRAQORE_BLOB_CACHE"],
+        PATH=":".join(p for p in env.get("PATH", "").split(":") if ".venv" not in p),
+    )
+    demo = subprocess.run(
+        ["make", "demo"], cwd=clone, env=env, capture_output=True, text=True, timeout=1800
+    )
+    shown = demo.stdout + demo.stderr
+    assert demo.returncode == 0, shown[-4000:]
+    assert "Sources:" in demo.stdout and "[1]" in demo.stdout, shown[-4000:]
+    # The question is about this project: its answer must cite the project's own docs, which
+    # a person can open (the knowledge base once held no docs, and Wikipedia was cited).
+    sources = demo.stdout.split("Sources:", 1)[1].split("test report:", 1)[0]
+    assert re.search(r"docs/\w+\.md|README\.md", sources), shown[-4000:]
+    assert "test report:" in demo.stdout and "REPORT.md" in demo.stdout, shown[-4000:]
+    report = next(
+        (Path(line.split(":", 1)[1].split("(")[0].strip()) for line in demo.stdout.splitlines()
+         if line.startswith("test report:")),
+        None,
+    )  # fmt: skip
+    assert report is not None and report.is_file() and "tests" in report.read_text().lower()
+    unit = subprocess.run(
+        ["make", "unit"], cwd=clone, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert unit.returncode == 0, (unit.stdout + unit.stderr)[-4000:]
+    assert " passed" in unit.stdout

@@ -1,0 +1,58 @@
+"""The batch store and the batch input check, without a server."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from server.api.batch_runner import parse_batch_input
+from server.errors import BadRequest, NotFound
+from server.runtime.batch_store import Batch, BatchStore, new_id
+
+CHAT = "/v1/chat/completions"
+
+
+def _line(cid: str) -> str:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    return json.dumps({"custom_id": cid, "method": "POST", "url": CHAT, "body": body})
+
+
+def test_input_check_counts_and_refuses_with_the_line(tmp_path: Path) -> None:
+    assert parse_batch_input([_line("a"), _line("b")], CHAT, 10) == 2
+    with pytest.raises(BadRequest, match="at most 1"):
+        parse_batch_input([_line("a"), _line("b")], CHAT, 1)
+    with pytest.raises(BadRequest, match=r"line 2.*used twice"):
+        parse_batch_input([_line("a"), _line("a")], CHAT, 10)
+    with pytest.raises(BadRequest, match="endpoint must be"):
+        parse_batch_input([_line("a")], "/v1/completions", 10)
+
+
+def test_files_and_batches_persist_and_stay_private(tmp_path: Path) -> None:
+    store = BatchStore(tmp_path / "b")
+    f = store.add_file("in.jsonl", "batch", (_line("a") + "\n").encode())
+    assert stat.S_IMODE(store.file_path(f.id).stat().st_mode) == 0o600
+    batch = store.add_batch(Batch(new_id("batch_"), CHAT, f.id, "24h", created_at=1))
+    store.close()
+    again = BatchStore(tmp_path / "b")
+    assert again.get_file(f.id) == f and again.get_batch(batch.id) == batch
+    assert again.next_runnable() == batch
+    with pytest.raises(NotFound):
+        again.file_path("file-../../etc/passwd")
+    with pytest.raises(BadRequest, match="in use"):
+        again.delete_file(f.id)
+
+
+def test_results_resume_after_a_line_cut_short(tmp_path: Path) -> None:
+    store = BatchStore(tmp_path / "b")
+    f = store.add_file("in.jsonl", "batch", b"")
+    batch = store.add_batch(Batch(new_id("batch_"), CHAT, f.id, "24h", created_at=1))
+    store.append_result(batch, {"custom_id": "a", "response": None}, failed=False)
+    store.append_result(batch, {"custom_id": "b", "response": None}, failed=True)
+    assert batch.output_file_id and batch.error_file_id
+    with store.file_path(batch.output_file_id).open("a") as out:
+        out.write('{"custom_id": "c", "resp')  # a crash in the middle of a line
+    assert store.answered(batch) == {"a", "b"}
+    assert store.get_file(batch.output_file_id).bytes > 0

@@ -1,0 +1,54 @@
+"""The prefix cache of KV states: longest-prefix lookup, redundancy, and its byte bound."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState
+
+
+def _saved(tokens: list[int], prompt_len: int | None = None, size: int = 100) -> SavedState:
+    return SavedState(np.asarray(tokens, dtype=np.intc), bytearray(size), prompt_len or len(tokens))
+
+
+AGENT_A = list(range(1000, 1100))
+AGENT_B = list(range(2000, 2100))
+
+
+def test_lookup_finds_the_entry_sharing_the_longest_prefix() -> None:
+    cache = PrefixCache(10_000)
+    cache.store(_saved([*AGENT_A, 1, 2, 3]))
+    cache.store(_saved([*AGENT_B, 4, 5]))
+    saved, shared = cache.lookup([*AGENT_A, 9, 9])
+    assert saved is not None and shared == len(AGENT_A) and saved.tokens[0] == 1000
+
+
+def test_a_short_shared_prefix_is_no_hit() -> None:
+    cache = PrefixCache(10_000)
+    cache.store(_saved(AGENT_A))
+    prompt = AGENT_A[: MIN_PREFIX_TOKENS - 1] + [7] * 50
+    assert cache.lookup(prompt) == (None, 0)
+
+
+def test_an_entry_whose_prompt_the_new_one_holds_is_dropped() -> None:
+    cache = PrefixCache(10_000)
+    cache.store(_saved([*AGENT_A, 1, 2], prompt_len=len(AGENT_A) + 1))
+    cache.store(_saved([*AGENT_A, 1, 2, 3, 4]))  # the next turn of the same conversation
+    cache.store(_saved([*AGENT_A, 5]))  # another question: the first prompt differs, both kept
+    assert len(cache) == 2
+
+
+def test_the_least_recently_used_go_first_beyond_capacity() -> None:
+    cache = PrefixCache(250)
+    cache.store(_saved(AGENT_A))
+    cache.store(_saved(AGENT_B))
+    cache.lookup(AGENT_A)  # A is now the most recently used
+    cache.store(_saved(list(range(3000, 3100))))
+    assert cache.size_bytes == 200 and len(cache) == 2
+    assert cache.lookup(AGENT_B) == (None, 0) and cache.lookup(AGENT_A)[0] is not None
+
+
+def test_a_state_larger_than_the_cache_is_not_kept() -> None:
+    cache = PrefixCache(50)
+    cache.store(_saved(AGENT_A, size=100))
+    assert len(cache) == 0 and cache.size_bytes == 0

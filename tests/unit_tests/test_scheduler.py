@@ -1,0 +1,215 @@
+"""The scheduler's loading, sharing, eviction and queue, with a fake engine (no model)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from server.errors import ServiceUnavailable
+from server.models.store import ModelStore
+from server.runtime.engine_types import LoadOptions
+from server.runtime.scheduler import Scheduler
+from tests.fake_engine import FakeEngine, register, settings
+
+LOAD = LoadOptions(n_ctx=2048)
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    return ModelStore(tmp_path / "models")
+
+
+def _scheduler(tmp_path, engine: FakeEngine, **values) -> Scheduler:
+    return Scheduler(settings(tmp_path, **values), engines=lambda record: engine)
+
+
+async def _use(sched: Scheduler, record, keep_alive: float | None = 300, hold: float = 0.0):
+    loop = asyncio.get_running_loop()
+    async with sched.use(record, LOAD, keep_alive, loop.time() + 30) as (slot, load_ns):
+        await asyncio.sleep(hold)
+        return slot, load_ns
+
+
+def test_names_from_the_same_weights_share_one_runner(tmp_path, store) -> None:
+    engine = FakeEngine()
+    idea = register(store, "terraqore/idea", b"base", system="You are Idea.")
+    planner = register(store, "terraqore/planner", b"base", system="You are Planner.")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        slot_a, load_a = await _use(sched, idea)
+        slot_b, load_b = await _use(sched, planner)
+        assert slot_a.runner is slot_b.runner
+        assert load_a > 0 and load_b == 0  # only the first name paid for the load
+        assert sorted(alias.record.name.display for alias, _ in sched.loaded()) == [
+            "terraqore/idea:latest",
+            "terraqore/planner:latest",
+        ]
+        state = sched.state()
+        assert (state.runners, state.names, state.loads) == (1, 2, 1)
+        await sched.stop()
+
+    asyncio.run(main())
+    assert len(engine.builds) == 1
+
+
+def test_other_load_options_get_their_own_runner(tmp_path, store) -> None:
+    engine = FakeEngine()
+    model = register(store, "m", b"w")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        loop = asyncio.get_running_loop()
+        await _use(sched, model)
+        async with sched.use(model, LoadOptions(n_ctx=4096), 300, loop.time() + 30):
+            pass
+        # The name moved to the new runner and the old one, used by nobody, was unloaded.
+        assert [m.key.load.n_ctx for _, m in sched.loaded()] == [4096]
+        await sched.stop()
+
+    asyncio.run(main())
+    assert len(engine.builds) == 2
+
+
+def test_the_idle_model_that_expires_first_is_evicted(tmp_path, store) -> None:
+    engine = FakeEngine()
+    a, b, c = (register(store, n, n.encode()) for n in ("a", "b", "c"))
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine, max_loaded_models=2)
+        await _use(sched, a, keep_alive=100)
+        await _use(sched, b, keep_alive=50)  # expires before a
+        await _use(sched, c)
+        assert sorted(alias.record.name.model for alias, _ in sched.loaded()) == ["a", "c"]
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_a_busy_model_is_never_evicted_the_newcomer_waits(tmp_path, store) -> None:
+    engine = FakeEngine()
+    a, b = register(store, "a", b"a"), register(store, "b", b"b")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine, max_loaded_models=1)
+        holder = asyncio.create_task(_use(sched, a, hold=0.3))
+        await asyncio.sleep(0.1)
+        started = asyncio.get_running_loop().time()
+        await _use(sched, b)
+        waited = asyncio.get_running_loop().time() - started
+        assert holder.done() and waited >= 0.15
+        assert [alias.record.name.model for alias, _ in sched.loaded()] == ["b"]
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_a_full_queue_refuses_at_once_and_counts_the_refusal(tmp_path, store) -> None:
+    engine = FakeEngine()
+    a = register(store, "a", b"a")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine, max_queue=1, num_parallel=1)
+        first = asyncio.create_task(_use(sched, a, hold=0.3))
+        second = asyncio.create_task(_use(sched, a))
+        await asyncio.sleep(0.1)
+        assert sched.queue_depths() == [("a:latest", 1)]
+        with pytest.raises(ServiceUnavailable):
+            await _use(sched, a)
+        await asyncio.gather(first, second)
+        assert sched.state().rejected == {"a:latest": 1}
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_waiting_past_the_deadline_is_a_503(tmp_path, store) -> None:
+    engine = FakeEngine()
+    a = register(store, "a", b"a")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine, num_parallel=1)
+        holder = asyncio.create_task(_use(sched, a, hold=0.5))
+        await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        with pytest.raises(ServiceUnavailable, match="timed out"):
+            async with sched.use(a, LOAD, 300, loop.time() + 0.1):
+                pass
+        await holder
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_loading_one_model_does_not_block_a_loaded_one(tmp_path, store) -> None:
+    engine = FakeEngine()
+    small, big = register(store, "small", b"small"), register(store, "big", b"big")
+    gate = engine.gates[big.weights_digests[0]] = threading.Event()
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        await _use(sched, small)
+        loading = asyncio.create_task(_use(sched, big))
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(_use(sched, small), 1.0)  # served while `big` still loads
+        assert not loading.done()
+        gate.set()
+        await loading
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_a_request_that_gives_up_on_a_load_leaves_it_to_finish(tmp_path, store) -> None:
+    engine = FakeEngine()
+    big = register(store, "big", b"big")
+    gate = engine.gates[big.weights_digests[0]] = threading.Event()
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        loop = asyncio.get_running_loop()
+        with pytest.raises(ServiceUnavailable, match="timed out"):
+            async with sched.use(big, LOAD, 300, loop.time() + 0.1):
+                pass
+        gate.set()
+        _, load_ns = await _use(sched, big)
+        assert load_ns == 0 and len(engine.builds) == 1  # loaded once, by the first request
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_two_requests_for_a_loading_model_load_it_once(tmp_path, store) -> None:
+    engine = FakeEngine()
+    big = register(store, "big", b"big")
+    gate = engine.gates[big.weights_digests[0]] = threading.Event()
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        both = asyncio.gather(_use(sched, big), _use(sched, big))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await both
+        await sched.stop()
+
+    asyncio.run(main())
+    assert len(engine.builds) == 1
+
+
+def test_keep_alive_zero_and_unload_let_go_of_a_name(tmp_path, store) -> None:
+    engine = FakeEngine()
+    idea = register(store, "idea", b"base", system="Idea.")
+    planner = register(store, "planner", b"base", system="Planner.")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        await _use(sched, idea)
+        await _use(sched, planner, keep_alive=0)
+        assert [alias.record.name.model for alias, _ in sched.loaded()] == ["idea"]
+        assert await sched.unload("idea:latest")
+        assert sched.loaded() == [] and sched.state().runners == 0
+        await sched.stop()
+
+    asyncio.run(main())

@@ -1,0 +1,91 @@
+"""The designed tests choose among the Coder's candidates, and only credible failures go back.
+
+Fake agent models with scripted answers; the sandbox and its tests are real.
+"""
+
+from __future__ import annotations
+
+import json
+
+from agents.studio_context import Context
+from agents.validator import TEST_FILE
+from graphs.studio import graph
+from nodes.selection import choose, credible, credible_failures
+from tests.studio_fakes import CLEAN, VULNERABLE, WRONG
+
+T = f"{TEST_FILE}::test_0"
+
+
+def candidate(i: int, outcomes: dict[str, str], route: str = "local:a") -> dict:
+    failures = [
+        {"test": t, "detail": "E assert 1 == 2"} for t, o in outcomes.items() if o != "passed"
+    ]
+    validation = {
+        "passed": not failures,
+        "tests_passed": sum(o == "passed" for o in outcomes.values()),
+        "outcomes": outcomes,
+        "failures": failures,
+    }
+    return {"id": i, "route": route, "origin": "first", "files": {}, "validation": validation}
+
+
+def test_the_candidate_passing_most_tests_wins_and_agreement_breaks_ties() -> None:
+    a = candidate(0, {f"{T}1": "passed", f"{T}2": "failed"})
+    b = candidate(1, {f"{T}1": "failed", f"{T}2": "passed"})
+    c = candidate(2, {f"{T}1": "failed", f"{T}2": "passed"})
+    best = candidate(3, {f"{T}1": "passed", f"{T}2": "passed"})
+    assert choose([a, b, c, best])["id"] == 3
+    assert choose([a, b, c])["id"] == 1  # b and c agree; a stands alone
+    assert choose([a, b, c, best], blocked=[3])["id"] == 1
+    assert choose([best], blocked=[3])["id"] == 3  # nothing else to choose
+    assert choose([{"id": 0, "route": "x", "origin": "first", "files": {}}]) is None
+
+
+def test_a_failure_is_credible_only_if_some_candidate_passes_that_test() -> None:
+    a = candidate(0, {f"{T}1": "passed", f"{T}2": "failed", f"{T}3": "failed"})
+    b = candidate(1, {f"{T}1": "failed", f"{T}2": "passed", f"{T}3": "failed"})
+    assert credible([a, b]) == {f"{T}1", f"{T}2"}
+    assert [f["test"] for f in credible_failures(a, [a, b])] == [f"{T}2"]
+    # Alone, a candidate has nothing to be compared with: every failure counts.
+    assert len(credible_failures(a, [a])) == 2
+
+
+def test_the_tests_choose_the_right_candidate(fakes) -> None:
+    fake = fakes(coder=[WRONG, CLEAN])
+    out = graph.invoke({"task": "add"}, context=Context(candidates=3))
+    assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
+    assert out["selected"] == 1 and "a + b" in out["files"]["solution.py"]
+    assert out["validation"]["passed"]
+    assert "the tests chose #1 (sample)" in out["report"]
+
+
+def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
+    tests = {
+        "tests": [
+            {"name": "sum", "code": "assert add(1, 2) == 3"},
+            {"name": "wrong", "code": "assert add(2, 2) == 5"},
+            {"name": "zero", "code": "assert add(0, 0) == 0"},
+        ]
+    }
+    fake = fakes(validator=[json.dumps(tests)])
+    out = graph.invoke({"task": "add"}, context=Context(candidates=3, max_fix_rounds=2))
+    assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
+    assert out["validation"]["tests_passed"] == 2 and not out["validation"]["passed"]
+    assert any("not sent back" in n for n in out["notes"])
+
+
+def test_a_credible_failure_goes_back_and_the_fix_is_chosen(fakes) -> None:
+    three = CLEAN.replace("a + b", "3")  # passes add(1, 2) == 3 only, so that test is credible
+    fake = fakes(coder=[WRONG, three, WRONG, CLEAN])
+    out = graph.invoke({"task": "add"}, context=Context(candidates=3, max_fix_rounds=2))
+    # WRONG twice agree (add(0, 0) passes), so one of them is chosen and told about add(1, 2).
+    assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
+    assert out["selected"] == 3 and out["candidates"][3]["origin"] == "fix"
+    assert out["validation"]["passed"]
+
+
+def test_a_blocked_candidate_gives_way_to_a_clean_one(fakes) -> None:
+    fake = fakes(coder=[VULNERABLE, CLEAN])
+    out = graph.invoke({"task": "add"}, context=Context(candidates=3, max_security_rounds=1))
+    assert out["security"]["verdict"] == "pass" and "shell" not in out["files"]["solution.py"]
+    assert fake.calls.count("coder") == 4 and out["selected"] != 0
