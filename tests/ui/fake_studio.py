@@ -20,11 +20,11 @@ fakes = Fakes()
 _real_model_for = agents.structured.model_for
 
 
-def _model_for(config: Any, **options: Any) -> Any:
+def _model_for(config: Any, *args: Any, **options: Any) -> Any:
     role = config.model.split("/")[-1]
     if role in fakes.answers:
-        return fakes.model_for(config, **options)
-    return _real_model_for(config, **options)
+        return fakes.model_for(config, *args, **options)
+    return _real_model_for(config, *args, **options)
 
 
 agents.structured.model_for = _model_for
