@@ -71,7 +71,7 @@ unit: setup
 	$(BIN)/pytest tests/unit_tests -q
 
 integration: setup browser
-	$(BIN)/pytest tests/integration_tests -q
+	$(BIN)/pytest tests/integration_tests tests/ui -q
 
 # The web page's tests drive Debian's Chromium through Playwright (Playwright's own browser
 # download cannot run offline). Installed when missing: as root (CI) with apt-get, else with

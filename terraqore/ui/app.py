@@ -61,8 +61,9 @@ async def lake(request: Request) -> Response:
 
 
 def create_app(keys: dict[str, str] | None = None) -> Starlette:
-    """The app, with the guards for `keys` (default: the built-in server's API keys)."""
-    keys = ServerSettings().keys() if keys is None else keys
+    """The app, with the guards for `keys` (default: the built-in server's API keys and origins)."""
+    server = ServerSettings()
+    keys = server.keys() if keys is None else keys
     app = Starlette(
         routes=[
             Route(PAGE_PREFIX.rstrip("/"), to_page, methods=["GET"]),
@@ -71,7 +72,7 @@ def create_app(keys: dict[str, str] | None = None) -> Starlette:
             Route(f"{PAGE_PREFIX}api/lake", lake, methods=["GET"]),
             Mount(f"{PAGE_PREFIX}static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=guards(keys),
+        middleware=guards(keys, server.origins),
     )
     app.state.keys = keys
     return app

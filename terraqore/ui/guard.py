@@ -12,7 +12,14 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.api.security import AuthMiddleware, HostCheckMiddleware, is_loopback, reject
+from server.api.security import (
+    AuthMiddleware,
+    CrossSiteMiddleware,
+    HostCheckMiddleware,
+    is_loopback,
+    origin_regex,
+    reject,
+)
 
 PAGE_PREFIX = "/terraqore/"
 """Where the page is served (`/` stays LangGraph's health probe)."""
@@ -81,12 +88,22 @@ class PageHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def guards(keys: dict[str, str]) -> list[Middleware]:
-    """The middleware for the custom app, outermost first."""
+def guards(keys: dict[str, str], origins: str = "") -> list[Middleware]:
+    """The middleware for the custom app, outermost first.
+
+    `origins` adds to the allowed origins as the built-in server's `TERRAQORE_ORIGINS` does:
+    a state-changing request from any other web page is refused, as there.
+    """
+    cross_site = Middleware(CrossSiteMiddleware, allowed_origins=origin_regex(origins))
     if keys:
-        return [Middleware(PageHeadersMiddleware), Middleware(AuthMiddleware, keys, is_open)]
+        return [
+            Middleware(PageHeadersMiddleware),
+            cross_site,
+            Middleware(AuthMiddleware, keys, is_open),
+        ]
     return [
         Middleware(PageHeadersMiddleware),
         Middleware(LoopbackPeerMiddleware),
         Middleware(HostCheckMiddleware, bind_host="127.0.0.1"),
+        cross_site,
     ]

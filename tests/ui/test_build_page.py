@@ -84,6 +84,15 @@ def test_the_tabs_work_from_the_keyboard_and_fit_a_narrow_screen(page: Page, url
 
 def test_a_studio_task_streams_its_steps_and_completes_after_approval(page: Page, url: str) -> None:
     open_tab(page, url, "build")
+    # Record what the live box shows while the agents write.
+    page.evaluate(
+        """() => {
+            window.live = [];
+            const box = document.getElementById('build-live');
+            new MutationObserver(() => live.push(box.textContent))
+              .observe(box, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
     page.get_by_label("What should the studio build?").fill(TASK)
     page.get_by_role("button", name="Build", exact=True).click()
 
@@ -95,6 +104,10 @@ def test_a_studio_task_streams_its_steps_and_completes_after_approval(page: Page
     # Tokens streamed while the agents wrote (the fake models stream too).
     assert "token(s)" in page.locator("#steps li[data-node=planner]").inner_text()
     expect(approval).to_contain_text("solution.py")
+    seen = page.evaluate("window.live")
+    # The Idea's answer grew in the box piece by piece: a streamed partial, then more.
+    partial = [t for t in seen if "Adder" in t]
+    assert partial and any(len(t) < len(partial[-1]) for t in seen if t), seen[:5]
     shot(page, "build-approval")
 
     page.get_by_role("button", name="Approve").click()

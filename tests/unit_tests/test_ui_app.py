@@ -142,3 +142,19 @@ def test_langgraph_json_mounts_the_page_with_the_servers_cors_rules() -> None:
     assert {k: v for k, v in test_config["graphs"].items() if k != "studio"} == {
         k: v for k, v in config["graphs"].items() if k != "studio"
     }
+
+
+def test_another_site_cannot_drive_the_graphs_from_a_visitors_browser() -> None:
+    c = client()
+    foreign = c.post(
+        f"{LOCAL}/threads",
+        json={},
+        headers={"Origin": "https://evil.example.com"},
+    )
+    assert foreign.status_code == 403 and "evil.example.com" in foreign.json()["error"]
+    simple = c.post(
+        f"{LOCAL}/threads",
+        content=b"{}",
+        headers={"Origin": LOCAL, "Content-Type": "text/plain"},
+    )
+    assert simple.status_code == 415

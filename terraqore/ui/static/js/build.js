@@ -7,6 +7,7 @@ import { clearStatus, el, fill, place, showError } from "./dom.js";
 import { highlight } from "./highlight.js";
 
 const $ = (id) => document.getElementById(id);
+const LIVE_CHARS = 1200;
 let thread = null;
 let busy = false;
 let context = {};
@@ -204,15 +205,21 @@ function sourcesView(sources) {
 /** Stream one leg of the run (until it ends or pauses at the plan). */
 async function runLeg(body) {
   const working = $("build-working");
+  const live = $("build-live");
   const tokens = {};
+  let text = "";
   let interrupt = null;
   await streamRun(thread, { assistant_id: "studio", stream_mode: ["updates", "messages-tuple"], context, ...body }, (name, data) => {
     if (name === "messages") {
       const [chunk, meta] = data;
       const node = meta?.langgraph_node;
-      if (node && chunk?.content) {
+      if (node && typeof chunk?.content === "string" && chunk.content) {
         tokens[node] = (tokens[node] || 0) + 1;
         working.textContent = `${NAMES[node] || node} is writing: ${tokens[node]} token(s)`;
+        // The tail of what the agent writes, as it writes it (kept short: files can be long).
+        text = (text + chunk.content).slice(-LIVE_CHARS);
+        live.textContent = text;
+        live.hidden = false;
       }
     } else if (name === "updates") {
       for (const [node, update] of Object.entries(data)) {
@@ -221,8 +228,11 @@ async function runLeg(body) {
         else addStep(node, {}, tokens[node]);
       }
       working.textContent = "";
+      text = "";
+      live.hidden = true;
     }
   });
+  live.hidden = true;
   return interrupt;
 }
 

@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 let busy = false;
 let online = false;
 
-const STEPS = { reading: "Reading", silver: "Cleaning and chunking", embedding: "Embedding", index: "Indexing" };
+// The ingest graph's custom stream names its steps (lake/operations.py, retrievers/indexer.py).
+const STEPS = { reading: "Reading", embedding: "Embedding", "full-text index": "Full-text index" };
 
 function sourceRow(s) {
   return el(
