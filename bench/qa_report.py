@@ -24,6 +24,8 @@ from bench.retrieval_questions import RESULTS
 from nodes.verify import Checked, check, cited
 
 THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+COVERAGES = (0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
+"""Grid for `QAContext.question_coverage`, chosen on dev with the support threshold fixed."""
 
 
 def pct(values: list[bool]) -> float | None:
@@ -39,7 +41,9 @@ def quantile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-def rechecked(row: dict[str, Any], question: str, threshold: float, decided: bool) -> Checked:
+def rechecked(
+    row: dict[str, Any], question: str, threshold: float, decided: bool, coverage: float
+) -> Checked:
     """What the check gives for the saved draft at a threshold (the draft does not depend on it).
 
     `decided=False` takes the draft the model wrote when the decision step had said "none"
@@ -47,16 +51,24 @@ def rechecked(row: dict[str, Any], question: str, threshold: float, decided: boo
     """
     sources = [{**s, "text": s["snippet"]} for s in row["sources"]]
     draft = row["draft"] if decided else row.get("draft_without_decision") or row["draft"]
-    return check(draft, sources, question, threshold)  # type: ignore[arg-type]
+    return check(draft, sources, question, threshold, coverage)  # type: ignore[arg-type]
 
 
 def figures(
-    rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float, decided: bool = True
+    rows: list[dict[str, Any]],
+    golds: dict[int, Any],
+    threshold: float,
+    decided: bool = True,
+    coverage: float = 0.0,
 ) -> dict[str, Any]:
     """Every measure of one model on some rows, the drafts checked at `threshold`."""
     by = {c: [r for r in rows if r["condition"] == c] for c in ("open", "closed", "removed")}
-    opened = [(r, rechecked(r, golds[r["id"]]["question"], threshold, decided)) for r in by["open"]]
-    removed = [rechecked(r, golds[r["id"]]["question"], threshold, decided) for r in by["removed"]]
+
+    def checked(r: dict[str, Any]) -> Checked:
+        return rechecked(r, golds[r["id"]]["question"], threshold, decided, coverage)
+
+    opened = [(r, checked(r)) for r in by["open"]]
+    removed = [checked(r) for r in by["removed"]]
     answered = [(r, c) for r, c in opened if not c.not_found]
     gold_cited = [
         golds[r["id"]]["url"] in {s["url"] for s in r["sources"] if s["n"] in cited(c.answer)}
@@ -88,9 +100,11 @@ def figures(
     }
 
 
-def dev_score(rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float) -> float:
+def dev_score(
+    rows: list[dict[str, Any]], golds: dict[int, Any], threshold: float, coverage: float = 0.0
+) -> float:
     """What the threshold is chosen by: accuracy with sources plus "not found" when removed."""
-    f = figures(rows, golds, threshold)
+    f = figures(rows, golds, threshold, coverage=coverage)
     return float((f["accuracy_open"] or 0) + (f["not_found_removed"] or 0))
 
 
@@ -106,17 +120,36 @@ def report() -> dict[str, Any]:
 
         scores = {t: dev_score(dev, golds, t) for t in THRESHOLDS}
         best = max(THRESHOLDS, key=lambda t: scores[t])
-        current = QAContext().support_threshold
+        ctx = QAContext()
+        current, cover = ctx.support_threshold, ctx.question_coverage
+        by_cover = {c: dev_score(dev, golds, current, c) for c in COVERAGES}
+        best_cover = max(COVERAGES, key=lambda c: (by_cover[c], -c))
         out[model] = {
-            "all, current check": figures(rows, golds, current),
-            "test, current check": figures(test, golds, current),
+            "all, current check": figures(rows, golds, current, coverage=cover),
+            "test, current check": figures(test, golds, current, coverage=cover),
+            "question coverage chosen on dev": best_cover,
+            "dev score by question coverage": by_cover,
+            "test, question coverage chosen on dev": figures(
+                test, golds, current, coverage=best_cover
+            ),
+            "test, without the question coverage": figures(test, golds, current),
+            "all, without the question coverage": figures(rows, golds, current),
             "threshold chosen on dev": best,
             "dev score by threshold": scores,
             "test, threshold chosen on dev": figures(test, golds, best),
-            "all, without the decision step": figures(rows, golds, current, decided=False),
-            "test, without the decision step": figures(test, golds, current, decided=False),
+            "all, without the decision step": figures(
+                rows, golds, current, decided=False, coverage=cover
+            ),
+            "test, without the decision step": figures(
+                test, golds, current, decided=False, coverage=cover
+            ),
             "all, by kind": {
-                kind: figures([r for r in rows if golds[r["id"]]["kind"] == kind], golds, current)
+                kind: figures(
+                    [r for r in rows if golds[r["id"]]["kind"] == kind],
+                    golds,
+                    current,
+                    coverage=cover,
+                )
                 for kind in sorted({golds[r["id"]]["kind"] for r in rows})
             },
         }

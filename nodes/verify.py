@@ -6,7 +6,12 @@ The checks are code, not hope:
   words the sentence adds to the question); a citation below `support_threshold` is removed;
 - a sentence left without a citation gets the source that supports it best, if one does;
 - an answer with no supported sentence at all came from the model's memory, not the
-  sources: it is replaced by the plain "not found" answer.
+  sources: it is replaced by the plain "not found" answer;
+- so is an answer whose cited sources, together, hold less than `question_coverage` of the
+  question's content words: they are about something else. This catches the answer that
+  names a neighbouring subject and copies its passage's words (the gold article removed,
+  "Baroque music" for the music of a small group of instruments): each sentence is
+  supported, but the sources never speak of what was asked.
 
 `grounding` is the share of sentences that end with a supported citation.
 """
@@ -98,7 +103,24 @@ def is_refusal(answer: str) -> bool:
     return not cited(answer) and bool(_REFUSALS.search(answer))
 
 
-def check(answer: str, sources: Sequence[Source], question: str, threshold: float) -> Checked:
+def coverage(question: str, sources: Sequence[Source]) -> float:
+    """The share of the question's content words that the sources hold together (1 if none)."""
+    asked = stems(question)
+    if not asked:
+        return 1.0
+    held: set[str] = set()
+    for source in sources:
+        held |= stems(f"{source['title']} {source['snippet']}")
+    return len(asked & held) / len(asked)
+
+
+def check(
+    answer: str,
+    sources: Sequence[Source],
+    question: str,
+    threshold: float,
+    question_coverage: float = 0.0,
+) -> Checked:
     """Verify an answer against its sources (see the module docstring)."""
     if not sources or not answer.strip() or is_refusal(answer):
         return Checked(NOT_FOUND, not cited(answer), 0.0, cited(answer), True)
@@ -124,7 +146,11 @@ def check(answer: str, sources: Sequence[Source], question: str, threshold: floa
         out.append(_with_citations(body, keep))
     if not supported:
         return Checked(NOT_FOUND, not removed, 0.0, removed, True)
-    return Checked(" ".join(out), not removed, supported / len(sentences), removed, False)
+    answer = " ".join(out)
+    used = set(cited(answer))
+    if coverage(question, [s for s in sources if s["n"] in used]) < question_coverage:
+        return Checked(NOT_FOUND, not removed, 0.0, removed, True)
+    return Checked(answer, not removed, supported / len(sentences), removed, False)
 
 
 def _with_citations(body: str, numbers: list[int]) -> str:
@@ -140,12 +166,18 @@ def _with_citations(body: str, numbers: list[int]) -> str:
 def verify(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
     """Check the draft's citations; the checked answer becomes the turn's answer."""
     question = state.retrieval_query()
-    result = check(state.draft, state.sources, question, runtime.context.support_threshold)
+    ctx = runtime.context
+    result = check(
+        state.draft, state.sources, question, ctx.support_threshold, ctx.question_coverage
+    )
     notes = []
     if result.removed:
         notes.append(f"removed citations that no source supports: {result.removed}")
     if result.not_found and state.draft and not is_refusal(state.draft) and state.sources:
-        notes.append("the draft answer had no supported citation, so it was not used")
+        notes.append(
+            "the draft answer had no supported citation, or its sources do not speak of what "
+            "was asked, so it was not used"
+        )
     if state.stated_in == 0 and state.sources:
         notes.append("the answer model found no source that states the answer")
     return {

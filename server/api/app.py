@@ -174,7 +174,9 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
         app.state.service = InferenceService(settings, store, scheduler, cache, on_cache)
         app.state.models = ModelManager(settings, store)
         app.state.batches = BatchStore(settings.private("batches"))
-        app.state.batch_runner = BatchRunner(app.state.batches, app.state.service)
+        app.state.batch_runner = BatchRunner(
+            app.state.batches, app.state.service, on_preempt=metrics.batch_preempted.inc
+        )
         app.state.batch_runner.start()
         try:
             yield

@@ -3,9 +3,10 @@
 A batch input file is checked whole when the batch is created (`parse_batch_input`): every
 line must be a request to the batch's endpoint that the route itself would accept, so a bad
 file is a 400 with its line number, never a half-run batch. The runner then answers the
-lines one at a time, in order. Before each line it waits until no interactive request is
-waiting for or holding a model (`Scheduler.requests_pending`), so a batch never delays
-someone at a prompt by more than the one line in progress.
+lines one at a time, in order. A line starts only when no interactive request is waiting
+for or holding a model (`Scheduler.requests_pending`), and a line in progress is stopped when
+one arrives and started over afterwards, so someone at a prompt never waits for a batch.
+Lines not answered within the batch's 24-hour window expire with a `batch_expired` error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -77,11 +79,19 @@ def parse_batch_input(lines: list[str], endpoint: str, max_lines: int) -> int:
 class BatchRunner:
     """Works through the stored batches, one line at a time, yielding to interactive work."""
 
-    def __init__(self, store: BatchStore, service: InferenceService) -> None:
+    def __init__(
+        self,
+        store: BatchStore,
+        service: InferenceService,
+        on_preempt: Callable[[], None] = lambda: None,
+    ) -> None:
         self.store = store
         self.service = service
+        self.on_preempt = on_preempt
+        """Told each time a line is stopped for an interactive request (a metric)."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._cancels: set[str] = set()
 
     def start(self) -> None:
         """Start working (batches a restart interrupted resume first)."""
@@ -112,28 +122,52 @@ class BatchRunner:
                 raise
             except Exception as exc:  # the batch fails; the runner goes on with the next
                 log.exception("batch %s failed", batch.id)
-                batch.status, batch.failed_at = "failed", int(time.time())
                 batch.errors = {"object": "list", "data": [{"message": str(exc)[:500]}]}
-                await asyncio.to_thread(self.store.save, batch)
+                await self._finish(batch, "failed")
+
+    def cancel(self, batch_id: str) -> None:
+        """A batch was marked `cancelling`: stop it before its next line."""
+        self._cancels.add(batch_id)
+        self._wake.set()
+
+    async def _save(self, batch: Batch) -> bool:
+        """Save the runner's state of a batch; False once it has been cancelled meanwhile."""
+        if await asyncio.to_thread(self.store.save, batch):
+            return True
+        self._cancels.add(batch.id)
+        return False
+
+    async def _finish(self, batch: Batch, status: str) -> None:
+        """End a batch: completed, cancelled or expired (the cancel's own time is kept)."""
+        now = int(time.time())
+        if status == "cancelled":
+            current = await asyncio.to_thread(self.store.get_batch, batch.id)
+            batch.cancelling_at = current.cancelling_at or now
+        batch.status = status
+        setattr(batch, f"{status}_at", now)
+        await asyncio.to_thread(self.store.save, batch, True)
+        self._cancels.discard(batch.id)
 
     async def _run(self, batch: Batch) -> None:
+        if batch.status == "cancelling":  # cancelled before a restart, or before it began
+            await self._finish(batch, "cancelled")
+            return
         if batch.status == "validating":
             batch.status, batch.in_progress_at = "in_progress", int(time.time())
-            await asyncio.to_thread(self.store.save, batch)
+            await self._save(batch)
         done = await asyncio.to_thread(self.store.answered, batch)
         lines = await asyncio.to_thread(lambda: list(self.store.read_input(batch.input_file_id)))
         for line in lines:
-            current = await asyncio.to_thread(self.store.get_batch, batch.id)
-            if current.status == "cancelling":
-                batch.status, batch.cancelled_at = "cancelled", int(time.time())
-                await asyncio.to_thread(self.store.save, batch)
+            if batch.id in self._cancels:
+                await self._finish(batch, "cancelled")
                 return
             item = json.loads(line)
             if item["custom_id"] in done:
                 continue
-            while self.service.scheduler.requests_pending():
-                await asyncio.sleep(_IDLE_POLL)
-            status, body = await self._answer(batch.endpoint, item["body"])
+            if time.time() >= batch.expires_at:
+                await self._expire(batch, lines, done)
+                return
+            status, body = await self._answer_yielding(batch.endpoint, item["body"])
             result = {
                 "id": f"batch_req_{uuid.uuid4().hex[:24]}",
                 "custom_id": item["custom_id"],
@@ -142,10 +176,51 @@ class BatchRunner:
             }
             failed = status != 200
             await asyncio.to_thread(self.store.append_result, batch, result, failed)
+            done.add(item["custom_id"])
             batch.request_counts["failed" if failed else "completed"] += 1
-            await asyncio.to_thread(self.store.save, batch)
-        batch.status, batch.completed_at = "completed", int(time.time())
-        await asyncio.to_thread(self.store.save, batch)
+            await self._save(batch)
+        if batch.id in self._cancels:
+            await self._finish(batch, "cancelled")
+        else:
+            await self._finish(batch, "completed")
+
+    async def _expire(self, batch: Batch, lines: list[str], done: set[str]) -> None:
+        """Past its completion window: every line not answered gets a `batch_expired` error."""
+        for line in lines:
+            custom_id = json.loads(line)["custom_id"]
+            if custom_id in done:
+                continue
+            error = {"code": "batch_expired", "message": "the batch's 24h window ended first"}
+            result = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id}
+            result |= {"response": None, "error": error}
+            await asyncio.to_thread(self.store.append_result, batch, result, True)
+            batch.request_counts["failed"] += 1
+        await self._finish(batch, "expired")
+
+    async def _answer_yielding(self, endpoint: str, raw: dict[str, Any]) -> tuple[int, Any]:
+        """Answer one line, giving way to interactive requests, before it and while it runs.
+
+        The line starts only when no interactive request waits for or holds a model. If one
+        arrives while the line generates, the line is stopped (llama.cpp stops between two
+        tokens and gives the slot back), and it starts over once the interactive work is
+        done: a chat waits for one token of a batch, never for a whole answer.
+        """
+        scheduler = self.service.scheduler
+        while True:
+            while scheduler.requests_pending():
+                await asyncio.sleep(_IDLE_POLL)
+            line = asyncio.ensure_future(self._answer(endpoint, raw))
+            while not line.done():
+                await asyncio.wait({line}, timeout=_IDLE_POLL)
+                # More than the line's own request: someone else wants a model.
+                if not line.done() and scheduler.requests_pending() > 1:
+                    line.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await line
+                    self.on_preempt()
+                    break
+            else:
+                return line.result()
 
     async def _answer(self, endpoint: str, raw: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """(status, body) of one request, answered as its route would answer it."""

@@ -128,6 +128,11 @@ class Metrics:
             ["model", "result"],
             registry=r,
         )
+        self.batch_preempted = Counter(
+            "terraqore_batch_lines_preempted",
+            "Batch lines stopped so that an interactive request went first (they run again)",
+            registry=r,
+        )
         r.register(_SchedulerCollector(scheduler_state))
 
 

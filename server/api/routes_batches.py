@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from server.api.batch_runner import parse_batch_input
 from server.api.deps import batch_runner, batch_store
 from server.errors import BadRequest
-from server.runtime.batch_store import RUNNING, Batch, new_id
+from server.runtime.batch_store import Batch, new_id
 
 router = APIRouter(prefix="/v1")
 
@@ -121,14 +121,6 @@ async def get_batch(batch_id: str, request: Request) -> dict[str, Any]:
 @router.post("/batches/{batch_id}/cancel")
 async def cancel_batch(batch_id: str, request: Request) -> dict[str, Any]:
     """Stop a batch after the line in progress; what was answered stays in its output file."""
-    store = batch_store(request)
-    batch = await asyncio.to_thread(store.get_batch, batch_id)
-    if batch.status not in RUNNING:
-        raise BadRequest(
-            f"batch {batch_id} is {batch.status}; only a running batch can be cancelled"
-        )
-    if batch.status != "cancelling":
-        batch.status, batch.cancelling_at = "cancelling", int(time.time())
-        await asyncio.to_thread(store.save, batch)
-    batch_runner(request).wake()
+    batch = await asyncio.to_thread(batch_store(request).request_cancel, batch_id)
+    batch_runner(request).cancel(batch_id)
     return batch.to_api()

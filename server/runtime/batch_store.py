@@ -30,8 +30,12 @@ CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY, filename TEXT NOT NULL, purpose TEXT NOT NULL,
     bytes INTEGER NOT NULL, created_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, created_at INTEGER, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY, created_at INTEGER, record TEXT NOT NULL, status TEXT
+);
 """
+EXPIRY_SECONDS = 24 * 3600
+"""The only `completion_window` ("24h"): lines not answered by then expire."""
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Batch:
     failed_at: int | None = None
     cancelling_at: int | None = None
     cancelled_at: int | None = None
+    expired_at: int | None = None
     errors: dict[str, Any] | None = None
     request_counts: dict[str, int] = field(
         default_factory=lambda: {"total": 0, "completed": 0, "failed": 0}
@@ -75,7 +80,16 @@ class Batch:
 
     def to_api(self) -> dict[str, Any]:
         """OpenAI's batch object."""
-        return {**asdict(self), "object": "batch", "expires_at": None, "expired_at": None}
+        return {**asdict(self), "object": "batch", "expires_at": self.expires_at}
+
+    @property
+    def expires_at(self) -> int:
+        """When the lines not yet answered expire (`completion_window` after creation)."""
+        return self.created_at + EXPIRY_SECONDS
+
+
+def _placeholders(values: tuple[str, ...]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def new_id(prefix: str) -> str:
@@ -93,6 +107,13 @@ class BatchStore:
         self._db = sqlite3.connect(root / "batches.sqlite", check_same_thread=False)
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
+            # Stores written before the status column: add it, filled from each record.
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(batches)")}
+            if "status" not in columns:
+                self._db.execute("ALTER TABLE batches ADD COLUMN status TEXT")
+            self._db.execute(
+                "UPDATE batches SET status = json_extract(record, '$.status') WHERE status IS NULL"
+            )
         os.chmod(root / "batches.sqlite", 0o600)
 
     def close(self) -> None:
@@ -137,12 +158,8 @@ class BatchStore:
     def delete_file(self, file_id: str) -> None:
         """Delete a file, unless a running batch reads or writes it (400)."""
         self.get_file(file_id)
-        for batch in self.list_batches():
-            if batch.status in RUNNING and file_id in (
-                batch.input_file_id,
-                batch.output_file_id,
-                batch.error_file_id,
-            ):
+        for batch in self._running():
+            if file_id in (batch.input_file_id, batch.output_file_id, batch.error_file_id):
                 raise BadRequest(f"file {file_id} is in use by the running batch {batch.id}")
         with self._lock, self._db:
             self._db.execute("DELETE FROM files WHERE id = ?", (file_id,))
@@ -154,17 +171,42 @@ class BatchStore:
         """Record a new batch."""
         with self._lock, self._db:
             self._db.execute(
-                "INSERT INTO batches VALUES (?, ?, ?)",
-                (batch.id, batch.created_at, json.dumps(asdict(batch))),
+                "INSERT INTO batches VALUES (?, ?, ?, ?)",
+                (batch.id, batch.created_at, json.dumps(asdict(batch)), batch.status),
             )
         return batch
 
-    def save(self, batch: Batch) -> None:
-        """Write a batch's current state."""
+    def save(self, batch: Batch, over_cancel: bool = False) -> bool:
+        """Write a batch's current state; False if it was cancelled meanwhile (not written).
+
+        The runner is the one writer of a batch it works on, except for a cancellation,
+        which `request_cancel` writes at any time: the runner's next save then fails, and
+        it finishes the cancellation itself (`over_cancel`).
+        """
+        with self._lock, self._db:
+            written = self._db.execute(
+                "UPDATE batches SET record = ?, status = ? WHERE id = ? "
+                "AND (status IS NOT 'cancelling' OR ?)",
+                (json.dumps(asdict(batch)), batch.status, batch.id, over_cancel),
+            ).rowcount
+        return written == 1
+
+    def request_cancel(self, batch_id: str) -> Batch:
+        """Mark a running batch `cancelling` (at once, atomically); 400 if it is not running."""
+        now = int(time.time())
         with self._lock, self._db:
             self._db.execute(
-                "UPDATE batches SET record = ? WHERE id = ?", (json.dumps(asdict(batch)), batch.id)
+                "UPDATE batches SET status = 'cancelling', record = json_set(record, "
+                "'$.status', 'cancelling', '$.cancelling_at', ?) WHERE id = ? "
+                f"AND status IN ({_placeholders(RUNNING)}) AND status != 'cancelling'",
+                (now, batch_id, *RUNNING),
             )
+        batch = self.get_batch(batch_id)
+        if batch.status != "cancelling":
+            raise BadRequest(
+                f"batch {batch_id} is {batch.status}; only a running batch can be cancelled"
+            )
+        return batch
 
     def get_batch(self, batch_id: str) -> Batch:
         """A batch, or 404."""
@@ -187,8 +229,18 @@ class BatchStore:
 
     def next_runnable(self) -> Batch | None:
         """The oldest batch that still has work (or a cancellation) to finish."""
-        running = [b for b in self.list_batches() if b.status in RUNNING]
-        return running[-1] if running else None
+        running = self._running(limit=1)
+        return running[0] if running else None
+
+    def _running(self, limit: int = -1) -> list[Batch]:
+        """Batches with work left, oldest first (only their rows are decoded)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT record FROM batches WHERE status IN ({_placeholders(RUNNING)}) "
+                "ORDER BY created_at, rowid LIMIT ?",
+                (*RUNNING, limit),
+            ).fetchall()
+        return [Batch(**json.loads(row[0])) for row in rows]
 
     # -- results -------------------------------------------------------------------
 

@@ -13,13 +13,26 @@ from typing import Any
 import httpx
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from terraqore.cli.console import ProgressBars, out
 from terraqore.cli.support import cli_errors, fail
 from terraqore.settings import Settings
 
+
+class _FileOrCommand(TyperGroup):
+    """`terraqore batch FILE.jsonl [--wait]` is short for `terraqore batch submit FILE.jsonl`."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:  # typer's own click types
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["submit", *args]
+        return super().resolve_command(ctx, args)
+
+
 batch_app = typer.Typer(
-    help="Batch jobs: a JSONL file of requests, answered in the background.",
+    cls=_FileOrCommand,
+    help="Batch jobs: a JSONL file of requests, answered in the background "
+    "(`terraqore batch FILE.jsonl` submits it).",
     no_args_is_help=True,
 )
 FINISHED = ("completed", "failed", "cancelled", "expired")

@@ -1,13 +1,16 @@
 """OpenAI's Files and Batch APIs on the real server and the tiny model, with the `openai` client.
 
 A batch answers every line as the route would (failures go to the error file), a bad input
-file is a 400 that names its line, an interactive request is served while a batch runs, and a
-batch interrupted by `kill -9` resumes after a restart without answering any line twice.
+file is a 400 that names its line, an interactive request goes before the batch line in
+progress (which runs again later), a cancel keeps what was answered, lines left after the 24h
+window expire, and a batch interrupted by `kill -9` resumes after a restart without answering
+any line twice.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +56,7 @@ def _wait(client: OpenAI, batch_id: str, timeout: float = 300) -> Batch:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         batch = client.batches.retrieve(batch_id)
-        if batch.status in ("completed", "failed", "cancelled"):
+        if batch.status in ("completed", "failed", "cancelled", "expired"):
             return batch
         time.sleep(0.5)
     raise AssertionError(f"batch {batch_id} did not finish")
@@ -167,24 +170,51 @@ def test_uploads_are_bounded_and_checked(server: RunningServer) -> None:
     assert httpx.get(f"{server.url}/v1/files/..%2F..%2Fetc%2Fpasswd/content").status_code == 404
 
 
-def test_an_interactive_request_is_served_while_a_batch_runs(server: RunningServer) -> None:
+def _preempted(server: RunningServer) -> float:
+    for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+        if line.startswith("terraqore_batch_lines_preempted_total "):
+            return float(line.split()[1])
+    raise AssertionError("no preemption counter in /metrics")
+
+
+def test_an_interactive_request_goes_before_the_batch_line_in_progress(
+    server: RunningServer,
+) -> None:
     client = _client(server)
-    lines = [_line(f"long{i}", "Count from one to fifty.", tokens=48) for i in range(8)]
+    before = _preempted(server)
+    lines = [_line(f"long{i}", "Count from one to two hundred.", tokens=160) for i in range(4)]
     batch = _submit(client, lines)
     deadline = time.monotonic() + 120
     while client.batches.retrieve(batch.id).status != "in_progress":
         assert time.monotonic() < deadline
         time.sleep(0.1)
+    time.sleep(0.3)  # into the first line's generation
     reply = client.chat.completions.create(
         model=TINY, messages=[{"role": "user", "content": "Hi"}], max_tokens=4
     )
     assert reply.choices[0].message.content is not None
     during = client.batches.retrieve(batch.id).request_counts
     assert during is not None and during.completed < during.total  # it did not wait for the batch
-    cancelled = client.batches.cancel(batch.id)
-    assert cancelled.status in ("cancelling", "cancelled", "completed")
+    assert _preempted(server) > before  # the line in progress gave way to the chat
     done = _wait(client, batch.id)
-    assert done.status in ("cancelled", "completed")
+    assert done.status == "completed"
+    ids = [a["custom_id"] for a in _results(client, done.output_file_id)]
+    assert sorted(ids) == sorted(line["custom_id"] for line in lines)  # the stopped line ran once
+
+
+def test_a_cancelled_batch_keeps_what_it_answered(server: RunningServer) -> None:
+    client = _client(server)
+    lines = [_line(f"c{i}", "Count from one to fifty.", tokens=48) for i in range(8)]
+    batch = _submit(client, lines)
+    cancelled = client.batches.cancel(batch.id)
+    assert cancelled.status == "cancelling" and cancelled.cancelling_at
+    done = _wait(client, batch.id)
+    assert done.status == "cancelled" and done.cancelled_at
+    assert done.request_counts is not None and done.request_counts.completed < 8
+    answered = _results(client, done.output_file_id)
+    assert len(answered) == done.request_counts.completed
+    with pytest.raises(BadRequestError, match="only a running batch"):
+        client.batches.cancel(batch.id)
 
 
 def test_a_batch_resumes_after_kill_9_and_answers_each_line_once(tmp_path: Path) -> None:
@@ -238,3 +268,38 @@ def test_the_cli_submits_follows_and_saves_the_results(
     assert r.exit_code == 0 and "completed" in r.output
     r = runner.invoke(app, ["batch", "cancel", "batch_nope"])
     assert r.exit_code == 1 and "no batch" in r.output
+
+
+def test_lines_left_after_the_24h_window_expire_with_an_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    srv = start_server(home)
+    try:
+        client = _client(srv)
+        lines = [_line(f"e{i}", "Count from one to fifty.", tokens=48) for i in range(5)]
+        batch = _submit(client, lines)
+        srv.process.kill()  # before the batch could finish
+        srv.process.wait()
+    finally:
+        srv.stop()
+    (db,) = home.rglob("batches.sqlite")
+    with sqlite3.connect(db) as conn:  # created 25 hours ago
+        conn.execute(
+            "UPDATE batches SET record = json_set(record, '$.created_at', ?) WHERE id = ?",
+            (int(time.time()) - 25 * 3600, batch.id),
+        )
+    conn.close()
+    srv = start_server(home)
+    try:
+        client = _client(srv)
+        done = _wait(client, batch.id)
+        assert done.status == "expired" and done.expired_at
+        assert done.expires_at is not None and done.expires_at < time.time()
+        answered = {a["custom_id"] for a in _results(client, done.output_file_id)}
+        expired = _results(client, done.error_file_id)
+        assert all(e["error"]["code"] == "batch_expired" for e in expired)
+        assert answered | {e["custom_id"] for e in expired} == {x["custom_id"] for x in lines}
+        assert not answered & {e["custom_id"] for e in expired}
+        counts = done.request_counts
+        assert counts is not None and counts.failed == len(expired)
+    finally:
+        srv.stop()

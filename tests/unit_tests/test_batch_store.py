@@ -56,3 +56,55 @@ def test_results_resume_after_a_line_cut_short(tmp_path: Path) -> None:
         out.write('{"custom_id": "c", "resp')  # a crash in the middle of a line
     assert store.answered(batch) == {"a", "b"}
     assert store.get_file(batch.output_file_id).bytes > 0
+
+
+def test_the_oldest_running_batch_is_next_and_finished_ones_are_skipped(tmp_path: Path) -> None:
+    store = BatchStore(tmp_path / "b")
+    f = store.add_file("in.jsonl", "batch", b"")
+    old = store.add_batch(Batch(new_id("batch_"), CHAT, f.id, "24h", created_at=1))
+    new = store.add_batch(Batch(new_id("batch_"), CHAT, f.id, "24h", created_at=2))
+    assert store.next_runnable() == old
+    old.status = "completed"
+    assert store.save(old)
+    assert store.next_runnable() == new
+    new.status = "failed"
+    store.save(new)
+    assert store.next_runnable() is None
+    store.delete_file(f.id)  # no running batch uses it any more
+
+
+def test_a_cancel_is_never_overwritten_by_the_runner(tmp_path: Path) -> None:
+    store = BatchStore(tmp_path / "b")
+    f = store.add_file("in.jsonl", "batch", b"")
+    batch = store.add_batch(Batch(new_id("batch_"), CHAT, f.id, "24h", created_at=1))
+    runner_copy = store.get_batch(batch.id)
+    runner_copy.status = "in_progress"
+    assert store.save(runner_copy)
+    cancelled = store.request_cancel(batch.id)
+    assert cancelled.status == "cancelling" and cancelled.cancelling_at
+    runner_copy.request_counts["completed"] += 1  # the runner's stale copy: refused
+    assert not store.save(runner_copy)
+    assert store.get_batch(batch.id).status == "cancelling"
+    runner_copy.status = "cancelled"
+    assert store.save(runner_copy, over_cancel=True)
+    assert store.get_batch(batch.id).request_counts["completed"] == 1
+    with pytest.raises(BadRequest, match="only a running batch"):
+        store.request_cancel(batch.id)
+    with pytest.raises(NotFound):
+        store.request_cancel("batch_nope")
+
+
+def test_a_store_from_before_the_status_column_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "b"
+    root.mkdir()
+    batch = Batch(new_id("batch_"), CHAT, "file-x", "24h", created_at=1)
+    record = {k: v for k, v in batch.__dict__.items() if k != "expired_at"}
+    with sqlite3.connect(root / "batches.sqlite") as db:
+        db.execute("CREATE TABLE batches (id TEXT PRIMARY KEY, created_at INTEGER, record TEXT)")
+        db.execute("INSERT INTO batches VALUES (?, 1, ?)", (batch.id, json.dumps(record)))
+    db.close()
+    store = BatchStore(root)
+    assert store.next_runnable() == batch
+    assert store.get_batch(batch.id).to_api()["expires_at"] == 1 + 24 * 3600

@@ -24,7 +24,7 @@ import nodes.search_ingest
 from agents.qa_context import QAContext
 from graphs.qa import build_graph, graph
 from nodes.sources import number_sources
-from nodes.verify import NOT_FOUND, check, split_sentences, support
+from nodes.verify import NOT_FOUND, check, coverage, split_sentences, support
 
 BACH = Document(
     page_content="Johann Sebastian Bach was a German composer of the Baroque period. "
@@ -232,3 +232,20 @@ def test_invoke_without_a_context_runs_on_the_defaults(wired):
     out = graph.invoke({"question": "Where was Bach born?"})
     assert out["citations_valid"] is True and "[1]" in out["answer"]
     assert [s["n"] for s in out["sources"]] == [1, 2]
+
+
+def test_a_supported_answer_about_another_subject_than_the_question_is_not_found():
+    # The gold article gone, the model pins the question on a neighbouring subject and copies
+    # its passage: every sentence is supported, but the source never speaks of what was asked.
+    sources = number_sources([OTTER, BACH], "Bach")
+    question = "Which aquatic mammal of the Baltic coast builds dams from driftwood?"
+    draft = "Sea otters use stones as tools to open shellfish [1]."
+    assert coverage(question, [sources[0]]) < 0.5
+    assert check(draft, sources, question, 0.6).answer != NOT_FOUND  # each sentence supported
+    out = check(draft, sources, question, 0.6, question_coverage=0.5)
+    assert out.not_found and out.answer == NOT_FOUND
+    # A plain question whose answer passage holds most of its words still stands.
+    bach = check(
+        "Bach was born in Eisenach [2].", sources, "In which city was Bach born?", 0.6, 0.5
+    )
+    assert not bach.not_found and "[2]" in bach.answer
