@@ -12,13 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.server_harness import TINY, RunningServer
 from tests.small_lake import DOCS, SOURCE, build_small_lake
 from tests.ui.conftest import ROOT, page_server, shot
 
 CONFIG = ROOT / "tests" / "ui" / "langgraph.json"
+QUESTION = "Where was Johann Sebastian Bach born?"
+ATTEMPTS = 4
 NOTE = "The Vellum bridge over the river Asker opened in 1911 and carries trams. " * 6
 
 
@@ -27,8 +29,11 @@ def url(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The page over a small indexed lake, its Q&A graph on the small model."""
     home = tmp_path_factory.mktemp("ui-ask") / "home"
     build_small_lake(home, server.url)
-    models = {f"TERRAQORE_{role}_MODEL": TINY for role in ("ANSWER", "CONDENSE")}
-    with page_server(CONFIG, home, server.url, models) as address:
+    env = {f"TERRAQORE_{role}_MODEL": TINY for role in ("ANSWER", "CONDENSE")}
+    # One passage per question: smollm2:135m cites it reliably, where with three it often
+    # writes no supported citation and the answer is "not found".
+    env["TERRAQORE_K"] = "1"
+    with page_server(CONFIG, home, server.url, env) as address:
         yield address
 
 
@@ -46,13 +51,28 @@ def ask(page: Page, question: str, turns: int) -> None:
     expect(page.locator("#ask-status")).not_to_have_class(re.compile("error"))
 
 
+def ask_until_cited(page: Page) -> Locator:
+    """Ask `QUESTION` in new conversations until an answer cites (at most `ATTEMPTS` times).
+
+    smollm2:135m samples (its own temperature): now and then its draft cites nothing the
+    check accepts, and the answer is "not found", which the page must then show as such.
+    """
+    for attempt in range(ATTEMPTS):
+        page.get_by_role("button", name="New conversation").click()
+        ask(page, QUESTION, 1)
+        answer = page.locator("#turns > li").first
+        if answer.locator(".answer .chip").count():
+            return answer
+        expect(answer).to_have_class(re.compile("not-found"))
+        expect(answer.locator(".badge")).to_have_text("Not found in the lake")
+        shot(page, f"ask-not-found-{attempt}")
+    pytest.fail(f"no cited answer in {ATTEMPTS} tries: {answer.inner_text()}")
+
+
 def test_an_answer_cites_its_sources_and_a_chip_opens_one(page: Page, url: str) -> None:
     open_tab(page, url, "ask")
-    ask(page, "In which city was Bach born?", 1)
-    answer = page.locator("#turns > li").first
-    chips = answer.locator(".answer .chip")
-    assert chips.count() >= 1, answer.inner_text()
-    chip = chips.first
+    answer = ask_until_cited(page)
+    chip = answer.locator(".answer .chip").first
     chip.click()
     card = page.locator("#source-card")
     expect(card).to_be_visible()
@@ -69,13 +89,14 @@ def test_an_answer_cites_its_sources_and_a_chip_opens_one(page: Page, url: str) 
 
     # A follow-up stays in the same conversation, which the list shows and can reopen.
     ask(page, "When did he die?", 2)
-    threads = page.locator("#thread-list button.thread")
-    expect(threads).to_have_count(1)
+    current = page.locator("#thread-list button.thread[aria-current=true]")
+    expect(current).to_have_count(1)
     page.get_by_role("button", name="New conversation").click()
     expect(page.locator("#turns > li")).to_have_count(0)
-    threads.first.click()
+    page.locator("#thread-list button.thread").first.click()  # the newest first
     expect(page.locator("#turns > li")).to_have_count(2)
-    expect(page.locator("#turns > li .question").first).to_have_text("In which city was Bach born?")
+    expect(page.locator("#turns > li .question").first).to_have_text(QUESTION)
+    expect(page.locator("#turns > li .chip").first).to_be_visible()
 
 
 def test_a_folder_added_from_the_lake_tab_is_ingested_with_progress(
@@ -103,7 +124,7 @@ def test_a_folder_added_from_the_lake_tab_is_ingested_with_progress(
     progress = page.evaluate("window.progress")
     assert any(line.startswith("Reading") for line in progress), progress
     assert any(line.startswith("Embedding") for line in progress), progress
-    row = page.locator("#lake-sources tbody tr", has_text=str(folder))
+    row = page.locator("#lake-sources tbody tr", has_text=folder.name)
     expect(row).to_contain_text("bridges")
     expect(row).to_contain_text("none")  # no error on its last run
     expect(page.locator("#lake-runs")).to_contain_text(str(folder))
