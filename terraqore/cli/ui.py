@@ -9,6 +9,7 @@ this machine only, unless API keys are configured (`TERRAQORE_API_KEYS`).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import webbrowser
 from pathlib import Path
@@ -71,6 +72,9 @@ def ui(
     if running is None:
         return
     err.print("[dim]Ctrl-C stops it[/]")
+    # `langgraph dev` runs in its own session, so a plain `kill` of this process would leave
+    # it behind: SIGTERM exits through the `finally` below, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         running.wait()
     except KeyboardInterrupt:
