@@ -5,7 +5,8 @@ line must be a request to the batch's endpoint that the route itself would accep
 file is a 400 with its line number, never a half-run batch. The runner then answers the
 lines one at a time, in order. A line starts only when no interactive request is waiting
 for or holding a model (`Scheduler.requests_pending`), and a line in progress is stopped when
-one arrives and started over afterwards, so someone at a prompt never waits for a batch.
+one arrives and started over afterwards (at most `MAX_PREEMPTIONS` times per line), so
+someone at a prompt does not wait for a batch's answer.
 Lines not answered within the batch's 24-hour window expire with a `batch_expired` error.
 """
 
@@ -41,6 +42,8 @@ BODIES: dict[str, type[BaseModel]] = {
     "/v1/embeddings": OAIEmbeddingRequest,
 }
 _IDLE_POLL = 0.05  # seconds between looks at the interactive queue
+MAX_PREEMPTIONS = 3
+"""Times one line may be stopped for interactive requests before it runs to its end."""
 
 
 def parse_batch_input(lines: list[str], endpoint: str, max_lines: int) -> int:
@@ -110,20 +113,30 @@ class BatchRunner:
 
     async def _loop(self) -> None:
         while True:
-            batch = await asyncio.to_thread(self.store.next_runnable)
-            if batch is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=5)
-                continue
             try:
-                await self._run(batch)
+                await self._next()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the batch fails; the runner goes on with the next
-                log.exception("batch %s failed", batch.id)
-                batch.errors = {"object": "list", "data": [{"message": str(exc)[:500]}]}
-                await self._finish(batch, "failed")
+            except Exception:  # never let the runner die: every batch would stall
+                log.exception("the batch runner failed; it goes on in a moment")
+                await asyncio.sleep(1)
+
+    async def _next(self) -> None:
+        """Work on the next batch, or wait for one."""
+        batch = await asyncio.to_thread(self.store.next_runnable)
+        if batch is None:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=5)
+            return
+        try:
+            await self._run(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the batch fails; the runner goes on with the next
+            log.exception("batch %s failed", batch.id)
+            batch.errors = {"object": "list", "data": [{"message": str(exc)[:500]}]}
+            await self._finish(batch, "failed")
 
     def cancel(self, batch_id: str) -> None:
         """A batch was marked `cancelling`: stop it before its next line."""
@@ -138,15 +151,37 @@ class BatchRunner:
         return False
 
     async def _finish(self, batch: Batch, status: str) -> None:
-        """End a batch: completed, cancelled or expired (the cancel's own time is kept)."""
+        """End a batch: completed, failed, cancelled or expired.
+
+        Only `cancelled` may overwrite a cancel; any other end that finds the batch cancelled
+        meanwhile (the route wrote it after the last line) ends it cancelled instead.
+        """
         now = int(time.time())
         if status == "cancelled":
             current = await asyncio.to_thread(self.store.get_batch, batch.id)
             batch.cancelling_at = current.cancelling_at or now
         batch.status = status
         setattr(batch, f"{status}_at", now)
-        await asyncio.to_thread(self.store.save, batch, True)
+        if not await asyncio.to_thread(self.store.save, batch, status == "cancelled"):
+            setattr(batch, f"{status}_at", None)
+            await self._finish(batch, "cancelled")
+            return
         self._cancels.discard(batch.id)
+
+    async def _cancel_others(self, running: Batch) -> None:
+        """Batches cancelled while queued behind this one end now, not when it ends."""
+        for batch_id in sorted(self._cancels - {running.id}):
+            other = await asyncio.to_thread(self.store.get_batch, batch_id)
+            if other.status == "cancelling":
+                await self._finish(other, "cancelled")
+            else:
+                self._cancels.discard(batch_id)
+
+    def _stop_reason(self, batch: Batch) -> str | None:
+        """Why the batch must stop before its next line: cancelled, expired, or not at all."""
+        if batch.id in self._cancels:
+            return "cancelled"
+        return "expired" if time.time() >= batch.expires_at else None
 
     async def _run(self, batch: Batch) -> None:
         if batch.status == "cancelling":  # cancelled before a restart, or before it began
@@ -155,34 +190,37 @@ class BatchRunner:
         if batch.status == "validating":
             batch.status, batch.in_progress_at = "in_progress", int(time.time())
             await self._save(batch)
-        done = await asyncio.to_thread(self.store.answered, batch)
+        ok, failed = await asyncio.to_thread(self.store.answered, batch)
+        # Counted again from the result files: a crash may have come between a result and
+        # the save of its count.
+        batch.request_counts["completed"], batch.request_counts["failed"] = len(ok), len(failed)
+        done = ok | failed
         lines = await asyncio.to_thread(lambda: list(self.store.read_input(batch.input_file_id)))
         for line in lines:
-            if batch.id in self._cancels:
-                await self._finish(batch, "cancelled")
-                return
             item = json.loads(line)
             if item["custom_id"] in done:
                 continue
-            if time.time() >= batch.expires_at:
-                await self._expire(batch, lines, done)
-                return
-            status, body = await self._answer_yielding(batch.endpoint, item["body"])
+            await self._cancel_others(batch)
+            answer = await self._answer_yielding(batch, item["body"])
+            if answer is None:  # cancelled or expired while it waited
+                break
+            status, body = answer
             result = {
                 "id": f"batch_req_{uuid.uuid4().hex[:24]}",
                 "custom_id": item["custom_id"],
                 "response": {"status_code": status, "request_id": uuid.uuid4().hex, "body": body},
                 "error": None,
             }
-            failed = status != 200
-            await asyncio.to_thread(self.store.append_result, batch, result, failed)
+            bad = status != 200
+            await asyncio.to_thread(self.store.append_result, batch, result, bad)
             done.add(item["custom_id"])
-            batch.request_counts["failed" if failed else "completed"] += 1
+            batch.request_counts["failed" if bad else "completed"] += 1
             await self._save(batch)
-        if batch.id in self._cancels:
-            await self._finish(batch, "cancelled")
+        reason = self._stop_reason(batch)
+        if reason == "expired" and len(done) < len(lines):
+            await self._expire(batch, lines, done)
         else:
-            await self._finish(batch, "completed")
+            await self._finish(batch, "cancelled" if reason == "cancelled" else "completed")
 
     async def _expire(self, batch: Batch, lines: list[str], done: set[str]) -> None:
         """Past its completion window: every line not answered gets a `batch_expired` error."""
@@ -197,30 +235,40 @@ class BatchRunner:
             batch.request_counts["failed"] += 1
         await self._finish(batch, "expired")
 
-    async def _answer_yielding(self, endpoint: str, raw: dict[str, Any]) -> tuple[int, Any]:
-        """Answer one line, giving way to interactive requests, before it and while it runs.
+    async def _answer_yielding(self, batch: Batch, raw: dict[str, Any]) -> tuple[int, Any] | None:
+        """Answer one line, giving way to interactive requests; None if the batch must stop.
 
         The line starts only when no interactive request waits for or holds a model. If one
-        arrives while the line generates, the line is stopped (llama.cpp stops between two
-        tokens and gives the slot back), and it starts over once the interactive work is
-        done: a chat waits for one token of a batch, never for a whole answer.
+        arrives while the line runs, the line is stopped (llama.cpp stops after the token in
+        progress; a prompt being evaluated is not interrupted) and starts over once the
+        interactive work is done. A line is stopped at most `MAX_PREEMPTIONS` times; then it
+        runs to its end, so a steady stream of chats cannot keep a batch from progressing.
+        A cancel or the end of the batch's window is noticed while waiting, too.
         """
         scheduler = self.service.scheduler
-        while True:
+        for attempt in range(MAX_PREEMPTIONS + 1):
             while scheduler.requests_pending():
+                if self._stop_reason(batch):
+                    return None
                 await asyncio.sleep(_IDLE_POLL)
-            line = asyncio.ensure_future(self._answer(endpoint, raw))
-            while not line.done():
-                await asyncio.wait({line}, timeout=_IDLE_POLL)
-                # More than the line's own request: someone else wants a model.
-                if not line.done() and scheduler.requests_pending() > 1:
+            if self._stop_reason(batch):
+                return None
+            line = asyncio.ensure_future(self._answer(batch.endpoint, raw))
+            try:
+                while not line.done():
+                    await asyncio.wait({line}, timeout=_IDLE_POLL)
+                    # More than the line's own request: someone else wants a model.
+                    if attempt < MAX_PREEMPTIONS and scheduler.requests_pending() > 1:
+                        break
+            finally:  # preempted, or the runner itself stopped: the line stops too
+                if not line.done():
                     line.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await line
-                    self.on_preempt()
-                    break
-            else:
+                    # `wait`, not `await line`: the runner's own cancel must get through.
+                    await asyncio.wait({line})
+            if not line.cancelled():  # it ended on its own (even just as it was preempted)
                 return line.result()
+            self.on_preempt()
+        raise AssertionError("unreachable: the last attempt is never preempted")
 
     async def _answer(self, endpoint: str, raw: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """(status, body) of one request, answered as its route would answer it."""

@@ -193,16 +193,20 @@ class BatchStore:
 
     def request_cancel(self, batch_id: str) -> Batch:
         """Mark a running batch `cancelling` (at once, atomically); 400 if it is not running."""
-        now = int(time.time())
         with self._lock, self._db:
-            self._db.execute(
+            marked = self._db.execute(
                 "UPDATE batches SET status = 'cancelling', record = json_set(record, "
                 "'$.status', 'cancelling', '$.cancelling_at', ?) WHERE id = ? "
-                f"AND status IN ({_placeholders(RUNNING)}) AND status != 'cancelling'",
-                (now, batch_id, *RUNNING),
-            )
-        batch = self.get_batch(batch_id)
-        if batch.status != "cancelling":
+                f"AND status IN ({_placeholders(RUNNING)})",
+                (int(time.time()), batch_id, *RUNNING),
+            ).rowcount
+            row = self._db.execute(
+                "SELECT record FROM batches WHERE id = ?", (batch_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no batch {batch_id!r}")
+        batch = Batch(**json.loads(row[0]))
+        if not marked:
             raise BadRequest(
                 f"batch {batch_id} is {batch.status}; only a running batch can be cancelled"
             )
@@ -228,7 +232,7 @@ class BatchStore:
         return [Batch(**json.loads(row[0])) for row in rows]
 
     def next_runnable(self) -> Batch | None:
-        """The oldest batch that still has work (or a cancellation) to finish."""
+        """The batch to work on: a cancellation to finish first, then the oldest with work."""
         running = self._running(limit=1)
         return running[0] if running else None
 
@@ -237,7 +241,7 @@ class BatchStore:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT record FROM batches WHERE status IN ({_placeholders(RUNNING)}) "
-                "ORDER BY created_at, rowid LIMIT ?",
+                "ORDER BY status = 'cancelling' DESC, created_at, rowid LIMIT ?",
                 (*RUNNING, limit),
             ).fetchall()
         return [Batch(**json.loads(row[0])) for row in rows]
@@ -261,18 +265,44 @@ class BatchStore:
                 "UPDATE files SET bytes = bytes + ? WHERE id = ?", (len(line), file_id)
             )
 
-    def answered(self, batch: Batch) -> set[str]:
-        """The `custom_id`s that already have a result (after a restart)."""
-        done: set[str] = set()
+    def answered(self, batch: Batch) -> tuple[set[str], set[str]]:
+        """The `custom_id`s that already have a result, and those that failed (after a restart).
+
+        A line a crash cut short is removed from its file first (that request runs again),
+        so the next result starts on a line of its own.
+        """
+        found: list[set[str]] = []
         for file_id in (batch.output_file_id, batch.error_file_id):
+            ids: set[str] = set()
+            found.append(ids)
             if file_id is None:
                 continue
+            self._drop_partial_line(file_id)
             for line in self._lines(file_id):
                 try:
-                    done.add(json.loads(line)["custom_id"])
+                    ids.add(json.loads(line)["custom_id"])
                 except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a crash: that request runs again
-        return done
+                    continue
+        return found[0], found[1]
+
+    def _drop_partial_line(self, file_id: str) -> None:
+        with self.file_path(file_id).open("r+b") as f:
+            end = f.seek(0, os.SEEK_END)
+            if end == 0 or (f.seek(end - 1) is not None and f.read(1) == b"\n"):
+                return
+            keep = end
+            while keep > 0:  # back to the last newline, a block at a time
+                start = max(0, keep - 65536)
+                f.seek(start)
+                block = f.read(keep - start)
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    keep = start + cut + 1
+                    break
+                keep = start
+            f.truncate(keep)
+        with self._lock, self._db:
+            self._db.execute("UPDATE files SET bytes = ? WHERE id = ?", (keep, file_id))
 
     def read_input(self, file_id: str) -> Iterator[str]:
         """The non-empty lines of a stored file."""

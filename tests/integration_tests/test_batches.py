@@ -217,6 +217,25 @@ def test_a_cancelled_batch_keeps_what_it_answered(server: RunningServer) -> None
         client.batches.cancel(batch.id)
 
 
+def test_a_batch_cancelled_in_the_queue_ends_before_the_one_running(
+    server: RunningServer,
+) -> None:
+    client = _client(server)
+    lines = [_line(f"a{i}", "Count from one to two hundred.", tokens=160) for i in range(10)]
+    running = _submit(client, lines)
+    queued = _submit(client, [_line("q0", "Say hi.")])
+    deadline = time.monotonic() + 120
+    while client.batches.retrieve(running.id).status != "in_progress":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    client.batches.cancel(queued.id)
+    done = _wait(client, queued.id, timeout=60)
+    assert done.status == "cancelled"
+    assert client.batches.retrieve(running.id).status == "in_progress"  # it did not wait
+    client.batches.cancel(running.id)
+    assert _wait(client, running.id).status == "cancelled"
+
+
 def test_a_batch_resumes_after_kill_9_and_answers_each_line_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     srv = start_server(home)

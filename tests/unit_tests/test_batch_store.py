@@ -54,8 +54,12 @@ def test_results_resume_after_a_line_cut_short(tmp_path: Path) -> None:
     assert batch.output_file_id and batch.error_file_id
     with store.file_path(batch.output_file_id).open("a") as out:
         out.write('{"custom_id": "c", "resp')  # a crash in the middle of a line
-    assert store.answered(batch) == {"a", "b"}
-    assert store.get_file(batch.output_file_id).bytes > 0
+    assert store.answered(batch) == ({"a"}, {"b"})
+    # The half line is gone, so the next result is a line of its own, and the size follows.
+    store.append_result(batch, {"custom_id": "c", "response": None}, failed=False)
+    out = store.file_path(batch.output_file_id).read_bytes()
+    assert [json.loads(x)["custom_id"] for x in out.splitlines()] == ["a", "c"]
+    assert store.get_file(batch.output_file_id).bytes == len(out)
 
 
 def test_the_oldest_running_batch_is_next_and_finished_ones_are_skipped(tmp_path: Path) -> None:
