@@ -17,7 +17,7 @@ WHEEL_DIR := $(HOME)/.cache/terraqore/wheels/$(CPU_KEY)
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup demo dev test lint unit integration bench clean
+.PHONY: setup demo dev test lint unit integration bench clean browser
 
 setup: $(STAMP)
 
@@ -70,10 +70,27 @@ lint: setup
 unit: setup
 	$(BIN)/pytest tests/unit_tests -q
 
-integration: setup
-	$(BIN)/pytest tests/integration_tests -q
+integration: setup browser
+	$(BIN)/pytest tests/integration_tests tests/ui -q
 
-test: lint
+# The web page's tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download cannot run offline). Installed when missing: as root (CI) with apt-get, else with
+# sudo; without either the browser tests skip and say why.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif ! command -v apt-get >/dev/null; then \
+		echo "no Chromium at $(CHROMIUM) and no apt-get: the browser tests will skip"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	elif command -v sudo >/dev/null; then \
+		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else \
+		echo "no Chromium at $(CHROMIUM) and no root: the browser tests will skip"; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest -q -rs
 
 bench: setup

@@ -141,7 +141,7 @@ def record_error(
 
 
 def status(settings: LakeSettings) -> dict[str, Any]:
-    """Counts per layer and source, the newest item, staleness and the last errors."""
+    """Counts per layer and source, the newest item and its age (per source too), last errors."""
     con = connect(settings, read_only=settings.db_path.exists())
     try:
 
@@ -164,10 +164,13 @@ def status(settings: LakeSettings) -> dict[str, Any]:
                 "chunks": r[5],
                 "last_run": str(r[6]) if r[6] else None,
                 "last_error": r[7],
+                "newest_item": str(r[8]) if r[8] else None,
+                "stale_seconds": r[9],
             }
             for r in con.execute(
                 "SELECT s.id, s.kind, s.uri, s.topic, count(DISTINCT b.id), count(c.id),"
-                " s.last_run, s.last_error FROM sources s"
+                " s.last_run, s.last_error, max(b.fetched_at),"
+                " epoch(current_timestamp - max(b.fetched_at)) FROM sources s"
                 " LEFT JOIN bronze_items b ON b.source_id = s.id"
                 " LEFT JOIN silver_chunks c ON c.item_id = b.id"
                 " GROUP BY ALL ORDER BY s.id"

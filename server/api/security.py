@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
@@ -35,9 +35,10 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _reject(
+async def reject(
     send: Send, status: int, message: str, headers: Iterable[tuple[str, str]] = ()
 ) -> None:
+    """Answer with a JSON error (`{"error": message}`) and the status, before any route runs."""
     body = json.dumps({"error": message}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in headers]
@@ -109,7 +110,7 @@ class CrossSiteMiddleware:
             return
         origin = _header(scope, b"origin")
         if origin and not self.allowed.fullmatch(origin):
-            await _reject(
+            await reject(
                 send,
                 403,
                 f"origin {origin!r} may not send {scope['method']} requests to this server "
@@ -126,7 +127,7 @@ class CrossSiteMiddleware:
             site = _header(scope, b"sec-fetch-site").lower()
             from_a_tool = not origin and site in ("", "none", "same-origin")
             if not (from_a_tool and declared.split(";", 1)[0].strip().lower() in ("", _CURL_FORM)):
-                await _reject(
+                await reject(
                     send,
                     415,
                     f"the body must be JSON, sent with Content-Type: application/json "
@@ -152,7 +153,7 @@ class HostCheckMiddleware:
             host = _header(scope, b"host")
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if host and name.lower() not in LOOPBACK_NAMES and not _is_loopback_ip(name):
-                await _reject(send, 403, f"host {host!r} is not allowed on a loopback server")
+                await reject(send, 403, f"host {host!r} is not allowed on a loopback server")
                 return
         await self.app(scope, receive, send)
 
@@ -189,22 +190,24 @@ def key_id_for(scope: Scope, keys: dict[str, str]) -> str | None:
 class AuthMiddleware:
     """Require an API key on every route but liveness and readiness, when keys are set."""
 
-    def __init__(self, app: ASGIApp, keys: dict[str, str]) -> None:
+    def __init__(
+        self, app: ASGIApp, keys: dict[str, str], is_open: Callable[[str], bool] | None = None
+    ) -> None:
         self.app = app
         self.keys = keys
+        # Paths that need no key (the web page's own files have their own list).
+        self.is_open = is_open or OPEN_PATHS.__contains__
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the key; record its id (never the key) for the audit log."""
         if scope["type"] != "http" or not self.keys:
             await self.app(scope, receive, send)
             return
-        open_path = scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS"
+        open_path = self.is_open(scope["path"]) or scope["method"] == "OPTIONS"
         key_id = key_id_for(scope, self.keys)
         if key_id is None and not open_path:
             challenge = 'Bearer realm="terraqore", Basic realm="terraqore"'
-            await _reject(
-                send, 401, "missing or invalid API key", [("WWW-Authenticate", challenge)]
-            )
+            await reject(send, 401, "missing or invalid API key", [("WWW-Authenticate", challenge)])
             return
         scope.setdefault("state", {})["key_id"] = key_id or ""
         await self.app(scope, receive, send)
@@ -237,7 +240,7 @@ class RateLimitMiddleware:
         bucket.stamp = now
         if bucket.tokens < 1:
             wait = max(1, int((1 - bucket.tokens) / self.rate + 0.999))
-            await _reject(send, 429, "rate limit exceeded", [("Retry-After", str(wait))])
+            await reject(send, 429, "rate limit exceeded", [("Retry-After", str(wait))])
             return
         bucket.tokens -= 1
         await self.app(scope, receive, send)
@@ -258,7 +261,7 @@ class BodyLimitMiddleware:
         declared = _header(scope, b"content-length")
         too_big = f"request body larger than {self.max_bytes} bytes"
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await _reject(send, 413, too_big)
+            await reject(send, 413, too_big)
             return
         seen = 0
 

@@ -28,6 +28,7 @@ from terraqore.cli.lake import lake_app
 from terraqore.cli.setup import setup
 from terraqore.cli.stats import stats
 from terraqore.cli.support import cli_errors, client, fail
+from terraqore.cli.ui import ui
 from terraqore.settings import Settings
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ app.add_typer(batch_app, name="batch")
 app.command()(setup)
 app.command()(stats)
 app.command()(demo)
+app.command("ui")(ui)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,32 +7,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import ollama
 import pytest
 
 from agents.qa_context import QAContext
 from graphs.qa import graph
-from lake.bronze import RawItem, Source, write_batch
 from lake.config import LakeSettings
 from lake.database import connect
-from lake.silver import promote
 from nodes.verify import NOT_FOUND
-from retrievers import RetrievalSettings, sync_index
-from retrievers.embedder import ServerEmbedder
-from tests.server_harness import EMBED, RunningServer, guarded_cli
+from tests.server_harness import RunningServer, guarded_cli
+from tests.small_lake import build_small_lake
 from tests.web_fixture import WebFixture
-
-DOCS = {
-    "Johann Sebastian Bach": "Johann Sebastian Bach was a German composer and musician of the "
-    "late Baroque period. He was born in Eisenach in 1685 and worked as a church organist. "
-    "He died in Leipzig in 1750, where he had been cantor of the Thomasschule for 27 years.",
-    "Sea otter": "The sea otter is a marine mammal native to the coasts of the northern and "
-    "eastern North Pacific Ocean. Sea otters use rocks as tools to break open shellfish, and "
-    "they rest floating on their backs, often holding paws so they do not drift apart.",
-    "Basalt": "Basalt is a dark, fine-grained volcanic rock formed from the rapid cooling of "
-    "lava rich in magnesium and iron. More than ninety percent of all volcanic rock on Earth "
-    "is basalt, and it makes up most of the ocean floor along the mid-ocean ridges.",
-}
 
 
 def cited(answer: str) -> set[int]:
@@ -43,18 +27,7 @@ def cited(answer: str) -> set[int]:
 def lake(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A small indexed lake; the environment points the graph at it and at the test server."""
     home = tmp_path_factory.mktemp("qa") / "home"
-    settings = LakeSettings(home=home)
-    items = [
-        RawItem(url=f"https://en.wikipedia.org/wiki/{t.replace(' ', '_')}", title=t, raw=text)
-        for t, text in DOCS.items()
-    ]
-    con = connect(settings)
-    try:
-        write_batch(con, Source("dataset", "test:qa", "wikipedia"), items)
-        promote(con, settings)
-    finally:
-        con.close()
-    sync_index(settings, RetrievalSettings(), ServerEmbedder(ollama.Client(host=server.url), EMBED))
+    build_small_lake(home, server.url)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TERRAQORE_HOME", str(home))
         patch.setenv("TERRAQORE_OLLAMA_HOST", server.url)
