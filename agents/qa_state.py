@@ -74,6 +74,10 @@ class QAOutput:
     notes: list[str] = field(default_factory=list)
     """What the user should know about this turn (a web search, an index not built, ...)."""
 
+    searched_web: bool = False
+    """Whether this turn searched the web (online mode, weak retrieval) and kept what it found;
+    part of the output so that a client streaming the run (the page) can say so."""
+
 
 @dataclass(kw_only=True)
 class QAState(RetrievalState):

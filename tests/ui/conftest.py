@@ -52,9 +52,12 @@ def browser() -> Iterator[Browser]:
 
 
 @contextmanager
-def page_server(config: Path, home: Path, model_server: str, env: dict[str, str]) -> Iterator[str]:
+def page_server(
+    config: Path, home: Path, model_server: str, env: dict[str, str], online: bool = False
+) -> Iterator[str]:
     """`langgraph dev` with `config` on a free port, the network guard loaded; yields the page URL.
 
+    Online mode is allowed only when `online` says so (never inherited from the environment).
     After it stops, fails if anything in it tried to leave loopback.
     """
     guard_log = home / "net_guard.log"
@@ -66,7 +69,7 @@ def page_server(config: Path, home: Path, model_server: str, env: dict[str, str]
         "NET_GUARD_LOG": str(guard_log),
         **env,
     }
-    extra.pop("TERRAQORE_ONLINE", None)
+    extra["TERRAQORE_ONLINE"] = "1" if online else "0"
     started: PageServer = start_page(
         config, "127.0.0.1", free_port(), model_server, Settings(home=home), env=extra
     )

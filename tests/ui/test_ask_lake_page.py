@@ -71,6 +71,7 @@ def ask_until_cited(page: Page) -> Locator:
 
 def test_an_answer_cites_its_sources_and_a_chip_opens_one(page: Page, url: str) -> None:
     open_tab(page, url, "ask")
+    expect(page.locator("#ask-online")).to_be_hidden()  # online mode is not allowed here
     answer = ask_until_cited(page)
     chip = answer.locator(".answer .chip").first
     chip.click()
