@@ -20,7 +20,7 @@ from tests.ui.conftest import ROOT, page_server, shot
 
 CONFIG = ROOT / "tests" / "ui" / "langgraph.json"
 QUESTION = "Where was Johann Sebastian Bach born?"
-ATTEMPTS = 4
+ATTEMPTS = 8
 NOTE = "The Vellum bridge over the river Asker opened in 1911 and carries trams. " * 6
 
 
