@@ -39,7 +39,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 OUTSIDE = re.compile(r"""(?:https?|wss?|ftp)://|(?<=["'(=\s])//[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+""")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Chromium, headless and offline (skipped, saying why, where it is not installed)."""
     if not CHROMIUM.exists():
