@@ -288,7 +288,10 @@ class BatchStore:
     def _drop_partial_line(self, file_id: str) -> None:
         with self.file_path(file_id).open("r+b") as f:
             end = f.seek(0, os.SEEK_END)
-            if end == 0 or (f.seek(end - 1) is not None and f.read(1) == b"\n"):
+            if end == 0:
+                return
+            f.seek(end - 1)
+            if f.read(1) == b"\n":
                 return
             keep = end
             while keep > 0:  # back to the last newline, a block at a time
