@@ -91,7 +91,7 @@ browser:
 	fi
 
 test: lint browser
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs --durations=25
 
 bench: setup
 	$(BIN)/python bench/server_overhead.py --runs 7
