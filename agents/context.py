@@ -1,18 +1,23 @@
 """Per-run configuration of the graphs, passed as LangGraph's `context_schema`.
 
-Read inside a node as `runtime.context`. What the caller passes wins: the environment only
-fills fields the caller left at their defaults, as in LangGraph's templates. A field `k`
-reads `TERRAQORE_K`; an agent's field `coder` reads `TERRAQORE_CODER_MODEL`,
-`TERRAQORE_CODER_NUM_CTX`, `TERRAQORE_CODER_NUM_PREDICT` and `TERRAQORE_CODER_TEMPERATURE`.
+Read inside a node as `runtime.context`. What the caller passes wins: the environment, then
+the config file, only fill fields the caller left at their defaults, as in LangGraph's
+templates (the same precedence as the settings classes). A field `k` reads `TERRAQORE_K`, or
+`k` in `config.toml`; an agent's field `coder` reads `TERRAQORE_CODER_MODEL`,
+`TERRAQORE_CODER_NUM_CTX`, `TERRAQORE_CODER_NUM_PREDICT` and `TERRAQORE_CODER_TEMPERATURE`, or
+`coder_model`, `coder_num_ctx`, ... in the file.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from server.config import ConfigFileError, config_path
 
 
 @dataclass(kw_only=True)
@@ -50,8 +55,13 @@ def agent(model: str) -> Any:
     return field(default_factory=lambda: AgentConfig(model=model))
 
 
-def _convert(raw: str, hint: Any) -> Any:
-    """An environment string as the field's type (`int | None` is an int, and so on)."""
+def _convert(raw: Any, hint: Any) -> Any:
+    """An environment string or a config file value as the field's type.
+
+    `int | None` is an int, and so on; a TOML value is already typed.
+    """
+    if not isinstance(raw, str):  # a TOML value is already typed
+        return tuple(raw) if isinstance(raw, list) else raw
     kind = hint
     if typing.get_origin(hint) in (typing.Union, types.UnionType):  # `X | None` is an X
         kind = next(a for a in typing.get_args(hint) if a is not type(None))
@@ -64,11 +74,38 @@ def _convert(raw: str, hint: Any) -> Any:
     return raw
 
 
-def fill_from_env(obj: Any, prefix: str = "TERRAQORE_", defaults: Any = None) -> None:
-    """Set each dataclass field still at its default from `<prefix><NAME>`, when that is set.
+def config_file_values() -> dict[str, Any]:
+    """The top-level keys of the config file; none when it does not exist.
+
+    The file is `TERRAQORE_CONFIG`, else `config.toml` in the home. A malformed file is one
+    clear error.
+    """
+    path = config_path()
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from None
+    return {k: v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def fill_from_env(
+    obj: Any,
+    prefix: str = "TERRAQORE_",
+    defaults: Any = None,
+    file: dict[str, Any] | None = None,
+) -> None:
+    """Set each dataclass field still at its default from the environment, else the file.
+
+    `<prefix><NAME>` when it is set, else the config file's key of that name without the
+    project prefix, in lower case (`file`: its values, read once for nested configs).
 
     `defaults` is an instance holding the defaults, for dataclasses whose fields have none.
     """
+    if file is None:
+        file = config_file_values()
     hints = typing.get_type_hints(type(obj))
     for f in fields(obj):
         value = getattr(obj, f.name)
@@ -80,9 +117,12 @@ def fill_from_env(obj: Any, prefix: str = "TERRAQORE_", defaults: Any = None) ->
             default = f.default
         if isinstance(value, AgentConfig):
             if value == default:
-                fill_from_env(value, f"{prefix}{f.name.upper()}_", default)
+                fill_from_env(value, f"{prefix}{f.name.upper()}_", default, file)
             continue
-        raw = os.environ.get(f"{prefix}{f.name.upper()}")
+        name = f"{prefix}{f.name.upper()}"
+        raw = os.environ.get(name)
+        if raw is None:
+            raw = file.get(name.removeprefix("TERRAQORE_").lower())
         if raw is not None and value == default:
             setattr(obj, f.name, _convert(raw, hints[f.name]))
 

@@ -71,7 +71,9 @@ def main(
 
 @app.command()
 def serve(
-    host: str | None = typer.Option(None, help="Address to bind (default from OLLAMA_HOST)."),
+    host: str | None = typer.Option(
+        None, help="Address to bind (default from TERRAQORE_OLLAMA_HOST, then OLLAMA_HOST)."
+    ),
     port: int | None = typer.Option(None, help="Port to bind (default 11434)."),
 ) -> None:
     """Run the built-in Ollama-compatible server in the foreground."""

@@ -39,11 +39,16 @@ SECTIONS: list[tuple[str, type[BaseSettings], str]] = [
 
 HEADER = """# Configuration
 
-Every setting is an environment variable, `TERRAQORE_` followed by the field's name in capitals.
-What a caller passes explicitly (a function argument, a CLI option) wins over the environment.
+Every setting is an environment variable, `TERRAQORE_` followed by the field's name in capitals,
+or a key of the config file (`config.toml` in the home, or `TERRAQORE_CONFIG`): the field's name.
+What a caller passes explicitly (a function argument, a CLI option) wins over the environment,
+and the environment over the file.
 
 This page is generated from the settings classes (`terraqore config docs > docs/configuration.md`);
-a test fails when it is out of date.
+a test fails when it is out of date. The graphs' per-run contexts are read the same way
+(`TERRAQORE_K`, `TERRAQORE_MAX_FIX_ROUNDS`, `TERRAQORE_CODER_MODEL`, ...); their fields are
+described in `agents/context.py`, `agents/qa_context.py` and `agents/studio_context.py`, and in
+[qa.md](qa.md) and [studio.md](studio.md).
 """
 
 

@@ -41,7 +41,7 @@ def update_index(rebuild: bool = False) -> None:
 @lake_app.command("ingest")
 @cli_errors
 def lake_ingest(
-    source: str = typer.Argument(..., help="A local file or folder."),
+    source: str = typer.Argument(..., help='A path, a feed or page URL, or search:"query".'),
     topic: str | None = typer.Option(None, help="Topic to file the items under."),
     index: bool = INDEX_AFTER,
 ) -> None:

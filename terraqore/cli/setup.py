@@ -60,9 +60,10 @@ MODEL_SETS = {
     ),
     "default": ModelSet(
         "default",
-        "schema-bound agents on the 0.5B, the Coder and the Answer agent on the 1.5B",
+        "the Idea, Planner and Security agents on the 0.5B; the Coder, the Validator (its tests"
+        " were often wrong on the 0.5B) and the Answer agent on the 1.5B",
         SMALL,
-        {**dict.fromkeys(ROLES, SMALL), "coder": LARGE, "answer": LARGE},
+        {**dict.fromkeys(ROLES, SMALL), "coder": LARGE, "validator": LARGE, "answer": LARGE},
         "all-minilm",
         "42 tokens/s where speed matters, 25 where the words matter",
     ),

@@ -32,6 +32,26 @@ def test_environment_fills_only_what_the_caller_left_at_defaults(monkeypatch):
     assert passed.coder.model == "caller/model" and passed.coder.num_ctx is None
 
 
+def test_the_config_file_fills_what_the_environment_left(monkeypatch, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'k = 7\nonline = true\nrounds = 4\ncoder_model = "file/coder"\ncoder_temperature = 0.2\n'
+        '[routes]\ncode = ["local:terraqore/coder"]\n'  # a table is not a context field
+    )
+    monkeypatch.setenv("TERRAQORE_CONFIG", str(config))
+    monkeypatch.setenv("TERRAQORE_ROUNDS", "5")
+    for name in ("TERRAQORE_K", "TERRAQORE_ONLINE", "TERRAQORE_CODER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    ctx = _Ctx(k=3)
+    assert ctx.k == 3  # the caller wins over the file
+    assert ctx.rounds == 5  # the environment wins over the file
+    assert ctx.online is True  # the file wins over the default
+    assert ctx.coder.model == "file/coder" and ctx.coder.temperature == 0.2
+    config.write_text("k = [")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        _Ctx()
+
+
 def test_agent_options_leave_unset_values_to_the_modelfile():
     assert AgentConfig(model="m").options() == {}
     assert AgentConfig(model="m", num_predict=64, temperature=0.0).options() == {
