@@ -1,6 +1,7 @@
-"""The new user's walk, automated: a fresh clone, `make demo` (setup included), then the unit
-tests. The llama.cpp wheel cache (~/.cache/terraqore/wheels) and pip's cache are shared, as on
-any machine that already built once; nothing else is installed by hand."""
+"""The new user's walk, automated: a fresh clone, then `make demo` (setup included). The
+llama.cpp wheel cache (~/.cache/terraqore/wheels) and pip's cache are shared, as on any machine
+that already built once; nothing else is installed by hand. The README's other command, `make
+test`, is what CI itself runs on a clean clone, so it is not run again here."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_a_fresh_clone_runs_make_demo_then_the_unit_tests(tmp_path: Path) -> None:
+def test_a_fresh_clone_runs_make_demo(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TERRAQORE_", "VIRTUAL_ENV"))}
@@ -46,8 +47,3 @@ def test_a_fresh_clone_runs_make_demo_then_the_unit_tests(tmp_path: Path) -> Non
         None,
     )  # fmt: skip
     assert report is not None and report.is_file() and "tests" in report.read_text().lower()
-    unit = subprocess.run(
-        ["make", "unit"], cwd=clone, env=env, capture_output=True, text=True, timeout=900
-    )
-    assert unit.returncode == 0, (unit.stdout + unit.stderr)[-4000:]
-    assert " passed" in unit.stdout
