@@ -355,7 +355,9 @@ def print_selection(mode: str, rs: list[dict[str, Any]]) -> None:
     print(f"| {first} | {any_first} | {any_all} | {chosen} | {fixes} | {fix_won} |")
 
 
-def print_escalation(rs: list[dict[str, Any]]) -> None:
+def print_escalation(rs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
+    """With and without escalation, and the graph with the 1.5B Coder from the start on the
+    same tasks (`reference`, the graph-fenced runs) when there are some."""
     if not rs:
         return
     n = len(rs)
@@ -372,6 +374,16 @@ def print_escalation(rs: list[dict[str, Any]]) -> None:
             [{"usage": r.get("usage", []), "seconds": r["seconds"]} for r in rs],
         ),
     )
+    same = {r["task"]: r for r in reference}
+    if all(r["task"] in same for r in rs):
+        ref = [same[r["task"]] for r in rs]
+        rows += (
+            (
+                "the 1.5B from the start (graph, fenced)",
+                [bool(r.get("solved")) for r in ref],
+                [{"usage": r.get("usage", []), "seconds": r["seconds"]} for r in ref],
+            ),
+        )
     for name, solved, runs in rows:
         usage = [u for x in runs for u in x["usage"]]
         secs = [x["seconds"] for x in runs]
@@ -401,7 +413,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         if mode.startswith(("graph", "escalate")) and by_mode.get(mode):
             print_agents(mode, by_mode[mode])
             print_selection(mode, by_mode[mode])
-    print_escalation(by_mode.get("escalate-fenced", []))
+    print_escalation(by_mode.get("escalate-fenced", []), by_mode.get("graph-fenced", []))
     per_task: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:
         per_task.setdefault(r["task"], {})[r["mode"]] = r
