@@ -11,13 +11,12 @@ templates (the same precedence as the settings classes). A field `k` reads `TERR
 from __future__ import annotations
 
 import os
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from server.config import ConfigFileError, config_path
+from server.config import config_path, read_config_file
 
 
 @dataclass(kw_only=True)
@@ -80,14 +79,7 @@ def config_file_values() -> dict[str, Any]:
     The file is `TERRAQORE_CONFIG`, else `config.toml` in the home. A malformed file is one
     clear error.
     """
-    path = config_path()
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        return {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from None
+    data = read_config_file(config_path())
     return {k: v for k, v in data.items() if not isinstance(v, dict)}
 
 

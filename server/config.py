@@ -88,14 +88,22 @@ class ConfigFileError(ValueError):
     """The config file cannot be read; the message names the file and the problem."""
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file's contents: none when it does not exist, one clear error when malformed."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from None
+
+
 class ConfigFile(TomlConfigSettingsSource):
     """The config file as a settings source; a malformed file is one clear error."""
 
     def _read_file(self, file_path: Any) -> dict[str, Any]:
-        try:
-            return super()._read_file(file_path)
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigFileError(f"config file {file_path} is not valid TOML: {exc}") from None
+        return read_config_file(Path(file_path))
 
 
 class HomeSettings(BaseSettings):

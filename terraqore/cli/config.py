@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -21,7 +19,7 @@ from rich.table import Table
 
 from lake.config import LakeSettings
 from retrievers.config import RetrievalSettings
-from server.config import HomeSettings, ServerSettings, config_path
+from server.config import HomeSettings, ServerSettings, config_path, read_config_file
 from terraqore.cli.console import out
 from terraqore.router import RouterSettings
 from terraqore.settings import Settings
@@ -102,7 +100,7 @@ def effective_settings() -> list[tuple[str, str, str]]:
     Secrets show only whether they are set, never their value.
     """
     path = config_path(HomeSettings().home)
-    in_file = set(_read_config(path))
+    in_file = set(read_config_file(path))
     env = {k.upper() for k in os.environ}
     rows = []
     seen: set[str] = set()
@@ -121,13 +119,6 @@ def effective_settings() -> list[tuple[str, str, str]]:
                 shown = str(value)
             rows.append((var, shown, origin))
     return rows
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    with path.open("rb") as f:
-        return tomllib.load(f)
 
 
 @config_app.command("show")

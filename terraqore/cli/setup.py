@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import tomli_w
 import typer
 from rich.prompt import Confirm, Prompt
 
-from server.config import config_path
+from server.config import config_path, read_config_file
 from server.models.catalog import lookup
 from terraqore.cli.console import ProgressBars, human_size, out
 from terraqore.cli.support import cli_errors, client
@@ -123,10 +121,7 @@ def recommend(machine: Machine) -> tuple[ModelSet, str]:
 
 def write_config(path: Path, chosen: ModelSet) -> None:
     """Record the model set in the config file, keeping every other key (mode 0600)."""
-    data: dict[str, Any] = {}
-    if path.is_file():
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+    data = read_config_file(path)
     data.update(
         default_model=chosen.chat, embedding_model=chosen.embedding, agent_bases=chosen.bases
     )
