@@ -1,7 +1,11 @@
-"""The new user's walk, automated: a fresh clone, then `make demo` (setup included). The
-llama.cpp wheel cache (~/.cache/terraqore/wheels) and pip's cache are shared, as on any machine
-that already built once; nothing else is installed by hand. The README's other command, `make
-test`, is what CI itself runs on a clean clone, so it is not run again here."""
+"""The new user's walk, automated: the README's `make demo` on a home that holds nothing yet.
+
+CI runs the README's other command, `make test`, on a clean clone, and its first step is the same
+`make setup` that `make demo` starts with; so `make setup` from nothing is proved by CI itself,
+and this test runs `make demo` in that same checkout, where setup is already done. It used to
+clone again and build a second venv, which cost about 2.5 minutes of a suite near its budget.
+The fresh home is what matters to the demo: no models registered, no lake, no index, no server;
+the server registers the installed catalog models when it starts, as after `make setup`."""
 
 from __future__ import annotations
 
@@ -18,13 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-# Setup, the knowledge base and a studio run on two cores: about 5-10 min. pytest-timeout's
+# The knowledge base and a studio run on two cores: about 5-10 min. pytest-timeout's
 # 600 s default cut a run short once (a Coder call wrote its full 1,024 tokens), so the walk
 # has its own bound, a little above the demo's.
 @pytest.mark.timeout(1260)
-def test_a_fresh_clone_runs_make_demo(tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+def test_make_demo_on_a_fresh_home(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TERRAQORE_", "VIRTUAL_ENV"))}
     env.update(
         TERRAQORE_HOME=str(tmp_path / "home"),
@@ -35,7 +37,7 @@ def test_a_fresh_clone_runs_make_demo(tmp_path: Path) -> None:
         PATH=":".join(p for p in env.get("PATH", "").split(":") if ".venv" not in p),
     )
     demo = subprocess.run(
-        ["make", "demo"], cwd=clone, env=env, capture_output=True, text=True, timeout=1200
+        ["make", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200
     )
     shown = demo.stdout + demo.stderr
     assert demo.returncode == 0, shown[-4000:]

@@ -108,12 +108,18 @@ def test_a_folder_added_from_the_lake_tab_is_ingested_with_progress(
     (folder / "vellum.md").write_text("# The Vellum bridge\n\n" + NOTE)
     open_tab(page, url, "lake")
     expect(page.locator("#lake-sources tbody")).to_contain_text(SOURCE)
-    # Record every progress line the page shows while the run streams.
+    # Record every progress line the page shows while the run streams. Several events can
+    # land in one task, and the observer then runs once: read each record's added text, not
+    # the element's text at callback time, so no line is missed.
     page.evaluate(
         """() => {
             window.progress = [];
-            new MutationObserver(() => progress.push(document.getElementById('lake-step').textContent))
-              .observe(document.getElementById('lake-step'), {childList: true, characterData: true, subtree: true});
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    if (r.type === 'characterData') progress.push(r.target.data);
+                    for (const n of r.addedNodes) progress.push(n.textContent);
+                }
+            }).observe(document.getElementById('lake-step'), {childList: true, characterData: true, subtree: true});
         }"""
     )
     page.get_by_label("A folder or file on this machine, or a feed or page URL").fill(str(folder))

@@ -10,7 +10,7 @@ let busy = false;
 let online = false;
 
 // The ingest graph's custom stream names its steps (lake/operations.py, retrievers/indexer.py).
-const STEPS = { reading: "Reading", embedding: "Embedding", "full-text index": "Full-text index" };
+const STEPS = { reading: "Reading", silver: "Chunking", embedding: "Embedding", "full-text index": "Full-text index" };
 
 function sourceRow(s) {
   return el(
