@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import BadRequest
-from server.models.gguf_info import config_for
+from server.models.gguf_info import config_for_blob
 from server.models.manifest import (
     MEDIA_CONFIG,
     MEDIA_LICENSE,
@@ -283,7 +283,8 @@ def _register(entry: CatalogEntry, store: ModelStore, progress: Progress | None)
     else:
         weights.mediaType = MEDIA_MODEL
         layers.append(weights)
-        config = config_for(store.blobs / f"sha256-{entry.sha256.split(':', 1)[1]}")
+        blob = store.blobs / f"sha256-{entry.sha256.split(':', 1)[1]}"
+        config = config_for_blob(blob, entry.sha256, store.link_cache)
     if entry.license:
         layers.append(_text_layer(store, MEDIA_LICENSE, entry.license.encode()))
     if entry.parameters:

@@ -19,7 +19,7 @@ from server.api.wire_types import CreateRequest
 from server.config import ServerSettings
 from server.errors import BadRequest
 from server.models import catalog
-from server.models.gguf_info import config_for
+from server.models.gguf_info import config_for_blob
 from server.models.go_template import GoTemplate
 from server.models.manifest import (
     MEDIA_ADAPTER,
@@ -96,7 +96,7 @@ class ModelManager:
         if kind == "adapter":
             raise BadRequest(f"{filename} is a LoRA adapter; give it as ADAPTER, with a FROM model")
         layer = Layer(mediaType=MEDIA_MODEL, digest=digest, size=path.stat().st_size)
-        return layer, config_for(path)
+        return layer, config_for_blob(path, digest, self.store.link_cache)
 
     def _adapter_layers(self, adapters: dict[str, str]) -> list[Layer]:
         if len(adapters) > 1:
@@ -264,7 +264,8 @@ class ModelManager:
                 }
             )
             # Read from the stored copy (content-addressed), not from the user's file.
-            info = config_for(self.store.blob_file(weights.digest))
+            path = self.store.blob_file(weights.digest)
+            info = config_for_blob(path, weights.digest, self.store.link_cache)
             config = self.store.add_blob_bytes(json.dumps(info, sort_keys=True).encode())
             config.mediaType = MEDIA_CONFIG
             emit({"status": "writing manifest"})

@@ -67,7 +67,10 @@ def test_catalog_registers_split_zip_model_and_rejects_a_bad_hash(tmp_path, monk
     member = SplitZipMember("dir/model.gguf", offset, zlib.crc32(payload), len(payload))
     files = tuple(FileRef("", p.name) for p in parts)
     store = ModelStore(tmp_path / "models")
-    monkeypatch.setattr("server.models.catalog.config_for", lambda path: {"model_format": "gguf"})
+    monkeypatch.setattr(
+        "server.models.catalog.config_for_blob",
+        lambda path, digest, cache: {"model_format": "gguf"},
+    )
     bad = CatalogEntry("fake:1", (), files, "sha256:" + "0" * 64, len(payload), split_zip=member)
     with pytest.raises(BadRequest, match="mismatch"):
         register(bad, store)
