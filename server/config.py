@@ -175,7 +175,8 @@ class ServerSettings(HomeSettings):
     """An existing Ollama model directory served read-only (`TERRAQORE_OLLAMA_MODELS`)."""
 
     blob_cache: Path | None = None
-    """A folder of verified blobs to hard-link from instead of assembling again."""
+    """A folder of verified blobs to hard-link from instead of assembling again, with the
+    configs derived from their GGUF metadata (read once per machine, not once per home)."""
 
     register_installed: bool = True
     """At start, register catalog models whose packages are installed (`make setup`'s)."""
