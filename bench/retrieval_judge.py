@@ -52,11 +52,16 @@ def stage_judge(client: ollama.Client, model: str, limit: int) -> None:
     schema = {
         "type": "object",
         "properties": {
-            "ranking": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": TOP}}
+            "ranking": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": TOP},
+                "maxItems": 5,
+            }
         },
         "required": ["ranking"],
     }
     before, after, seconds = [], [], []
+    unparsed = 0
     kind = "paraphrased" if chosen["chosen"]["chosen on"] == "paraphrased" else "generated"
     for q in load_questions("test", kind=kind)[:limit]:
         hits = found[q["question"]]
@@ -81,10 +86,14 @@ def stage_judge(client: ollama.Client, model: str, limit: int) -> None:
                 {"role": "user", "content": f"Question: {q['question']}\n\nPassages:\n{listing}"},
             ],
             format=schema,
+            # Five numbers fit in 40 tokens; the schema's maxItems keeps the array that short.
             options={"temperature": 0, "num_predict": 40, "num_ctx": 4096},
         )
         seconds.append(time.perf_counter() - start)
-        picked = json.loads(reply.message.content or "{}").get("ranking", [])
+        try:
+            picked = json.loads(reply.message.content or "{}").get("ranking", [])
+        except json.JSONDecodeError:  # cut short: the fused order stands, and it is counted
+            picked, unparsed = [], unparsed + 1
         order = list(dict.fromkeys(n - 1 for n in picked if 1 <= n <= len(top)))
         reranked = [top[i] for i in order] + [c for i, c in enumerate(top) if i not in order]
         urls = [chunk_item[c] for c in top]
@@ -100,6 +109,7 @@ def stage_judge(client: ollama.Client, model: str, limit: int) -> None:
         "questions": len(after),
         "fused": metrics(before),
         "judged": metrics(after),
+        "unparsed_replies": unparsed,
         "seconds_median": seconds[len(seconds) // 2],
         "seconds_p90": seconds[int(len(seconds) * 0.9)],
     }
