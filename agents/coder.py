@@ -1,10 +1,12 @@
 """The Coder agent: writes candidate versions of the project, and fixes the chosen one.
 
-On a route's first turn it writes `Context.candidates` versions: one at its own temperature
-and the rest sampled hotter, so the designed tests have something to choose among (CodeT;
-see `nodes.selection`). On a fix turn it rewrites the chosen version from the credible
-failures, or from the security gate's findings. It writes on the current route of its chain
-along the task router (`nodes.escalation`) and moves up the chain when its answer is
+On a route's first turn it writes `Context.candidates` versions: one from the plan at its
+own temperature, one from the task alone, then hotter samples (`VARIANTS`), so the designed
+tests have something to choose among (CodeT; see `nodes.selection`). Every version is
+tidied before it runs (`nodes.code_tidy`: demo code out of modules, test files made
+collectable). On a fix turn it rewrites the chosen version from the credible failures, or
+from the security gate's findings. It writes on the current route of its chain along the
+task router (`nodes.escalation`) and moves up the chain when its answer is
 unusable after the retry or its call times out.
 
 It answers in one of two formats (`Context.coder_format`): fenced blocks, one ```python
@@ -32,6 +34,8 @@ from agents.structured import AgentOutputError, ask_structured, ask_text
 from agents.studio_context import Context
 from agents.studio_prompts import code_section, plan_section, sources_section, task_section
 from agents.studio_state import State
+from agents.validator import modules_of
+from nodes.code_tidy import tidy_files
 from nodes.escalation import after, escalation, plan_routes, route_config
 from nodes.project_files import ProjectFileError, checked_files
 
@@ -50,7 +54,7 @@ FIRST = """{sources}
 {plan}
 
 <INSTRUCTIONS>
-Write the complete code for the plan. Keep every file, function and class name the task
+Write the complete code the task asks for. Keep every file, function and class name the task
 gives exactly. Standard library only. One-line docstrings. Write no tests (the Validator
 writes them) and no explanations.
 {format}
@@ -122,10 +126,10 @@ def _default_module(plan: Mapping[str, Any] | None) -> str:
     return code[0] if code else "solution.py"
 
 
-def _prompt(state: State, fmt: str, fix: bool) -> str:
+def _prompt(state: State, fmt: str, fix: bool, with_plan: bool = True) -> str:
     common = {
         "task": task_section(state.task),
-        "plan": plan_section(state.plan),
+        "plan": plan_section(state.plan) if with_plan else "",
         "sources": sources_section(state.sources),
         "format": FORMATS[fmt],
     }
@@ -156,15 +160,22 @@ def _fenced(
 
 
 def write_code(
-    state: State, ctx: Context, config: AgentConfig | None = None, fix: bool = False
+    state: State,
+    ctx: Context,
+    config: AgentConfig | None = None,
+    fix: bool = False,
+    with_plan: bool = True,
 ) -> tuple[dict[str, str], list[UsageRecord]]:
     """Ask the Coder's model for the files; return them (checked) and the usage records.
+
+    `with_plan=False` writes from the task alone (a candidate that the plan cannot mislead).
 
     Raises `AgentOutputError` for an answer unusable after its retry, and `httpx.HTTPError`
     when the call fails or takes longer than `Context.coder_seconds`.
     """
     config = config or ctx.coder
-    messages: list[BaseMessage] = [HumanMessage(content=_prompt(state, ctx.coder_format, fix))]
+    prompt = _prompt(state, ctx.coder_format, fix, with_plan)
+    messages: list[BaseMessage] = [HumanMessage(content=prompt)]
     options: dict[str, Any] = {"client_kwargs": {"timeout": ctx.coder_seconds}}
     if ctx.coder_format == "json":
         answer, usage = ask_structured("coder", config, messages, CoderFiles, **options)
@@ -181,13 +192,25 @@ Unusable = (AgentOutputError, httpx.HTTPError)
 """What sends the Coder up its chain from inside a turn: an unusable answer, a timeout."""
 
 
+VARIANTS = (("direct", False, False), ("sample", True, True), ("direct-sample", False, True))
+"""The extra candidates of a first turn, in order: (origin, with the plan, sampled hot).
+
+The first candidate follows the plan at the Coder's own temperature. The second is written
+from the task alone at the same temperature: a small Planner's plan sometimes misleads (the
+single call solved 14_brackets; no candidate written from the plan did), and a different
+prompt gives more diverse mistakes than a hotter sample of the same one. Then samples at
+`Context.sample_temperature`, with and without the plan.
+"""
+
+
 def _versions(
     state: State, ctx: Context, config: AgentConfig, fix: bool
 ) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str]]:
     """One turn on one route: (origin, files) per version written, usage, notes.
 
-    A fix writes one version; a first turn writes `ctx.candidates`. Only the first version's
-    failure is the route's failure (raised); a failed extra sample is just left out.
+    A fix writes one version; a first turn writes `ctx.candidates` (see `VARIANTS`). Only
+    the first version's failure is the route's failure (raised); a failed extra one is just
+    left out.
     """
     if fix:
         files, usage = write_code(state, ctx, config, fix=True)
@@ -196,14 +219,15 @@ def _versions(
     files, usage = write_code(state, ctx, config)
     out, notes = [("first", files)], []
     hot = replace(config, temperature=ctx.sample_temperature)
-    for _ in range(ctx.candidates - 1):
+    for i in range(1, ctx.candidates):
+        origin, with_plan, sampled = VARIANTS[(i - 1) % len(VARIANTS)]
         try:
-            more, extra = write_code(state, ctx, hot)
+            more, extra = write_code(state, ctx, hot if sampled else config, with_plan=with_plan)
         except Unusable as exc:
-            notes.append(f"a sampled candidate was unusable ({type(exc).__name__})")
+            notes.append(f"a {origin} candidate was unusable ({type(exc).__name__})")
             continue
         usage += extra
-        out.append(("sample", more))
+        out.append((origin, more))
     return out, list(usage), notes
 
 
@@ -250,6 +274,9 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # A fix may send only the files it changed; the others stay as they were.
         with contextlib.suppress(ProjectFileError):
             new[0]["files"] = checked_files({**state.files, **new[0]["files"]})
+    for candidate in new:
+        candidate["files"], changes = tidy_files(candidate["files"], modules_of(candidate["files"]))
+        notes += [f"tidied candidate #{candidate['id']}: {change}" for change in changes]
     update.update(
         candidates=[*state.candidates, *new],
         files=new[0]["files"] if new else state.files,

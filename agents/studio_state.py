@@ -41,8 +41,9 @@ class State(RetrievalState, InputState):
 
     candidates: list[dict[str, Any]] = field(default_factory=list)
     """Every version of the code the Coder wrote, in order: `id`, `route` (which model wrote
-    it), `origin` (`first`, `sample`, `fix` or `security`), `files`, and once tested its
-    `validation`. The tests pick one (`nodes.selection`); a worse fix never wins."""
+    it), `origin` (`first`, `direct`, `sample`, `direct-sample`, `fix` or `security`; see
+    `agents.coder.VARIANTS`), `files`, and once tested its `validation`. The tests pick
+    one (`nodes.selection`); a worse fix never wins."""
 
     selected: int = -1
     """The id of the candidate whose code is `files` (-1 before the first test run)."""

@@ -98,18 +98,23 @@ def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any
 
 
 def whole_graph(
-    task: Path, task_text: str, fmt: str, escalate: bool = False
+    task: Path, task_text: str, fmt: str, escalate: bool = False, candidates: int = 0
 ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
     from agents.context import AgentConfig
     from agents.studio_context import Context
     from graphs.studio import graph
 
-    ctx = Context(coder_format=fmt)
+    ctx = (
+        Context(coder_format=fmt, candidates=candidates)
+        if candidates
+        else Context(coder_format=fmt)
+    )
     if escalate:
         ctx = Context(coder_format=fmt, coder=AgentConfig(model=SMALL_CODER))
     out = graph.invoke({"task": task_text}, context=ctx)
     validation = out.get("validation") or {}
     extra = {
+        "context_candidates": ctx.candidates,
         "rounds": out.get("rounds"),
         "own_tests_passed": validation.get("passed"),
         "own_tests": [validation.get(k) for k in ("tests_passed", "tests_run")],
@@ -141,7 +146,7 @@ def whole_graph(
     return out.get("files", {}), [dict(u) for u in out.get("usage", [])], extra
 
 
-def run_one(task: Path, mode: str) -> dict[str, Any]:
+def run_one(task: Path, mode: str, candidates: int = 0) -> dict[str, Any]:
     text = (task / "task.md").read_text()
     kind, fmt = mode.split("-")
     record: dict[str, Any] = {"task": task.name, "mode": mode, "commit": COMMIT}
@@ -150,7 +155,9 @@ def run_one(task: Path, mode: str) -> dict[str, Any]:
         if kind == "single":
             files, usage = single(text, fmt)
         else:
-            files, usage, extra = whole_graph(task, text, fmt, escalate=kind == "escalate")
+            files, usage, extra = whole_graph(
+                task, text, fmt, escalate=kind == "escalate", candidates=candidates
+            )
             record.update(extra)
         record["seconds"] = round(time.perf_counter() - start, 1)
         record["usage"] = usage
@@ -212,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         if mode.startswith("escalate"):
             os.environ["TERRAQORE_ROUTES"] = json.dumps({"code": CHAIN})
         try:
-            record = run_one(task, mode)
+            record = run_one(task, mode, args.candidates)
         finally:
             if saved is None:
                 os.environ.pop("TERRAQORE_ROUTES", None)
@@ -284,7 +291,7 @@ def print_modes(by_mode: dict[str, list[dict[str, Any]]]) -> None:
         "| mode | tasks | solved | pass rate | hidden tests passed | median s | p90 s | tokens per task | errors |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    for mode in MODES:
+    for mode in [*MODES, "single-fenced, tidied"]:
         rs = by_mode.get(mode, [])
         if not rs:
             continue
@@ -335,7 +342,9 @@ def print_selection(mode: str, rs: list[dict[str, Any]]) -> None:
     first_turn = [r for r in with_c]
     any_first = sum(
         any(
-            c["hidden"].get("solved") for c in r["candidates"] if c["origin"] in ("first", "sample")
+            c["hidden"].get("solved")
+            for c in r["candidates"]
+            if c["origin"] not in ("fix", "security")
         )
         for r in first_turn
     )
@@ -353,6 +362,32 @@ def print_selection(mode: str, rs: list[dict[str, Any]]) -> None:
     )
     print("|---|---|---|---|---|---|")
     print(f"| {first} | {any_first} | {any_all} | {chosen} | {fixes} | {fix_won} |")
+    by_origin: dict[str, list[int]] = {}
+    for r in with_c:
+        for c in r["candidates"]:
+            counts = by_origin.setdefault(c["origin"], [0, 0, 0])
+            counts[0] += 1
+            counts[1] += bool(c["hidden"].get("solved"))
+            counts[2] += c["id"] == r.get("selected")
+    print("\n| origin | written | solved | chosen |\n|---|---|---|---|")
+    for origin, (written, solved, picked) in by_origin.items():
+        print(f"| {origin} | {written} | {solved} | {picked} |")
+
+
+def tidied_single(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The single calls' files after the graph's tidy step (`nodes.code_tidy`), re-scored.
+
+    Shows how much of the graph's lead a deterministic clean-up alone would give a single call.
+    """
+    from agents.validator import modules_of
+    from nodes.code_tidy import tidy_files
+
+    out = []
+    for r in rs:
+        files = r.get("files") or {}
+        tidy, _ = tidy_files(files, modules_of(files))
+        out.append({**r, **(hidden_tests(TASKS / r["task"], tidy) if files else {})})
+    return out
 
 
 def print_escalation(rs: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
@@ -408,6 +443,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     by_mode: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_mode.setdefault(r["mode"], []).append(r)
+    if by_mode.get("single-fenced"):
+        by_mode["single-fenced, tidied"] = tidied_single(by_mode["single-fenced"])
     print_modes(by_mode)
     for mode in MODES:
         if mode.startswith(("graph", "escalate")) and by_mode.get(mode):
@@ -460,6 +497,9 @@ def main() -> None:
             "--modes", nargs="*", default=["single-fenced", "graph-fenced"], choices=MODES
         )
         p.add_argument("--limit", type=int, default=0, help="run at most this many new pairs")
+        p.add_argument(
+            "--candidates", type=int, default=0, help="the graph's Context.candidates (0: default)"
+        )
     args = parser.parse_args()
     {"run": cmd_run, "report": cmd_report, "check": cmd_check}[args.command](args)
 

@@ -281,7 +281,15 @@ def _run(
             "work": str(work),
             "report": str(report),
             "hook": _hooks(plan.kind),
-            "args": ["-q", "-p", "no:cacheprovider", "--color=no", *test_files],
+            # One test file that fails to import must not hide the others' results.
+            "args": [
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--color=no",
+                "--continue-on-collection-errors",
+                *test_files,
+            ],
         }
         start = time.perf_counter()
         argv = _command(plan, work, runtime, config)

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from agents.studio_context import Context
 from agents.studio_state import State
 from agents.validator import TEST_FILE, render_tests
+from nodes.code_tidy import is_test_path
 from nodes.escalation import next_route
 from nodes.project_files import ProjectFileError
 from nodes.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
@@ -24,11 +25,6 @@ from nodes.selection import Candidate, choose, credible_failures, tested
 
 MAX_EXPLAINED = 4
 """Failures explained to the Coder per round (more would crowd its context)."""
-
-
-def _is_test(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
 def explain(failures: Sequence[Mapping[str, str]]) -> str:
@@ -83,7 +79,7 @@ def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str
     files = candidate["files"]
     designed = render_tests(state.designed_tests, files) if state.designed_tests else ""
     project = {**files, TEST_FILE: designed} if designed else dict(files)
-    test_paths = sorted(p for p in project if _is_test(p))
+    test_paths = sorted(p for p in project if is_test_path(p))
     if not test_paths:
         return unavailable("no tests were written")
     limits = SandboxLimits(wall_seconds=ctx.test_seconds)

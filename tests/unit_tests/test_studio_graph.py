@@ -55,9 +55,10 @@ def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> 
     assert out["rounds"] == {"fix": 0, "security": 0}
     # Three candidates on the first turn (the designed tests choose), one review.
     assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
-    assert [c["origin"] for c in out["candidates"]] == ["first", "sample", "sample"]
+    assert [c["origin"] for c in out["candidates"]] == ["first", "direct", "sample"]
     assert out["selected"] == 0 and out["code_route"] == "local:terraqore/coder"
-    assert fake.configs[3].temperature == 0.8 and fake.configs[2].temperature is None
+    # The plan's version and the task-only one at the Coder's own temperature, then a sample.
+    assert [c.temperature for c in fake.configs[2:5]] == [None, None, 0.8]
     assert "## Tests" in out["report"] and "| coder |" in out["report"]
     assert {u["agent"] for u in out["usage"]} == {
         "idea",

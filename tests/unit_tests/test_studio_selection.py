@@ -56,7 +56,7 @@ def test_the_tests_choose_the_right_candidate(fakes) -> None:
     assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
     assert out["selected"] == 1 and "a + b" in out["files"]["solution.py"]
     assert out["validation"]["passed"]
-    assert "the tests chose #1 (sample)" in out["report"]
+    assert "the tests chose #1 (direct)" in out["report"]
 
 
 def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:

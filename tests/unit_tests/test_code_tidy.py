@@ -1,0 +1,90 @@
+"""Tidying the Coder's files: demo code out of modules, cut replies cut back, tests collectable.
+
+The examples are shapes the 1.5B Coder really wrote on the studio suite (bench/README.md).
+The last test runs the files in the real sandbox.
+"""
+
+from __future__ import annotations
+
+from nodes.code_tidy import tidy_files, tidy_module, tidy_test_file
+from nodes.sandbox import run_pytest
+
+WRAP = '''def wrap(text, width):
+    """Wrap."""
+    return text.split()
+
+
+# Test cases
+def test_wrap():
+    assert wrap("a b", 1) == ["a", "b"]
+    assert wrap("No words here", 10) == []
+    print("All tests passed!")
+
+test_wrap()
+assert wrap("", 3) == []
+print(wrap("x y", 1))
+'''
+
+
+def test_top_level_demo_code_leaves_the_module_and_the_definitions_stay() -> None:
+    text, changes = tidy_module(WRAP)
+    assert changes == ["removed 4 top-level demo or test statement(s)"]
+    assert "def wrap(text, width):" in text and "return text.split()" in text
+    assert "test_wrap" not in text and "print(" not in text and "\nassert" not in text
+    compile(text, "solution.py", "exec")
+
+
+def test_a_module_that_is_all_demo_or_has_a_main_guard_keeps_what_runs_only_as_a_script() -> None:
+    only_demo = "print(1 + 1)\nassert True\n"
+    assert tidy_module(only_demo) == (only_demo, [])
+    guarded = 'def f():\n    return 1\n\n\nif __name__ == "__main__":\n    print(f())\n'
+    assert tidy_module(guarded) == (guarded, [])
+    setup = "import logging\nlogging.basicConfig()\n\n\ndef f():\n    return 1\n"
+    assert tidy_module(setup) == (setup, [])  # a call that is not a demo stays
+
+
+def test_a_reply_cut_inside_its_demo_is_cut_back_but_a_broken_definition_is_not() -> None:
+    cut = 'def ok(s):\n    return True\n\n\nassert ok("1.2.3.4")\nassert ok("192.168.1.1.1.'
+    text, changes = tidy_module(cut)
+    assert changes[0] == "cut back to its last complete statement"
+    assert "def ok(s):" in text and "192.168" not in text
+    compile(text, "solution.py", "exec")
+    broken = "def a():\n    return (x for x in\n\n\ndef b():\n    return 2\n"
+    assert tidy_module(broken) == (broken, [])  # the error would take b() with it
+
+
+def test_a_test_file_gets_its_import_and_loses_its_module_level_calls() -> None:
+    own = "def test_f():\n    assert f(1) == 2\n\ntest_f()\nunittest.main()\n"
+    text, changes = tidy_test_file(own, ["solution"])
+    assert text.startswith("from solution import *")
+    assert "test_f()\n" not in text.split("def test_f():")[1].split("\n", 2)[2]
+    assert "unittest.main()" not in text
+    assert changes == ["removed 2 module-level test call(s)", "imported the project's code"]
+    imports = "from solution import f\n\ndef test_f():\n    assert f(1) == 2\n"
+    assert tidy_test_file(imports, ["solution"]) == (imports, [])
+
+
+def test_tidied_files_pass_in_the_sandbox_where_the_raw_ones_did_not() -> None:
+    files = {
+        "solution.py": 'def f(x):\n    """Double."""\n    return 2 * x\n\n\nassert f(2) == 5\n',
+        "test_solution.py": "def test_f():\n    assert f(2) == 4\n\n\ntest_f()\n",
+        "notes.txt": "kept as is",
+    }
+    raw = run_pytest(files, ["test_solution.py"])
+    assert raw.passed == 0
+    tidied, notes = tidy_files(files, ["solution"])
+    assert tidied["notes.txt"] == "kept as is"
+    assert any(n.startswith("solution.py: removed") for n in notes)
+    result = run_pytest(tidied, ["test_solution.py"])
+    assert result.passed == 1 and not result.failed
+
+
+def test_a_test_file_that_cannot_import_does_not_hide_the_other_files_tests() -> None:
+    files = {
+        "solution.py": "def f(x):\n    return 2 * x\n",
+        "test_broken.py": "import no_such_module\n\n\ndef test_never():\n    pass\n",
+        "test_good.py": "from solution import f\n\n\ndef test_f():\n    assert f(2) == 4\n",
+    }
+    result = run_pytest(files, ["test_broken.py", "test_good.py"])
+    assert result.passed == 1
+    assert [t.outcome for t in result.tests if "broken" in t.id] == ["error"]
