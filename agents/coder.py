@@ -1,6 +1,6 @@
 """The Coder agent: writes candidate versions of the project, and fixes the chosen one.
 
-On a route's first turn it writes `Context.candidates` versions: one from the plan at its
+On a route's first turn it writes `Context.coder_candidates` versions: one from the plan at its
 own temperature, one from the task alone, then hotter samples (`VARIANTS`), so the designed
 tests have something to choose among (CodeT; see `nodes.selection`). Every version is
 tidied before it runs (`nodes.code_tidy`: demo code out of modules, test files made
@@ -208,7 +208,7 @@ def _versions(
 ) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str]]:
     """One turn on one route: (origin, files) per version written, usage, notes.
 
-    A fix writes one version; a first turn writes `ctx.candidates` (see `VARIANTS`). Only
+    A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`). Only
     the first version's failure is the route's failure (raised); a failed extra one is just
     left out.
     """
@@ -219,7 +219,7 @@ def _versions(
     files, usage = write_code(state, ctx, config)
     out, notes = [("first", files)], []
     hot = replace(config, temperature=ctx.sample_temperature)
-    for i in range(1, ctx.candidates):
+    for i in range(1, ctx.coder_candidates):
         origin, with_plan, sampled = VARIANTS[(i - 1) % len(VARIANTS)]
         try:
             more, extra = write_code(state, ctx, hot if sampled else config, with_plan=with_plan)

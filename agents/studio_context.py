@@ -41,7 +41,7 @@ class Context(RetrievalContext):
     coder_format: str = "fenced"
     """How the Coder returns files: `fenced` (one ```python block per file) or `json`."""
 
-    candidates: int = 1
+    coder_candidates: int = 1
     """Versions the Coder writes on a route's first turn (one at its own temperature, the
     rest sampled at `sample_temperature`); the designed tests choose among them. One by
     default: more cost a Coder call each and their gain is not yet measured (bench/studio.py)."""
@@ -78,7 +78,7 @@ class Context(RetrievalContext):
         unknown = set(self.block_severities) - set(SEVERITIES)
         if unknown:
             raise ValueError(f"unknown severities {sorted(unknown)}; use {', '.join(SEVERITIES)}")
-        if self.candidates < 1:
-            raise ValueError(f"candidates must be at least 1, not {self.candidates}")
+        if self.coder_candidates < 1:
+            raise ValueError(f"coder_candidates must be at least 1, not {self.coder_candidates}")
         if self.coder_format not in ("fenced", "json"):
             raise ValueError(f"coder_format must be fenced or json, not {self.coder_format!r}")

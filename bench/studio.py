@@ -105,7 +105,7 @@ def whole_graph(
     from graphs.studio import graph
 
     ctx = (
-        Context(coder_format=fmt, candidates=candidates)
+        Context(coder_format=fmt, coder_candidates=candidates)
         if candidates
         else Context(coder_format=fmt)
     )
@@ -114,7 +114,7 @@ def whole_graph(
     out = graph.invoke({"task": task_text}, context=ctx)
     validation = out.get("validation") or {}
     extra = {
-        "context_candidates": ctx.candidates,
+        "context_candidates": ctx.coder_candidates,
         "rounds": out.get("rounds"),
         "own_tests_passed": validation.get("passed"),
         "own_tests": [validation.get(k) for k in ("tests_passed", "tests_run")],
@@ -498,7 +498,10 @@ def main() -> None:
         )
         p.add_argument("--limit", type=int, default=0, help="run at most this many new pairs")
         p.add_argument(
-            "--candidates", type=int, default=0, help="the graph's Context.candidates (0: default)"
+            "--candidates",
+            type=int,
+            default=0,
+            help="the graph's Context.coder_candidates (0: default)",
         )
     args = parser.parse_args()
     {"run": cmd_run, "report": cmd_report, "check": cmd_check}[args.command](args)

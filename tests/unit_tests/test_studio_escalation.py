@@ -25,7 +25,7 @@ SMALL, BIG = "local:terraqore/coder-small", "local:terraqore/coder"
 def chain(monkeypatch: pytest.MonkeyPatch) -> Context:
     """A local chain: a small Coder first, the default Coder after it."""
     monkeypatch.setenv("TERRAQORE_ROUTES", json.dumps({"code": [SMALL, BIG]}))
-    return Context(candidates=3, coder=AgentConfig(model="terraqore/coder-small"))
+    return Context(coder_candidates=3, coder=AgentConfig(model="terraqore/coder-small"))
 
 
 def test_tests_still_failing_escalate_and_the_report_says_which_route_wrote_the_code(
@@ -80,7 +80,7 @@ def test_offline_the_chain_stops_at_the_last_local_model_and_says_so(fakes, monk
         json.dumps({"lab": {"url": "http://10.0.0.5:11434", "allowed": True}}),
     )
     fake = fakes(coder=[WRONG])
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3, online=False))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, online=False))
     assert out["coder_routes"] == [BIG] and out["escalations"] == []
     assert out["coder_skipped"] == ["lab:big (online mode is off)"]
     assert "big" not in fake.calls and not out["validation"]["passed"]
@@ -96,7 +96,9 @@ def test_online_an_allowed_remote_route_is_the_next_step(fakes, monkeypatch) -> 
     )
     fake = fakes(coder=[WRONG], big=[CLEAN])
     # weak_below=0: retrieval never counts as weak, so no web search runs in this test.
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3, online=True, weak_below=0.0))
+    out = graph.invoke(
+        {"task": "add"}, context=Context(coder_candidates=3, online=True, weak_below=0.0)
+    )
     assert out["code_route"] == "lab:big" and out["validation"]["passed"]
     remote = [c for c in fake.configs if c.model == "big"]
     assert remote and all(c.endpoint == "lab" for c in remote)

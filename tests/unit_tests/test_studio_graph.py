@@ -45,7 +45,9 @@ def scripted_sandbox(monkeypatch: pytest.MonkeyPatch, outcomes: list[list[str]])
 
 def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> None:
     fake = fakes()
-    out = graph.invoke({"task": "Write add(a, b) in solution.py."}, context=Context(candidates=3))
+    out = graph.invoke(
+        {"task": "Write add(a, b) in solution.py."}, context=Context(coder_candidates=3)
+    )
     for key in ("idea", "plan", "files", "validation", "security", "sources", "rounds"):
         assert key in out
     assert out["files"] == {"solution.py": "def add(a, b):\n    return a + b\n"}
@@ -72,7 +74,7 @@ def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> 
 def test_failing_tests_go_back_to_the_coder_at_most_max_fix_rounds(fakes, monkeypatch) -> None:
     fake = fakes()
     seen = scripted_sandbox(monkeypatch, [["failed"]])
-    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=2, candidates=1))
+    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=2, coder_candidates=1))
     assert fake.calls.count("coder") == 3 and len(seen) == 3
     assert fake.calls.count("validator") == 1  # tests are designed once, not per round
     assert out["rounds"]["fix"] == 2 and not out["validation"]["passed"]
@@ -83,7 +85,7 @@ def test_failing_tests_go_back_to_the_coder_at_most_max_fix_rounds(fakes, monkey
 def test_a_worse_fix_never_replaces_the_best_round(fakes, monkeypatch) -> None:
     fakes(coder=[CLEAN, CLEAN.replace("a + b", "a - b")])
     scripted_sandbox(monkeypatch, [["passed", "failed"], ["failed", "failed"]])
-    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=1, candidates=1))
+    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=1, coder_candidates=1))
     assert "a + b" in out["files"]["solution.py"] and out["selected"] == 0
     assert out["validation"]["tests_passed"] == 1
     assert any("was kept" in n for n in out["notes"])
@@ -92,20 +94,20 @@ def test_a_worse_fix_never_replaces_the_best_round(fakes, monkeypatch) -> None:
 def test_a_passing_fix_stops_the_loop(fakes, monkeypatch) -> None:
     fake = fakes()
     scripted_sandbox(monkeypatch, [["failed"], ["passed"]])
-    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=3, candidates=1))
+    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=3, coder_candidates=1))
     assert fake.calls.count("coder") == 2 and out["validation"]["passed"]
 
 
 def test_bandit_finding_sends_the_code_back_and_the_fix_passes_the_gate(fakes) -> None:
     fake = fakes(coder=[VULNERABLE, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(max_security_rounds=1, candidates=1))
+    out = graph.invoke({"task": "add"}, context=Context(max_security_rounds=1, coder_candidates=1))
     assert fake.calls.count("coder") == 2 and out["rounds"]["security"] == 1
     assert out["security"]["verdict"] == "pass" and "shell" not in out["files"]["solution.py"]
 
 
 def test_security_loop_is_bounded_and_the_verdict_blocks(fakes) -> None:
     fake = fakes(coder=[VULNERABLE])
-    out = graph.invoke({"task": "add"}, context=Context(max_security_rounds=2, candidates=1))
+    out = graph.invoke({"task": "add"}, context=Context(max_security_rounds=2, coder_candidates=1))
     assert fake.calls.count("coder") == 3 and out["rounds"]["security"] == 2
     assert out["security"]["verdict"] == "block"
     blocker = next(f for f in out["security"]["findings"] if f["severity"] == "high")
@@ -114,7 +116,7 @@ def test_security_loop_is_bounded_and_the_verdict_blocks(fakes) -> None:
 
 def test_the_gate_is_configurable(fakes) -> None:
     fake = fakes(coder=[VULNERABLE])
-    out = graph.invoke({"task": "add"}, context=Context(block_severities=(), candidates=1))
+    out = graph.invoke({"task": "add"}, context=Context(block_severities=(), coder_candidates=1))
     assert fake.calls.count("coder") == 1 and out["security"]["verdict"] == "pass"
     assert out["security"]["findings"]  # still reported, just not blocking
 
@@ -127,7 +129,7 @@ def test_review_findings_must_cite_a_real_line(fakes) -> None:
         ]
     }
     fakes(security=[json.dumps(review)])
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert [f["location"] for f in out["security"]["findings"]] == ["solution.py:2"]
     assert out["security"]["verdict"] == "pass"
     assert any("dropped" in n for n in out["notes"])
@@ -138,7 +140,7 @@ def test_plan_approval_interrupts_and_resumes_on_sqlite(fakes, tmp_path: Path) -
     with sqlite3.connect(tmp_path / "threads.sqlite", check_same_thread=False) as conn:
         app = build_graph(SqliteSaver(conn))
         config = {"configurable": {"thread_id": "t1"}}
-        ctx = Context(candidates=3, approve_plan=True)
+        ctx = Context(coder_candidates=3, approve_plan=True)
         first = app.invoke({"task": "add"}, config, context=ctx)
         assert "__interrupt__" in first and first["__interrupt__"][0].value["plan"]["files"]
         assert "coder" not in fake.calls
@@ -156,9 +158,9 @@ def test_a_rejected_plan_stops_with_a_report(fakes) -> None:
     fake = fakes()
     app = build_graph(InMemorySaver())
     config = {"configurable": {"thread_id": "t2"}}
-    app.invoke({"task": "add"}, config, context=Context(candidates=3, approve_plan=True))
+    app.invoke({"task": "add"}, config, context=Context(coder_candidates=3, approve_plan=True))
     out = app.invoke(
-        Command(resume=False), config, context=Context(candidates=3, approve_plan=True)
+        Command(resume=False), config, context=Context(coder_candidates=3, approve_plan=True)
     )
     assert "coder" not in fake.calls and out["files"] == {} and out["report"]
 
@@ -178,10 +180,10 @@ def test_online_and_weak_retrieval_searches_the_web_first(fakes, monkeypatch) ->
     monkeypatch.setattr(nodes.search_ingest, "ingest", ingest)
     monkeypatch.setattr(nodes.search_ingest, "sync_index", lambda *a: None)
     monkeypatch.setattr(nodes.search_ingest, "server_embedder", lambda *a: None)
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3, online=True))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, online=True))
     assert searched == ['search:"add"'] and out["searched_web"]
     assert "web search added 2 page(s) to the lake" in out["notes"]
-    offline = graph.invoke({"task": "add"}, context=Context(candidates=3, online=False))
+    offline = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, online=False))
     assert not offline["searched_web"] and len(searched) == 1
 
 
@@ -215,7 +217,7 @@ def test_every_agent_sees_the_sources_fenced_as_untrusted(fakes, monkeypatch) ->
         return model
 
     monkeypatch.setattr(agents.structured, "model_for", spy)
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert len(prompts) == 7 and out["sources"][0]["n"] == 1
     for prompt in prompts:
         assert '<source id="1" title="Doc" trust="untrusted">' in prompt
@@ -226,7 +228,7 @@ def test_stream_gives_node_updates_and_each_agents_messages(fakes) -> None:
     fakes()
     updates, message_nodes = [], set()
     for mode, chunk in graph.stream(
-        {"task": "add"}, context=Context(candidates=3), stream_mode=["updates", "messages"]
+        {"task": "add"}, context=Context(coder_candidates=3), stream_mode=["updates", "messages"]
     ):
         if mode == "updates":
             updates += list(chunk)
@@ -251,7 +253,9 @@ def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
         }
     )
     fake = fakes(idea=[empty_idea], planner=[empty_plan])
-    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context(candidates=3))
+    out = graph.invoke(
+        {"task": "Write add(a, b) in `calc.py`."}, context=Context(coder_candidates=3)
+    )
     assert out["idea"]["summary"] == "Write add(a, b) in `calc.py`."
     assert out["plan"]["files"][0]["path"] == "calc.py"
     assert any("the task is the brief" in n for n in out["notes"])

@@ -52,7 +52,7 @@ def test_a_failure_is_credible_only_if_some_candidate_passes_that_test() -> None
 
 def test_the_tests_choose_the_right_candidate(fakes) -> None:
     fake = fakes(coder=[WRONG, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
     assert out["selected"] == 1 and "a + b" in out["files"]["solution.py"]
     assert out["validation"]["passed"]
@@ -68,7 +68,7 @@ def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
         ]
     }
     fake = fakes(validator=[json.dumps(tests)])
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3, max_fix_rounds=2))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, max_fix_rounds=2))
     assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
     assert out["validation"]["tests_passed"] == 2 and not out["validation"]["passed"]
     assert any("not sent back" in n for n in out["notes"])
@@ -77,7 +77,7 @@ def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
 def test_a_credible_failure_goes_back_and_the_fix_is_chosen(fakes) -> None:
     three = CLEAN.replace("a + b", "3")  # passes add(1, 2) == 3 only, so that test is credible
     fake = fakes(coder=[WRONG, three, WRONG, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3, max_fix_rounds=2))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, max_fix_rounds=2))
     # WRONG twice agree (add(0, 0) passes), so one of them is chosen and told about add(1, 2).
     assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
     assert out["selected"] == 3 and out["candidates"][3]["origin"] == "fix"
@@ -86,6 +86,6 @@ def test_a_credible_failure_goes_back_and_the_fix_is_chosen(fakes) -> None:
 
 def test_a_blocked_candidate_gives_way_to_a_clean_one(fakes) -> None:
     fake = fakes(coder=[VULNERABLE, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(candidates=3, max_security_rounds=1))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, max_security_rounds=1))
     assert out["security"]["verdict"] == "pass" and "shell" not in out["files"]["solution.py"]
     assert fake.calls.count("coder") == 4 and out["selected"] != 0
