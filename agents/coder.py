@@ -208,27 +208,35 @@ def _versions(
 ) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str]]:
     """One turn on one route: (origin, files) per version written, usage, notes.
 
-    A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`). Only
-    the first version's failure is the route's failure (raised); a failed extra one is just
-    left out.
+    A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`).
+    An unusable version (no code in the answer, twice) is left out and the next is written;
+    the route fails (raised) only when no version is usable, or when the call itself fails
+    or times out, which the next versions would only repeat.
     """
     if fix:
-        files, usage = write_code(state, ctx, config, fix=True)
+        files, fixed = write_code(state, ctx, config, fix=True)
         origin = "fix" if state.feedback_kind == "tests" else "security"
-        return [(origin, files)], list(usage), []
-    files, usage = write_code(state, ctx, config)
-    out, notes = [("first", files)], []
+        return [(origin, files)], list(fixed), []
+    out: list[tuple[str, dict[str, str]]] = []
+    usage: list[UsageRecord] = []
+    notes: list[str] = []
     hot = replace(config, temperature=ctx.sample_temperature)
-    for i in range(1, ctx.coder_candidates):
-        origin, with_plan, sampled = VARIANTS[(i - 1) % len(VARIANTS)]
+    unusable: AgentOutputError | None = None
+    for i in range(ctx.coder_candidates):
+        origin, with_plan, sampled = (
+            ("first", True, False) if i == 0 else VARIANTS[(i - 1) % len(VARIANTS)]
+        )
         try:
-            more, extra = write_code(state, ctx, hot if sampled else config, with_plan=with_plan)
-        except Unusable as exc:
-            notes.append(f"a {origin} candidate was unusable ({type(exc).__name__})")
+            files, used = write_code(state, ctx, hot if sampled else config, with_plan=with_plan)
+        except AgentOutputError as exc:
+            notes.append(f"the {origin} candidate was unusable: {exc}")
+            unusable = exc
             continue
-        usage += extra
-        out.append((origin, more))
-    return out, list(usage), notes
+        usage += used
+        out.append((origin, files))
+    if not out:
+        raise unusable or AgentOutputError("the coder wrote no usable version")
+    return out, usage, notes
 
 
 def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def test_a_route_spends_its_fix_rounds_before_escalating(fakes, chain) -> None:
 def test_an_unusable_answer_after_its_retry_escalates_within_the_turn(fakes, chain) -> None:
     fake = fakes(**{"coder-small": ["I would rather not write code today."]})
     out = graph.invoke({"task": "add"}, context=chain)
-    assert fake.calls.count("coder-small") == 2  # the answer and its retry
+    assert fake.calls.count("coder-small") == 6  # each of the 3 versions, and its retry
     [move] = out["escalations"]
     assert "unusable" in move["reason"] and out["code_route"] == BIG
     assert out["validation"]["passed"]

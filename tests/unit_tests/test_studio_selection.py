@@ -59,6 +59,16 @@ def test_the_tests_choose_the_right_candidate(fakes) -> None:
     assert "the tests chose #1 (direct)" in out["report"]
 
 
+def test_an_unusable_first_version_does_not_stop_the_others(fakes) -> None:
+    prose = "The function adds the two numbers and returns their sum."
+    fake = fakes(coder=[prose, prose, CLEAN])
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
+    assert fake.calls.count("coder") == 4  # the first twice (its retry), then two more
+    assert [c["origin"] for c in out["candidates"]] == ["direct", "sample"]
+    assert out["validation"]["passed"] and "a + b" in out["files"]["solution.py"]
+    assert any(n.startswith("the first candidate was unusable") for n in out["notes"])
+
+
 def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
     tests = {
         "tests": [
