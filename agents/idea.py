@@ -70,6 +70,12 @@ def fallback_brief(task: str) -> IdeaBrief:
     """A brief made of the task's own words."""
     words = task.split()
     title = " ".join(words[:8]) + ("..." if len(words) > 8 else "")
+    # Bounded like the model's answer: the task itself reaches every agent in full anyway.
+    summary = task if len(task) <= 500 else task[:497].rsplit(" ", 1)[0] + "..."
     return IdeaBrief(
-        title=title[:120], summary=task, users="the user", done_when=[task], assumptions=[]
+        title=title[:120],
+        summary=summary,
+        users="the user",
+        done_when=["Everything the task asks for works as it says."],
+        assumptions=[],
     )

@@ -159,3 +159,13 @@ def test_the_direct_candidate_is_written_from_the_task_without_the_plan():
     with_plan, direct = _prompt(state, "fenced", False), _prompt(state, "fenced", False, False)
     assert "<PLAN>" in with_plan and "Write add" in with_plan
     assert "<PLAN>" not in direct and "Write add(a, b) in solution.py." in direct
+
+
+def test_the_fallback_brief_and_plan_hold_a_long_task_within_their_bounds():
+    from agents.idea import fallback_brief
+    from agents.planner import fallback_plan
+
+    task = "Write `fizzbuzz(n)` in `game.py` that " + "returns the words for 1 to n, " * 40
+    brief, plan = fallback_brief(task), fallback_plan(task)  # raised ValidationError before
+    assert len(brief.summary) <= 500 and brief.summary.startswith("Write `fizzbuzz(n)`")
+    assert plan.files[0].path == "game.py" and len(plan.acceptance[0]) <= 200
