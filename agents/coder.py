@@ -210,8 +210,8 @@ def _versions(
 
     A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`).
     An unusable version (no code in the answer, twice) is left out and the next is written;
-    the route fails (raised) only when no version is usable, or when the call itself fails
-    or times out, which the next versions would only repeat.
+    the route fails (raised) only when no version is usable, or when its first call fails or
+    times out. A later call that fails ends the turn with the versions already written.
     """
     if fix:
         files, fixed = write_code(state, ctx, config, fix=True)
@@ -232,6 +232,12 @@ def _versions(
             notes.append(f"the {origin} candidate was unusable: {exc}")
             unusable = exc
             continue
+        except httpx.HTTPError as exc:
+            if not out:
+                raise
+            # The versions written stand; more calls to a failing model would only repeat it.
+            notes.append(f"the {origin} candidate's call failed ({type(exc).__name__})")
+            break
         usage += used
         out.append((origin, files))
     if not out:

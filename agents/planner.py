@@ -93,7 +93,7 @@ def fallback_plan(task: str) -> Plan:
     reaches the Coder in full).
     """
     named = re.findall(r"[\w/]+\.py\b", task)
-    path = named[0] if named else "solution.py"
+    path = named[0] if named and len(named[0]) <= 80 else "solution.py"
     return Plan(
         files=[PlannedFile(path=path, purpose="the code the task asks for")],
         steps=["Implement the task as written."],

@@ -16,6 +16,7 @@ its last, unfinished top-level statements.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 
 MAX_TIDY_BYTES = 200_000
@@ -26,6 +27,30 @@ def is_test_path(path: str) -> bool:
     """Whether a file is a pytest test file (`test_*.py` or `*_test.py`)."""
     name = path.rsplit("/", 1)[-1]
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+_UNREADABLE = (SyntaxError, ValueError, RecursionError, MemoryError, UnicodeError)
+"""What `ast.parse` raises on text it cannot take: bad syntax, null bytes, deep nesting, a
+lone surrogate. Such a file is left as it is (the tests will say what is wrong with it)."""
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""Python's line breaks only (`str.splitlines` also splits on form feeds and U+2028, which
+would shift line numbers against the parser's)."""
+
+
+def _lines(text: str) -> list[str]:
+    return _LINE_BREAK.split(text)
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except _UNREADABLE:
+        return None
+
+
+def _is_test_name(name: str) -> bool:
+    return name == "test" or name.startswith("test_")
 
 
 def _called_name(node: ast.stmt) -> str | None:
@@ -40,16 +65,35 @@ def _called_name(node: ast.stmt) -> str | None:
     return None
 
 
-def _is_demo(node: ast.stmt) -> bool:
-    """A top-level statement that only demonstrates or tests the module's code."""
-    if isinstance(node, ast.Assert):
-        return True
-    if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-        return True
+def _is_test_call(node: ast.stmt) -> bool:
     name = _called_name(node)
-    return name is not None and (
-        name == "print" or name.startswith("test") or name == "unittest.main"
-    )
+    return name is not None and (_is_test_name(name) or name == "unittest.main")
+
+
+def _demo(tree: ast.Module) -> list[ast.stmt]:
+    """Top-level statements that only demonstrate or test the module's code.
+
+    `assert` lines, `print(...)` and `test_x()` calls, and argument-free `test_*` functions
+    that nothing else in the module uses (a real `test_password(pw)` helper stays).
+    """
+    calls = [n for n in tree.body if isinstance(n, ast.Assert) or _is_test_call(n)]
+    calls += [n for n in tree.body if _called_name(n) == "print"]
+    used = {
+        n.id
+        for stmt in tree.body
+        if stmt not in calls
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name)
+    }
+    tests = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef)
+        and _is_test_name(n.name)
+        and not n.args.args
+        and n.name not in used
+    ]
+    return [n for n in tree.body if n in calls or n in tests]
 
 
 def _defines(line: str) -> bool:
@@ -66,7 +110,7 @@ def _complete_prefix(text: str) -> str | None:
     to the start of a top-level line before the syntax error, at most 50 times, and only if
     no definition is lost (an error among the definitions is the Coder's to fix).
     """
-    lines = text.splitlines()
+    lines = _lines(text)
     end = len(lines)
     for _ in range(50):
         try:
@@ -79,6 +123,8 @@ def _complete_prefix(text: str) -> str | None:
                 return None
             end = stop
             continue
+        except _UNREADABLE:
+            return None
         cut = lines[end:]
         if not end or any(_defines(line) for line in cut):
             return None  # the error is not in a cut tail: it would lose definitions
@@ -86,14 +132,31 @@ def _complete_prefix(text: str) -> str | None:
     return None
 
 
-def _without(text: str, tree: ast.Module, drop: list[ast.stmt]) -> str:
-    """The text with the given top-level statements cut out (by their line spans)."""
-    gone: set[int] = set()
-    for node in drop:
-        start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
-        gone.update(range(start, (node.end_lineno or node.lineno) + 1))
-    kept = [line for i, line in enumerate(text.splitlines(), 1) if i not in gone]
-    return "\n".join(kept).rstrip() + "\n"
+def _span(node: ast.stmt) -> range:
+    start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+    return range(start, (node.end_lineno or node.lineno) + 1)
+
+
+def _without(text: str, tree: ast.Module, drop: list[ast.stmt]) -> str | None:
+    """The text with the given top-level statements cut out, or None if that is not safe.
+
+    Statements go by whole lines, so one that shares a line with a kept statement
+    (`import math; print(math.pi)`) stays; and the result must parse to exactly the kept
+    statements, or nothing is cut.
+    """
+    keep = [n for n in tree.body if n not in drop]
+    kept_lines = {i for n in keep for i in _span(n)}
+    drop = [n for n in drop if not set(_span(n)) & kept_lines]
+    if not drop:
+        return None
+    gone = {i for n in drop for i in _span(n)}
+    out = "\n".join(line for i, line in enumerate(_lines(text), 1) if i not in gone)
+    out = out.rstrip() + "\n"
+    after = _parse(out)
+    expected = [ast.dump(n) for n in tree.body if n not in drop]
+    if after is None or [ast.dump(n) for n in after.body] != expected:
+        return None
+    return out
 
 
 def tidy_module(text: str) -> tuple[str, list[str]]:
@@ -104,50 +167,64 @@ def tidy_module(text: str) -> tuple[str, list[str]]:
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_TIDY_BYTES:
         return text, []
-    changes = []
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    original, changes = text, []
+    tree = _parse(text)
+    if tree is None:
         prefix = _complete_prefix(text)
-        if prefix is None:
-            return text, []
-        text, tree = prefix, ast.parse(prefix)
+        tree = _parse(prefix) if prefix else None
+        if prefix is None or tree is None:
+            return original, []
+        text = prefix
         changes.append("cut back to its last complete statement")
-    demo = [node for node in tree.body if _is_demo(node)]
+    demo = _demo(tree)
     defines = [
         n
         for n in tree.body
         if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n not in demo
     ]
-    if demo and defines:
-        text = _without(text, tree, demo)
-        changes.append(f"removed {len(demo)} top-level demo or test statement(s)")
-    elif changes and not defines:
-        return text, []
+    if not defines:
+        return original, []
+    if demo and (tidied := _without(text, tree, demo)) is not None:
+        removed = len(tree.body) - len(ast.parse(tidied).body)
+        text = tidied
+        changes.append(f"removed {removed} top-level demo or test statement(s)")
     return text, changes
+
+
+def _import_line(tree: ast.Module) -> int:
+    """The line after the docstring and the `__future__` imports (0: the top)."""
+    after = 0
+    for i, node in enumerate(tree.body):
+        docstring = (
+            i == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        )
+        if docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            after = node.end_lineno or node.lineno
+        else:
+            break
+    return after
 
 
 def tidy_test_file(text: str, modules: list[str]) -> tuple[str, list[str]]:
     """A test file that pytest can collect: no module-level test calls, the code imported.
 
     A test file that imports none of the project's modules gets `from <module> import *`
-    for each, so its tests can see what they test.
+    for each (after its docstring and `__future__` imports), so its tests see what they test.
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_TIDY_BYTES:
         return text, []
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = _parse(text)
+    if tree is None:
         return text, []
     changes = []
-    calls = [
-        n
-        for n in tree.body
-        if (name := _called_name(n)) and (name.startswith("test") or name == "unittest.main")
-    ]
-    if calls:
-        text = _without(text, tree, calls)
-        changes.append(f"removed {len(calls)} module-level test call(s)")
+    calls = [n for n in tree.body if _is_test_call(n)]
+    if calls and (tidied := _without(text, tree, calls)) is not None:
+        removed = len(tree.body)
+        text, tree = tidied, ast.parse(tidied)
+        changes.append(f"removed {removed - len(tree.body)} module-level test call(s)")
     imported = {
         n.module.split(".")[0] if isinstance(n, ast.ImportFrom) and n.module else ""
         for n in tree.body
@@ -155,8 +232,10 @@ def tidy_test_file(text: str, modules: list[str]) -> tuple[str, list[str]]:
     } | {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
     missing = [m for m in modules if m.split(".")[0] not in imported]
     if modules and len(missing) == len(modules):
-        lines = [f"from {m} import *  # noqa: F403" for m in modules]
-        text = "\n".join(lines) + "\n" + text
+        lines = _lines(text)
+        at = _import_line(tree)
+        added = [f"from {m} import *  # noqa: F403" for m in modules]
+        text = "\n".join([*lines[:at], *added, *lines[at:]])
         changes.append("imported the project's code")
     return text, changes
 
@@ -166,12 +245,13 @@ def tidy_files(files: Mapping[str, str], modules: list[str]) -> tuple[dict[str, 
     out: dict[str, str] = {}
     notes: list[str] = []
     for path, text in files.items():
+        out[path] = text
         if not path.endswith(".py"):
-            out[path] = text
             continue
-        if is_test_path(path):
-            out[path], changes = tidy_test_file(text, modules)
-        else:
-            out[path], changes = tidy_module(text)
-        notes += [f"{path}: {change}" for change in changes]
+        try:
+            tidy = tidy_test_file(text, modules) if is_test_path(path) else tidy_module(text)
+        except _UNREADABLE:  # a tree too deep to compare: the file is kept as written
+            continue
+        out[path] = tidy[0]
+        notes += [f"{path}: {change}" for change in tidy[1]]
     return out, notes

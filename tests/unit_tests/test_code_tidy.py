@@ -88,3 +88,34 @@ def test_a_test_file_that_cannot_import_does_not_hide_the_other_files_tests() ->
     result = run_pytest(files, ["test_broken.py", "test_good.py"])
     assert result.passed == 1
     assert [t.outcome for t in result.tests if "broken" in t.id] == ["error"]
+
+
+def test_text_the_parser_cannot_take_is_left_as_written_and_never_raises() -> None:
+    deep = "def f():\n    return 1\n\n\nx = " + "+".join(["1"] * 3000) + "\nprint(x)\n"
+    surrogate = "def f():\n    return '\ud800'\n\n\nprint(f())\n"
+    for text in (deep, surrogate, "", "# only a comment\n"):
+        assert tidy_files({"solution.py": text}, ["solution"]) == ({"solution.py": text}, [])
+    nul = "def f():\n    return 1\n\x00\n"  # a null byte ends it: cut back, not a crash
+    assert tidy_files({"solution.py": nul}, [])[0] == {"solution.py": "def f():\n    return 1\n"}
+    assert tidy_module("x = 1\ny = [1, 2,\n") == ("x = 1\ny = [1, 2,\n", [])  # defines nothing
+
+
+def test_nothing_that_shares_a_line_or_a_name_with_the_code_is_removed() -> None:
+    shared = "import math; print(math.pi)\n\n\ndef area(r):\n    return math.pi * r * r\n"
+    assert tidy_module(shared) == (shared, [])
+    helper = "def test_password(pw):\n    return len(pw) > 8\n\n\ndef check(pw):\n"
+    helper += "    return test_password(pw)\n"
+    assert tidy_module(helper) == (helper, [])
+    used = "def test_case():\n    return 3\n\n\nX = test_case()\n\n\ndef f():\n    return X\n"
+    assert tidy_module(used)[0] == used
+    breaks = 'SEP = "a\u2028b"\n\n\ndef f():\n    return SEP\n\x0c\n\nprint(f())\n'
+    text, changes = tidy_module(breaks)
+    assert changes and 'SEP = "a\u2028b"' in text and "print" not in text
+    compile(text, "solution.py", "exec")
+
+
+def test_the_added_import_goes_after_the_docstring_and_future_imports() -> None:
+    own = '"""Tests."""\nfrom __future__ import annotations\n\n\ndef test_f():\n    assert f(1) == 2\n'
+    text, _ = tidy_test_file(own, ["solution"])
+    assert text.startswith('"""Tests."""\nfrom __future__ import annotations\nfrom solution import')
+    compile(text, "test_solution.py", "exec")

@@ -169,3 +169,4 @@ def test_the_fallback_brief_and_plan_hold_a_long_task_within_their_bounds():
     brief, plan = fallback_brief(task), fallback_plan(task)  # raised ValidationError before
     assert len(brief.summary) <= 500 and brief.summary.startswith("Write `fizzbuzz(n)`")
     assert plan.files[0].path == "game.py" and len(plan.acceptance[0]) <= 200
+    assert fallback_plan("Write " + "a/" * 45 + "mod.py").files[0].path == "solution.py"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import httpx
+
 from agents.studio_context import Context
 from agents.validator import TEST_FILE
 from graphs.studio import graph
@@ -67,6 +69,15 @@ def test_an_unusable_first_version_does_not_stop_the_others(fakes) -> None:
     assert [c["origin"] for c in out["candidates"]] == ["direct", "sample"]
     assert out["validation"]["passed"] and "a + b" in out["files"]["solution.py"]
     assert any(n.startswith("the first candidate was unusable") for n in out["notes"])
+
+
+def test_a_later_call_that_times_out_keeps_the_versions_already_written(fakes) -> None:
+    fake = fakes(coder=[CLEAN, httpx.ReadTimeout("timed out")])
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
+    assert fake.calls.count("coder") == 2 and not out["escalations"]
+    assert [c["origin"] for c in out["candidates"]] == ["first"]
+    assert out["validation"]["passed"]
+    assert any("direct candidate's call failed (ReadTimeout)" in n for n in out["notes"])
 
 
 def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
