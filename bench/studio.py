@@ -125,6 +125,9 @@ def whole_graph(
         "code_route": out.get("code_route"),
         "escalations": out.get("escalations", []),
         "designed_tests": len(out.get("test_files") or {}) and validation.get("tests_run"),
+        # The tests themselves, so another way of choosing among the candidates can be
+        # measured on the stored records, without the model.
+        "designed": out.get("designed_tests", []),
         "candidates": [
             {
                 "id": c["id"],
