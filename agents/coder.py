@@ -34,7 +34,6 @@ from agents.structured import AgentOutputError, ask_structured, ask_text
 from agents.studio_context import Context
 from agents.studio_prompts import code_section, plan_section, sources_section, task_section
 from agents.studio_state import State
-from agents.validator import modules_of
 from nodes.code_tidy import tidy_files
 from nodes.escalation import after, escalation, plan_routes, route_config
 from nodes.project_files import ProjectFileError, checked_files
@@ -289,7 +288,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         with contextlib.suppress(ProjectFileError):
             new[0]["files"] = checked_files({**state.files, **new[0]["files"]})
     for candidate in new:
-        candidate["files"], changes = tidy_files(candidate["files"], modules_of(candidate["files"]))
+        candidate["files"], changes = tidy_files(candidate["files"])
         notes += [f"tidied candidate #{candidate['id']}: {change}" for change in changes]
     update.update(
         candidates=[*state.candidates, *new],

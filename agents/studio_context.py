@@ -42,9 +42,10 @@ class Context(RetrievalContext):
     """How the Coder returns files: `fenced` (one ```python block per file) or `json`."""
 
     coder_candidates: int = 1
-    """Versions the Coder writes on a route's first turn (one at its own temperature, the
-    rest sampled at `sample_temperature`); the designed tests choose among them. One by
-    default: more cost a Coder call each and their gain is not yet measured (bench/studio.py)."""
+    """Versions the Coder writes on a route's first turn (from the plan, from the task alone,
+    then samples at `sample_temperature`; `agents.coder.VARIANTS`); the designed tests choose
+    among them. One by default: three, measured on the task suite, cost two Coder calls more
+    per task and gained nothing: the tests could not tell the versions apart (bench/README)."""
 
     sample_temperature: float = 0.8
     """Temperature of the Coder's extra candidates."""

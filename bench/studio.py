@@ -382,13 +382,12 @@ def tidied_single(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Shows how much of the graph's lead a deterministic clean-up alone would give a single call.
     """
-    from agents.validator import modules_of
     from nodes.code_tidy import tidy_files
 
     out = []
     for r in rs:
         files = r.get("files") or {}
-        tidy, _ = tidy_files(files, modules_of(files))
+        tidy, _ = tidy_files(files)
         out.append({**r, **(hidden_tests(TASKS / r["task"], tidy) if files else {})})
     return out
 

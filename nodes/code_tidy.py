@@ -19,6 +19,8 @@ import ast
 import re
 from collections.abc import Mapping
 
+from agents.validator import modules_of
+
 MAX_TIDY_BYTES = 200_000
 """Larger files are left as they are (parsing is bounded like everything else we read)."""
 
@@ -76,8 +78,11 @@ def _demo(tree: ast.Module) -> list[ast.stmt]:
     `assert` lines, `print(...)` and `test_x()` calls, and argument-free `test_*` functions
     that nothing else in the module uses (a real `test_password(pw)` helper stays).
     """
-    calls = [n for n in tree.body if isinstance(n, ast.Assert) or _is_test_call(n)]
-    calls += [n for n in tree.body if _called_name(n) == "print"]
+    calls = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assert) or _is_test_call(n) or _called_name(n) == "print"
+    ]
     used = {
         n.id
         for stmt in tree.body
@@ -240,8 +245,9 @@ def tidy_test_file(text: str, modules: list[str]) -> tuple[str, list[str]]:
     return text, changes
 
 
-def tidy_files(files: Mapping[str, str], modules: list[str]) -> tuple[dict[str, str], list[str]]:
+def tidy_files(files: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     """Every file tidied (see the module doc); notes name each file changed and how."""
+    modules = modules_of(files)
     out: dict[str, str] = {}
     notes: list[str] = []
     for path, text in files.items():

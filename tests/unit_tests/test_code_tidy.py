@@ -72,7 +72,7 @@ def test_tidied_files_pass_in_the_sandbox_where_the_raw_ones_did_not() -> None:
     }
     raw = run_pytest(files, ["test_solution.py"])
     assert raw.passed == 0
-    tidied, notes = tidy_files(files, ["solution"])
+    tidied, notes = tidy_files(files)
     assert tidied["notes.txt"] == "kept as is"
     assert any(n.startswith("solution.py: removed") for n in notes)
     result = run_pytest(tidied, ["test_solution.py"])
@@ -94,9 +94,9 @@ def test_text_the_parser_cannot_take_is_left_as_written_and_never_raises() -> No
     deep = "def f():\n    return 1\n\n\nx = " + "+".join(["1"] * 3000) + "\nprint(x)\n"
     surrogate = "def f():\n    return '\ud800'\n\n\nprint(f())\n"
     for text in (deep, surrogate, "", "# only a comment\n"):
-        assert tidy_files({"solution.py": text}, ["solution"]) == ({"solution.py": text}, [])
+        assert tidy_files({"solution.py": text}) == ({"solution.py": text}, [])
     nul = "def f():\n    return 1\n\x00\n"  # a null byte ends it: cut back, not a crash
-    assert tidy_files({"solution.py": nul}, [])[0] == {"solution.py": "def f():\n    return 1\n"}
+    assert tidy_files({"solution.py": nul})[0] == {"solution.py": "def f():\n    return 1\n"}
     assert tidy_module("x = 1\ny = [1, 2,\n") == ("x = 1\ny = [1, 2,\n", [])  # defines nothing
 
 
