@@ -106,6 +106,13 @@ def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -
         "",
     ]
     lines += [f"from {module} import *  # noqa: F403" for module in modules_of(files)]
+    lines += [
+        "",
+        "# Tests the code defines itself would be collected here as designed ones (and rank",
+        "# its own version by them): only the tests below belong to this file.",
+        'for _name in [n for n in dir() if n.startswith(("test", "Test"))]:',
+        "    del globals()[_name]",
+    ]
     seen: set[str] = set()
     for i, test in enumerate(tests, 1):
         slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"

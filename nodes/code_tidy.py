@@ -72,11 +72,21 @@ def _is_test_call(node: ast.stmt) -> bool:
     return name is not None and (_is_test_name(name) or name == "unittest.main")
 
 
+def _is_test_case(node: ast.ClassDef) -> bool:
+    """Whether a class derives from `unittest.TestCase` (or a bare `TestCase`)."""
+    return any(
+        (isinstance(b, ast.Name) and b.id == "TestCase")
+        or (isinstance(b, ast.Attribute) and b.attr == "TestCase")
+        for b in node.bases
+    )
+
+
 def _demo(tree: ast.Module) -> list[ast.stmt]:
     """Top-level statements that only demonstrate or test the module's code.
 
-    `assert` lines, `print(...)` and `test_x()` calls, and argument-free `test_*` functions
-    that nothing else in the module uses (a real `test_password(pw)` helper stays).
+    `assert` lines, `print(...)` and `test_x()` calls, argument-free `test_*` functions and
+    `unittest.TestCase` classes named `Test*` that nothing else in the module uses (a real
+    `test_password(pw)` helper stays).
     """
     calls = [
         n
@@ -93,11 +103,10 @@ def _demo(tree: ast.Module) -> list[ast.stmt]:
     tests = [
         n
         for n in tree.body
-        if isinstance(n, ast.FunctionDef)
-        and _is_test_name(n.name)
-        and not n.args.args
-        and n.name not in used
+        if (isinstance(n, ast.FunctionDef) and _is_test_name(n.name) and not n.args.args)
+        or (isinstance(n, ast.ClassDef) and n.name.startswith("Test") and _is_test_case(n))
     ]
+    tests = [n for n in tests if n.name not in used]
     return [n for n in tree.body if n in calls or n in tests]
 
 

@@ -119,3 +119,22 @@ def test_the_added_import_goes_after_the_docstring_and_future_imports() -> None:
     text, _ = tidy_test_file(own, ["solution"])
     assert text.startswith('"""Tests."""\nfrom __future__ import annotations\nfrom solution import')
     compile(text, "test_solution.py", "exec")
+
+
+def test_a_test_case_class_in_a_module_leaves_it_and_never_counts_as_a_designed_test() -> None:
+    from agents.validator import TEST_FILE, render_tests
+
+    module = (
+        "import unittest\n\n\ndef f(x):\n    return 2 * x\n\n\n"
+        "class TestF(unittest.TestCase):\n    def test_double(self):\n"
+        "        self.assertEqual(f(2), 4)\n"
+    )
+    text, changes = tidy_module(module)
+    assert "class TestF" not in text and "def f(x):" in text and changes
+    # Untidied (a user's own pipeline, or a class the tidy step keeps), the designed file
+    # still runs only its own tests: nothing the module defines is collected there.
+    files = {"solution.py": module + "\n\ndef test_helper():\n    assert False\n"}
+    designed = render_tests([{"name": "doubles", "code": "assert f(3) == 6"}], files)
+    result = run_pytest({**files, TEST_FILE: designed}, [TEST_FILE])
+    assert [t.id for t in result.tests] == [f"{TEST_FILE}::test_01_doubles"]
+    assert result.passed == 1
