@@ -63,13 +63,13 @@ class State(RetrievalState, InputState):
     route_rounds: int = 0
     """Fix rounds spent on the current route (each route gets `max_fix_rounds`)."""
 
-    escalations: list[dict[str, str]] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
     """Each move to the next route: `from`, `to` and the reason."""
 
     code_route: str = ""
     """The route whose candidate is the selected code: which model produced the result."""
 
-    designed_tests: list[dict[str, str]] = field(default_factory=list)
+    designed_tests: list[dict[str, Any]] = field(default_factory=list)
     """The Validator's tests, designed from the task and plan, never from the code."""
 
     test_files: dict[str, str] = field(default_factory=dict)

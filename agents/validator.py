@@ -97,32 +97,75 @@ def modules_of(files: Mapping[str, str]) -> list[str]:
     return out
 
 
+def generated_test_header(files: Mapping[str, str]) -> str:
+    """The top of a generated test file: pytest and a star import of each project module.
+
+    Tests the code defines itself would be collected in that file too (and rank its own
+    version by them), so every imported `test*`/`Test*` name is deleted again.
+    """
+    lines = ["import pytest", ""]
+    lines += [f"from {module} import *  # noqa: F403" for module in modules_of(files)]
+    lines += [
+        "",
+        'for _name in [n for n in dir() if n.startswith(("test", "Test"))]:',
+        "    del globals()[_name]",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str:
     """The designed tests as one pytest file that imports the project's modules."""
     lines = [
         '"""Tests designed by the Validator agent from the task and plan, not from the code."""',
         "",
-        "import pytest",
-        "",
+        generated_test_header(files),
     ]
-    lines += [f"from {module} import *  # noqa: F403" for module in modules_of(files)]
-    lines += [
-        "",
-        "# Tests the code defines itself would be collected here as designed ones (and rank",
-        "# its own version by them): only the tests below belong to this file.",
-        'for _name in [n for n in dir() if n.startswith(("test", "Test"))]:',
-        "    del globals()[_name]",
-    ]
-    seen: set[str] = set()
-    for i, test in enumerate(tests, 1):
-        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"
-        name = f"test_{i:02d}_{slug}"
-        if name in seen:
-            continue
-        seen.add(name)
+    for name, test in designed_names(tests):
         body = "\n".join(f"    {line}" for line in test["code"].strip().splitlines())
         lines += ["", "", f"def {name}():", body]
     return "\n".join(lines) + "\n"
+
+
+def designed_names(tests: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Each designed test with its function name in the rendered file (duplicates dropped)."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    for i, test in enumerate(tests, 1):
+        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"
+        name = f"test_{i:02d}_{slug}"
+        if name not in {n for n, _ in out}:
+            out.append((name, test))
+    return out
+
+
+def stated_ids(tests: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Test ids (as pytest reports them) of the designed tests marked `stated`."""
+    return {f"{TEST_FILE}::{name}" for name, test in designed_names(tests) if test.get("stated")}
+
+
+def stated(code: str, task: str) -> bool:
+    """Whether a test only uses values the task itself states (its own examples).
+
+    A small model's expected values are often wrong, but a test whose every telling literal
+    (a string of two or more characters, a number other than -1, 0 and 1) appears in the
+    task's text is the task's own example, written as a test: it is believed even when no
+    candidate passes it (see `nodes.selection`).
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    telling = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+            continue
+        value = node.value
+        if isinstance(value, str) and len(value) >= 2:
+            telling.append(value in task)
+        elif isinstance(value, int | float) and abs(value) > 1:
+            number = repr(value).removesuffix(".0")
+            found = re.search(rf"(?<![\w.]){re.escape(number)}(?![\w]|\.\d)", task)
+            telling.append(found is not None)
+    return bool(telling) and all(telling)
 
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -144,5 +187,9 @@ def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     except AgentOutputError as exc:
         return {"notes": [f"the validator designed no tests ({exc}); the coder's tests ran alone"]}
-    tests = [{"name": t.name, "code": code} for t in design.tests if (code := normalise(t.code))]
+    tests = [
+        {"name": t.name, "code": code, "stated": stated(code, state.task)}
+        for t in design.tests
+        if (code := normalise(t.code))
+    ]
     return {"designed_tests": tests, "usage": usage}

@@ -141,6 +141,7 @@ def whole_graph(
                     for t, o in (c.get("validation") or {}).get("outcomes", {}).items()
                     if o == "passed"
                 ),
+                "behaviour": (c.get("validation") or {}).get("behaviour"),
                 "hidden": hidden_tests(task, c["files"]) if c["files"] else {"solved": False},
             }
             for c in out.get("candidates", [])
@@ -244,22 +245,64 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def rechoose(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The graph's own choice (`nodes.selection.choose`) among these recorded candidates."""
-    from nodes.selection import choose
-
-    pool = [
+def recorded_pool(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recorded candidates as `nodes.selection` sees them (their validation rebuilt)."""
+    return [
         {
             **c,
             "validation": {
                 "tests_passed": c["tests_passed"] or 0,
                 "outcomes": {t: "passed" for t in c["passed_ids"]},
+                "behaviour": c.get("behaviour"),
             },
         }
         for c in candidates
         if c.get("tests_run") is not None
     ]
-    return choose(pool)
+
+
+def rechoose(
+    candidates: list[dict[str, Any]], designed: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The graph's own choice (`nodes.selection.choose`) among these recorded candidates."""
+    from agents.validator import stated_ids
+    from nodes.selection import choose
+
+    return choose(recorded_pool(candidates), stated=stated_ids(designed or []))
+
+
+RULES = {
+    "as built: stated, designed, behaviour votes, agreement": (0, 1, 2, 3, 4, 5),
+    "third run's rule: designed, agreement": (1, 3, 4, 5),
+    "without behaviour votes": (0, 1, 3, 4, 5),
+    "behaviour votes first": (2, 0, 1, 3, 4, 5),
+}
+"""Other ways to choose, as orders of `nodes.selection.score`'s fields."""
+
+
+def print_rules(mode: str, rs: list[dict[str, Any]]) -> None:
+    """Each rule's choice among the stored candidates of each run, scored by the hidden tests.
+
+    The pool is the one the run built with the rule as built (its fix rounds followed that
+    choice), so a different rule's figure is an estimate, not a run.
+    """
+    from agents.validator import stated_ids
+    from nodes.selection import score
+
+    with_c = [r for r in rs if r.get("candidates") and r.get("designed") is not None]
+    if not with_c:
+        return
+    print(f"\n{mode}: selection rules re-applied to the stored candidates ({len(with_c)} tasks)\n")
+    print("| rule | solved |\n|---|---|")
+    for name, order in RULES.items():
+        solved = 0
+        for r in with_c:
+            pool = recorded_pool(r["candidates"])
+            stated = stated_ids(r["designed"])
+            if pool:
+                keyed = [(tuple(score(c, pool, stated)[i] for i in order), c) for c in pool]
+                solved += bool(max(keyed, key=lambda k: k[0])[1]["hidden"].get("solved"))
+        print(f"| {name} | {solved} |")
 
 
 def escalation_split(r: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +310,7 @@ def escalation_split(r: dict[str, Any]) -> dict[str, Any]:
     route's candidates, and the calls except the Coder's on later routes."""
     first = CHAIN[0]
     own = [c for c in r.get("candidates", []) if c["route"] == first]
-    chosen = rechoose(own)
+    chosen = rechoose(own, r.get("designed"))
     later = [u for u in r.get("usage", []) if u["agent"] == "coder" and u["model"] != SMALL_CODER]
     kept = [u for u in r.get("usage", []) if u not in later]
     return {
@@ -452,6 +495,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         if mode.startswith(("graph", "escalate")) and by_mode.get(mode):
             print_agents(mode, by_mode[mode])
             print_selection(mode, by_mode[mode])
+            print_rules(mode, by_mode[mode])
     print_escalation(by_mode.get("escalate-fenced", []), by_mode.get("graph-fenced", []))
     per_task: dict[str, dict[str, dict[str, Any]]] = {}
     for r in rows:

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -38,6 +39,8 @@ from nodes.project_files import write_files
 KINDS = ("bwrap", "unshare", "audit-hook")
 OUTPUT_TAIL = 8000
 """Characters of pytest's output kept in the result."""
+MAX_KEPT = 200_000
+"""Bytes read back of the file a run was asked to keep."""
 INNER_WORK = "/tmp/work"
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 """Each gets a fresh, small tmpfs inside bwrap: writes there vanish with the run."""
@@ -91,6 +94,8 @@ class SandboxResult:
     seconds: float
     output: str
     tests: list[CaseOutcome] = field(default_factory=list)
+    kept: str = ""
+    """The file the caller asked to keep (`keep`), as text, bounded; empty if none was written."""
 
     @property
     def passed(self) -> int:
@@ -218,9 +223,21 @@ def _spawn(
             proc.wait()
 
 
+def _read_child_file(path: Path, limit: int) -> str:
+    """A file the child wrote, bounded; never through a link it may have planted there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return ""
+        return f.read(limit).decode("utf-8", errors="replace")
+
+
 def _read_tests(path: Path) -> list[CaseOutcome]:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8", errors="replace")[:2_000_000])
+        raw = json.loads(_read_child_file(path, 2_000_000))
         return [CaseOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw]
     except (OSError, ValueError, TypeError, KeyError):
         return []
@@ -248,13 +265,15 @@ def run_pytest(
     limits: SandboxLimits | None = None,
     kind: str | None = None,
     parent: Path | None = None,
+    keep: str = "",
 ) -> SandboxResult:
     """Write `files` to a fresh folder and run pytest on `test_files` there, sandboxed.
 
-    The folder (made in `parent`, else the system temp dir) is removed afterwards. Raises
-    `SandboxUnavailable` when no sandbox can run.
+    The folder (made in `parent`, else the system temp dir) is removed afterwards; a file
+    named by `keep` (relative to it) is read back first, at most `MAX_KEPT` bytes, into
+    `SandboxResult.kept`. Raises `SandboxUnavailable` when no sandbox can run.
     """
-    return _run(choose(kind), files, test_files, limits or SandboxLimits(), parent)
+    return _run(choose(kind), files, test_files, limits or SandboxLimits(), parent, keep)
 
 
 def _run(
@@ -263,6 +282,7 @@ def _run(
     test_files: list[str],
     limits: SandboxLimits,
     parent: Path | None = None,
+    keep: str = "",
 ) -> SandboxResult:
     runtime = sandbox_runtime.pytest_runtime()
     base = Path(tempfile.mkdtemp(prefix="terraqore-sandbox-", dir=parent))
@@ -301,6 +321,7 @@ def _run(
             seconds=round(time.perf_counter() - start, 3),
             output=_tail(out_path),
             tests=_read_tests(report),
+            kept=_read_child_file(work / keep, MAX_KEPT) if keep else "",
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -7,7 +7,15 @@ check each other, as in CodeT (Chen et al., 2022, "CodeT: Code Generation with G
 Tests"): a candidate is worth the tests it passes, times how many candidates agree with it
 (pass exactly the same tests); and a failure goes back to the Coder only when the test is
 *credible*, i.e. some candidate passes it. A test every candidate fails is either wrong or
-beyond all of them, and in both cases feeding it back has cost more than it gained.
+beyond all of them, and in both cases feeding it back has cost more than it gained. Two
+kinds of evidence are stronger than that vote:
+
+- a *stated* test uses only values the task itself gives (its own examples, see
+  `agents.validator.stated`): it is believed even when every candidate fails it, and
+  passing stated tests ranks first;
+- *behaviour*: each candidate's answers on the designed tests' inputs (`nodes.behaviour`).
+  Candidates that answer alike form a cluster, and when the tests cannot tell candidates
+  apart, the larger cluster wins (MBR-exec): it needs no expected value from the model.
 
 Everything here is a pure function of plain data (the state's candidate dicts).
 """
@@ -15,10 +23,11 @@ Everything here is a pure function of plain data (the state's candidate dicts).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from agents.validator import TEST_FILE
+from nodes.behaviour import as_signature, informative
 
 Candidate = dict[str, Any]
 """`id`, `route`, `origin`, `files` and, once tested, `validation` (see `agents.studio_state`)."""
@@ -52,39 +61,66 @@ def agreement(pool: Sequence[Candidate]) -> Counter[frozenset[str]]:
     return Counter(passed(c) for c in tested(pool))
 
 
-def score(candidate: Candidate, pool: Sequence[Candidate]) -> tuple[int, int, int, int]:
-    """Rank key: designed tests passed, agreement, fewest own tests failed, earlier first.
+def behaviour_votes(candidate: Candidate, pool: Sequence[Candidate]) -> int:
+    """How many tested candidates answer the probes exactly as this one does.
 
-    Only the designed tests rank: a candidate's own tests (if it wrote any) were written with
-    it, so they would reward writing many easy tests. They only break ties.
+    0 if it said nothing: broken code that raises everywhere agrees with no one.
+    """
+    mine = as_signature((candidate.get("validation") or {}).get("behaviour"))
+    if not informative(mine):
+        return 0
+    return sum(as_signature(c["validation"].get("behaviour")) == mine for c in tested(pool))
+
+
+def score(
+    candidate: Candidate, pool: Sequence[Candidate], stated: Collection[str] = ()
+) -> tuple[int, ...]:
+    """Rank key: stated tests passed, then designed tests passed, behaviour votes, agreement.
+
+    Then fewest own tests failed, and earlier first. Only the designed tests rank: a
+    candidate's own tests (if it wrote any) were written with it, so they would reward
+    writing many easy tests. They only break ties.
     """
     own_failed = sum(
         not f["test"].startswith(_DESIGNED)
         for f in (candidate.get("validation") or {}).get("failures", [])
     )
     mine = passed(candidate)
-    return (len(mine), agreement(pool)[mine], -own_failed, -int(candidate["id"]))
+    return (
+        len(mine & set(stated)),
+        len(mine),
+        behaviour_votes(candidate, pool),
+        agreement(pool)[mine],
+        -own_failed,
+        -int(candidate["id"]),
+    )
 
 
-def choose(pool: Sequence[Candidate], blocked: Sequence[int] = ()) -> Candidate | None:
+def choose(
+    pool: Sequence[Candidate], blocked: Sequence[int] = (), stated: Collection[str] = ()
+) -> Candidate | None:
     """The candidate to keep: the best score among those not blocked by the security gate.
 
-    Blocked candidates are chosen only when nothing else was tested.
+    Blocked candidates are chosen only when nothing else was tested. `stated` holds the ids
+    of the designed tests that are the task's own examples.
     """
     ran = tested(pool)
     allowed = [c for c in ran if c["id"] not in blocked] or ran
     if not allowed:
         return None
-    return max(allowed, key=lambda c: score(c, pool))
+    return max(allowed, key=lambda c: score(c, pool, stated))
 
 
-def credible_failures(candidate: Candidate, pool: Sequence[Candidate]) -> list[dict[str, str]]:
+def credible_failures(
+    candidate: Candidate, pool: Sequence[Candidate], stated: Collection[str] = ()
+) -> list[dict[str, str]]:
     """The candidate's failures worth sending back: credible designed tests, and its own tests.
 
-    A designed test no candidate passes stays out of the feedback (see the module's doc).
-    With one candidate there is nothing to compare, so every failure is credible.
+    A designed test no candidate passes stays out of the feedback unless it is stated (see
+    the module's doc). With one candidate there is nothing to compare, so every failure is
+    credible.
     """
-    trusted = credible(pool)
+    trusted = credible(pool) | set(stated)
     many = len(tested(pool)) > 1
     failures = (candidate.get("validation") or {}).get("failures", [])
     return [

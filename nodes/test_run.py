@@ -16,7 +16,8 @@ from langgraph.runtime import Runtime
 
 from agents.studio_context import Context
 from agents.studio_state import State
-from agents.validator import TEST_FILE, render_tests
+from agents.validator import TEST_FILE, render_tests, stated_ids
+from nodes.behaviour import probe
 from nodes.code_tidy import is_test_path
 from nodes.escalation import next_route
 from nodes.project_files import ProjectFileError
@@ -85,9 +86,10 @@ def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str
     limits = SandboxLimits(wall_seconds=ctx.test_seconds)
     try:
         result = run_pytest(project, test_paths, limits, ctx.sandbox or None)
+        behaviour = probe(state.designed_tests, files, limits, ctx.sandbox or None)
     except (SandboxUnavailable, ProjectFileError) as exc:
         return unavailable(str(exc))
-    return summarise(result)
+    return {**summarise(result), "behaviour": behaviour}
 
 
 def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -97,12 +99,13 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         c if c.get("validation") else {**c, "validation": test_candidate(c, state, ctx)}
         for c in state.candidates
     ]
-    chosen = choose(pool, state.blocked)
+    stated = stated_ids(state.designed_tests)
+    chosen = choose(pool, state.blocked, stated)
     if chosen is None:
         validation = unavailable("the coder wrote no code")
         return {"validation": validation, "notes": ["the tests did not run: no code"]}
     validation = chosen["validation"]
-    feedback = explain(credible_failures(chosen, pool)) if not validation["passed"] else ""
+    feedback = explain(credible_failures(chosen, pool, stated)) if not validation["passed"] else ""
     designed = render_tests(state.designed_tests, chosen["files"]) if state.designed_tests else ""
     update: dict[str, Any] = {
         "candidates": pool,

@@ -170,3 +170,17 @@ def test_the_fallback_brief_and_plan_hold_a_long_task_within_their_bounds():
     assert len(brief.summary) <= 500 and brief.summary.startswith("Write `fizzbuzz(n)`")
     assert plan.files[0].path == "game.py" and len(plan.acceptance[0]) <= 200
     assert fallback_plan("Write " + "a/" * 45 + "mod.py").files[0].path == "solution.py"
+
+
+def test_a_test_is_stated_when_every_telling_value_comes_from_the_task() -> None:
+    from agents.validator import stated, stated_ids
+
+    task = 'Write `slugify(text)`: `slugify("Hello, World!")` is `"hello-world"`; "3 4 +" is 7.'
+    assert stated('assert slugify("Hello, World!") == "hello-world"', task)
+    assert not stated('assert slugify("Hello, World!") == "hello_world"', task)  # made up
+    assert not stated('assert slugify("") == ""', task)  # says nothing the task states
+    assert stated('assert f("3 4 +") == 7.0', task)
+    assert not stated('assert f("3 4 +") == 77', task)
+    assert not stated("assert f(", task)
+    tests = [{"name": "a", "code": "x", "stated": True}, {"name": "b", "code": "y"}]
+    assert stated_ids(tests) == {"test_validator_designed.py::test_01_a"}

@@ -110,3 +110,32 @@ def test_a_blocked_candidate_gives_way_to_a_clean_one(fakes) -> None:
     out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, max_security_rounds=1))
     assert out["security"]["verdict"] == "pass" and "shell" not in out["files"]["solution.py"]
     assert fake.calls.count("coder") == 4 and out["selected"] != 0
+
+
+def test_behaviour_votes_break_a_tie_the_tests_cannot() -> None:
+    sig = [["p01", ["3"]]]
+    a = candidate(0, {f"{T}1": "passed"})
+    b = candidate(1, {f"{T}1": "passed"})
+    c = candidate(2, {f"{T}1": "passed"})
+    a["validation"]["behaviour"] = [["p01", ["-1"]]]
+    b["validation"]["behaviour"] = c["validation"]["behaviour"] = sig
+    assert choose([a, b, c])["id"] == 1  # b and c answer alike; a stands alone
+    # Broken code that raises on every input agrees with no one.
+    for x in (b, c):
+        x["validation"]["behaviour"] = [["p01", ["raised NameError"]]]
+    assert choose([a, b, c])["id"] == 0
+    # Passing more designed tests still comes first.
+    best = candidate(3, {f"{T}1": "passed", f"{T}2": "passed"})
+    assert choose([a, b, c, best])["id"] == 3
+
+
+def test_a_stated_test_ranks_first_and_is_always_credible() -> None:
+    stated = {f"{T}2"}
+    a = candidate(0, {f"{T}1": "passed", f"{T}3": "passed", f"{T}2": "failed"})
+    b = candidate(1, {f"{T}1": "failed", f"{T}3": "failed", f"{T}2": "passed"})
+    assert choose([a, b])["id"] == 0
+    assert choose([a, b], stated=stated)["id"] == 1
+    c = candidate(2, {f"{T}1": "passed", f"{T}2": "failed"})
+    # No candidate passes T2 here, but it is the task's own example: it goes back.
+    assert [f["test"] for f in credible_failures(c, [a, c])] == []
+    assert [f["test"] for f in credible_failures(c, [a, c], stated)] == [f"{T}2"]

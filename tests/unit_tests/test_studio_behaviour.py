@@ -1,0 +1,100 @@
+"""Candidates vote by behaviour: the probe records what each one answers on the designed inputs.
+
+The transform and the parsing are pure; the probes run in the real sandbox (no model).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nodes.behaviour import (
+    ANSWERS_FILE,
+    MAX_ANSWER,
+    as_signature,
+    informative,
+    parse_answers,
+    probe,
+    probe_body,
+)
+from nodes.sandbox import SandboxLimits, SandboxUnavailable, choose, run_pytest
+
+LIMITS = SandboxLimits(wall_seconds=30)
+
+TESTS = [
+    {"name": "normal", "code": "assert add(1, 2) == 4"},  # a wrong expected value
+    {"name": "negative", "code": "with pytest.raises(ValueError): add(-1, 2)"},
+    {"name": "zero", "code": "assert not add(0, 0) and add(2, 2) > 1"},
+]
+RIGHT = "def add(a, b):\n    if a < 0:\n        raise ValueError(a)\n    return a + b\n"
+SAME = "def add(a, b):\n    if min(a, 0) < 0:\n        raise ValueError('negative')\n    return sum([a, b])\n"
+WRONG = "def add(a, b):\n    return a - b\n"
+
+
+def test_asserts_become_records_of_the_values_they_check() -> None:
+    body = probe_body("assert add(1, 2) == 4")
+    assert body is not None and "_seen(add(1, 2))" in body and "4" not in body
+    both = probe_body("assert not f(x) and g(y) > 3")
+    assert both is not None and "_seen(f(x))" in both and "_seen(g(y))" in both
+    raises = probe_body("with pytest.raises(ValueError, match='x'): f(-1)")
+    assert raises is not None and "_raises()" in raises and "pytest" not in raises
+    assert probe_body("def f():\n    return 1") is None  # it wrote code, not a test
+    assert probe_body("not python at all (") is None
+
+
+def test_answers_are_parsed_strictly_and_broken_code_says_nothing() -> None:
+    good = parse_answers(json.dumps({"p01": ["3"], "p02": ["raised ValueError"]}))
+    assert good == (("p01", ("3",)), ("p02", ("raised ValueError",)))
+    assert informative(good)
+    long = parse_answers(json.dumps({"p01": ["x" * 10_000]}))
+    assert long is not None and len(long[0][1][0]) == MAX_ANSWER
+    for bad in ("[1, 2]", "{}", '{"p01": [1]}', '{"other": ["1"]}', "root:x:0:0", '{"p01": "3"}'):
+        assert parse_answers(bad) is None, bad
+    assert not informative(parse_answers('{"p01": ["raised NameError"], "p02": []}'))
+    assert as_signature([["p01", ["3"]]]) == (("p01", ("3",)),)
+
+
+def test_candidates_that_behave_alike_share_a_signature() -> None:
+    right = probe(TESTS, {"solution.py": RIGHT}, LIMITS)
+    same = probe(TESTS, {"solution.py": SAME}, LIMITS)
+    wrong = probe(TESTS, {"solution.py": WRONG}, LIMITS)
+    assert right == same, "the same behaviour, written differently"
+    assert right != wrong
+    answers = dict((name, values) for name, values in right)
+    assert answers["p01"] == ["3"]  # what it computed, not what the test expected
+    assert answers["p02"] == ["raised ValueError"]
+    assert dict((n, v) for n, v in wrong)["p02"] == ["'no exception'"]
+    # Code that does not import gives no signature at all.
+    assert probe(TESTS, {"solution.py": "def add(:\n"}, LIMITS) is None
+
+
+def test_a_hanging_input_is_cut_off_and_the_other_answers_stay() -> None:
+    hangs = "def add(a, b):\n    while a < 0:\n        pass\n    return a + b\n"
+    answers = dict((n, v) for n, v in probe(TESTS, {"solution.py": hangs}, LIMITS) or [])
+    assert answers["p01"] == ["3"]
+    assert answers["p02"] == ["raised TimeoutError"]
+
+
+def test_a_planted_link_is_not_read_back() -> None:
+    # The code replaces the answers file with a link to a file outside its folder.
+    planted = (
+        "import os\n"
+        f"os.symlink('/etc/passwd', {ANSWERS_FILE!r})\n"
+        "def add(a, b):\n    return a + b\n"
+    )
+    assert probe(TESTS, {"solution.py": planted}, LIMITS) is None
+
+
+def test_the_sandbox_keeps_a_named_file_bounded_and_never_through_a_link() -> None:
+    try:
+        choose()
+    except SandboxUnavailable:
+        pytest.skip("no sandbox here")
+    writes = "def test_write():\n    open('out.txt', 'w').write('x' * 500_000)\n"
+    result = run_pytest({"test_w.py": writes}, ["test_w.py"], LIMITS, keep="out.txt")
+    assert result.kept == "x" * 200_000
+    links = "import os\n\ndef test_link():\n    os.symlink('/etc/passwd', 'out.txt')\n"
+    result = run_pytest({"test_l.py": links}, ["test_l.py"], LIMITS, keep="out.txt")
+    assert result.passed == 1 and result.kept == ""
+    assert run_pytest({"test_w.py": writes}, ["test_w.py"], LIMITS).kept == ""
