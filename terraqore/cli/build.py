@@ -46,7 +46,13 @@ def _summary(node: str, update: dict[str, Any]) -> str:
         files = ", ".join(f["path"] for f in plan["files"])
         return f"plan: {len(plan['steps'])} steps, files {files}"
     if node == "coder":
-        return f"coder wrote {', '.join(sorted(update.get('files', {}))) or 'nothing'}"
+        written = ", ".join(sorted(update.get("files", {}))) or "nothing"
+        new = [c for c in update.get("candidates", []) if not c.get("validation")]
+        return (
+            f"coder wrote {len(new)} versions of {written}"
+            if len(new) > 1
+            else f"coder wrote {written}"
+        )
     if node == "validator":
         designed = update.get("designed_tests")
         return (
@@ -55,7 +61,11 @@ def _summary(node: str, update: dict[str, Any]) -> str:
     if node == "run_tests" and update.get("validation"):
         v = update["validation"]
         status = "passed" if v["passed"] else "failing"
-        return f"tests {status}: {v['tests_passed']}/{v['tests_run']} in {v['seconds']} s"
+        line = f"tests {status}: {v['tests_passed']}/{v['tests_run']} in {v['seconds']} s"
+        pool = update.get("candidates", [])
+        return (
+            f"{line}, kept version #{update['selected']} of {len(pool)}" if len(pool) > 1 else line
+        )
     if node == "security_scan":
         return f"bandit: {len(update.get('security', {}).get('findings', []))} finding(s)"
     if node == "security" and update.get("security"):

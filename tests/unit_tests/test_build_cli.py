@@ -32,6 +32,19 @@ def test_build_writes_the_project_report_and_record(fakes, tmp_path: Path) -> No
     assert (out / "REPORT.md").read_text().startswith("# Adder")
 
 
+def test_build_says_how_many_versions_were_written_and_which_was_kept(
+    fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.studio_fakes import CLEAN, WRONG
+
+    fakes(coder=[WRONG, CLEAN])
+    monkeypatch.setenv("TERRAQORE_CODER_CANDIDATES", "3")
+    result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "✓ coder wrote 3 versions of solution.py" in result.output
+    assert "kept version #1 of 3" in result.output
+
+
 def test_build_exits_1_when_the_gate_blocks_but_still_writes(fakes, tmp_path: Path) -> None:
     fakes(coder=[VULNERABLE])
     out = tmp_path / "out"

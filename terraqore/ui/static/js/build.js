@@ -27,13 +27,18 @@ function summary(node, update) {
     case "approve_plan":
       if (update.approved !== false) return "approved";
       return update.plan_feedback ? "sent back with feedback" : "rejected";
-    case "coder":
-      return `wrote ${Object.keys(update.files || {}).sort().join(", ") || "nothing"}`;
+    case "coder": {
+      const files = Object.keys(update.files || {}).sort().join(", ") || "nothing";
+      const fresh = (update.candidates || []).filter((c) => !c.validation).length;
+      return fresh > 1 ? `wrote ${fresh} versions of ${files}` : `wrote ${files}`;
+    }
     case "validator":
       return update.designed_tests ? `designed ${count(update.designed_tests)} test(s)` : "kept the tests";
     case "run_tests": {
       const v = update.validation || {};
-      return `${v.passed ? "passed" : "failing"}: ${v.tests_passed ?? 0}/${v.tests_run ?? 0} in ${v.seconds ?? "?"} s`;
+      const line = `${v.passed ? "passed" : "failing"}: ${v.tests_passed ?? 0}/${v.tests_run ?? 0} in ${v.seconds ?? "?"} s`;
+      const pool = count(update.candidates);
+      return pool > 1 ? `${line}, kept version #${update.selected} of ${pool}` : line;
     }
     case "security_scan":
       return `${count(update.security?.findings)} finding(s)`;
