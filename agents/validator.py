@@ -142,30 +142,86 @@ def stated_ids(tests: Sequence[Mapping[str, Any]]) -> set[str]:
     return {f"{TEST_FILE}::{name}" for name, test in designed_names(tests) if test.get("stated")}
 
 
-def stated(code: str, task: str) -> bool:
-    """Whether a test only uses values the task itself states (its own examples).
+_EXAMPLE = re.compile(
+    r"`(?P<given>[^`\n]{1,200})`\)?\s*(?:is|gives|becomes|stays|returns|yields|equals|->|→|==)"
+    r"\s+(?:`(?P<out>[^`\n]{0,200})`|(?P<number>-?\d+(?:\.\d+)?)\b)"
+)
 
-    A small model's expected values are often wrong, but a test whose every telling literal
-    (a string of two or more characters, a number other than -1, 0 and 1) appears in the
-    task's text is the task's own example, written as a test: it is believed even when no
-    candidate passes it (see `nodes.selection`).
+
+def _literal(source: str | ast.expr) -> tuple[bool, Any]:
+    try:
+        return True, ast.literal_eval(source)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+
+
+def examples(task: str) -> list[tuple[str, tuple[Any, ...], Any]]:
+    """The task's own examples: `` `f("a")` is `"b"` `` or `` `"a"` gives `"b"` ``.
+
+    Each is (function name, or "" when the example gives only the input; the arguments;
+    the result). A span that is not a call with literal arguments, or a literal, is skipped.
+    """
+    found = []
+    for match in _EXAMPLE.finditer(task[:20_000]):
+        ok, out = _literal(match["out"] if match["out"] is not None else match["number"])
+        if not ok:
+            continue
+        try:
+            given = ast.parse(match["given"].strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        if isinstance(given, ast.Call) and not given.keywords:
+            name = ast.unparse(given.func).rsplit(".", 1)[-1]
+            args = [_literal(a) for a in given.args]
+            if all(ok for ok, _ in args):
+                found.append((name, tuple(v for _, v in args), out))
+        elif (literal := _literal(given))[0]:
+            found.append(("", (literal[1],), out))
+    return found
+
+
+def stated(code: str, task: str) -> bool:
+    """Whether every check in a test is one of the task's own examples (`examples`).
+
+    A small model's expected values are often wrong; a test that only restates an example
+    the task gives (same call, same arguments, same result) is believed even when no
+    candidate passes it (see `nodes.selection`). Only plain `assert call(...) == value`
+    lines qualify.
     """
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):
         return False
-    telling = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
-            continue
-        value = node.value
-        if isinstance(value, str) and len(value) >= 2:
-            telling.append(value in task)
-        elif isinstance(value, int | float) and abs(value) > 1:
-            number = repr(value).removesuffix(".0")
-            found = re.search(rf"(?<![\w.]){re.escape(number)}(?![\w]|\.\d)", task)
-            telling.append(found is not None)
-    return bool(telling) and all(telling)
+    known = examples(task)
+    checks = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    if not known or not checks or len(checks) != len(tree.body):
+        return False
+    for check in checks:
+        test = check.test
+        if not (isinstance(test, ast.Compare) and [type(o) for o in test.ops] == [ast.Eq]):
+            return False
+        sides = [test.left, test.comparators[0]]
+        calls = [s for s in sides if isinstance(s, ast.Call) and not s.keywords]
+        if len(calls) != 1:
+            return False
+        call = calls[0]
+        ok, expected = _literal(sides[1] if sides[0] is call else sides[0])
+        args = [_literal(a) for a in call.args]
+        if not ok or not all(good for good, _ in args):
+            return False
+        name = ast.unparse(call.func).rsplit(".", 1)[-1]
+        values = tuple(v for _, v in args)
+        if not any(
+            (n == name or n == "") and given == values and _same(out, expected)
+            for n, given, out in known
+        ):
+            return False
+    return True
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and not merely because True == 1."""
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
 
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

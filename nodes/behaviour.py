@@ -20,6 +20,7 @@ import ast
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from agents.validator import generated_test_header, normalise
@@ -38,10 +39,21 @@ Signature = tuple[tuple[str, tuple[str, ...]], ...]
 """Each probe's name and the values it recorded, in order."""
 
 _RUNTIME = """
-import contextlib, json, re, signal
+import contextlib as _contextlib
+import json as _json
+import os as _os
+import re as _re
+import signal as _signal
 
+# Absolute: the code under test may change the working folder.
+_ANSWERS_PATH = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _ANSWERS_FILE)
 _ANSWERS = {}
 _NOW = []
+
+
+class _ProbeTimeout(BaseException):
+    # Not an Exception: the code's own `except Exception` must not swallow it.
+    pass
 
 
 def _norm(value, depth=0):
@@ -53,50 +65,68 @@ def _norm(value, depth=0):
         inner = ", ".join(_norm(v, depth + 1) for v in list(value)[:50])
         return ("[%s]" if isinstance(value, list) else "(%s)") % inner
     if isinstance(value, (set, frozenset)):
-        return "{%s}" % ", ".join(sorted(_norm(v, depth + 1) for v in list(value)[:50]))
+        return "{%s}" % ", ".join(sorted(_norm(v, depth + 1) for v in value)[:50])
     if isinstance(value, dict):
-        items = sorted(_norm(k, depth + 1) + ": " + _norm(v, depth + 1)
-                       for k, v in list(value.items())[:50])
-        return "dict{%s}" % ", ".join(items)
+        items = sorted(_norm(k, depth + 1) + ": " + _norm(v, depth + 1) for k, v in value.items())
+        return "dict{%s}" % ", ".join(items[:50])
     if isinstance(value, BaseException):
         return "raised " + type(value).__name__
-    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:MAX_ANSWER]
+    return _re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:_MAX_ANSWER]
 
 
 def _seen(value):
-    if len(_NOW) < MAX_ANSWERS:
-        _NOW.append(_norm(value)[:MAX_ANSWER])
+    if len(_NOW) < _MAX_ANSWERS:
+        try:
+            _NOW.append(_norm(value)[:_MAX_ANSWER])
+        except _ProbeTimeout:
+            raise
+        except BaseException as exc:  # a value whose repr raises is an answer too
+            _NOW.append("unprintable " + type(exc).__name__)
     return value
 
 
-@contextlib.contextmanager
+class _Caught:
+    # What `with pytest.raises(E) as caught` binds: the test may read it afterwards.
+    type = None
+    value = None
+
+
+@_contextlib.contextmanager
 def _raises(*_args, **_kwargs):
+    caught = _Caught()
     try:
-        yield
-    except Exception as exc:
+        yield caught
+    except _ProbeTimeout:
+        raise
+    except BaseException as exc:
+        caught.type, caught.value = type(exc), exc
         _seen(exc)
     else:
         _seen("no exception")
 
 
 def _timeout(*_args):
-    raise TimeoutError("probe took too long")
+    raise _ProbeTimeout()
 
 
 def test_probe():
+    _signal.signal(_signal.SIGALRM, _timeout)
     for name, probe in sorted(_PROBES.items()):
         _NOW.clear()
         try:
-            signal.signal(signal.SIGALRM, _timeout)
-            signal.alarm(PROBE_SECONDS)
+            # Repeats, in case the code catches even a BaseException once.
+            _signal.setitimer(_signal.ITIMER_REAL, _PROBE_SECONDS, 0.5)
             probe()
+        except _ProbeTimeout:
+            _NOW.append("raised TimeoutError")
         except BaseException as exc:
             _seen(exc)
         finally:
-            signal.alarm(0)
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
         _ANSWERS[name] = list(_NOW)
-    with open(ANSWERS_FILE, "w", encoding="utf-8") as f:
-        json.dump(_ANSWERS, f)
+        # After every probe: a later one that hangs past the wall clock loses only itself.
+        with open(_ANSWERS_PATH, "w", encoding="utf-8") as f:
+            _json.dump(_ANSWERS, f, ensure_ascii=False)
 """
 
 
@@ -112,8 +142,7 @@ class _Record(ast.NodeTransformer):
         for item in node.items:
             call = item.context_expr
             if isinstance(call, ast.Call) and ast.unparse(call.func) in ("pytest.raises", "raises"):
-                item.context_expr = _call("_raises")
-                item.optional_vars = None
+                item.context_expr = _call("_raises")  # `as caught` still binds (`_Caught`)
         return node
 
 
@@ -148,7 +177,17 @@ def probe_body(code: str) -> str | None:
     if fixed is None:
         return None
     tree = _Record().visit(ast.parse(fixed))
-    return ast.unparse(ast.fix_missing_locations(tree))
+    if any(isinstance(n, ast.Yield | ast.YieldFrom | ast.Await) for n in ast.walk(tree)):
+        return None  # the probe would become a generator and record nothing
+    body = ast.unparse(ast.fix_missing_locations(tree))
+    wrapped = "def _probe():\n" + "\n".join(f"    {line}" for line in body.splitlines())
+    try:
+        # Compiled, never run: a star import or `nonlocal` in one snippet would otherwise
+        # break the whole probe file.
+        compile(wrapped, "<probe>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    return body
 
 
 def probe_source(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str | None:
@@ -158,8 +197,8 @@ def probe_source(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -
     if not usable:
         return None
     constants = (
-        f"MAX_ANSWER = {MAX_ANSWER}\nMAX_ANSWERS = {MAX_ANSWERS}\n"
-        f"PROBE_SECONDS = {PROBE_SECONDS}\nANSWERS_FILE = {ANSWERS_FILE!r}\n"
+        f"_MAX_ANSWER = {MAX_ANSWER}\n_MAX_ANSWERS = {MAX_ANSWERS}\n"
+        f"_PROBE_SECONDS = {PROBE_SECONDS}\n_ANSWERS_FILE = {ANSWERS_FILE!r}\n"
     )
     lines = [generated_test_header(files), constants, _RUNTIME]
     for name, body in usable.items():
@@ -173,7 +212,7 @@ def parse_answers(raw: str) -> Signature | None:
     """The answers file as a signature, or None if it is not what the probe writes."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not data:
         return None
@@ -187,11 +226,18 @@ def parse_answers(raw: str) -> Signature | None:
     return tuple(out)
 
 
+_SILENT = ("None", "'no exception'")
+
+
 def informative(signature: Signature | None) -> bool:
-    """Whether the answers say anything: broken code that raises on every probe says nothing."""
+    """Whether the answers say anything.
+
+    Broken code that raises on every probe says nothing, nor does code that prints instead
+    of returning (every answer `None`): two such versions agreeing is no evidence.
+    """
     if not signature:
         return False
-    return any(v and not v[0].startswith("raised ") for _, v in signature)
+    return any(v not in _SILENT and not v.startswith("raised ") for _, vs in signature for v in vs)
 
 
 def probe(
@@ -209,7 +255,11 @@ def probe(
     if source is None:
         return None
     project = {**files, PROBE_FILE: source}
-    result = run_pytest(project, [PROBE_FILE], limits, kind, keep=ANSWERS_FILE)
+    # Its own wall clock: each probe's limit, plus pytest's start.
+    seconds = min(limits.wall_seconds, PROBE_SECONDS * source.count("\ndef _p") + 10)
+    result = run_pytest(
+        project, [PROBE_FILE], replace(limits, wall_seconds=seconds), kind, keep=ANSWERS_FILE
+    )
     signature = parse_answers(result.kept) if result.kept else None
     return [[name, list(values)] for name, values in signature] if signature else None
 

@@ -146,7 +146,10 @@ def _hidden_dirs(plan: _Plan) -> list[str]:
 
 def _command(plan: _Plan, work: Path, runtime: Path, config: dict[str, Any]) -> list[str]:
     """The argv that runs the guard under the chosen kind of sandbox."""
-    guard = [plan.python, "-I", "-S", "-c", sandbox_runtime.guard_source()]
+    # Not `-I`: it implies `-E`, which would ignore the scrubbed environment's fixed
+    # PYTHONHASHSEED, and the same code would then order its sets differently on every run.
+    # The environment holds nothing else that Python reads (see `_environment`).
+    guard = [plan.python, "-s", "-S", "-c", sandbox_runtime.guard_source()]
     if plan.kind == "bwrap":
         bwrap = _bwrap() or "bwrap"
         inner = {**config, "work": INNER_WORK, "runtime": INNER_RUNTIME}
@@ -224,22 +227,30 @@ def _spawn(
 
 
 def _read_child_file(path: Path, limit: int) -> str:
-    """A file the child wrote, bounded; never through a link it may have planted there."""
+    """A file the child wrote, bounded; empty unless it is a plain file with one link.
+
+    The child may have planted a link (symbolic or hard), a folder or a pipe there.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             return ""
-        return f.read(limit).decode("utf-8", errors="replace")
+        return os.read(fd, limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def _read_tests(path: Path) -> list[CaseOutcome]:
     try:
         raw = json.loads(_read_child_file(path, 2_000_000))
         return [CaseOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return []
 
 
@@ -290,7 +301,8 @@ def _run(
         work = base / "work"
         work.mkdir()
         (work / ".tmp").mkdir()
-        write_files(work, files)
+        # The kept file is what the run writes, never what the caller's files brought.
+        write_files(work, {p: c for p, c in files.items() if p != keep} if keep else files)
         report = work / ".terraqore-report.json"
         out_path = base / "output.txt"
         _chown_tree(base, plan.uid, plan.gid)

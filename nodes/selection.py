@@ -22,6 +22,7 @@ Everything here is a pure function of plain data (the state's candidate dicts).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -62,14 +63,19 @@ def agreement(pool: Sequence[Candidate]) -> Counter[frozenset[str]]:
 
 
 def behaviour_votes(candidate: Candidate, pool: Sequence[Candidate]) -> int:
-    """How many tested candidates answer the probes exactly as this one does.
+    """How many tested versions (distinct code) answer the probes exactly as this one does.
 
-    0 if it said nothing: broken code that raises everywhere agrees with no one.
+    0 if it said nothing: code that raises everywhere, or returns nothing, agrees with no one.
     """
     mine = as_signature((candidate.get("validation") or {}).get("behaviour"))
     if not informative(mine):
         return 0
-    return sum(as_signature(c["validation"].get("behaviour")) == mine for c in tested(pool))
+    # The same code twice (a fix that changed nothing) is one vote, not two.
+    voters = {
+        json.dumps(c["files"], sort_keys=True): as_signature(c["validation"].get("behaviour"))
+        for c in tested(pool)
+    }
+    return sum(signature == mine for signature in voters.values())
 
 
 def score(

@@ -86,10 +86,25 @@ def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str
     limits = SandboxLimits(wall_seconds=ctx.test_seconds)
     try:
         result = run_pytest(project, test_paths, limits, ctx.sandbox or None)
-        behaviour = probe(state.designed_tests, files, limits, ctx.sandbox or None)
     except (SandboxUnavailable, ProjectFileError) as exc:
         return unavailable(str(exc))
-    return {**summarise(result), "behaviour": behaviour}
+    return {**summarise(result), "behaviour": behaviour(candidate, state, ctx, limits)}
+
+
+def behaviour(
+    candidate: Candidate, state: State, ctx: Context, limits: SandboxLimits
+) -> list[list[Any]] | None:
+    """The candidate's answers on the designed inputs (`nodes.behaviour`), for the vote.
+
+    Only when the Coder writes several versions: one version has no one to agree with. A
+    probe that cannot run costs the vote, never the test results.
+    """
+    if ctx.coder_candidates < 2 or not state.designed_tests:
+        return None
+    try:
+        return probe(state.designed_tests, candidate["files"], limits, ctx.sandbox or None)
+    except (SandboxUnavailable, ProjectFileError, OSError):
+        return None
 
 
 def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -63,9 +63,9 @@ def _summary(node: str, update: dict[str, Any]) -> str:
         status = "passed" if v["passed"] else "failing"
         line = f"tests {status}: {v['tests_passed']}/{v['tests_run']} in {v['seconds']} s"
         pool = update.get("candidates", [])
-        return (
-            f"{line}, kept version #{update['selected']} of {len(pool)}" if len(pool) > 1 else line
-        )
+        if len(pool) > 1:
+            line += f", kept candidate #{update['selected']} of {len(pool)}"
+        return line
     if node == "security_scan":
         return f"bandit: {len(update.get('security', {}).get('findings', []))} finding(s)"
     if node == "security" and update.get("security"):

@@ -42,7 +42,7 @@ def test_build_says_how_many_versions_were_written_and_which_was_kept(
     result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "✓ coder wrote 3 versions of solution.py" in result.output
-    assert "kept version #1 of 3" in result.output
+    assert "kept candidate #1 of 3" in result.output
 
 
 def test_build_exits_1_when_the_gate_blocks_but_still_writes(fakes, tmp_path: Path) -> None:

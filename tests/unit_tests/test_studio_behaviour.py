@@ -22,6 +22,17 @@ from nodes.sandbox import SandboxLimits, SandboxUnavailable, choose, run_pytest
 
 LIMITS = SandboxLimits(wall_seconds=30)
 
+
+def _sandbox_here() -> bool:
+    try:
+        choose()
+    except SandboxUnavailable:
+        return False
+    return True
+
+
+needs_sandbox = pytest.mark.skipif(not _sandbox_here(), reason="no sandbox here")
+
 TESTS = [
     {"name": "normal", "code": "assert add(1, 2) == 4"},  # a wrong expected value
     {"name": "negative", "code": "with pytest.raises(ValueError): add(-1, 2)"},
@@ -55,6 +66,7 @@ def test_answers_are_parsed_strictly_and_broken_code_says_nothing() -> None:
     assert as_signature([["p01", ["3"]]]) == (("p01", ("3",)),)
 
 
+@needs_sandbox
 def test_candidates_that_behave_alike_share_a_signature() -> None:
     right = probe(TESTS, {"solution.py": RIGHT}, LIMITS)
     same = probe(TESTS, {"solution.py": SAME}, LIMITS)
@@ -69,6 +81,7 @@ def test_candidates_that_behave_alike_share_a_signature() -> None:
     assert probe(TESTS, {"solution.py": "def add(:\n"}, LIMITS) is None
 
 
+@needs_sandbox
 def test_a_hanging_input_is_cut_off_and_the_other_answers_stay() -> None:
     hangs = "def add(a, b):\n    while a < 0:\n        pass\n    return a + b\n"
     answers = dict((n, v) for n, v in probe(TESTS, {"solution.py": hangs}, LIMITS) or [])
@@ -76,21 +89,24 @@ def test_a_hanging_input_is_cut_off_and_the_other_answers_stay() -> None:
     assert answers["p02"] == ["raised TimeoutError"]
 
 
-def test_a_planted_link_is_not_read_back() -> None:
-    # The code replaces the answers file with a link to a file outside its folder.
+@needs_sandbox
+def test_a_planted_link_is_not_read_back(tmp_path) -> None:
+    # A well-formed answers file outside the work folder, which a followed link would read.
+    bait = tmp_path / "bait.json"
+    bait.write_text(json.dumps({"p01": ["42"]}))
+    bait.chmod(0o644)
+    tmp_path.chmod(0o755)
     planted = (
         "import os\n"
-        f"os.symlink('/etc/passwd', {ANSWERS_FILE!r})\n"
+        f"os.symlink({str(bait)!r}, {ANSWERS_FILE!r})\n"
+        "os.chmod = os.symlink = None\n"
         "def add(a, b):\n    return a + b\n"
     )
     assert probe(TESTS, {"solution.py": planted}, LIMITS) is None
 
 
+@needs_sandbox
 def test_the_sandbox_keeps_a_named_file_bounded_and_never_through_a_link() -> None:
-    try:
-        choose()
-    except SandboxUnavailable:
-        pytest.skip("no sandbox here")
     writes = "def test_write():\n    open('out.txt', 'w').write('x' * 500_000)\n"
     result = run_pytest({"test_w.py": writes}, ["test_w.py"], LIMITS, keep="out.txt")
     assert result.kept == "x" * 200_000
@@ -98,3 +114,55 @@ def test_the_sandbox_keeps_a_named_file_bounded_and_never_through_a_link() -> No
     result = run_pytest({"test_l.py": links}, ["test_l.py"], LIMITS, keep="out.txt")
     assert result.passed == 1 and result.kept == ""
     assert run_pytest({"test_w.py": writes}, ["test_w.py"], LIMITS).kept == ""
+    # A folder or a pipe in its place is not read (and does not raise).
+    for make in ("os.mkdir('out.txt')", "os.mkfifo('out.txt')"):
+        body = f"import os\n\ndef test_make():\n    {make}\n"
+        assert run_pytest({"test_m.py": body}, ["test_m.py"], LIMITS, keep="out.txt").kept == ""
+    # What the caller's files bring under that name is not what the run wrote.
+    files = {"test_n.py": "def test_n():\n    pass\n", "out.txt": "planted"}
+    assert run_pytest(files, ["test_n.py"], LIMITS, keep="out.txt").kept == ""
+
+
+@needs_sandbox
+def test_the_same_code_answers_the_same_every_run() -> None:
+    # Set order depends on the hash seed: the sandbox fixes it, so one version is one vote.
+    tests = [{"name": "order", "code": "assert names() == []"}]
+    code = "def names():\n    return list({'apple', 'banana', 'cherry', 'date', 'elder'})\n"
+    runs = {json.dumps(probe(tests, {"solution.py": code}, LIMITS)) for _ in range(3)}
+    assert len(runs) == 1
+
+
+@needs_sandbox
+def test_a_timeout_the_code_swallows_still_ends_the_probe() -> None:
+    tests = [
+        {"name": "a", "code": "with pytest.raises(ValueError): add(-1, 2)\nassert add(-2, 0) == 0"},
+        {"name": "b", "code": "assert add(1, 2) == 3"},
+    ]
+    hangs = (
+        "def add(a, b):\n    while a < 0:\n        try:\n            pass\n"
+        "        except Exception:\n            pass\n    return a + b\n"
+    )
+    answers = dict((n, v) for n, v in probe(tests, {"solution.py": hangs}, LIMITS) or [])
+    assert answers == {"p01": ["raised TimeoutError"], "p02": ["3"]}
+
+
+@needs_sandbox
+def test_one_bad_snippet_or_a_shadowed_name_does_not_silence_the_others() -> None:
+    tests = [
+        {"name": "star", "code": "from solution import *\nassert add(1, 2) == 3"},
+        {"name": "bound", "code": "with pytest.raises(ValueError) as e: add(-1, 2)\nassert e.type"},
+        {"name": "plain", "code": "assert add(2, 2) == 4"},
+    ]
+    # The code defines names the probe itself uses, and a SystemExit on bad input.
+    code = (
+        "import sys\njson = re = signal = None\n"
+        "def add(a, b):\n    if a < 0:\n        raise ValueError(a)\n    return a + b\n"
+    )
+    answers = dict((n, v) for n, v in probe(tests, {"solution.py": code}, LIMITS) or [])
+    assert "p01" not in answers  # a star import cannot sit in a function: dropped
+    assert answers["p02"] == ["raised ValueError", "<class 'ValueError'>"]
+    assert answers["p03"] == ["4"]
+
+
+def test_deeply_nested_answers_are_refused_not_raised() -> None:
+    assert parse_answers("[" * 100_000 + "]" * 100_000) is None

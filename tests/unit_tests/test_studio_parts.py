@@ -172,15 +172,24 @@ def test_the_fallback_brief_and_plan_hold_a_long_task_within_their_bounds():
     assert fallback_plan("Write " + "a/" * 45 + "mod.py").files[0].path == "solution.py"
 
 
-def test_a_test_is_stated_when_every_telling_value_comes_from_the_task() -> None:
-    from agents.validator import stated, stated_ids
+def test_a_test_is_stated_only_when_it_restates_one_of_the_tasks_examples() -> None:
+    from agents.validator import examples, stated, stated_ids
 
-    task = 'Write `slugify(text)`: `slugify("Hello, World!")` is `"hello-world"`; "3 4 +" is 7.'
+    task = (
+        'Write `slugify(text)`: `slugify("Hello, World!")` is `"hello-world"`; '
+        '`"3 4 +"` gives 7. `roman(4)` is `"IV"` and `roman(9)` is `"IX"`; `odd(7)` is `True`.'
+    )
+    assert ("slugify", ("Hello, World!",), "hello-world") in examples(task)
     assert stated('assert slugify("Hello, World!") == "hello-world"', task)
+    assert stated("assert 'hello-world' == slugify('Hello, World!')", task)
     assert not stated('assert slugify("Hello, World!") == "hello_world"', task)  # made up
+    assert not stated('assert slugify("Hi") == "hello-world"', task)  # another input
     assert not stated('assert slugify("") == ""', task)  # says nothing the task states
-    assert stated('assert f("3 4 +") == 7.0', task)
-    assert not stated('assert f("3 4 +") == 77', task)
-    assert not stated("assert f(", task)
+    assert stated('assert f("3 4 +") == 7.0', task) and not stated('assert f("3 4 +") == 77', task)
+    assert not stated('assert roman(4) == "IX"', task)  # the examples swapped
+    assert stated("assert odd(7) == True", task) and not stated("assert odd(7) == 1", task)
+    assert not stated('with pytest.raises(ValueError): slugify("Hello, World!")', task)
+    assert not stated('assert slugify("Hello, World!") == "hello-world"\nassert f(1) == 2', task)
+    assert not stated("assert f(", task) and not stated("assert f(1) == 2", "no examples")
     tests = [{"name": "a", "code": "x", "stated": True}, {"name": "b", "code": "y"}]
     assert stated_ids(tests) == {"test_validator_designed.py::test_01_a"}

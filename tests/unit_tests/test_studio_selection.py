@@ -117,13 +117,20 @@ def test_behaviour_votes_break_a_tie_the_tests_cannot() -> None:
     a = candidate(0, {f"{T}1": "passed"})
     b = candidate(1, {f"{T}1": "passed"})
     c = candidate(2, {f"{T}1": "passed"})
+    for x in (a, b, c):
+        x["files"] = {"solution.py": f"# version {x['id']}"}
     a["validation"]["behaviour"] = [["p01", ["-1"]]]
     b["validation"]["behaviour"] = c["validation"]["behaviour"] = sig
     assert choose([a, b, c])["id"] == 1  # b and c answer alike; a stands alone
-    # Broken code that raises on every input agrees with no one.
-    for x in (b, c):
-        x["validation"]["behaviour"] = [["p01", ["raised NameError"]]]
+    # The same code twice is one vote: a and c tie, and the earlier wins.
+    c["files"] = b["files"]
     assert choose([a, b, c])["id"] == 0
+    c["files"] = {"solution.py": "# version 2"}
+    # Code that raises on every input, or returns nothing, agrees with no one.
+    for silent in ("raised NameError", "None"):
+        for x in (b, c):
+            x["validation"]["behaviour"] = [["p01", [silent]]]
+        assert choose([a, b, c])["id"] == 0
     # Passing more designed tests still comes first.
     best = candidate(3, {f"{T}1": "passed", f"{T}2": "passed"})
     assert choose([a, b, c, best])["id"] == 3

@@ -38,7 +38,7 @@ function summary(node, update) {
       const v = update.validation || {};
       const line = `${v.passed ? "passed" : "failing"}: ${v.tests_passed ?? 0}/${v.tests_run ?? 0} in ${v.seconds ?? "?"} s`;
       const pool = count(update.candidates);
-      return pool > 1 ? `${line}, kept version #${update.selected} of ${pool}` : line;
+      return pool > 1 ? `${line}, kept candidate #${update.selected} of ${pool}` : line;
     }
     case "security_scan":
       return `${count(update.security?.findings)} finding(s)`;
