@@ -41,11 +41,12 @@ class Context(RetrievalContext):
     coder_format: str = "fenced"
     """How the Coder returns files: `fenced` (one ```python block per file) or `json`."""
 
-    coder_candidates: int = 1
+    coder_candidates: int = 3
     """Versions the Coder writes on a route's first turn (from the plan, from the task alone,
-    then samples at `sample_temperature`; `agents.coder.VARIANTS`); the designed tests choose
-    among them. One by default: three, measured on the task suite, cost two Coder calls more
-    per task and gained nothing: the tests could not tell the versions apart (bench/README)."""
+    then samples at `sample_temperature`; `agents.coder.VARIANTS`); stated tests, designed
+    tests and behaviour votes choose among them (`nodes.selection`). Three by default: on the
+    task suite's fourth run they lifted the graph clear of a single call (bench/README); one
+    saves two Coder calls per task (about a minute on two cores)."""
 
     sample_temperature: float = 0.5
     """Temperature of the Coder's extra candidates. At 0.8 (the third run) the 1.5B's samples

@@ -245,20 +245,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def recorded_pool(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Recorded candidates as `nodes.selection` sees them (their validation rebuilt)."""
-    return [
-        {
-            **c,
-            "validation": {
-                "tests_passed": c["tests_passed"] or 0,
-                "outcomes": {t: "passed" for t in c["passed_ids"]},
-                "behaviour": c.get("behaviour"),
-            },
+def recorded_pool(
+    candidates: list[dict[str, Any]], designed: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Recorded candidates as `nodes.selection` sees them (their validation rebuilt).
+
+    A record keeps the tests run and the ids passed; the candidate's own failed tests (a
+    tie-break) are what is left once the designed tests are counted.
+    """
+    from agents.validator import TEST_FILE, designed_names
+
+    total = len(designed_names(designed or []))
+    pool = []
+    for c in candidates:
+        if c.get("tests_run") is None:
+            continue
+        passed_designed = sum(t.startswith(f"{TEST_FILE}::") for t in c["passed_ids"])
+        own_failed = c["tests_run"] - (c["tests_passed"] or 0) - (total - passed_designed)
+        validation = {
+            "tests_passed": c["tests_passed"] or 0,
+            "outcomes": {t: "passed" for t in c["passed_ids"]},
+            "failures": [{"test": "own", "detail": ""}] * max(0, own_failed),
+            "behaviour": c.get("behaviour"),
         }
-        for c in candidates
-        if c.get("tests_run") is not None
-    ]
+        pool.append({**c, "validation": validation})
+    return pool
 
 
 def rechoose(
@@ -268,7 +279,7 @@ def rechoose(
     from agents.validator import stated_ids
     from nodes.selection import choose
 
-    return choose(recorded_pool(candidates), stated=stated_ids(designed or []))
+    return choose(recorded_pool(candidates, designed), stated=stated_ids(designed or []))
 
 
 RULES = {
@@ -299,8 +310,8 @@ def print_rules(mode: str, rs: list[dict[str, Any]]) -> None:
     for name, (order, remark) in RULES.items():
         solved = 0
         for r in with_c:
-            pool = recorded_pool(r["candidates"])
             designed = r["designed"]
+            pool = recorded_pool(r["candidates"], designed)
             if remark:
                 text = (TASKS / r["task"] / "task.md").read_text()
                 designed = [{**d, "stated": stated(d["code"], text)} for d in designed]

@@ -23,7 +23,7 @@ def test_build_writes_the_project_report_and_record(fakes, tmp_path: Path) -> No
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["build", "Write add(a, b) in solution.py", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "✓ coder wrote solution.py" in result.output
+    assert "✓ coder wrote 3 versions of solution.py" in result.output  # three by default
     assert "tests passed: 2/2" in result.output and "security: pass" in result.output
     assert (out / "solution.py").read_text().startswith("def add")
     assert "def test_01_small" in (out / "test_validator_designed.py").read_text()
@@ -38,11 +38,14 @@ def test_build_says_how_many_versions_were_written_and_which_was_kept(
     from tests.studio_fakes import CLEAN, WRONG
 
     fakes(coder=[WRONG, CLEAN])
-    monkeypatch.setenv("TERRAQORE_CODER_CANDIDATES", "3")
     result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "✓ coder wrote 3 versions of solution.py" in result.output
     assert "kept candidate #1 of 3" in result.output
+    fakes()
+    monkeypatch.setenv("TERRAQORE_CODER_CANDIDATES", "1")
+    result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "one")])
+    assert "✓ coder wrote solution.py" in result.output and "kept candidate" not in result.output
 
 
 def test_build_exits_1_when_the_gate_blocks_but_still_writes(fakes, tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> 
     assert [c["origin"] for c in out["candidates"]] == ["first", "direct", "sample"]
     assert out["selected"] == 0 and out["code_route"] == "local:terraqore/coder"
     # The plan's version and the task-only one at the Coder's own temperature, then a sample.
-    assert [c.temperature for c in fake.configs[2:5]] == [None, None, 0.8]
+    assert [c.temperature for c in fake.configs[2:5]] == [None, None, 0.5]
     assert "## Tests" in out["report"] and "| coder |" in out["report"]
     assert {u["agent"] for u in out["usage"]} == {
         "idea",
@@ -266,4 +266,6 @@ def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
     fake = fakes()
     out = graph.invoke({"task": "Write add(a, b) in solution.py."})
     assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
-    assert fake.calls == ["idea", "planner", "coder", "validator", "security"]  # one candidate
+    # Three versions by default, and the behaviour probe ran on each.
+    assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
+    assert all(c["validation"]["behaviour"] for c in out["candidates"])
