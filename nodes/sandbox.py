@@ -146,10 +146,12 @@ def _hidden_dirs(plan: _Plan) -> list[str]:
 
 def _command(plan: _Plan, work: Path, runtime: Path, config: dict[str, Any]) -> list[str]:
     """The argv that runs the guard under the chosen kind of sandbox."""
-    # Not `-I`: it implies `-E`, which would ignore the scrubbed environment's fixed
-    # PYTHONHASHSEED, and the same code would then order its sets differently on every run.
-    # The environment holds nothing else that Python reads (see `_environment`).
-    guard = [plan.python, "-s", "-S", "-c", sandbox_runtime.guard_source()]
+    # `-I` less its `-E`, which would ignore the scrubbed environment's fixed PYTHONHASHSEED
+    # (the same code would then order its sets differently on every run; the environment
+    # holds nothing else Python reads, see `_environment`). `-P` stays: without it the work
+    # folder comes first on sys.path, and a generated `resource.py` would be the module the
+    # guard sets the limits with.
+    guard = [plan.python, "-s", "-S", "-P", "-c", sandbox_runtime.guard_source()]
     if plan.kind == "bwrap":
         bwrap = _bwrap() or "bwrap"
         inner = {**config, "work": INNER_WORK, "runtime": INNER_RUNTIME}

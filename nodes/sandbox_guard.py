@@ -1,7 +1,7 @@
 """The first code that runs inside the sandbox: limits, an optional audit hook, then pytest.
 
 This file is never imported by the app. `nodes.sandbox` passes its source to the sandbox's
-interpreter (`python -s -S -c SOURCE CONFIG`), so it may use only the standard library and
+interpreter (`python -s -S -P -c SOURCE CONFIG`), so it may use only the standard library and
 the pytest copy the config names. It lowers the resource limits (CPU, address space, file
 size, processes, open files, no core dumps), and where no namespace isolates the run it
 installs an audit hook that refuses writes outside the work folder, sockets, and new

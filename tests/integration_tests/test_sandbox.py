@@ -255,3 +255,23 @@ def test_unknown_sandbox_kind_is_a_clear_error() -> None:
     with pytest.raises(SandboxUnavailable, match="unknown sandbox"):
         choose("docker")
     assert os.environ.get("TERRAQORE_SANDBOX") in (None, "", *KINDS)
+
+
+def test_generated_modules_cannot_stand_in_for_the_guards_own(kind: str) -> None:
+    # A `resource.py` in the work folder, imported by the guard instead of the real one,
+    # would make every limit a no-op; a `json.py` would break the report.
+    fake = "def setrlimit(*args):\n    pass\n\nRLIMIT_CPU = RLIMIT_AS = 0\n"
+    body = textwrap.dedent(
+        """
+        import os, sys
+
+        def test_real_modules():
+            for name in ("resource", "json"):
+                module = sys.modules.get(name)
+                assert module is not None, name
+                assert not getattr(module, "__file__", "").startswith(os.getcwd()), name
+        """
+    )
+    files = {"test_x.py": body, "resource.py": fake, "json.py": "raise SystemExit(3)\n"}
+    result = run_pytest(files, ["test_x.py"], LIMITS, kind)
+    assert [t.outcome for t in result.tests] == ["passed"], result.output
