@@ -146,3 +146,21 @@ def test_a_stated_test_ranks_first_and_is_always_credible() -> None:
     # No candidate passes T2 here, but it is the task's own example: it goes back.
     assert [f["test"] for f in credible_failures(c, [a, c])] == []
     assert [f["test"] for f in credible_failures(c, [a, c], stated)] == [f"{T}2"]
+
+
+def test_a_failing_stated_test_goes_back_even_when_no_candidate_passes_it(fakes) -> None:
+    tests = {
+        "tests": [
+            {"name": "example", "code": "assert add(2, 2) == 5"},  # the task's own example
+            {"name": "made_up", "code": "assert add(3, 3) == 7"},
+            {"name": "zero", "code": "assert add(0, 0) == 0"},
+        ]
+    }
+    task = "Write `add(a, b)` in solution.py; in this odd arithmetic `add(2, 2)` is `5`."
+    fake = fakes(validator=[json.dumps(tests)])
+    out = graph.invoke({"task": task}, context=Context(coder_candidates=3, max_fix_rounds=1))
+    assert [t["stated"] for t in out["designed_tests"]] == [True, False, False]
+    # Every version fails both wrong-looking tests; only the stated one is sent back.
+    assert out["rounds"]["fix"] == 1 and fake.calls.count("coder") == 4
+    assert "test_01_example" in out["candidates"][3]["validation"]["failures"][0]["test"]
+    assert all(c["validation"]["behaviour"] for c in out["candidates"])
