@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -417,7 +418,9 @@ def test_cli_index_and_search(
     rows = json.loads(r.output)
     assert len(rows) == 3 and all(set(row) >= META_KEYS and row["text"] for row in rows)
     r = runner.invoke(app, ["lake", "search", "tests", "--kind", "file"])
-    assert r.exit_code == 0 and "[1]" in r.output and "README.md" in r.output
+    # One of this project's own docs (which one ranks first moves as the docs change).
+    assert r.exit_code == 0 and "[1]" in r.output
+    assert re.search(r"(README|docs/[\w-]+)\.md", r.output), r.output
     r = runner.invoke(app, ["lake", "search", "x", "--mode", "fuzzy"])
     assert r.exit_code == 1 and "--mode must be one of" in r.output
     r = runner.invoke(app, ["lake", "search", "x", "--since", "yesterday-ish"])
