@@ -10,9 +10,9 @@ Tests"): a candidate is worth the tests it passes, times how many candidates agr
 beyond all of them, and in both cases feeding it back has cost more than it gained. Two
 kinds of evidence are stronger than that vote:
 
-- a *stated* test uses only values the task itself gives (its own examples, see
-  `agents.validator.stated`): it is believed even when every candidate fails it, and
-  passing stated tests ranks first;
+- a *stated* test restates one of the task's own examples (same call, same arguments, same
+  result; see `agents.validator.stated`): it is believed even when every candidate fails
+  it, and passing stated tests ranks first;
 - *behaviour*: each candidate's answers on the designed tests' inputs (`nodes.behaviour`).
   Candidates that answer alike form a cluster, and when the tests cannot tell candidates
   apart, the larger cluster wins (MBR-exec): it needs no expected value from the model.

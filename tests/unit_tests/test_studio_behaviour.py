@@ -43,6 +43,11 @@ SAME = "def add(a, b):\n    if min(a, 0) < 0:\n        raise ValueError('negativ
 WRONG = "def add(a, b):\n    return a - b\n"
 
 
+def answers(tests: list[dict[str, str]], code: str) -> dict[str, list[str]]:
+    """Each probe's recorded values for this `solution.py` ({} if the probe gave none)."""
+    return {name: values for name, values in probe(tests, {"solution.py": code}, LIMITS) or []}
+
+
 def test_asserts_become_records_of_the_values_they_check() -> None:
     body = probe_body("assert add(1, 2) == 4")
     assert body is not None and "_seen(add(1, 2))" in body and "4" not in body
@@ -73,10 +78,9 @@ def test_candidates_that_behave_alike_share_a_signature() -> None:
     wrong = probe(TESTS, {"solution.py": WRONG}, LIMITS)
     assert right == same, "the same behaviour, written differently"
     assert right != wrong
-    answers = dict((name, values) for name, values in right)
-    assert answers["p01"] == ["3"]  # what it computed, not what the test expected
-    assert answers["p02"] == ["raised ValueError"]
-    assert dict((n, v) for n, v in wrong)["p02"] == ["'no exception'"]
+    assert answers(TESTS, RIGHT)["p01"] == ["3"]  # what it computed, not what was expected
+    assert answers(TESTS, RIGHT)["p02"] == ["raised ValueError"]
+    assert answers(TESTS, WRONG)["p02"] == ["'no exception'"]
     # Code that does not import gives no signature at all.
     assert probe(TESTS, {"solution.py": "def add(:\n"}, LIMITS) is None
 
@@ -84,9 +88,8 @@ def test_candidates_that_behave_alike_share_a_signature() -> None:
 @needs_sandbox
 def test_a_hanging_input_is_cut_off_and_the_other_answers_stay() -> None:
     hangs = "def add(a, b):\n    while a < 0:\n        pass\n    return a + b\n"
-    answers = dict((n, v) for n, v in probe(TESTS, {"solution.py": hangs}, LIMITS) or [])
-    assert answers["p01"] == ["3"]
-    assert answers["p02"] == ["raised TimeoutError"]
+    found = answers(TESTS, hangs)
+    assert found["p01"] == ["3"] and found["p02"] == ["raised TimeoutError"]
 
 
 @needs_sandbox
@@ -142,8 +145,7 @@ def test_a_timeout_the_code_swallows_still_ends_the_probe() -> None:
         "def add(a, b):\n    while a < 0:\n        try:\n            pass\n"
         "        except Exception:\n            pass\n    return a + b\n"
     )
-    answers = dict((n, v) for n, v in probe(tests, {"solution.py": hangs}, LIMITS) or [])
-    assert answers == {"p01": ["raised TimeoutError"], "p02": ["3"]}
+    assert answers(tests, hangs) == {"p01": ["raised TimeoutError"], "p02": ["3"]}
 
 
 @needs_sandbox
@@ -153,15 +155,15 @@ def test_one_bad_snippet_or_a_shadowed_name_does_not_silence_the_others() -> Non
         {"name": "bound", "code": "with pytest.raises(ValueError) as e: add(-1, 2)\nassert e.type"},
         {"name": "plain", "code": "assert add(2, 2) == 4"},
     ]
-    # The code defines names the probe itself uses, and a SystemExit on bad input.
+    # The code defines names the probe's own runtime uses.
     code = (
         "import sys\njson = re = signal = None\n"
         "def add(a, b):\n    if a < 0:\n        raise ValueError(a)\n    return a + b\n"
     )
-    answers = dict((n, v) for n, v in probe(tests, {"solution.py": code}, LIMITS) or [])
-    assert "p01" not in answers  # a star import cannot sit in a function: dropped
-    assert answers["p02"] == ["raised ValueError", "<class 'ValueError'>"]
-    assert answers["p03"] == ["4"]
+    found = answers(tests, code)
+    assert "p01" not in found  # a star import cannot sit in a function: dropped
+    assert found["p02"] == ["raised ValueError", "<class 'ValueError'>"]
+    assert found["p03"] == ["4"]
 
 
 def test_deeply_nested_answers_are_refused_not_raised() -> None:
