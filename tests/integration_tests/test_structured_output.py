@@ -73,7 +73,16 @@ def test_twenty_of_twenty_validate_with_tiny_model(server: RunningServer) -> Non
     assert free.count(True) < len(free), free
 
 
-def test_format_json_always_parses(server: RunningServer) -> None:
+def test_format_json_parses_whenever_the_model_stops(server: RunningServer) -> None:
+    """`format: "json"` at temperature 0.7: every answer the model ends itself parses.
+
+    The grammar decides what the tokens may be, not when a 135M model stops: one seed in
+    five of a fresh CI build rambled on in valid JSON for 4,060 tokens (134 s) before the
+    server's cap. So the cap here is 384 tokens, an answer cut by it must say `length`,
+    and most seeds must end on their own.
+    """
+    cap = 384
+    stopped = 0
     for seed in range(5):
         r = httpx.post(
             f"{server.url}/api/generate",
@@ -82,13 +91,20 @@ def test_format_json_always_parses(server: RunningServer) -> None:
                 "prompt": "Describe a cat as JSON.",
                 "format": "json",
                 "stream": False,
-                "options": {"temperature": 0.7, "seed": seed},
+                "options": {"temperature": 0.7, "seed": seed, "num_predict": cap},
             },
             timeout=300,
         )
         assert r.status_code == 200
-        assert r.json()["done_reason"] == "stop"
-        assert isinstance(json.loads(r.json()["response"]), dict | list)
+        body = r.json()
+        if body["done_reason"] == "length":
+            assert body["eval_count"] == cap
+            assert body["response"].lstrip().startswith("{")
+            continue
+        assert body["done_reason"] == "stop"
+        assert isinstance(json.loads(body["response"]), dict), body["response"][:200]
+        stopped += 1
+    assert stopped >= 3
 
 
 def test_token_cap_cutting_constrained_output_says_length(server: RunningServer) -> None:
