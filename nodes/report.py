@@ -38,7 +38,21 @@ def _validation(v: dict[str, Any]) -> list[str]:
         f"in {v.get('seconds', 0)} s.",
         f"Sandbox: {v.get('sandbox', 'none')}.",
     ]
-    lines += [f"- `{f['test']}`" for f in v.get("failures", [])[:10]]
+    if v.get("stated_run"):
+        lines.append(
+            f"The task's own examples, restated as tests: {v['stated_passed']} of"
+            f" {v['stated_run']} passed."
+        )
+    doubted = set(v.get("doubted", []))
+    lines += [
+        f"- `{f['test']}`"
+        + (
+            " (doubted: no version passed it and it restates no example of the task)"
+            if f["test"] in doubted
+            else ""
+        )
+        for f in v.get("failures", [])[:10]
+    ]
     return lines
 
 

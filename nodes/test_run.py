@@ -22,7 +22,7 @@ from nodes.code_tidy import is_test_path
 from nodes.escalation import next_route
 from nodes.project_files import ProjectFileError
 from nodes.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
-from nodes.selection import Candidate, choose, credible_failures, tested
+from nodes.selection import Candidate, choose, credible_failures, passed, tested
 
 MAX_EXPLAINED = 4
 """Failures explained to the Coder per round (more would crowd its context)."""
@@ -119,8 +119,9 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if chosen is None:
         validation = unavailable("the coder wrote no code")
         return {"validation": validation, "notes": ["the tests did not run: no code"]}
-    validation = chosen["validation"]
-    feedback = explain(credible_failures(chosen, pool, stated)) if not validation["passed"] else ""
+    sent = credible_failures(chosen, pool, stated)
+    validation = {**chosen["validation"], **trust(chosen, sent, stated)}
+    feedback = explain(sent) if not validation["passed"] else ""
     designed = render_tests(state.designed_tests, chosen["files"]) if state.designed_tests else ""
     update: dict[str, Any] = {
         "candidates": pool,
@@ -145,6 +146,22 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         notes.append("no candidate passed the remaining failing test(s); they were not sent back")
     update["notes"] = notes
     return update
+
+
+def trust(chosen: Candidate, sent: Sequence[Mapping[str, str]], stated: set[str]) -> dict[str, Any]:
+    """What the report says of the chosen version's tests beyond the count.
+
+    `stated_run`/`stated_passed`: the designed tests that restate the task's own examples,
+    and how many of them it passed. `doubted`: its failing tests that were not sent back to
+    the Coder, because no version passed them and they restate no example of the task (a
+    1.5B Validator often expects the wrong thing: `roman_to_int('I')` raising, say).
+    """
+    kept = {f["test"] for f in sent}
+    return {
+        "stated_run": len(stated),
+        "stated_passed": len(stated & passed(chosen)),
+        "doubted": [f["test"] for f in chosen["validation"]["failures"] if f["test"] not in kept],
+    }
 
 
 def after_tests(

@@ -62,6 +62,8 @@ def _summary(node: str, update: dict[str, Any]) -> str:
         v = update["validation"]
         status = "passed" if v["passed"] else "failing"
         line = f"tests {status}: {v['tests_passed']}/{v['tests_run']} in {v['seconds']} s"
+        if v.get("stated_run"):
+            line += f" (the task's examples: {v['stated_passed']}/{v['stated_run']})"
         pool = update.get("candidates", [])
         if len(pool) > 1:
             line += f", kept candidate #{update['selected']} of {len(pool)}"

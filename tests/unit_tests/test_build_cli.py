@@ -42,10 +42,22 @@ def test_build_says_how_many_versions_were_written_and_which_was_kept(
     assert result.exit_code == 0, result.output
     assert "✓ coder wrote 3 versions of solution.py" in result.output
     assert "kept candidate #1 of 3" in result.output
+    assert "(the task's examples" not in result.output  # the task states no example
     fakes()
     monkeypatch.setenv("TERRAQORE_CODER_CANDIDATES", "1")
     result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "one")])
     assert "✓ coder wrote solution.py" in result.output and "kept candidate" not in result.output
+
+
+def test_build_says_how_the_task_s_own_examples_fared(fakes, tmp_path: Path) -> None:
+    fakes()
+    task = "Write add(a, b) in solution.py: `add(1, 2)` is `3`."
+    result = CliRunner().invoke(app, ["build", task, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "tests passed: 2/2" in result.output
+    assert "(the task's examples: 1/1)" in result.output
+    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert "The task's own examples, restated as tests: 1 of 1 passed." in report
 
 
 def test_build_exits_1_when_the_gate_blocks_but_still_writes(fakes, tmp_path: Path) -> None:

@@ -164,3 +164,10 @@ def test_a_failing_stated_test_goes_back_even_when_no_candidate_passes_it(fakes)
     assert out["rounds"]["fix"] == 1 and fake.calls.count("coder") == 4
     assert "test_01_example" in out["candidates"][3]["validation"]["failures"][0]["test"]
     assert all(c["validation"]["behaviour"] for c in out["candidates"])
+    # The report tells the two apart: the example is not met, the made-up test is doubted.
+    v = out["validation"]
+    assert (v["stated_run"], v["stated_passed"]) == (1, 0)
+    assert v["doubted"] == ["test_validator_designed.py::test_02_made_up"]
+    report = out["report"]
+    assert "The task's own examples, restated as tests: 0 of 1 passed." in report
+    assert "test_02_made_up` (doubted" in report and "test_01_example` (doubted" not in report

@@ -36,7 +36,8 @@ function summary(node, update) {
       return update.designed_tests ? `designed ${count(update.designed_tests)} test(s)` : "kept the tests";
     case "run_tests": {
       const v = update.validation || {};
-      const line = `${v.passed ? "passed" : "failing"}: ${v.tests_passed ?? 0}/${v.tests_run ?? 0} in ${v.seconds ?? "?"} s`;
+      const examples = v.stated_run ? ` (the task's examples: ${v.stated_passed}/${v.stated_run})` : "";
+      const line = `${v.passed ? "passed" : "failing"}: ${v.tests_passed ?? 0}/${v.tests_run ?? 0} in ${v.seconds ?? "?"} s${examples}`;
       const pool = count(update.candidates);
       return pool > 1 ? `${line}, kept candidate #${update.selected} of ${pool}` : line;
     }
