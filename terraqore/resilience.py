@@ -107,8 +107,19 @@ def default_endpoints(settings: Settings) -> list[Endpoint]:
 class _Policy:
     """What the sync and async transports share."""
 
-    RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, Unavailable)
-    # Untranslatable (a TransportError) is not retryable: the next endpoint is tried instead.
+    RETRYABLE = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.RemoteProtocolError,
+        httpx.ReadError,
+        httpx.WriteError,
+        Unavailable,
+    )
+    # The transport returns once the response's head has arrived, so each of these broke off
+    # before any answer: a refused connection, or a kept-alive one whose server died (a kill -9
+    # leaves pooled connections that reset when reused: ReadError, or WriteError on a broken
+    # pipe). A timeout is not among them: a slow answer is not replayed. Untranslatable (a
+    # TransportError) is not retryable either: the next endpoint is tried instead.
 
     def __init__(self, settings: Settings, endpoints: list[Endpoint] | None = None) -> None:
         self.settings = settings

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -97,6 +99,104 @@ def test_async_transport_retries_too(tmp_path) -> None:
         assert asyncio.run(go()) == 200 and stub.api_calls == 2
     finally:
         stub.close()
+
+
+class ResetsFirst:
+    """A loopback server that reads the first `resets` API requests and resets their
+    connections (SO_LINGER 0: what a client meets on a kept-alive connection to a server killed
+    with -9), then answers each later one with 200. It looks alive to the restart check."""
+
+    def __init__(self, resets: int) -> None:
+        self.resets, self.accepted = resets, 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                request = conn.recv(65536)
+                if request.startswith(b"GET / "):  # the liveness probe before a retry
+                    body = b"Ollama is running"
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                        + body
+                    )
+                    continue
+                self.accepted += 1
+                if self.accepted <= self.resets:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    continue
+                body = b'{"models": []}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close"
+                    + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_connection_reset_before_the_answer_is_retried(tmp_path, asynchronous: bool) -> None:
+    """A CI run failed here: after a kill -9 and the restart, the call met a reset connection
+    (ReadError), which was not retried, so the recovery test gave up with the server back up."""
+    import asyncio
+
+    from terraqore.resilience import AsyncResilientTransport
+
+    peer = ResetsFirst(resets=2)
+    settings = settings_for(peer.url, tmp_path, retry_attempts=3)
+
+    async def get_async() -> int:
+        transport = AsyncResilientTransport(settings)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return (await client.get(f"{peer.url}/api/tags")).status_code
+
+    try:
+        if asynchronous:
+            status = asyncio.run(get_async())
+        else:
+            with httpx.Client(transport=ResilientTransport(settings)) as client:
+                status = client.get(f"{peer.url}/api/tags").status_code
+        assert status == 200 and peer.accepted == 3
+    finally:
+        peer.close()
+
+
+def test_a_read_timeout_is_not_replayed(tmp_path) -> None:
+    """A slow answer is not a dead server: the call fails once, and is not sent again."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    accepted: list[socket.socket] = []
+
+    def hold() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            accepted.append(conn)  # read nothing back, answer nothing: the client times out
+
+    threading.Thread(target=hold, daemon=True).start()
+    try:
+        settings = settings_for(url, tmp_path, retry_attempts=3)
+        with (
+            httpx.Client(transport=ResilientTransport(settings), timeout=0.5) as client,
+            pytest.raises(NoEndpointReachable, match="ReadTimeout"),
+        ):
+            client.get(f"{url}/api/tags")
+        assert len(accepted) == 1
+    finally:
+        sock.close()
+        for conn in accepted:
+            conn.close()
 
 
 def test_fallback_takes_over_while_the_circuit_is_open(server: RunningServer, tmp_path) -> None:
