@@ -142,9 +142,29 @@ def stated_ids(tests: Sequence[Mapping[str, Any]]) -> set[str]:
     return {f"{TEST_FILE}::{name}" for name, test in designed_names(tests) if test.get("stated")}
 
 
+_VERB = r"\s*(?:is|gives|becomes|stays|returns|yields|equals|->|→|==)\s+"
 _EXAMPLE = re.compile(
-    r"`(?P<given>[^`\n]{1,200})`\)?\s*(?:is|gives|becomes|stays|returns|yields|equals|->|→|==)"
-    r"\s+(?:`(?P<out>[^`\n]{0,200})`|(?P<number>-?\d+(?:\.\d+)?)\b)"
+    r"`(?P<given>[^`\n]{1,200})`\)?" + _VERB + r"(?:`(?P<out>[^`\n]{0,200})`"
+    r"|(?P<number>-?\d+(?:\.\d+)?)\b)"
+)
+_QUOTED = r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""
+_ARG = "(?:" + _QUOTED + r"|[^()'\"`\n])"
+_CALL = r"[A-Za-z_][\w.]{0,80}\((?:" + _ARG + r"|\(" + _ARG + r"{0,200}\)){0,200}\)"
+_RESULT = "|".join(
+    [
+        _QUOTED,
+        r"-?\d+(?:\.\d+)?(?![\w.]*\d)",
+        r"(?:True|False|None)\b",
+        r"\[(?:[^\[\]\n]|\[[^\[\]\n]{0,200}\]){0,200}\]",
+        r"\([^()\n]{0,200}\)",
+        r"\{[^{}\n]{0,200}\}",
+    ]
+)
+_BARE_EXAMPLE = re.compile(
+    # The same without backticks, as people type it: roman_to_int('XIV') is 14. Only a call
+    # (a name, then parentheses that may hold quoted text and one level of parentheses) and
+    # a literal that ends there: a number, a quoted string, True/False/None, or brackets.
+    r"(?<![\w.`'\"])(?P<given>" + _CALL + ")" + _VERB + "(?P<out>" + _RESULT + ")"
 )
 
 
@@ -156,14 +176,19 @@ def _literal(source: str | ast.expr) -> tuple[bool, Any]:
 
 
 def examples(task: str) -> list[tuple[str, tuple[Any, ...], Any]]:
-    """The task's own examples: `` `f("a")` is `"b"` `` or `` `"a"` gives `"b"` ``.
+    """The task's own examples, with or without backticks.
+
+    `` `f("a")` is `"b"` ``, `` `"a"` gives `"b"` `` or, as people type it, `f("a") returns "b"`.
 
     Each is (function name, or "" when the example gives only the input; the arguments;
     the result). A span that is not a call with literal arguments, or a literal, is skipped.
     """
     found = []
-    for match in _EXAMPLE.finditer(task[:20_000]):
-        ok, out = _literal(match["out"] if match["out"] is not None else match["number"])
+    text = task[:20_000]
+    matches = [*_EXAMPLE.finditer(text), *_BARE_EXAMPLE.finditer(text)]
+    for match in matches:
+        source = match["out"] if match["out"] is not None else match.groupdict()["number"]
+        ok, out = _literal(str(source))
         if not ok:
             continue
         try:
@@ -173,8 +198,9 @@ def examples(task: str) -> list[tuple[str, tuple[Any, ...], Any]]:
         if isinstance(given, ast.Call) and not given.keywords:
             name = ast.unparse(given.func).rsplit(".", 1)[-1]
             args = [_literal(a) for a in given.args]
-            if all(ok for ok, _ in args):
-                found.append((name, tuple(v for _, v in args), out))
+            example = (name, tuple(v for _, v in args), out)
+            if all(ok for ok, _ in args) and example not in found:
+                found.append(example)
         elif (literal := _literal(given))[0]:
             found.append(("", (literal[1],), out))
     return found

@@ -109,14 +109,21 @@ def probe(task: Path, samples: int, temperature: float) -> dict[str, Any]:
     }
 
 
-def cmd_run(args: argparse.Namespace) -> None:
-    args.results.parent.mkdir(parents=True, exist_ok=True)
+def pending_tasks(results: Path, names: list[str] | None) -> list[Path]:
+    """The tasks with no record in `results` yet (a run resumes where it stopped)."""
+    results.parent.mkdir(parents=True, exist_ok=True)
     have = set()
-    if args.results.is_file():
-        have = {json.loads(line)["task"] for line in args.results.read_text().splitlines()}
-    todo = [t for t in tasks(args.tasks) if t.name not in have]
+    if results.is_file():
+        have = {json.loads(line)["task"] for line in results.read_text().splitlines()}
+    todo = [t for t in tasks(names) if t.name not in have]
     if not todo:
         print("nothing left to run")
+    return todo
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    todo = pending_tasks(args.results, args.tasks)
+    if not todo:
         return
     warm_up()
     for task in todo:

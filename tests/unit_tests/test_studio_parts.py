@@ -193,3 +193,25 @@ def test_a_test_is_stated_only_when_it_restates_one_of_the_tasks_examples() -> N
     assert not stated("assert f(", task) and not stated("assert f(1) == 2", "no examples")
     tests = [{"name": "a", "code": "x", "stated": True}, {"name": "b", "code": "y"}]
     assert stated_ids(tests) == {"test_validator_designed.py::test_01_a"}
+
+
+def test_examples_without_backticks_count_as_the_tasks_own() -> None:
+    """A by-hand build typed `roman_to_int('MCMXCIV') is 1994` without backticks, and the
+    Validator's test restating it was not believed."""
+    from agents.validator import examples, stated
+
+    task = (
+        "a function roman_to_int(s) that converts a numeral such as 'XIV'; "
+        "roman_to_int('MCMXCIV') is 1994. is_balanced(\"([])\") returns True and "
+        "is_balanced('(]') is False; chunks([1, 2, 3], 2) gives [[1, 2], [3]]; "
+        "version(1) is 1.2.3, mean(xs) is the average, and the answer(2) is 4."
+    )
+    found = examples(task)
+    assert ("roman_to_int", ("MCMXCIV",), 1994) in found
+    assert ("is_balanced", ("([])",), True) in found and ("is_balanced", ("(]",), False) in found
+    assert ("chunks", ([1, 2, 3], 2), [[1, 2], [3]]) in found
+    assert ("answer", (2,), 4) in found
+    assert len(found) == 5  # not 1.2.3 (no literal), not mean(xs) (no literal argument)
+    assert stated("assert roman_to_int('MCMXCIV') == 1994", task)
+    assert not stated("assert roman_to_int('XIV') == 14", task)  # named, but no result given
+    assert examples("`f(1)` is `2` and f(1) is 2") == [("f", (1,), 2)]  # said twice, kept once
