@@ -330,9 +330,11 @@ class AuditMetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-            await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Logged before the last bytes leave: a client that has its answer can read
+                # its entry (a CI run read the log a moment too early after a flood).
                 finish()
+            await send(message)
 
         try:
             await self.app(scope, receive, watching_send)
