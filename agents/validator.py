@@ -25,6 +25,10 @@ from agents.studio_state import State
 
 TEST_FILE = "test_validator_designed.py"
 
+# Examples first, and an error only where the task names one (bench/validator_prompt.py): the
+# prompt before listed edge cases and showed `pytest.raises(ValueError): f(-1)` as the shape,
+# and the 1.5B retyped them into tests the task never asked for (19 of the fourth studio run's
+# 24 raises tests were wrong).
 PROMPT = """{sources}
 
 {task}
@@ -34,12 +38,13 @@ PROMPT = """{sources}
 <INSTRUCTIONS>
 Design four to six tests that check the task is done, without seeing any code. Each test's
 code is one or two lines that call the functions or classes exactly as the task names them
-(they are already imported) and assert the result. Cover a normal case, the edge cases the
-task mentions (empty input, one element) and the errors it names (`with pytest.raises(
-ValueError): f(-1)`). Only assert what the task states, and work out each expected value
-from the task's own words. Never define the function yourself.
+(they are already imported) and assert the result. First restate each example the task
+gives, with the task's own values. Then add normal cases whose results follow from the
+task's own words. Test an edge case only where the task describes it, and an error only
+where the task names it, as `with pytest.raises(TheError): call(...)` with that error's
+name. Never define the function yourself.
 The shape of one test, shown for a different task (a function `area(w, h)`; do not copy
-it): {{"name": "rejects_negative_width", "code": "with pytest.raises(ValueError): area(-1, 2)"}}
+it): {{"name": "area_of_two_by_three", "code": "assert area(2, 3) == 6"}}
 </INSTRUCTIONS>"""
 
 

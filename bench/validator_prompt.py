@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import agents.validator as validator
 from bench.studio import COMMIT, warm_up
 from bench.studio_probe import designed_outcomes, front_half, pending_tasks
 
@@ -67,16 +68,7 @@ yourself."""
     # The same, with an assert as the shape to follow: of the fourth run's 24 `pytest.raises`
     # tests, 19 were wrong, most of them the prompt's own `f(-1)` or `area(-1, 2)` retyped
     # (`slugify(-1)`, `flatten([-1])`, and `f(-1)` itself).
-    "examples-assert-shape": HEAD
-    + """First restate each example the task
-gives, with the task's own values. Then add normal cases whose results follow from the
-task's own words. Test an edge case only where the task describes it, and an error only
-where the task names it, as `with pytest.raises(TheError): call(...)` with that error's
-name. Never define the function yourself."""
-    + """
-The shape of one test, shown for a different task (a function `area(w, h)`; do not copy
-it): {{"name": "area_of_two_by_three", "code": "assert area(2, 3) == 6"}}
-</INSTRUCTIONS>""",
+    "examples-assert-shape": validator.PROMPT,  # the product's prompt since this benchmark
 }
 
 
