@@ -33,6 +33,8 @@ from bench.studio_probe import designed_outcomes, front_half, pending_tasks
 RESULTS = Path(__file__).with_name("results") / "validator_prompt.jsonl"
 WRONG = Path(__file__).with_name("results") / "studio_run4.jsonl"
 
+# The variants before the winner keep their own text, so a re-run measures what was measured;
+# their shared head and shape are the prompt's as it was then.
 HEAD = """{sources}
 
 {task}
@@ -85,19 +87,19 @@ def wrong_solutions(path: Path) -> dict[str, list[dict[str, str]]]:
 
 
 def design(state: Any, prompt: str) -> tuple[list[dict[str, Any]], float]:
-    import agents.validator as validator_module
+    """The Validator's tests for `state` with `prompt` in place of its own, and the seconds."""
     from agents.studio_context import Context
 
     class _Runtime:
         context = Context()
 
-    saved = validator_module.PROMPT
-    validator_module.PROMPT = prompt
+    saved = validator.PROMPT
+    validator.PROMPT = prompt
     t0 = time.perf_counter()
     try:
-        out = validator_module.validator(state, _Runtime())  # type: ignore[arg-type]
+        out = validator.validator(state, _Runtime())  # type: ignore[arg-type]
     finally:
-        validator_module.PROMPT = saved
+        validator.PROMPT = saved
     return out.get("designed_tests", []), round(time.perf_counter() - t0, 1)
 
 
@@ -140,8 +142,6 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from agents.validator import designed_names
-
     rows = [json.loads(line) for line in args.results.read_text().splitlines() if line.strip()]
     wrong_total = sum(r["wrong_solutions"] for r in rows)
     print(f"{len(rows)} tasks, {wrong_total} wrong single-call solutions to catch\n")
@@ -153,7 +153,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         tests = sum(len(v["tests"]) for v in vs)
         right = sum(v["right"] for v in vs)
         whole = sum(v["right"] == len(v["tests"]) > 0 for v in vs)
-        named = [(v, name, t) for v in vs for name, t in designed_names(v["tests"])]
+        named = [(v, n, t) for v in vs for n, t in validator.designed_names(v["tests"])]
         raises = [(v, n) for v, n, t in named if "pytest.raises" in t["code"]]
         raises_right = sum(v["on_reference"].get(n) == "passed" for v, n in raises)
         stated = sum(bool(t.get("stated")) for v in vs for t in v["tests"])
