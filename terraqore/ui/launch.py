@@ -76,7 +76,10 @@ def page_answers(url: str, headers: dict[str, str] | None = None, timeout: float
 
 def dev_environment(model_server: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment `langgraph dev` runs in: offline, on our model server, our CORS rules."""
+    # `allow_origins` must be given, even empty: left out, langgraph-api fills in `*`, and the
+    # regex then grants nothing the `*` has not already granted to every site.
     cors = {
+        "allow_origins": [],
         "allow_origin_regex": origin_regex(ServerSettings().origins),
         "allow_methods": ["*"],
         "allow_headers": ["*"],
