@@ -251,6 +251,11 @@ class ServerSettings(HomeSettings):
     """Requests one batch input file may hold (`/v1/batches`); its size is bounded by
     `max_body_bytes`, as every upload is."""
 
+    batch_quota_bytes: int = 1024 * 1024 * 1024
+    """Bytes the batch files of one API key (without keys: of all clients) may hold in all,
+    `/v1/files` uploads and batch results; past it an upload is refused (400) and a running
+    batch fails. 0 turns it off."""
+
     prefix_cache_mb: int = 256
     """RAM per loaded model for saved KV states of recent prompts (0 turns the cache off).
 
