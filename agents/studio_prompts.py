@@ -45,8 +45,22 @@ def quarantine(text: str) -> str:
 
 
 def sources_section(sources: Sequence[Source]) -> str:
-    """The retrieved sources as fenced untrusted blocks, orders withheld, the rule restated."""
-    safe = [Source(**{**s, "snippet": quarantine(s["snippet"]), "text": ""}) for s in sources]
+    """The retrieved sources as fenced untrusted blocks, orders withheld, the rule restated.
+
+    The title is filtered as the snippet is: a page or a feed chooses its own title, and it
+    reaches every agent's prompt as the block's `title` attribute.
+    """
+    safe = [
+        Source(
+            **{
+                **s,
+                "title": quarantine(s["title"]),
+                "snippet": quarantine(s["snippet"]),
+                "text": "",
+            }
+        )
+        for s in sources
+    ]
     return f"<CONTEXT>\n{NO_INSTRUCTIONS_FROM_SOURCES}\n{render_sources(safe)}\n</CONTEXT>"
 
 

@@ -57,18 +57,37 @@ def configured_host() -> str:
 def private_dir(path: Path) -> Path:
     """Create a folder only its owner may enter (0700), or make an existing one so.
 
-    Everything under the home is kept this way (models, logs, the lake, the index), so the
-    files inside are private whatever mode they were written with.
+    Every folder it has to create on the way is made 0700 too (`mkdir -p` would leave them to
+    the umask): whichever part of the app first touches a fresh home, the home is private.
+    Folders that already existed above `path` are left as they are. Everything under the home
+    is kept this way (models, logs, the lake, the index, threads).
     """
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)
     os.chmod(path, 0o700)
     return path
 
 
-def private_file(path: Path) -> None:
-    """Make an existing file readable by its owner only (0600); a missing one is left alone."""
+def private_file(path: Path, create: bool = False) -> Path:
+    """Make a file readable by its owner only (0600); a missing one is left alone.
+
+    With `create`, a missing file is created empty and 0600, in a private folder, before
+    anyone writes to it: SQLite, for one, creates its database with the umask's mode, and
+    its journals take the database's.
+    """
+    if create:
+        private_dir(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     with contextlib.suppress(FileNotFoundError):
         os.chmod(path, 0o600)
+    return path
 
 
 def default_home() -> Path:
@@ -231,6 +250,11 @@ class ServerSettings(HomeSettings):
     batch_max_lines: int = 10_000
     """Requests one batch input file may hold (`/v1/batches`); its size is bounded by
     `max_body_bytes`, as every upload is."""
+
+    batch_quota_bytes: int = 1024 * 1024 * 1024
+    """Bytes the batch files of one API key (without keys: of all clients) may hold in all,
+    `/v1/files` uploads and batch results; past it an upload is refused (400) and a running
+    batch fails. 0 turns it off."""
 
     prefix_cache_mb: int = 256
     """RAM per loaded model for saved KV states of recent prompts (0 turns the cache off).

@@ -20,6 +20,8 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
+from server.config import private_file
+
 _write_lock = threading.Lock()
 
 
@@ -59,9 +61,9 @@ def usage_path(home: Path) -> Path:
 def append(home: Path, record: CallRecord) -> None:
     """Add one record to the usage log (threads and processes append whole lines)."""
     path = usage_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(asdict(record)) + "\n"
-    with _write_lock, path.open("a", encoding="utf-8") as f:
+    # Owner only, `logs/` included (the first record may be what creates the home).
+    with _write_lock, private_file(path, create=True).open("a", encoding="utf-8") as f:
         f.write(line)
 
 

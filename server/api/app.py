@@ -173,7 +173,7 @@ def create_app(settings: ServerSettings | None = None, bind_host: str = "127.0.0
         )
         app.state.service = InferenceService(settings, store, scheduler, cache, on_cache)
         app.state.models = ModelManager(settings, store)
-        app.state.batches = BatchStore(settings.private("batches"))
+        app.state.batches = BatchStore(settings.private("batches"), settings.batch_quota_bytes)
         app.state.batch_runner = BatchRunner(
             app.state.batches, app.state.service, on_preempt=metrics.batch_preempted.inc
         )

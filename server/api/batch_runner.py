@@ -33,7 +33,7 @@ from server.api.openai_wire import (
 from server.api.streaming import collect, open_stream
 from server.api.wire_types import OAIChatRequest, OAIEmbeddingRequest
 from server.errors import BadRequest, ServerError
-from server.runtime.batch_store import ENDPOINTS, Batch, BatchStore
+from server.runtime.batch_store import ANY_OWNER, ENDPOINTS, Batch, BatchStore
 from server.runtime.inference import InferenceService
 
 log = logging.getLogger("terraqore.batches")
@@ -158,7 +158,7 @@ class BatchRunner:
         """
         now = int(time.time())
         if status == "cancelled":
-            current = await asyncio.to_thread(self.store.get_batch, batch.id)
+            current = await asyncio.to_thread(self.store.get_batch, batch.id, ANY_OWNER)
             batch.cancelling_at = current.cancelling_at or now
         batch.status = status
         setattr(batch, f"{status}_at", now)
@@ -171,7 +171,7 @@ class BatchRunner:
     async def _cancel_others(self, running: Batch) -> None:
         """Batches cancelled while queued behind this one end now, not when it ends."""
         for batch_id in sorted(self._cancels - {running.id}):
-            other = await asyncio.to_thread(self.store.get_batch, batch_id)
+            other = await asyncio.to_thread(self.store.get_batch, batch_id, ANY_OWNER)
             if other.status == "cancelling":
                 await self._finish(other, "cancelled")
             else:

@@ -42,6 +42,11 @@ def batch_runner(request: Request) -> BatchRunner:
     return runner
 
 
+def key_id(request: Request) -> str:
+    """The id of the API key the request came with; `""` on a server without keys."""
+    return str(getattr(request.state, "key_id", "") or "")
+
+
 def report(request: Request, model: str, final: Final, prompt: str | None) -> None:
     """Record a finished generation for metrics and the audit log."""
     audit_prompts = request.app.state.settings.audit_prompts

@@ -3,7 +3,8 @@
 `AuditMetricsMiddleware` times every request and, when its response has been sent in
 full (streams included), counts it and writes one JSON audit line. Routes report the
 model and token counts with `record_usage` (and, while a stream runs, `record_progress`, so
-a stream the client aborts is still logged with its model and the tokens it got).
+a stream the client aborts is still logged with its model and the tokens it got), and what
+they created with `record_ids`; the ids the path names are in the line too.
 
 Requests refused by a guard (401, 403, 413, 415, 429) are logged at most
 `REJECTED_PER_MINUTE` a minute; the rest are counted in one summary line, so a flood of
@@ -207,6 +208,14 @@ def record_usage(
         metrics.load.labels(model).observe(load_ns / 1e9)
 
 
+def record_ids(request: Request, **ids: str) -> None:
+    """Name in the audit line what a request created (`file_id=...`, `batch_id=...`).
+
+    The ids in a route's path (`/v1/files/{file_id}`) are named without this.
+    """
+    request.scope.setdefault("state", {}).setdefault("audit", {}).update(ids)
+
+
 def record_progress(request: Request, model: str, pieces: int) -> None:
     """While a stream runs: its model and the pieces (about one token each) sent so far.
 
@@ -283,6 +292,15 @@ class AuditLog:
         self.logger.info(redact(text, [*self.secrets, *self.escaped]))
 
 
+def path_ids(scope: Scope) -> dict[str, str]:
+    """The ids a request's path names (`file_id`, `batch_id`), cut to 100 characters.
+
+    So the audit line says which file or batch, not only the route's pattern.
+    """
+    params = scope.get("path_params") or {}
+    return {k: str(v)[:100] for k, v in params.items() if k.endswith("_id")}
+
+
 class AuditMetricsMiddleware:
     """Counts, times and audits every request once its response is complete."""
 
@@ -320,6 +338,7 @@ class AuditMetricsMiddleware:
                         "client": (scope.get("client") or ("",))[0],
                         "method": scope["method"],
                         "route": route,
+                        **path_ids(scope),
                         "status": status,
                         "duration_ms": round((time.perf_counter() - start) * 1000, 1),
                         **usage,

@@ -3,6 +3,10 @@
 Upload a JSONL file (`purpose=batch`), create a batch on it, and read the output file when the
 batch is `completed`; the `openai` client's `files` and `batches` work unchanged. Batches run
 in the background at low priority (`server.api.batch_runner`) and survive a restart.
+
+Every route sees only the files and batches of the request's API key (`deps.key_id`): another
+key's are a 404, and a list shows the key's own. Uploads count against the key's storage
+quota (`TERRAQORE_BATCH_QUOTA_BYTES`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from server.api.batch_runner import parse_batch_input
-from server.api.deps import batch_runner, batch_store
+from server.api.deps import batch_runner, batch_store, key_id
+from server.api.observability import record_ids
 from server.errors import BadRequest
 from server.runtime.batch_store import Batch, new_id
 
@@ -45,29 +50,36 @@ async def upload_file(
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the file is not UTF-8 text: {exc}") from exc
     record = await asyncio.to_thread(
-        batch_store(request).add_file, file.filename or "input.jsonl", purpose, data
+        batch_store(request).add_file,
+        file.filename or "input.jsonl",
+        purpose,
+        data,
+        key_id(request),
     )
+    record_ids(request, file_id=record.id)
     return record.to_api()
 
 
 @router.get("/files")
 async def list_files(request: Request) -> dict[str, Any]:
-    """Every stored file, newest first."""
-    files = await asyncio.to_thread(batch_store(request).list_files)
+    """The key's stored files, newest first."""
+    files = await asyncio.to_thread(batch_store(request).list_files, key_id(request))
     return {"object": "list", "data": [f.to_api() for f in files], "has_more": False}
 
 
 @router.get("/files/{file_id}")
 async def get_file(file_id: str, request: Request) -> dict[str, Any]:
     """One file's record."""
-    return (await asyncio.to_thread(batch_store(request).get_file, file_id)).to_api()
+    return (
+        await asyncio.to_thread(batch_store(request).get_file, file_id, key_id(request))
+    ).to_api()
 
 
 @router.get("/files/{file_id}/content")
 async def file_content(file_id: str, request: Request) -> Response:
     """A file's bytes (a batch's output or error file, JSONL)."""
     store = batch_store(request)
-    await asyncio.to_thread(store.get_file, file_id)
+    await asyncio.to_thread(store.get_file, file_id, key_id(request))
     data = await asyncio.to_thread(store.file_path(file_id).read_bytes)
     return Response(data, media_type="application/jsonl")
 
@@ -75,7 +87,7 @@ async def file_content(file_id: str, request: Request) -> Response:
 @router.delete("/files/{file_id}")
 async def delete_file(file_id: str, request: Request) -> dict[str, Any]:
     """Delete a file that no running batch uses."""
-    await asyncio.to_thread(batch_store(request).delete_file, file_id)
+    await asyncio.to_thread(batch_store(request).delete_file, file_id, key_id(request))
     return {"id": file_id, "object": "file", "deleted": True}
 
 
@@ -85,7 +97,9 @@ async def create_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
     if body.completion_window != "24h":
         raise BadRequest("completion_window must be '24h'")
     store = batch_store(request)
-    source = await asyncio.to_thread(store.get_file, body.input_file_id)
+    owner = key_id(request)
+    record_ids(request, file_id=body.input_file_id)
+    source = await asyncio.to_thread(store.get_file, body.input_file_id, owner)
     if source.purpose != "batch":
         raise BadRequest(f"file {source.id} was not uploaded for a batch")
     lines = await asyncio.to_thread(lambda: list(store.read_input(source.id)))
@@ -100,27 +114,32 @@ async def create_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
         metadata=body.metadata,
     )
     batch.request_counts["total"] = total
-    await asyncio.to_thread(store.add_batch, batch)
+    await asyncio.to_thread(store.add_batch, batch, owner)
+    record_ids(request, batch_id=batch.id)
     batch_runner(request).wake()
     return batch.to_api()
 
 
 @router.get("/batches")
 async def list_batches(request: Request, limit: int = 20) -> dict[str, Any]:
-    """Batches, newest first."""
-    batches = await asyncio.to_thread(batch_store(request).list_batches, max(1, min(limit, 100)))
+    """The key's batches, newest first."""
+    batches = await asyncio.to_thread(
+        batch_store(request).list_batches, key_id(request), max(1, min(limit, 100))
+    )
     return {"object": "list", "data": [b.to_api() for b in batches], "has_more": False}
 
 
 @router.get("/batches/{batch_id}")
 async def get_batch(batch_id: str, request: Request) -> dict[str, Any]:
     """One batch: its status, counts and files."""
-    return (await asyncio.to_thread(batch_store(request).get_batch, batch_id)).to_api()
+    return (
+        await asyncio.to_thread(batch_store(request).get_batch, batch_id, key_id(request))
+    ).to_api()
 
 
 @router.post("/batches/{batch_id}/cancel")
 async def cancel_batch(batch_id: str, request: Request) -> dict[str, Any]:
     """Stop a batch after the line in progress; what was answered stays in its output file."""
-    batch = await asyncio.to_thread(batch_store(request).request_cancel, batch_id)
+    batch = await asyncio.to_thread(batch_store(request).request_cancel, batch_id, key_id(request))
     batch_runner(request).cancel(batch_id)
     return batch.to_api()

@@ -250,9 +250,10 @@ class ModelStore:
             for layer in [manifest.config, *manifest.layers]:
                 if not self.has_blob(layer.digest):
                     raise BadRequest(f"manifest refers to a missing blob {layer.digest}")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(data)
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write(data)
             os.replace(tmp, path)
         return f"sha256:{hashlib.sha256(data).hexdigest()}"
 

@@ -4,6 +4,11 @@ Files are stored under `$TERRAQORE_HOME/batches/files/` (mode 0600); their recor
 batches live in `batches.sqlite` beside them. A batch's results are appended to its output
 and error files line by line, so a batch that a restart interrupted resumes where it stopped:
 the lines whose `custom_id` already has a result are skipped.
+
+A file or a batch belongs to the API key (its id) that created it, and a batch's results to
+the batch's key: to any other key it does not exist (404). Without keys every request has the
+empty owner `""`, as do files and batches stored before owners were kept. The bytes a key's
+files hold, results included, are bounded by a quota (`quota_bytes`, 0 for none).
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY, filename TEXT NOT NULL, purpose TEXT NOT NULL,
-    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL
+    bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS batches (
-    id TEXT PRIMARY KEY, created_at INTEGER, record TEXT NOT NULL, status TEXT
+    id TEXT PRIMARY KEY, created_at INTEGER, record TEXT NOT NULL, status TEXT,
+    owner TEXT NOT NULL DEFAULT ''
 );
 """
+_FILE = "id, filename, purpose, bytes, created_at"
+"""A file record's columns, in `FileRecord`'s order."""
+ANY_OWNER = None
+"""For the runner's own reads: a file or batch whoever owns it (never for a request)."""
 EXPIRY_SECONDS = 24 * 3600
 """The only `completion_window` ("24h"): lines not answered by then expire."""
 
@@ -88,6 +98,10 @@ class Batch:
         return self.created_at + EXPIRY_SECONDS
 
 
+class QuotaExceeded(BadRequest):
+    """A key's files would hold more than its storage quota (a 400, as OpenAI answers it)."""
+
+
 def _placeholders(values: tuple[str, ...]) -> str:
     return ", ".join("?" * len(values))
 
@@ -100,9 +114,10 @@ def new_id(prefix: str) -> str:
 class BatchStore:
     """Files and batches in one folder; safe to use from several threads."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quota_bytes: int = 0) -> None:
         self.files_dir = root / "files"
         self.files_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.quota_bytes = quota_bytes
         self._lock = threading.Lock()
         self._db = sqlite3.connect(root / "batches.sqlite", check_same_thread=False)
         with self._lock, self._db:
@@ -114,6 +129,13 @@ class BatchStore:
             self._db.execute(
                 "UPDATE batches SET status = json_extract(record, '$.status') WHERE status IS NULL"
             )
+            # Stores written before owners: what they hold belongs to no key.
+            for table in ("files", "batches"):
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if "owner" not in columns:
+                    self._db.execute(
+                        f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''"
+                    )
         os.chmod(root / "batches.sqlite", 0o600)
 
     def close(self) -> None:
@@ -122,18 +144,52 @@ class BatchStore:
 
     # -- files ---------------------------------------------------------------------
 
-    def add_file(self, filename: str, purpose: str, data: bytes) -> FileRecord:
-        """Store a file (written whole, private) and return its record."""
+    def add_file(self, filename: str, purpose: str, data: bytes, owner: str) -> FileRecord:
+        """Store a file (written whole, private) for `owner` and return its record.
+
+        Raises `QuotaExceeded` if the owner's files would then hold more than the quota.
+        """
         record = FileRecord(new_id("file-"), filename[:255], purpose, len(data), int(time.time()))
         path = self.file_path(record.id)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?)", tuple(asdict(record).values())
-            )
+        try:
+            with self._lock, self._db:  # the quota check and the record in one transaction
+                self._check_quota(owner, len(data))
+                self._db.execute(
+                    f"INSERT INTO files ({_FILE}, owner) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*asdict(record).values(), owner),
+                )
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         return record
+
+    def usage(self, owner: str) -> int:
+        """The bytes the owner's files hold (uploads and batch results)."""
+        with self._lock:
+            return self._usage(owner)
+
+    def _usage(self, owner: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(bytes), 0) FROM files WHERE owner = ?", (owner,)
+        ).fetchone()
+        return int(row[0])
+
+    def _check_quota(self, owner: str, adding: int) -> None:
+        """Refuse `adding` bytes past the owner's quota (call with the lock held)."""
+        if self.quota_bytes <= 0:
+            return
+        held = self._usage(owner)
+        if held + adding > self.quota_bytes:
+            who = f"key {owner!r}" if owner else "this server (no API keys)"
+            raise QuotaExceeded(
+                f"storage quota exceeded: the files of {who} hold {held} bytes, and {adding} "
+                f"more would pass the quota of {self.quota_bytes} bytes per key "
+                "(TERRAQORE_BATCH_QUOTA_BYTES); delete files no longer needed "
+                "(DELETE /v1/files/{file_id})"
+            )
 
     def file_path(self, file_id: str) -> Path:
         """Where a file's bytes are (ids are checked: never a path outside the folder)."""
@@ -141,23 +197,29 @@ class BatchStore:
             raise NotFound(f"no file {file_id!r}")
         return self.files_dir / f"{file_id}.jsonl"
 
-    def get_file(self, file_id: str) -> FileRecord:
-        """A file's record, or 404."""
+    def get_file(self, file_id: str, owner: str | None) -> FileRecord:
+        """A file's record, or 404 (also when another key owns it)."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM files WHERE id = ?", (file_id,)).fetchone()
+            row = self._db.execute(
+                f"SELECT {_FILE} FROM files WHERE id = ? AND (owner = ? OR ? IS NULL)",
+                (file_id, owner, owner),
+            ).fetchone()
         if row is None:
             raise NotFound(f"no file {file_id!r}")
         return FileRecord(*row)
 
-    def list_files(self) -> list[FileRecord]:
-        """Every file, newest first."""
+    def list_files(self, owner: str) -> list[FileRecord]:
+        """The owner's files, newest first."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM files ORDER BY created_at DESC").fetchall()
+            rows = self._db.execute(
+                f"SELECT {_FILE} FROM files WHERE owner = ? ORDER BY created_at DESC, rowid DESC",
+                (owner,),
+            ).fetchall()
         return [FileRecord(*row) for row in rows]
 
-    def delete_file(self, file_id: str) -> None:
-        """Delete a file, unless a running batch reads or writes it (400)."""
-        self.get_file(file_id)
+    def delete_file(self, file_id: str, owner: str) -> None:
+        """Delete the owner's file, unless a running batch reads or writes it (400)."""
+        self.get_file(file_id, owner)
         for batch in self._running():
             if file_id in (batch.input_file_id, batch.output_file_id, batch.error_file_id):
                 raise BadRequest(f"file {file_id} is in use by the running batch {batch.id}")
@@ -167,12 +229,13 @@ class BatchStore:
 
     # -- batches -------------------------------------------------------------------
 
-    def add_batch(self, batch: Batch) -> Batch:
-        """Record a new batch."""
+    def add_batch(self, batch: Batch, owner: str) -> Batch:
+        """Record a new batch of `owner`'s (its results will be the owner's files too)."""
         with self._lock, self._db:
             self._db.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?)",
-                (batch.id, batch.created_at, json.dumps(asdict(batch)), batch.status),
+                "INSERT INTO batches (id, created_at, record, status, owner) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (batch.id, batch.created_at, json.dumps(asdict(batch)), batch.status, owner),
             )
         return batch
 
@@ -191,17 +254,20 @@ class BatchStore:
             ).rowcount
         return written == 1
 
-    def request_cancel(self, batch_id: str) -> Batch:
-        """Mark a running batch `cancelling` (at once, atomically); 400 if it is not running."""
+    def request_cancel(self, batch_id: str, owner: str) -> Batch:
+        """Mark the owner's running batch `cancelling` (at once, atomically).
+
+        400 if it is not running, 404 if it is not the owner's.
+        """
         with self._lock, self._db:
             marked = self._db.execute(
                 "UPDATE batches SET status = 'cancelling', record = json_set(record, "
-                "'$.status', 'cancelling', '$.cancelling_at', ?) WHERE id = ? "
+                "'$.status', 'cancelling', '$.cancelling_at', ?) WHERE id = ? AND owner = ? "
                 f"AND status IN ({_placeholders(RUNNING)})",
-                (int(time.time()), batch_id, *RUNNING),
+                (int(time.time()), batch_id, owner, *RUNNING),
             ).rowcount
             row = self._db.execute(
-                "SELECT record FROM batches WHERE id = ?", (batch_id,)
+                "SELECT record FROM batches WHERE id = ? AND owner = ?", (batch_id, owner)
             ).fetchone()
         if row is None:
             raise NotFound(f"no batch {batch_id!r}")
@@ -212,22 +278,24 @@ class BatchStore:
             )
         return batch
 
-    def get_batch(self, batch_id: str) -> Batch:
-        """A batch, or 404."""
+    def get_batch(self, batch_id: str, owner: str | None) -> Batch:
+        """A batch, or 404 (also when another key owns it)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT record FROM batches WHERE id = ?", (batch_id,)
+                "SELECT record FROM batches WHERE id = ? AND (owner = ? OR ? IS NULL)",
+                (batch_id, owner, owner),
             ).fetchone()
         if row is None:
             raise NotFound(f"no batch {batch_id!r}")
         return Batch(**json.loads(row[0]))
 
-    def list_batches(self, limit: int | None = None) -> list[Batch]:
-        """Batches, newest first."""
+    def list_batches(self, owner: str, limit: int | None = None) -> list[Batch]:
+        """The owner's batches, newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT record FROM batches ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (-1 if limit is None else limit,),
+                "SELECT record FROM batches WHERE owner = ? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (owner, -1 if limit is None else limit),
             ).fetchall()
         return [Batch(**json.loads(row[0])) for row in rows]
 
@@ -249,21 +317,35 @@ class BatchStore:
     # -- results -------------------------------------------------------------------
 
     def append_result(self, batch: Batch, result: dict[str, Any], failed: bool) -> None:
-        """Append one request's result to the batch's output or error file."""
+        """Append one request's result to the batch's output or error file.
+
+        The file is the batch owner's; `QuotaExceeded` if the owner's files would pass the quota.
+        """
+        with self._lock:
+            row = self._db.execute("SELECT owner FROM batches WHERE id = ?", (batch.id,))
+            owner = str(row.fetchone()[0])
         attr = "error_file_id" if failed else "output_file_id"
         file_id = getattr(batch, attr)
         if file_id is None:
             name = f"{batch.id}_{'error' if failed else 'output'}.jsonl"
-            file_id = self.add_file(name, "batch_output", b"").id
+            file_id = self.add_file(name, "batch_output", b"", owner).id
             setattr(batch, attr, file_id)
             self.save(batch)
         line = (json.dumps(result, ensure_ascii=False) + "\n").encode()
-        with self.file_path(file_id).open("ab") as f:
-            f.write(line)
-        with self._lock, self._db:
+        with self._lock, self._db:  # counted (and checked) first: the runner is the one writer
+            self._check_quota(owner, len(line))
             self._db.execute(
                 "UPDATE files SET bytes = bytes + ? WHERE id = ?", (len(line), file_id)
             )
+        try:
+            with self.file_path(file_id).open("ab") as f:
+                f.write(line)
+        except OSError:
+            with self._lock, self._db:
+                self._db.execute(
+                    "UPDATE files SET bytes = bytes - ? WHERE id = ?", (len(line), file_id)
+                )
+            raise
 
     def answered(self, batch: Batch) -> tuple[set[str], set[str]]:
         """The `custom_id`s that already have a result, and those that failed (after a restart).

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from server.config import private_file
 from terraqore.cli.console import err, out
 from terraqore.cli.support import cli_errors
 from terraqore.settings import Settings
@@ -47,10 +48,10 @@ def run_question(
     context = QAContext()
     context.k = k or context.k
     context.online = online or context.online
-    path = Settings().home / "threads.sqlite"
-    if thread:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path if thread else ":memory:", check_same_thread=False)) as db:
+    path = ":memory:"
+    if thread:  # the conversation's questions and answers: owner only, the home included
+        path = str(private_file(Settings().private() / "threads.sqlite", create=True))
+    with closing(sqlite3.connect(path, check_same_thread=False)) as db:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         # A one-off question gets a throwaway in-memory thread: the checkpointer is how

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from server.config import private_file
 from terraqore.cli.console import err, out
 from terraqore.cli.support import cli_errors, fail
 from terraqore.settings import Settings
@@ -156,8 +157,8 @@ def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> di
     from nodes.project_files import ProjectFileError
     from nodes.sandbox import SandboxUnavailable
 
-    threads = Settings().home / "studio" / "threads.sqlite"
-    threads.parent.mkdir(parents=True, exist_ok=True)
+    # The runs' plans and code: owner only, the home and `studio/` included.
+    threads = private_file(Settings().private("studio") / "threads.sqlite", create=True)
     # A fresh thread per build: reusing one would carry the last run's tests and rounds over.
     config: RunnableConfig = {"configurable": {"thread_id": f"build-{uuid.uuid4().hex}"}}
     try:

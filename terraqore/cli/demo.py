@@ -68,7 +68,7 @@ def demo(
         err.print("[yellow]note:[/] no sources were found; run `terraqore lake seed`")
 
     _section(f"4. the studio builds: {task}")
-    folder = out_dir or settings.home / "projects" / "demo-palindrome"
+    folder = out_dir or settings.private("projects") / "demo-palindrome"
     state = run_build(task, folder, Context(max_fix_rounds=1), ask=lambda plan: True)
 
     _section("5. where things are")

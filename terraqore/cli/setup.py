@@ -16,7 +16,7 @@ import tomli_w
 import typer
 from rich.prompt import Confirm, Prompt
 
-from server.config import config_path, read_config_file
+from server.config import config_path, private_dir, read_config_file
 from server.models.catalog import lookup
 from terraqore.cli.console import ProgressBars, human_size, out
 from terraqore.cli.support import cli_errors, client
@@ -126,7 +126,8 @@ def write_config(path: Path, chosen: ModelSet) -> None:
         default_model=chosen.chat, embedding_model=chosen.embedding, agent_bases=chosen.bases
     )
     data["model_set"] = chosen.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():  # a fresh home (a folder named by TERRAQORE_CONFIG is left be)
+        private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         tomli_w.dump(data, f)

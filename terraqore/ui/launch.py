@@ -3,7 +3,8 @@
 `langgraph dev` runs the graphs and mounts the page (`terraqore.ui.app`). It is started
 offline (no analytics, no version check, no tracing, no browser of its own), with the
 built-in server's CORS origins, from `$TERRAQORE_HOME/ui/` so that the threads it keeps
-(`.langgraph_api/`) live beside the lake rather than in the source tree.
+(`.langgraph_api/`) live beside the lake rather than in the source tree, with a umask of 077
+so that what it writes there (and anywhere) is its owner's only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from server.api.security import origin_regex
-from server.config import ServerSettings
+from server.config import ServerSettings, private_dir, private_file
 from terraqore.server_process import log_tail
 from terraqore.settings import Settings
 from terraqore.ui.guard import PAGE_PREFIX
@@ -33,6 +34,8 @@ OFFLINE_ENV = {
     "LANGCHAIN_TRACING_V2": "false",
 }
 EXPOSE = ["x-pagination-total", "x-pagination-next", "content-location"]
+STATE_DIR = ".langgraph_api"
+"""Where `langgraph dev` keeps its threads and runs, in its working folder."""
 
 
 class PageStartError(RuntimeError):
@@ -76,7 +79,10 @@ def page_answers(url: str, headers: dict[str, str] | None = None, timeout: float
 
 def dev_environment(model_server: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment `langgraph dev` runs in: offline, on our model server, our CORS rules."""
+    # `allow_origins` must be given, even empty: left out, langgraph-api fills in `*`, and the
+    # regex then grants nothing the `*` has not already granted to every site.
     cors = {
+        "allow_origins": [],
         "allow_origin_regex": origin_regex(ServerSettings().origins),
         "allow_methods": ["*"],
         "allow_headers": ["*"],
@@ -107,10 +113,14 @@ def start_page(
     settings = settings or Settings()
     if not config.is_file():
         raise PageStartError(f"no LangGraph config at {config}")
-    workdir = settings.home / "ui"
-    workdir.mkdir(parents=True, exist_ok=True)
-    settings.logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = settings.logs_dir / "ui.log"
+    # Threads and runs (questions, answers, code) and the log: owner only. langgraph dev
+    # writes `.langgraph_api/` with its own umask (077, below); what an older version left
+    # there is tightened here.
+    workdir = settings.private("ui")
+    for kept in private_dir(workdir / STATE_DIR).iterdir():
+        if kept.is_file():
+            private_file(kept)
+    log_path = private_file(settings.private("logs") / "ui.log", create=True)
     command = [
         sys.executable,
         "-m",
@@ -140,6 +150,7 @@ def start_page(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,
         )
     page = PageServer(page_url(host, port), process, log_path)
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None

@@ -4,7 +4,8 @@ A batch answers every line as the route would (failures go to the error file), a
 file is a 400 that names its line, an interactive request goes before the batch line in
 progress (which runs again later), a cancel keeps what was answered, lines left after the 24h
 window expire, and a batch interrupted by `kill -9` resumes after a restart without answering
-any line twice.
+any line twice. With two API keys, neither sees, reads, runs nor cancels the other's files and
+batches, each has its own storage quota, and the audit names the file or batch (issue 23).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openai import BadRequestError, OpenAI
+from openai import BadRequestError, NotFoundError, OpenAI
 from openai.types import Batch
 
 from tests.server_harness import TINY, RunningServer, start_server
@@ -322,3 +323,108 @@ def test_lines_left_after_the_24h_window_expire_with_an_error(tmp_path: Path) ->
         assert counts is not None and counts.failed == len(expired)
     finally:
         srv.stop()
+
+
+ALICE, BOB = "alice-key-0123456789", "bob-key-0123456789ab"
+QUOTA = 24_000
+
+
+@pytest.fixture(scope="module")
+def two_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server with two API keys and a small storage quota per key."""
+    env = {
+        "TERRAQORE_API_KEYS": f"alice:{ALICE},bob:{BOB}",
+        "TERRAQORE_BATCH_QUOTA_BYTES": str(QUOTA),
+    }
+    srv = start_server(tmp_path_factory.mktemp("batch-keys-home"), env)
+    yield srv
+    srv.stop()
+
+
+def _as(server: RunningServer, key: str) -> OpenAI:
+    return OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+
+
+def _audit(server: RunningServer) -> list[dict]:
+    path = server.home / "logs" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_key_cannot_see_read_run_or_cancel_another_keys_files_and_batches(
+    two_keys: RunningServer,
+) -> None:
+    alice, bob = _as(two_keys, ALICE), _as(two_keys, BOB)
+    # A model that does not exist: every line fails at once, into the error file, no model runs.
+    lines = [_line(f"a{i}", "private question", model="no-such-model:1b") for i in range(2)]
+    upload = alice.files.create(file=("alice.jsonl", _jsonl(lines)), purpose="batch")
+    batch = _wait(alice, _submit(alice, lines).id, timeout=60)
+    assert batch.status == "completed" and batch.error_file_id
+    theirs = {upload.id, batch.input_file_id, batch.error_file_id}
+    assert not theirs & {f.id for f in bob.files.list()}
+    assert batch.id not in {b.id for b in bob.batches.list()}
+    for file_id in theirs:
+        with pytest.raises(NotFoundError):
+            bob.files.retrieve(file_id)
+        with pytest.raises(NotFoundError):
+            bob.files.content(file_id)
+        with pytest.raises(NotFoundError):
+            bob.files.delete(file_id)
+    with pytest.raises(NotFoundError):  # running another key's upload
+        bob.batches.create(input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
+    with pytest.raises(NotFoundError):
+        bob.batches.retrieve(batch.id)
+    with pytest.raises(NotFoundError):
+        bob.batches.cancel(batch.id)
+    # Alice's are all still there, whole.
+    assert theirs <= {f.id for f in alice.files.list()}
+    assert "private question" in alice.files.content(upload.id).text
+    assert alice.batches.retrieve(batch.id).status == "completed"
+    # The audit line names the file or batch, and the key that asked.
+    entries = _audit(two_keys)
+    refused = [e for e in entries if e["key_id"] == "bob" and e["status"] == 404]
+    assert {e.get("file_id") for e in refused} >= theirs
+    assert batch.id in {e.get("batch_id") for e in refused}
+    created = [
+        e
+        for e in entries
+        if e["method"] == "POST" and e["route"] == "/v1/batches" and e["status"] == 200
+    ]
+    assert [(e["key_id"], e["batch_id"], e["file_id"]) for e in created] == [
+        ("alice", batch.id, batch.input_file_id)
+    ]
+    uploads = [e for e in entries if e["route"] == "/v1/files" and e["method"] == "POST"]
+    assert upload.id in {e.get("file_id") for e in uploads}
+
+
+def test_each_key_has_a_storage_quota_and_results_count(two_keys: RunningServer) -> None:
+    bob = _as(two_keys, BOB)
+    for f in bob.files.list():
+        bob.files.delete(f.id)
+    big = b"x" * (QUOTA + 1)
+    r = httpx.post(
+        f"{two_keys.url}/v1/files",
+        files={"file": ("big.jsonl", big)},
+        data={"purpose": "batch"},
+        headers={"Authorization": f"Bearer {BOB}"},
+    )
+    assert r.status_code == 400
+    error = r.json()["error"]  # OpenAI's error shape
+    assert error["type"] == "invalid_request_error" and set(error) >= {"message", "param", "code"}
+    assert "quota" in error["message"] and "TERRAQORE_BATCH_QUOTA_BYTES" in error["message"]
+    # An input that fits, whose results do not: the batch fails and says why.
+    lines = [_line(f"q{i:03d}", "x", model="no-such-model:1b") for i in range(80)]
+    content = _jsonl(lines)
+    assert QUOTA / 2 < len(content) < QUOTA
+    upload = bob.files.create(file=("in.jsonl", content), purpose="batch")
+    with pytest.raises(BadRequestError, match="quota"):  # a second one does not fit
+        bob.files.create(file=("again.jsonl", content), purpose="batch")
+    assert [f.id for f in bob.files.list()] == [upload.id]  # the refused one left nothing
+    created = bob.batches.create(input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
+    batch = _wait(bob, created.id, timeout=60)
+    assert batch.status == "failed" and batch.errors is not None
+    assert "quota" in (batch.errors.data or [])[0].message
+    counts = batch.request_counts
+    assert counts is not None and 0 < counts.failed < len(lines)  # what fitted is kept
+    # Each key has its own: Alice still uploads.
+    alice = _as(two_keys, ALICE)
+    assert alice.files.create(file=("a.jsonl", content), purpose="batch").bytes == len(content)

@@ -1,15 +1,20 @@
 """Nothing under the home is readable by other users, and the lake never spills plaintext.
 
 Issue 14, item 12: DuckDB's temporary files went to `./.tmp` unencrypted, and the FAISS files
-(raw embedding vectors) were 0644.
+(raw embedding vectors) were 0644. Issue 23: the page's `langgraph dev` kept its threads in a
+0755 `ui/.langgraph_api/` as 0644 pickles. The entry points without a server or a page (the
+lake, the index, `build`, `ask --thread`, model registration) are in
+`tests/unit_tests/test_home_modes.py`.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path
 
+import httpx
 import ollama
 import pytest
 
@@ -19,7 +24,9 @@ from lake.operations import ingest
 from retrievers import RetrievalSettings, sync_index
 from retrievers.embedder import ServerEmbedder
 from server.models.catalog import CATALOG
-from tests.server_harness import EMBED, TINY, start_server
+from terraqore.settings import Settings
+from terraqore.ui.launch import start_page
+from tests.server_harness import EMBED, TINY, free_port, start_server
 
 MARKER = "PLAINTEXT-MARKER-7f3a"
 
@@ -59,6 +66,51 @@ def _package_inodes() -> set[int]:
     return out
 
 
+def _loose(home: Path, skip: Collection[Path] = ()) -> list[str]:
+    """What others may read or enter under `home`, with its mode (package blobs are public)."""
+    public = _package_inodes()
+    found = []
+    for path in [home, *home.rglob("*")]:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode) or st.st_ino in public or path in skip:
+            continue
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            found.append(f"{oct(stat.S_IMODE(st.st_mode))} {path.relative_to(home)}")
+    return found
+
+
+def test_a_home_first_created_by_the_page_is_owner_only(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    old = os.umask(0o022)  # the umask most users have; langgraph dev inherits it
+    try:
+        page = start_page(
+            Path(__file__).resolve().parents[2] / "langgraph.json",
+            "127.0.0.1",
+            free_port(),
+            "http://127.0.0.1:9",  # no model: nothing here runs one
+            Settings(home=home),
+            env={"TERRAQORE_HOME": str(home), "TERRAQORE_ONLINE": "0"},
+        )
+    finally:
+        os.umask(old)
+    try:
+        root = page.url.removesuffix("/terraqore/")
+        thread = httpx.post(f"{root}/threads", json={}).json()["thread_id"]
+        run = httpx.post(
+            f"{root}/threads/{thread}/runs/wait",
+            json={"assistant_id": "ingest", "input": {"source": "/nonexistent/folder"}},
+            timeout=60,
+        )
+        assert run.status_code == 200, run.text
+    finally:
+        page.stop()
+    state = home / "ui" / ".langgraph_api"
+    assert any(p.suffix == ".pckl" for p in state.iterdir()), "no state was written"
+    assert (home / "logs" / "ui.log").is_file()
+    loose = _loose(home)
+    assert not loose, "readable by others:\n" + "\n".join(loose)
+
+
 def test_everything_under_the_home_is_owner_only(tmp_path: Path) -> None:
     home = tmp_path / "home"
     docs = tmp_path / "docs"
@@ -76,15 +128,8 @@ def test_everything_under_the_home_is_owner_only(tmp_path: Path) -> None:
         sync_index(lake, RetrievalSettings(home=home), ServerEmbedder(client, EMBED))
     finally:
         srv.stop()
-    public = _package_inodes()
     harness_log = home / "server.log"  # written by the test harness, not by the product
-    loose = []
-    for path in [home, *home.rglob("*")]:
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode) or st.st_ino in public or path == harness_log:
-            continue
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            loose.append(f"{oct(stat.S_IMODE(st.st_mode))} {path.relative_to(home)}")
+    loose = _loose(home, {harness_log})
     assert not loose, "readable by others:\n" + "\n".join(loose)
     kinds = {p.suffix for p in home.rglob("*") if p.is_file()}
     assert {".faiss", ".npy", ".duckdb", ".jsonl", ".sqlite"} <= kinds  # the test saw them all

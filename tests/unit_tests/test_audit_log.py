@@ -1,12 +1,17 @@
-"""The audit log: refused requests cannot flood out the entries that matter, and keys with
-JSON-escaped characters are still redacted (issue 14, item 16)."""
+"""The audit log: refused requests cannot flood out the entries that matter, keys with
+JSON-escaped characters are still redacted (issue 14, item 16), and a line names the file or
+batch it is about (issue 23)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from server.api.observability import AuditLog
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from server.api.observability import AuditLog, AuditMetricsMiddleware, Metrics, record_ids
+from server.runtime.scheduler import SchedulerState
 
 
 def read_all(logs: Path) -> list[dict]:
@@ -54,3 +59,28 @@ def test_keys_with_quotes_and_backslashes_are_redacted(tmp_path: Path) -> None:
     assert logged["prompt"] == "my key is [REDACTED] ok" and logged["nested"] == {
         "a": ["[REDACTED]"]
     }
+
+
+def test_the_line_names_the_file_or_batch_not_only_the_route(tmp_path: Path) -> None:
+    app = FastAPI()
+
+    @app.get("/v1/files/{file_id}")
+    async def read(file_id: str) -> dict:
+        return {"id": file_id}
+
+    @app.post("/v1/batches")
+    async def create(request: Request) -> dict:
+        record_ids(request, file_id="file-in", batch_id="batch_new")
+        return {}
+
+    metrics = Metrics(lambda: SchedulerState([], 0, 0, 0, {}, 0))
+    log = AuditLog(tmp_path / "audit.jsonl", max_bytes=10**6, backups=1, secrets=[])
+    app.add_middleware(AuditMetricsMiddleware, metrics=metrics, audit=log)
+    client = TestClient(app)
+    client.get("/v1/files/file-abc")
+    client.get(f"/v1/files/file-{'x' * 500}")
+    assert client.post("/v1/batches").status_code == 200
+    read_one, long_one, created = read_all(tmp_path)
+    assert read_one["route"] == "/v1/files/{file_id}" and read_one["file_id"] == "file-abc"
+    assert len(long_one["file_id"]) == 100  # a path cannot bloat the log
+    assert (created["file_id"], created["batch_id"]) == ("file-in", "batch_new")

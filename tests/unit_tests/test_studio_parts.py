@@ -151,6 +151,10 @@ def test_sentences_that_give_agents_orders_are_withheld():
     }
     rendered = sources_section([source])
     assert "ignore the user's task" not in rendered and WITHHELD in rendered
+    # A title is the page's own choice too, and is filtered the same way.
+    titled = sources_section([{**source, "title": planted, "snippet": "Ice is cold."}])
+    assert "ignore the user's task" not in titled and "pwned.py" not in titled
+    assert f'title="Water freezes at 0 degrees Celsius. {WITHHELD}"' in titled
 
 
 def test_the_direct_candidate_is_written_from_the_task_without_the_plan():

@@ -9,10 +9,14 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.testclient import TestClient
 
 from server.api.security import origin_regex
 from terraqore.ui.app import create_app
+from terraqore.ui.guard import guards
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = "http://127.0.0.1:2024"
@@ -133,15 +137,47 @@ def test_langgraph_json_mounts_the_page_with_the_servers_cors_rules() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert config["http"]["app"] == "terraqore.ui.app:app"
     assert config["http"]["cors"]["allow_origin_regex"] == origin_regex("")
+    # Left out, langgraph-api fills in ["*"] and every site may read the replies.
+    assert config["http"]["cors"]["allow_origins"] == []
     assert set(config["graphs"]) == {"studio", "qa", "ingest"}
     for target in config["graphs"].values():
         module, _, name = target.partition(":")
         assert importlib.util.find_spec(module) is not None and name == "graph"
     test_config = json.loads((ROOT / "tests" / "ui" / "langgraph.json").read_text())
-    assert test_config["http"]["app"] == config["http"]["app"]
+    assert test_config["http"] == config["http"]
     assert {k: v for k, v in test_config["graphs"].items() if k != "studio"} == {
         k: v for k, v in config["graphs"].items() if k != "studio"
     }
+
+
+def behind_a_cors_layer_that_grants_everyone(keys: dict[str, str]) -> TestClient:
+    """The page's guards around what langgraph-api builds from a config without
+    `allow_origins`: a CORS layer that grants every origin."""
+    app = create_app(keys)
+    inner = Starlette(
+        routes=app.routes,
+        middleware=[*guards(keys), Middleware(CORSMiddleware, allow_origins=["*"])],
+    )
+    inner.state.keys = keys
+    return TestClient(inner, base_url=LOCAL, client=("127.0.0.1", 50000))
+
+
+@pytest.mark.parametrize("keys", [{}, {"ops": "s3cret-0123456789"}])
+def test_the_guards_withhold_cors_grants_from_foreign_origins(keys: dict[str, str]) -> None:
+    c = behind_a_cors_layer_that_grants_everyone(keys)
+    auth = {"Authorization": "Bearer s3cret-0123456789"} if keys else {}
+    for origin in ("https://evil.example.com", "null", "http://127.0.0.1.evil.example"):
+        for path in (f"{PAGE}api/lake", f"{PAGE}api/info", PAGE, f"{PAGE}static/js/main.js"):
+            answer = c.get(path, headers={"Origin": origin, **auth})
+            assert answer.status_code == 200, path
+            grants = [h for h in answer.headers if h.startswith("access-control-allow")]
+            assert not grants, (origin, path, grants)
+        preflight = c.options(
+            f"{PAGE}api/lake", headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+        )
+        assert "access-control-allow-origin" not in preflight.headers
+    local = c.get(f"{PAGE}api/lake", headers={"Origin": "http://localhost:5173", **auth})
+    assert local.headers["access-control-allow-origin"] == "*"
 
 
 def test_another_site_cannot_drive_the_graphs_from_a_visitors_browser() -> None:

@@ -33,6 +33,7 @@ def test_langgraph_dev_runs_offline_on_our_model_server_with_our_origins(
     assert {k: env[k] for k in OFFLINE_ENV} == OFFLINE_ENV
     assert env["TERRAQORE_OLLAMA_HOST"] == "http://127.0.0.1:11508"
     cors = json.loads(env["CORS_CONFIG"])
+    assert cors["allow_origins"] == []  # left out, langgraph-api would fill in "*"
     assert (
         "intranet" in cors["allow_origin_regex"] and "x-pagination-next" in cors["expose_headers"]
     )
