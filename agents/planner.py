@@ -1,4 +1,8 @@
-"""The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests."""
+"""The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests.
+
+The task's contract (`nodes.task_contract`: the names and files the task fixes) is read here,
+where it is first needed, and the plan is held to it before anyone reads the plan.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from pydantic import BaseModel, Field
 from agents.idea import Short
 from agents.structured import AgentOutputError, ask_structured
 from agents.studio_context import Context
-from agents.studio_prompts import sources_section, task_section
+from agents.studio_prompts import contract_section, sources_section, task_section
 from agents.studio_state import State
+from nodes.contract_check import correct_plan
+from nodes.task_contract import read_contract
 
 PROMPT = """{sources}
 
 {task}
-
+{names}
 <IDEA>
 {idea}
 </IDEA>
@@ -69,8 +75,10 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if state.plan_feedback
         else ""
     )
+    contract = read_contract(state.task)
     prompt = PROMPT.format(
         task=task_section(state.task),
+        names=contract_section(contract),
         idea=f"{summary}\nDone when:\n{done}",
         sources=sources_section(state.sources),
         feedback=feedback,
@@ -81,9 +89,15 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     except AgentOutputError as exc:
         # The Coder can work from the task alone; one weak answer should not end the run.
-        fallback = fallback_plan(state.task)
-        return {"plan": fallback.model_dump(), "notes": [f"{exc}; a one-step plan stands in"]}
-    return {"plan": plan.model_dump(), "usage": usage}
+        fallback, notes = correct_plan(fallback_plan(state.task).model_dump(), contract)
+        return {
+            "plan": fallback,
+            "contract": contract,
+            "notes": [f"{exc}; a one-step plan stands in", *notes],
+        }
+    # The task's names win over the plan's: the Coder and the Validator read the plan.
+    corrected, notes = correct_plan(plan.model_dump(), contract)
+    return {"plan": corrected, "contract": contract, "usage": usage, "notes": notes}
 
 
 def fallback_plan(task: str) -> Plan:
