@@ -202,3 +202,47 @@ def test_names_a_test_uses_that_nothing_defines() -> None:
     assert foreign_names(code, {"LRUCache"}) == {"other"}
     assert foreign_names("with pytest.raises(ValueError): f(-1)", {"f"}) == set()
     assert foreign_names("assert text_palindrome('a')", {"is_palindrome"}) == {"text_palindrome"}
+
+
+def test_sources_under_the_relevance_floor_never_reach_the_agents(monkeypatch) -> None:
+    """The demo's task got docs/serving.md and the Taylor series (issue 25): cosines 0.23, none."""
+    from langchain_core.documents import Document
+
+    import nodes.retrieve
+    from agents.studio_context import Context
+    from nodes.retrieve import floor_of, search_lake
+
+    docs = [
+        Document(
+            "The built-in server ...",
+            metadata={"title": "The built-in server", "dense_score": 0.234},
+        ),
+        Document(
+            "In mathematics, the Taylor series ...",
+            metadata={"title": "Taylor series", "dense_score": None},
+        ),
+        Document("A palindrome is ...", metadata={"title": "Palindrome", "dense_score": 0.61}),
+    ]
+
+    class Retriever:
+        def invoke(self, query):
+            return docs
+
+    monkeypatch.setattr(nodes.retrieve, "lake_retriever", lambda **kw: Retriever())
+    monkeypatch.delenv("TERRAQORE_RELEVANCE_FLOOR", raising=False)
+    monkeypatch.delenv("TERRAQORE_EMBEDDING_MODEL", raising=False)
+    ctx = Context()
+    assert floor_of(ctx) == 0.4  # all-minilm's measured floor
+    sources, notes = search_lake(DEMO, ctx)
+    assert [(s["n"], s["title"]) for s in sources] == [(1, "Palindrome")]
+    assert notes == [
+        "2 of 3 retrieved passage(s) left out: less similar to the task than the relevance floor (0.4)"
+    ]
+    # Off on request, and in BM25 mode (no cosines); the Q&A graph has none by default.
+    assert len(search_lake(DEMO, Context(relevance_floor=0))[0]) == 3
+    assert floor_of(Context(retrieval_mode="bm25")) == 0.0
+    from agents.qa_context import QAContext
+
+    assert floor_of(QAContext()) == 0.0
+    monkeypatch.setenv("TERRAQORE_EMBEDDING_MODEL", "nomic-embed-text")
+    assert floor_of(Context()) == 0.0  # not measured on that model's scale
