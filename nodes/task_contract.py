@@ -11,8 +11,9 @@ itself, before any agent runs:
   (command `name`, a `$ name ...` line).
 
 Left out: built-ins (`len(x)`), method calls (`cache.get(key)`), dunders, a plural marker
-(`file(s)`), and a name that is a parameter of another callable (`key(item)` where the task
-fixes `dedupe(items, key=None)`).
+(`file(s)`), one-letter notation in prose (`f(x)`, unless called with literals), imported
+names, doctest output, and a name that is a parameter of another callable (`key(item)` where
+the task fixes `dedupe(items, key=None)`).
 
 The contract is plain data for the state (`read_contract`); `nodes.contract_check` holds
 code and plans to it. The reader is bounded: the task is cut at `MAX_TASK` characters and
@@ -157,6 +158,8 @@ def _prose(text: str, fixed: set[str]) -> list[dict[str, Any]]:
         name, args = match["name"], match["args"]
         if name in _BUILTINS or name.startswith("__") or _plural(name, args):
             continue
+        if len(name) == 1 and _example_arity(args) is None:
+            continue  # `f(x)`, `x(t)`: notation, not a name (`f(2) == 4` still counts)
         if text[max(0, match.start() - 6) : match.start()].rstrip().endswith(("def", "class")):
             continue  # a `def` line: read by _defs
         arity = _example_arity(args) if args.strip() else 0

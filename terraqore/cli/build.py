@@ -67,9 +67,11 @@ def _summary(node: str, update: dict[str, Any]) -> str:
         )
     if node == "validator":
         designed = update.get("designed_tests")
-        return (
-            f"validator designed {len(designed)} test(s)" if designed else "validator: tests kept"
-        )
+        if not designed:
+            return "validator: tests kept"
+        own = sum(t.get("origin") == "task" for t in designed)
+        line = f"validator designed {len(designed) - own} test(s)"
+        return line + (f", and the task's {own} example(s) are tests" if own else "")
     if node == "run_tests" and update.get("validation"):
         v = update["validation"]
         status = "passed" if v["passed"] else "failing"

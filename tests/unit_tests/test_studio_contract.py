@@ -246,3 +246,9 @@ def test_sources_under_the_relevance_floor_never_reach_the_agents(monkeypatch) -
     assert floor_of(QAContext()) == 0.0
     monkeypatch.setenv("TERRAQORE_EMBEDDING_MODEL", "nomic-embed-text")
     assert floor_of(Context()) == 0.0  # not measured on that model's scale
+
+
+def test_one_letter_notation_in_prose_is_not_a_name() -> None:
+    task = "Write `integrate(f, a, b)` that integrates f(x) from a to b; the speed v(t) is given."
+    assert describe(read_contract(task)) == ["integrate(f, a, b)"]
+    assert describe(read_contract("f(2) == 4 and f(3) == 9")) == ["f(…)"]
