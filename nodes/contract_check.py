@@ -161,7 +161,9 @@ def check(files: Mapping[str, str], contract: Contract | None) -> dict[str, Any]
         if problem:
             broken.append(f"{signature(entry)}: {problem}")
     paths = {p.removeprefix("./") for p in files}
-    broken += [f"file {f}: not written" for f in contract.get("files", []) if f not in paths]
+    # A test file the task names is not required: the Coder is asked for code, not tests.
+    wanted = [f for f in contract.get("files", []) if _is_code(f)]
+    broken += [f"file {f}: not written" for f in wanted if f not in paths]
     for module in contract.get("modules", []):
         stem = module.replace(".", "/")
         if not {f"{stem}.py", f"{stem}/__init__.py", f"{stem}/__main__.py"} & paths:
@@ -286,7 +288,7 @@ def correct_plan(
 
     A callable of the task that the plan never names was renamed when the plan names, as
     a call or in backticks, another identifier that shares a word with it (or, when the
-    task fixes one callable, the plan's only other one). A file the task fixes that the
+    task fixes one callable, the plan's only other one). A code file the task fixes that the
     plan does not list replaces the plan's first other code file.
     """
     if not contract or not plan:
@@ -307,13 +309,12 @@ def correct_plan(
             notes.append(f"the plan named {old} where the task says {name}; corrected")
     paths = [f["path"] for f in plan.get("files", [])]
     for wanted in contract.get("files", []):
-        if wanted in paths:
-            continue
         others = [p for p in paths if _is_code(p) and p not in contract["files"]]
-        if others:
-            plan = _replace_in_plan(plan, others[0], wanted)
-            paths = [f["path"] for f in plan.get("files", [])]
-            notes.append(f"the plan wrote {others[0]} where the task says {wanted}; corrected")
+        if wanted in paths or not _is_code(wanted) or not others:
+            continue
+        plan = _replace_in_plan(plan, others[0], wanted)
+        paths = [f["path"] for f in plan.get("files", [])]
+        notes.append(f"the plan wrote {others[0]} where the task says {wanted}; corrected")
     return plan, notes
 
 

@@ -252,3 +252,14 @@ def test_one_letter_notation_in_prose_is_not_a_name() -> None:
     task = "Write `integrate(f, a, b)` that integrates f(x) from a to b; the speed v(t) is given."
     assert describe(read_contract(task)) == ["integrate(f, a, b)"]
     assert describe(read_contract("f(2) == 4 and f(3) == 9")) == ["f(…)"]
+
+
+def test_a_test_file_the_task_names_is_carried_but_not_required() -> None:
+    """The Coder is asked for code only (the Validator writes the tests)."""
+    contract = read_contract("Write `slugify(text)` in `slug.py`, tested in `test_slug.py`.")
+    assert contract["files"] == ["slug.py", "test_slug.py"]
+    code = {"slug.py": "def slugify(text):\n    return text\n"}
+    assert check(code, contract)["kept"]
+    plan = {"files": [{"path": "main.py", "purpose": "slugify"}], "steps": [], "tests": []}
+    fixed, notes = correct_plan(plan, contract)
+    assert [f["path"] for f in fixed["files"]] == ["slug.py"] and len(notes) == 1
