@@ -18,7 +18,7 @@ from agents.structured import AgentOutputError, ask_structured
 from agents.studio_context import Context
 from agents.studio_prompts import contract_section, sources_section, task_section
 from agents.studio_state import State
-from nodes.contract_check import correct_plan
+from nodes.contract_check import correct_names, correct_plan
 from nodes.task_contract import read_contract
 
 PROMPT = """{sources}
@@ -67,7 +67,9 @@ def _check(plan: Plan) -> str | None:
 
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Plan the idea (again, with the human's feedback, if the plan was rejected)."""
-    idea = state.idea or {}
+    contract = read_contract(state.task)
+    # The brief too may have renamed the task's function: the Planner reads it as given.
+    idea, idea_notes = correct_names(state.idea or {}, contract, "idea brief")
     summary = f"{idea.get('title', '')}: {idea.get('summary', '')}"
     done = "\n".join(f"- {d}" for d in idea.get("done_when", []))
     feedback = (
@@ -75,7 +77,6 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if state.plan_feedback
         else ""
     )
-    contract = read_contract(state.task)
     prompt = PROMPT.format(
         task=task_section(state.task),
         names=contract_section(contract),
@@ -92,12 +93,19 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         fallback, notes = correct_plan(fallback_plan(state.task).model_dump(), contract)
         return {
             "plan": fallback,
+            "idea": idea or state.idea,
             "contract": contract,
-            "notes": [f"{exc}; a one-step plan stands in", *notes],
+            "notes": [*idea_notes, f"{exc}; a one-step plan stands in", *notes],
         }
     # The task's names win over the plan's: the Coder and the Validator read the plan.
     corrected, notes = correct_plan(plan.model_dump(), contract)
-    return {"plan": corrected, "contract": contract, "usage": usage, "notes": notes}
+    return {
+        "plan": corrected,
+        "idea": idea or state.idea,
+        "contract": contract,
+        "usage": usage,
+        "notes": [*idea_notes, *notes],
+    }
 
 
 def fallback_plan(task: str) -> Plan:

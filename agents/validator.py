@@ -25,7 +25,16 @@ from agents.studio_prompts import contract_section, plan_section, sources_sectio
 from agents.studio_state import State
 from nodes.contract_check import check, defined, foreign_names
 from nodes.task_contract import functions, names
-from nodes.task_examples import Example, calls, example_tests, examples, literal, resolve, same
+from nodes.task_examples import (
+    Example,
+    call_source,
+    calls,
+    example_tests,
+    examples,
+    literal,
+    resolve,
+    same,
+)
 
 TEST_FILE = "test_validator_designed.py"
 
@@ -206,7 +215,10 @@ def held_to_task(
     """
     fixed = functions(state.contract)
     from_task = example_tests(state.task, fixed, names(state.contract))
-    covered = [e for e in map(lambda e: resolve(e, fixed), calls(state.task)) if e and e[0]]
+    # The examples that run as the task's own tests (a test's `_actual = call` line).
+    lines = {line for test in from_task for line in test["code"].splitlines()}
+    resolved = [e for e in (resolve(e, fixed) for e in calls(state.task)) if e and e[0]]
+    covered = [e for e in resolved if f"_actual = {call_source(e)}" in lines]
     pool = [c for c in state.candidates if check(c["files"], state.contract)["kept"]]
     known = names(state.contract).union(
         *(defined(c["files"]).names() for c in pool or state.candidates)

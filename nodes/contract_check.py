@@ -6,8 +6,9 @@
 - `keep_names`: the cheap repair of a version that renamed a function or class: when exactly
   one definition of the code can be the missing name (compatible parameters, and a word in
   common or the only candidate), it is renamed back in every file, tokens only.
-- `correct_plan`: a plan that renamed the task's names or files gets them back before the
-  Coder reads it (the demo's Planner turned `is_palindrome` into `text_palindrome`).
+- `correct_names`, `correct_plan`: an idea brief or a plan that renamed the task's names (or
+  a plan its files) gets them back before the next agent reads it (the demo's Idea agent and
+  Planner turned `is_palindrome` into `text_palindrome`).
 - `foreign_names`: the names a designed test uses that neither the task, the code, the test
   itself nor Python defines: such a test can only fail, and is dropped.
 """
@@ -262,57 +263,73 @@ def keep_names(
 _PLAN_NAME = re.compile(r"(?<![\w.])(?:def\s+|class\s+)?([A-Za-z_]\w{0,79})(?=\(|`)")
 
 
-def _plan_texts(plan: Mapping[str, Any]) -> list[str]:
-    texts = [f"{f.get('path', '')} {f.get('purpose', '')}" for f in plan.get("files", [])]
-    for key in ("steps", "acceptance", "tests"):
-        texts += [str(t) for t in plan.get(key, [])]
-    return texts
+def _texts(data: Any) -> list[str]:
+    """Every string inside plain data (a plan, an idea brief)."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, Mapping):
+        return [t for value in data.values() for t in _texts(value)]
+    if isinstance(data, list | tuple):
+        return [t for value in data for t in _texts(value)]
+    return []
 
 
-def _replace_in_plan(plan: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-    pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?!\w)")
-    out = dict(plan)
-    out["files"] = [
-        {**f, "path": pattern.sub(new, f["path"]), "purpose": pattern.sub(new, f["purpose"])}
-        for f in plan.get("files", [])
-    ]
-    for key in ("steps", "acceptance", "tests"):
-        out[key] = [pattern.sub(new, str(t)) for t in plan.get(key, [])]
-    return out
+def _replace(data: Any, old: str, new: str) -> Any:
+    """The same plain data with every whole-word `old` in its strings made `new`."""
+    if isinstance(data, str):
+        return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", new, data)
+    if isinstance(data, Mapping):
+        return {key: _replace(value, old, new) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_replace(value, old, new) for value in data]
+    return data
 
 
-def correct_plan(
-    plan: dict[str, Any], contract: Contract | None
+def correct_names(
+    data: dict[str, Any], contract: Contract | None, what: str = "plan"
 ) -> tuple[dict[str, Any], list[str]]:
-    """The plan with the task's names and files put back where it renamed them; notes say so.
+    """Plain data (a plan, an idea brief) with the task's names put back; notes say so.
 
-    A callable of the task that the plan never names was renamed when the plan names, as
-    a call or in backticks, another identifier that shares a word with it (or, when the
-    task fixes one callable, the plan's only other one). A code file the task fixes that the
-    plan does not list replaces the plan's first other code file.
+    A callable of the task that the text never names was renamed when the text names, as a
+    call or in backticks, another identifier that shares a word with it (or, when the task
+    fixes one callable, the text's only other one).
     """
-    if not contract or not plan:
-        return plan, []
+    if not contract or not data:
+        return data, []
     notes: list[str] = []
     fixed = {e["name"] for e in contract.get("callables", [])}
     top = [e for e in contract.get("callables", []) if not e["owner"]]
     for entry in top:
         name = entry["name"]
-        text = "\n".join(_plan_texts(plan))
+        text = "\n".join(_texts(data))
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text):
             continue
         named = {n for n in _PLAN_NAME.findall(text) if n not in fixed and n not in _BUILTINS}
         alike = sorted(n for n in named if words(n) & words(name))
         renamed = alike or (sorted(named) if len(top) == 1 and len(named) == 1 else [])
         for old in renamed:
-            plan = _replace_in_plan(plan, old, name)
-            notes.append(f"the plan named {old} where the task says {name}; corrected")
+            data = _replace(data, old, name)
+            notes.append(f"the {what} named {old} where the task says {name}; corrected")
+    return data, notes
+
+
+def correct_plan(
+    plan: dict[str, Any], contract: Contract | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The plan with the task's names (`correct_names`) and code files put back.
+
+    A code file the task fixes that the plan does not list replaces the plan's first other
+    code file.
+    """
+    plan, notes = correct_names(plan, contract)
+    if not contract or not plan:
+        return plan, notes
     paths = [f["path"] for f in plan.get("files", [])]
     for wanted in contract.get("files", []):
         others = [p for p in paths if _is_code(p) and p not in contract["files"]]
         if wanted in paths or not _is_code(wanted) or not others:
             continue
-        plan = _replace_in_plan(plan, others[0], wanted)
+        plan = _replace(plan, others[0], wanted)
         paths = [f["path"] for f in plan.get("files", [])]
         notes.append(f"the plan wrote {others[0]} where the task says {wanted}; corrected")
     return plan, notes

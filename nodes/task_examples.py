@@ -371,6 +371,12 @@ def resolve(example: Example, functions: Mapping[str, int]) -> Example | None:
     return None
 
 
+def call_source(example: Example) -> str:
+    """An example's call as test code: `is_palindrome('ab')`."""
+    name, args, _ = example
+    return f"{name}({', '.join(repr(a) for a in args)})"
+
+
 def _canonical(source: str) -> str:
     tree = _parse(source)
     return ast.unparse(tree) if tree is not None else source.strip()
@@ -409,9 +415,8 @@ def example_tests(
         resolved = resolve(example, functions)
         if resolved is None or not resolved[0].isidentifier():
             continue
-        name, args, out = resolved
-        call = f"{name}({', '.join(repr(a) for a in args)})"
-        checked = check_lines(call, repr(out))
+        call = call_source(resolved)
+        checked = check_lines(call, repr(resolved[2]))
         if checked and _canonical(call) not in shown:
             add(checked)
     return tests

@@ -34,6 +34,15 @@ RENAMED = (
     "```python\n# src/text_palindrome.py\ndef text_palindrome(text):\n"
     "    t = [c.lower() for c in text if c.isalnum()]\n    return t == t[::-1]\n```\n"
 )
+RENAMING_IDEA = json.dumps(
+    {
+        "title": "Palindrome Function",
+        "summary": "Python function `text_palindrome` ignores case, spaces, and punctuation.",
+        "users": "developers",
+        "done_when": ["text_palindrome('A man') is True"],
+        "assumptions": [],
+    }
+)
 FOLLOWING_TESTS = json.dumps(
     {
         "tests": [
@@ -68,12 +77,18 @@ def spy_prompts(monkeypatch: pytest.MonkeyPatch, fake) -> list[tuple[str, str]]:
 def test_the_demo_keeps_is_palindrome_though_the_plan_and_the_coder_renamed_it(
     fakes, monkeypatch
 ) -> None:
-    fake = fakes(planner=[RENAMING_PLAN], coder=[RENAMED], validator=[FOLLOWING_TESTS])
+    fake = fakes(
+        idea=[RENAMING_IDEA], planner=[RENAMING_PLAN], coder=[RENAMED], validator=[FOLLOWING_TESTS]
+    )
     prompts = spy_prompts(monkeypatch, fake)
     out = graph.invoke({"task": DEMO}, context=Context(coder_candidates=2))
     # The contract, read without a model.
     assert out["contract"]["callables"][0]["name"] == "is_palindrome"
-    # The plan is corrected before the Coder reads it, and the Coder is told the names.
+    # The brief (as the 0.5B wrote it in a by-hand build) is corrected before the Planner
+    # reads it, the plan before the Coder reads it, and the Coder is told the names.
+    assert "`is_palindrome`" in out["idea"]["summary"]
+    planner_prompt = next(p for role, p in prompts if role == "planner")
+    assert "text_palindrome" not in planner_prompt
     assert "text_palindrome" not in json.dumps(out["plan"])
     assert out["plan"]["files"][0]["path"] == "src/is_palindrome.py"
     coder_prompt = next(p for role, p in prompts if role == "coder")
