@@ -33,6 +33,8 @@ MAX_SOURCE = 400
 """Longest doctest line, table cell or expected value parsed."""
 MAX_TESTS = 40
 """Tests made from the task's examples, at most."""
+MAX_STEPS = 200
+"""Doctest lines read, at most (grouping them by the names they share is quadratic)."""
 
 Example = tuple[str, tuple[Any, ...], Any]
 """(function name, or "" when only the input is given; the arguments; the result)."""
@@ -179,7 +181,7 @@ def doctest_sessions(text: str) -> list[list[Step]]:
     expected: list[str] = []
 
     def close_step() -> None:
-        if source:
+        if source and sum(map(len, sessions)) + len(steps) < MAX_STEPS:
             want = "\n".join(expected).strip() or None
             steps.append(("\n".join(source), want))
         source.clear()
