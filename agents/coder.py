@@ -4,10 +4,12 @@ On a route's first turn it writes `Context.coder_candidates` versions: one from 
 own temperature, one from the task alone, then hotter samples (`VARIANTS`), so the designed
 tests have something to choose among (CodeT; see `nodes.selection`). Every version is
 tidied before it runs (`nodes.code_tidy`: demo code out of modules, test files made
-collectable). On a fix turn it rewrites the chosen version from the credible failures, or
-from the security gate's findings. It writes on the current route of its chain along the
-task router (`nodes.escalation`) and moves up the chain when its answer is
-unusable after the retry or its call times out.
+collectable), and a function or class it named otherwise than the task gets the task's
+name back where that is unambiguous (`nodes.contract_check.keep_names`). On a fix turn it
+rewrites the chosen version from the credible failures, or from the security gate's
+findings. It writes on the current route of its chain along the task router
+(`nodes.escalation`) and moves up the chain when its answer is unusable after the retry or
+its call times out.
 
 It answers in one of two formats (`Context.coder_format`): fenced blocks, one ```python
 block per file whose first line names the file, or JSON (`{"files": [{"path", "content"}]}`)
@@ -32,9 +34,16 @@ from agents.context import AgentConfig
 from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured, ask_text
 from agents.studio_context import Context
-from agents.studio_prompts import code_section, plan_section, sources_section, task_section
+from agents.studio_prompts import (
+    code_section,
+    contract_section,
+    plan_section,
+    sources_section,
+    task_section,
+)
 from agents.studio_state import State
 from nodes.code_tidy import tidy_files
+from nodes.contract_check import keep_names
 from nodes.escalation import after, escalation, plan_routes, route_config
 from nodes.project_files import ProjectFileError, checked_files
 
@@ -49,7 +58,7 @@ FORMATS = {
 FIRST = """{sources}
 
 {task}
-
+{names}
 {plan}
 
 <INSTRUCTIONS>
@@ -62,7 +71,7 @@ writes them) and no explanations.
 FIX = """{sources}
 
 {task}
-
+{names}
 {plan}
 
 {code}
@@ -128,6 +137,7 @@ def _default_module(plan: Mapping[str, Any] | None) -> str:
 def _prompt(state: State, fmt: str, fix: bool, with_plan: bool = True) -> str:
     common = {
         "task": task_section(state.task),
+        "names": contract_section(state.contract),
         "plan": plan_section(state.plan) if with_plan else "",
         "sources": sources_section(state.sources),
         "format": FORMATS[fmt],
@@ -290,6 +300,8 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     for candidate in new:
         candidate["files"], changes = tidy_files(candidate["files"])
         notes += [f"tidied candidate #{candidate['id']}: {change}" for change in changes]
+        candidate["files"], renamed = keep_names(candidate["files"], state.contract)
+        notes += [f"candidate #{candidate['id']}: {change}" for change in renamed]
     update.update(
         candidates=[*state.candidates, *new],
         files=new[0]["files"] if new else state.files,

@@ -138,6 +138,12 @@ class RetrievalContext:
     snippet_chars: int = 600
     """Longest snippet per source: the sentences of a passage the agents are shown."""
 
+    relevance_floor: float | None = 0.0
+    """Least cosine similarity of a passage to the query for it to be a source (0: none;
+    None: the embedding model's measured floor, `retrievers.config.FLOOR_BY_MODEL`). A passage
+    that was not among the dense candidates has none and is left out; `bm25` mode has no
+    cosines, and no floor."""
+
     def __post_init__(self) -> None:
         fill_from_env(self)
 

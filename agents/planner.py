@@ -1,4 +1,8 @@
-"""The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests."""
+"""The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests.
+
+The task's contract (`nodes.task_contract`: the names and files the task fixes) is read here,
+where it is first needed, and the plan is held to it before anyone reads the plan.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from pydantic import BaseModel, Field
 from agents.idea import Short
 from agents.structured import AgentOutputError, ask_structured
 from agents.studio_context import Context
-from agents.studio_prompts import sources_section, task_section
+from agents.studio_prompts import contract_section, sources_section, task_section
 from agents.studio_state import State
+from nodes.contract_check import correct_names, correct_plan
+from nodes.task_contract import read_contract
 
 PROMPT = """{sources}
 
 {task}
-
+{names}
 <IDEA>
 {idea}
 </IDEA>
@@ -61,7 +67,9 @@ def _check(plan: Plan) -> str | None:
 
 def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Plan the idea (again, with the human's feedback, if the plan was rejected)."""
-    idea = state.idea or {}
+    contract = read_contract(state.task)
+    # The brief too may have renamed the task's function: the Planner reads it as given.
+    idea, idea_notes = correct_names(state.idea or {}, contract, "idea brief")
     summary = f"{idea.get('title', '')}: {idea.get('summary', '')}"
     done = "\n".join(f"- {d}" for d in idea.get("done_when", []))
     feedback = (
@@ -71,6 +79,7 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     prompt = PROMPT.format(
         task=task_section(state.task),
+        names=contract_section(contract),
         idea=f"{summary}\nDone when:\n{done}",
         sources=sources_section(state.sources),
         feedback=feedback,
@@ -81,9 +90,22 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     except AgentOutputError as exc:
         # The Coder can work from the task alone; one weak answer should not end the run.
-        fallback = fallback_plan(state.task)
-        return {"plan": fallback.model_dump(), "notes": [f"{exc}; a one-step plan stands in"]}
-    return {"plan": plan.model_dump(), "usage": usage}
+        fallback, notes = correct_plan(fallback_plan(state.task).model_dump(), contract)
+        return {
+            "plan": fallback,
+            "idea": idea or state.idea,
+            "contract": contract,
+            "notes": [*idea_notes, f"{exc}; a one-step plan stands in", *notes],
+        }
+    # The task's names win over the plan's: the Coder and the Validator read the plan.
+    corrected, notes = correct_plan(plan.model_dump(), contract)
+    return {
+        "plan": corrected,
+        "idea": idea or state.idea,
+        "contract": contract,
+        "usage": usage,
+        "notes": [*idea_notes, *notes],
+    }
 
 
 def fallback_plan(task: str) -> Plan:

@@ -143,12 +143,3 @@ def security(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "usage": usage,
         "notes": notes,
     }
-
-
-def after_security(state: State, runtime: Runtime[Context]) -> Literal["coder", "report"]:
-    """Route: blocking findings go back to the Coder while security rounds remain."""
-    if state.security.get("verdict") != "block":
-        return "report"
-    if state.rounds.get("security", 0) < runtime.context.max_security_rounds:
-        return "coder"
-    return "report"

@@ -22,6 +22,12 @@ class Context(RetrievalContext):
     k: int = 3
     """Passages to retrieve: coding prompts are long already, so fewer than Q&A uses."""
 
+    relevance_floor: float | None = None
+    """The embedding model's measured floor (0.4 for all-minilm): sources that help, or
+    none. Without it, every task of the studio suite got three off-topic sources from the
+    default knowledge base, and the demo's palindrome task got docs/serving.md and the
+    Taylor series (bench/README.md, "Sources in the studio"); 0 turns it off."""
+
     idea: AgentConfig = agent("terraqore/idea")
     """The Idea agent's model."""
 

@@ -24,6 +24,11 @@ class InputState:
 class State(RetrievalState, InputState):
     """Everything the studio graph works on."""
 
+    contract: dict[str, Any] = field(default_factory=dict)
+    """The names the task fixes, read without a model (`nodes.task_contract`): `callables`
+    (name, kind, owner, params, arities), `files`, `modules`, `commands`. The plan, the
+    versions and the designed tests are held to it."""
+
     idea: dict[str, Any] | None = None
     """The Idea agent's brief (`agents.idea.IdeaBrief`)."""
 
@@ -70,7 +75,9 @@ class State(RetrievalState, InputState):
     """The route whose candidate is the selected code: which model produced the result."""
 
     designed_tests: list[dict[str, Any]] = field(default_factory=list)
-    """The Validator's tests, designed from the task and plan, never from the code."""
+    """The tests every version runs, designed from the task and plan, never from the code:
+    the task's own examples (`origin` `task`, `nodes.task_examples`), then the Validator's.
+    Each has `name`, `code` and `stated` (it states an example of the task)."""
 
     test_files: dict[str, str] = field(default_factory=dict)
     """The Validator's tests as the pytest file that ran (path -> content)."""

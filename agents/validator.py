@@ -18,10 +18,23 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured
 from agents.studio_context import Context
-from agents.studio_prompts import plan_section, sources_section, task_section
+from agents.studio_prompts import contract_section, plan_section, sources_section, task_section
 from agents.studio_state import State
+from nodes.contract_check import check, defined, foreign_names
+from nodes.task_contract import functions, names
+from nodes.task_examples import (
+    Example,
+    call_source,
+    calls,
+    example_tests,
+    examples,
+    literal,
+    resolve,
+    same,
+)
 
 TEST_FILE = "test_validator_designed.py"
 
@@ -32,7 +45,7 @@ TEST_FILE = "test_validator_designed.py"
 PROMPT = """{sources}
 
 {task}
-
+{names}
 {plan}
 
 <INSTRUCTIONS>
@@ -147,70 +160,6 @@ def stated_ids(tests: Sequence[Mapping[str, Any]]) -> set[str]:
     return {f"{TEST_FILE}::{name}" for name, test in designed_names(tests) if test.get("stated")}
 
 
-_VERB = r"\s*(?:is|gives|becomes|stays|returns|yields|equals|->|→|==)\s+"
-_EXAMPLE = re.compile(
-    r"`(?P<given>[^`\n]{1,200})`\)?" + _VERB + r"(?:`(?P<out>[^`\n]{0,200})`"
-    r"|(?P<number>-?\d+(?:\.\d+)?)\b)"
-)
-_QUOTED = r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\""
-_ARG = "(?:" + _QUOTED + r"|[^()'\"`\n])"
-_CALL = r"[A-Za-z_][\w.]{0,80}\((?:" + _ARG + r"|\(" + _ARG + r"{0,200}\)){0,200}\)"
-_RESULT = "|".join(
-    [
-        _QUOTED,
-        r"-?\d+(?:\.\d+)?(?![\w.]*\d)",
-        r"(?:True|False|None)\b",
-        r"\[(?:[^\[\]\n]|\[[^\[\]\n]{0,200}\]){0,200}\]",
-        r"\([^()\n]{0,200}\)",
-        r"\{[^{}\n]{0,200}\}",
-    ]
-)
-_BARE_EXAMPLE = re.compile(
-    # The same without backticks, as people type it: roman_to_int('XIV') is 14. Only a call
-    # (a name, then parentheses that may hold quoted text and one level of parentheses) and
-    # a literal that ends there: a number, a quoted string, True/False/None, or brackets.
-    r"(?<![\w.`'\"])(?P<given>" + _CALL + ")" + _VERB + "(?P<out>" + _RESULT + ")"
-)
-
-
-def _literal(source: str | ast.expr) -> tuple[bool, Any]:
-    try:
-        return True, ast.literal_eval(source)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False, None
-
-
-def examples(task: str) -> list[tuple[str, tuple[Any, ...], Any]]:
-    """The task's own examples, with or without backticks.
-
-    `` `f("a")` is `"b"` ``, `` `"a"` gives `"b"` `` or, as people type it, `f("a") returns "b"`.
-
-    Each is (function name, or "" when the example gives only the input; the arguments;
-    the result). A span that is not a call with literal arguments, or a literal, is skipped.
-    """
-    found = []
-    text = task[:20_000]
-    matches = [*_EXAMPLE.finditer(text), *_BARE_EXAMPLE.finditer(text)]
-    for match in matches:
-        source = match["out"] if match["out"] is not None else match.groupdict()["number"]
-        ok, out = _literal(str(source))
-        if not ok:
-            continue
-        try:
-            given = ast.parse(match["given"].strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError):
-            continue
-        if isinstance(given, ast.Call) and not given.keywords:
-            name = ast.unparse(given.func).rsplit(".", 1)[-1]
-            args = [_literal(a) for a in given.args]
-            example = (name, tuple(v for _, v in args), out)
-            if all(ok for ok, _ in args) and example not in found:
-                found.append(example)
-        elif (literal := _literal(given))[0]:
-            found.append(("", (literal[1],), out))
-    return found
-
-
 def stated(code: str, task: str) -> bool:
     """Whether every check in a test is one of the task's own examples (`examples`).
 
@@ -219,16 +168,20 @@ def stated(code: str, task: str) -> bool:
     candidate passes it (see `nodes.selection`). Only plain `assert call(...) == value`
     lines qualify.
     """
+    return restates(code, examples(task))
+
+
+def restates(code: str, known: Sequence[Example]) -> bool:
+    """Whether every check in a test is one of these examples (see `stated`)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):
         return False
-    known = examples(task)
     checks = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
     if not known or not checks or len(checks) != len(tree.body):
         return False
-    for check in checks:
-        test = check.test
+    for assertion in checks:
+        test = assertion.test
         if not (isinstance(test, ast.Compare) and [type(o) for o in test.ops] == [ast.Eq]):
             return False
         sides = [test.left, test.comparators[0]]
@@ -236,34 +189,75 @@ def stated(code: str, task: str) -> bool:
         if len(calls) != 1:
             return False
         call = calls[0]
-        ok, expected = _literal(sides[1] if sides[0] is call else sides[0])
-        args = [_literal(a) for a in call.args]
+        ok, expected = literal(sides[1] if sides[0] is call else sides[0])
+        args = [literal(a) for a in call.args]
         if not ok or not all(good for good, _ in args):
             return False
         name = ast.unparse(call.func).rsplit(".", 1)[-1]
         values = tuple(v for _, v in args)
         if not any(
-            (n == name or n == "") and given == values and _same(out, expected)
+            (n == name or n == "") and given == values and same(out, expected)
             for n, given, out in known
         ):
             return False
     return True
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal, and not merely because True == 1."""
-    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+def held_to_task(
+    designed: list[dict[str, Any]], state: State
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The task's examples as tests, then the Validator's that add to them; notes on the rest.
+
+    A Validator test that only restates examples already run as the task's own is left out
+    (it would count twice), and so is one that uses a name neither the task, the code (of
+    the versions that keep the task's names, if any do) nor the test defines: it can only
+    fail, and it often carries a name the plan made up.
+    """
+    fixed = functions(state.contract)
+    from_task = example_tests(state.task, fixed, names(state.contract))
+    # The examples that run as the task's own tests (a test's `_actual = call` line).
+    lines = {line for test in from_task for line in test["code"].splitlines()}
+    resolved = [e for e in (resolve(e, fixed) for e in calls(state.task)) if e and e[0]]
+    covered = [e for e in resolved if f"_actual = {call_source(e)}" in lines]
+    pool = [c for c in state.candidates if check(c["files"], state.contract)["kept"]]
+    known = names(state.contract).union(
+        *(defined(c["files"]).names() for c in pool or state.candidates)
+    )
+    kept, foreign = [], set()
+    for test in designed:
+        if from_task and test["stated"] and restates(test["code"], covered):
+            continue
+        if unknown := foreign_names(test["code"], known):
+            foreign |= unknown
+            continue
+        kept.append(test)
+    notes = []
+    if foreign:
+        dropped = len(designed) - len(kept)
+        notes.append(
+            f"{dropped} designed test(s) dropped: they use {', '.join(sorted(foreign))},"
+            " which neither the task nor the code defines"
+        )
+    return [*from_task, *kept], notes
 
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Design the tests once per run (they do not change when the code does)."""
+    """Design the tests once per run (they do not change when the code does).
+
+    The task's own examples become tests without a model (`nodes.task_examples`); the
+    Validator's tests are added to them (`held_to_task`).
+    """
     if state.designed_tests or state.feedback_kind:
         return {}  # designed already, or tried on the first round and failed
     prompt = PROMPT.format(
         task=task_section(state.task),
+        names=contract_section(state.contract),
         plan=plan_section(state.plan),
         sources=sources_section(state.sources),
     )
+    notes: list[str] = []
+    usage: list[UsageRecord] = []
+    designed: list[dict[str, Any]] = []
     try:
         design, usage = ask_structured(
             "validator",
@@ -272,11 +266,14 @@ def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             TestDesign,
             _check,
         )
+        designed = [
+            {"name": t.name, "code": code, "stated": stated(code, state.task)}
+            for t in design.tests
+            if (code := normalise(t.code))
+        ]
     except AgentOutputError as exc:
-        return {"notes": [f"the validator designed no tests ({exc}); the coder's tests ran alone"]}
-    tests = [
-        {"name": t.name, "code": code, "stated": stated(code, state.task)}
-        for t in design.tests
-        if (code := normalise(t.code))
-    ]
-    return {"designed_tests": tests, "usage": usage}
+        notes.append(f"the validator designed no tests ({exc})")
+    tests, dropped = held_to_task(designed, state)
+    if not tests:
+        return {"notes": [*notes, "the coder's tests ran alone"], "usage": usage}
+    return {"designed_tests": tests, "usage": usage, "notes": [*notes, *dropped]}

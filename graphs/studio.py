@@ -1,9 +1,9 @@
 """The studio graph: Idea -> Planner -> Coder -> Validator -> Security, wired.
 
-retrieve -> [online and weak] search_ingest -> idea -> planner -> approve_plan ->
-coder -> validator -> run_tests -> [credible failures, rounds left] coder | [still
-failing, next route] escalate -> coder | security_scan -> security -> [blocking, rounds
-left] coder | report.
+retrieve -> [online and weak] search_ingest -> idea -> planner (held to the task's names) ->
+approve_plan -> coder -> validator (the task's examples, then its own tests) -> run_tests ->
+[credible failures, rounds left] coder | [still failing, next route] escalate -> coder |
+security_scan -> security -> [blocking, rounds left] coder | report.
 
 `graph` is compiled without a checkpointer, for `langgraph dev` (which brings its own);
 `build_graph(checkpointer=...)` gives the Python API resumable threads and the plan
@@ -12,27 +12,69 @@ approval interrupt. Input: `{"task": "..."}`; per-run settings: `context=Context
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
 from agents.coder import coder
 from agents.context import with_default_context
 from agents.idea import idea
 from agents.planner import planner
-from agents.security import after_security, security
+from agents.security import security
 from agents.studio_context import Context
 from agents.studio_state import InputState, State
 from agents.validator import validator
-from nodes.approval import after_approval, approve_plan
+from nodes.approval import approve_plan
 from nodes.bandit_scan import security_scan
-from nodes.escalation import escalate
+from nodes.escalation import escalate, next_route
 from nodes.report import report
 from nodes.retrieve import retrieve
 from nodes.search_ingest import needs_web, search_ingest
-from nodes.test_run import after_tests, run_tests
+from nodes.test_run import run_tests
+
+
+def after_retrieve(state: State, runtime: Runtime[Context]) -> Literal["search_ingest", "idea"]:
+    """Search the web only in online mode and when the lake's sources looked weak."""
+    return "search_ingest" if needs_web(state, runtime) else "idea"
+
+
+def after_approval(state: State) -> Literal["coder", "planner", "report"]:
+    """On to the Coder if approved, back to the Planner with feedback, else stop."""
+    if state.approved:
+        return "coder"
+    return "planner" if state.plan_feedback else "report"
+
+
+def after_tests(
+    state: State, runtime: Runtime[Context]
+) -> Literal["coder", "escalate", "security_scan"]:
+    """Credible failures go back to the Coder while the route has fix rounds left.
+
+    Credible: the task's names not kept, a failing example of the task, or a designed test
+    some version passes (`nodes.selection`). Still failing after that, the next route of the
+    chain takes over, if there is one.
+    """
+    validation = state.validation
+    if validation.get("sandbox") == "none" or validation.get("passed"):
+        return "security_scan"
+    if state.feedback and state.route_rounds < runtime.context.max_fix_rounds:
+        return "coder"
+    if next_route(state) is not None:
+        return "escalate"
+    return "security_scan"
+
+
+def after_security(state: State, runtime: Runtime[Context]) -> Literal["coder", "report"]:
+    """Blocking findings go back to the Coder while security rounds remain."""
+    if state.security.get("verdict") != "block":
+        return "report"
+    if state.rounds.get("security", 0) < runtime.context.max_security_rounds:
+        return "coder"
+    return "report"
+
 
 builder = StateGraph(State, context_schema=Context, input_schema=InputState)
 builder.add_node("retrieve", retrieve)
@@ -49,7 +91,7 @@ builder.add_node("security", security)
 builder.add_node("report", report)
 
 builder.add_edge(START, "retrieve")
-builder.add_conditional_edges("retrieve", needs_web, {True: "search_ingest", False: "idea"})
+builder.add_conditional_edges("retrieve", after_retrieve)
 builder.add_edge("search_ingest", "idea")
 builder.add_edge("idea", "planner")
 builder.add_edge("planner", "approve_plan")

@@ -8,7 +8,7 @@ report says so), a string (feedback: the Planner plans again with it), or a dict
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -38,10 +38,3 @@ def approve_plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"approved": True, "plan_feedback": ""}
     note = "the plan was rejected with feedback" if feedback else "the plan was rejected"
     return {"approved": False, "plan_feedback": feedback, "notes": [note]}
-
-
-def after_approval(state: State) -> Literal["coder", "planner", "report"]:
-    """Route: on to the Coder if approved, back to the Planner with feedback, else stop."""
-    if state.approved:
-        return "coder"
-    return "planner" if state.plan_feedback else "report"

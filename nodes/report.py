@@ -1,5 +1,8 @@
 """The run's report: what was built, how it was tested, what the review found, in Markdown.
 
+It opens with the outcome a user acts on (`outcome`): the task's names and whether the
+chosen code keeps them, what works, and which failing tests were doubted and why.
+
 The CLI writes it next to the project (`REPORT.md`); it is also the `report` field of the
 graph's output. Usage is summed per agent from the run's usage records.
 """
@@ -7,11 +10,12 @@ graph's output. Usage is summed per agent from the run's usage records.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from agents.state import UsageRecord
 from agents.studio_state import State
+from nodes.task_contract import describe
 
 
 def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:
@@ -27,6 +31,70 @@ def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:
         row["output_tokens"] += record["output_tokens"]
         row["seconds"] = round(row["seconds"] + record["seconds"], 3)
     return dict(totals)
+
+
+Outcome = Literal["pass", "doubted", "fail"]
+
+
+def outcome(validation: Mapping[str, Any], security: Mapping[str, Any]) -> Outcome:
+    """What a build comes to, for the report and the exit status.
+
+    `pass`: the tests ran and passed, the task's names are kept, the gate let the code
+    through. `doubted`: the same, but for failing tests that are all doubted (no version
+    passed them and they restate no example of the task: a small Validator's wrong
+    expectations, more often than not). `fail`: anything else.
+    """
+    if validation.get("sandbox", "none") == "none" or security.get("verdict") != "pass":
+        return "fail"
+    if validation.get("passed"):
+        return "pass"
+    failing = {f["test"] for f in validation.get("failures", [])}
+    return "doubted" if failing and failing <= set(validation.get("doubted", [])) else "fail"
+
+
+_SAYS = {
+    "pass": "**Works**: every test ran and passed, and the code keeps the task's names.",
+    "doubted": (
+        "**Works, with doubts**: every credible test passed; the only failures are tests"
+        " doubted below."
+    ),
+    "fail": "**Does not work yet**: see what failed below.",
+}
+
+
+def _result(state: State) -> list[str]:
+    """The report's opening: the contract, what works, what was doubted and why."""
+    v, contract = state.validation, state.validation.get("contract") or {}
+    lines = [_SAYS[outcome(v, state.security)], ""]
+    names = describe(state.contract)
+    if names:
+        shown = ", ".join(f"`{n}`" for n in names)
+        if contract.get("kept", True):
+            lines.append(f"- The task's names: {shown}; the chosen code keeps them.")
+        else:
+            broken = "; ".join(contract.get("broken", []))
+            lines.append(
+                f"- The task's names: {shown}; the chosen code does NOT keep them: {broken}."
+            )
+    else:
+        lines.append("- The task fixes no function, class, file or command name.")
+    if v.get("tests_run"):
+        works = f"- Works: {v.get('tests_passed', 0)} of {v['tests_run']} tests pass"
+        if v.get("stated_run"):
+            works += f", the task's own examples {v['stated_passed']} of {v['stated_run']}"
+        lines.append(works + ".")
+    doubted = v.get("doubted", [])
+    if doubted:
+        lines.append(
+            f"- Doubted ({len(doubted)}): no version passed them and they restate no example"
+            " of the task, so they were not sent back to the Coder: "
+            + ", ".join(f"`{t.split('::')[-1]}`" for t in doubted)
+            + "."
+        )
+    credible = [f["test"] for f in v.get("failures", []) if f["test"] not in doubted]
+    if credible and v.get("sandbox", "none") != "none":
+        lines.append("- Failing: " + ", ".join(f"`{t.split('::')[-1]}`" for t in credible) + ".")
+    return lines
 
 
 def _validation(v: dict[str, Any]) -> list[str]:
@@ -89,6 +157,7 @@ def render(state: State) -> str:
     idea = state.idea or {}
     plan = state.plan or {}
     parts = [f"# {idea.get('title') or 'Studio run'}", "", f"Task: {state.task}", ""]
+    parts += [*_result(state), ""]
     if idea:
         parts += [idea.get("summary", ""), ""]
     if plan:

@@ -1,6 +1,8 @@
 """The retrieve step both graphs start with: hybrid search over the lake, numbered sources.
 
-It also judges whether retrieval is weak, which is what lets the search-and-ingest step run
+A relevance floor (`RetrievalContext.relevance_floor`, on in the studio) keeps only the
+passages similar enough to the query: sources that help, or none. It also judges whether
+retrieval is weak, which is what lets the search-and-ingest step run
 (online mode only): the share of the query's content words that the best passage covers.
 """
 
@@ -9,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from langchain_core.documents import Document
 from langgraph.runtime import Runtime
 
 from agents.context import RetrievalContext
 from agents.state import RetrievalState, Source
 from nodes.sources import number_sources, terms
 from retrievers import IndexNotReady, lake_retriever
+from retrievers.config import RetrievalSettings, relevance_floor
 
 # Generic over the graph's own state and context (each extends the shared ones), so a
 # graph's node reads its own state and LangGraph keeps that graph's reducers.
@@ -33,13 +37,41 @@ def strength(query: str, sources: Sequence[Source]) -> float:
     return max(len(wanted & terms(f"{s['title']} {s['text']}")) / len(wanted) for s in sources)
 
 
+def floor_of(ctx: RetrievalContext) -> float:
+    """The relevance floor in force: the context's, else the embedding model's measured one."""
+    if ctx.retrieval_mode == "bm25":
+        return 0.0  # no cosines to compare
+    if ctx.relevance_floor is not None:
+        return ctx.relevance_floor
+    return relevance_floor(RetrievalSettings().embedding_model)
+
+
+def above(docs: Sequence[Document], floor: float) -> list[Document]:
+    """The passages whose cosine similarity to the query reaches the floor (all if none).
+
+    A passage that was not among the dense candidates (found by BM25 alone) has no cosine,
+    and is left out under a floor: a shared word is not a shared subject.
+    """
+    if floor <= 0:
+        return list(docs)
+    return [d for d in docs if (d.metadata.get("dense_score") or -1.0) >= floor]
+
+
 def search_lake(query: str, ctx: RetrievalContext) -> tuple[list[Source], list[str]]:
     """Retrieve and number sources for `query`; notes say why there are none, if so."""
     try:
         docs = lake_retriever(k=ctx.k, mode=ctx.retrieval_mode).invoke(query)
     except IndexNotReady as exc:
         return [], [f"the lake has no search index yet ({exc}); run `terraqore lake index`"]
-    return number_sources(docs, query, ctx.snippet_chars), []
+    floor = floor_of(ctx)
+    kept = above(docs, floor)
+    notes = []
+    if len(kept) < len(docs):
+        notes.append(
+            f"{len(docs) - len(kept)} of {len(docs)} retrieved passage(s) left out: less"
+            f" similar to the task than the relevance floor ({floor})"
+        )
+    return number_sources(kept, query, ctx.snippet_chars), notes
 
 
 def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

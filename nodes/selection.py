@@ -81,18 +81,21 @@ def behaviour_votes(candidate: Candidate, pool: Sequence[Candidate]) -> int:
 def score(
     candidate: Candidate, pool: Sequence[Candidate], stated: Collection[str] = ()
 ) -> tuple[int, ...]:
-    """Rank key: stated tests passed, then designed tests passed, behaviour votes, agreement.
+    """Rank key: the task's names kept, stated and designed tests passed, votes, agreement.
 
-    Then fewest own tests failed, and earlier first. Only the designed tests rank: a
-    candidate's own tests (if it wrote any) were written with it, so they would reward
-    writing many easy tests. They only break ties.
+    Then fewest own tests failed, and earlier first. A version that breaks the task's
+    contract (`nodes.contract_check`) ranks below every one that keeps it, whatever it
+    passes. Only the designed tests rank: a candidate's own tests (if it wrote any) were
+    written with it, so they would reward writing many easy tests. They only break ties.
     """
     own_failed = sum(
         not f["test"].startswith(_DESIGNED)
         for f in (candidate.get("validation") or {}).get("failures", [])
     )
     mine = passed(candidate)
+    contract = (candidate.get("validation") or {}).get("contract") or {"kept": True}
     return (
+        int(contract["kept"]),
         len(mine & set(stated)),
         len(mine),
         behaviour_votes(candidate, pool),

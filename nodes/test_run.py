@@ -10,7 +10,7 @@ explained to the Coder, in a few lines each.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -19,7 +19,7 @@ from agents.studio_state import State
 from agents.validator import TEST_FILE, render_tests, stated_ids
 from nodes.behaviour import probe
 from nodes.code_tidy import is_test_path
-from nodes.escalation import next_route
+from nodes.contract_check import check
 from nodes.project_files import ProjectFileError
 from nodes.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
 from nodes.selection import Candidate, choose, credible_failures, passed, tested
@@ -88,7 +88,27 @@ def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str
         result = run_pytest(project, test_paths, limits, ctx.sandbox or None)
     except (SandboxUnavailable, ProjectFileError) as exc:
         return unavailable(str(exc))
-    return {**summarise(result), "behaviour": behaviour(candidate, state, ctx, limits)}
+    record = {**summarise(result), "behaviour": behaviour(candidate, state, ctx, limits)}
+    return held_to_contract(record, check(files, state.contract))
+
+
+CONTRACT = "(the task's names)"
+"""The failure a version that breaks the task's contract carries (first, and always sent)."""
+
+
+def held_to_contract(record: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
+    """A version's record with its contract check; a broken contract is a failure of its own.
+
+    Code that passes every test under another name than the task's fails the user who
+    calls it by the task's name (`nodes.contract_check`), so it does not pass, and the
+    Coder is told which names to keep.
+    """
+    record = {**record, "contract": contract}
+    if contract["kept"]:
+        return record
+    detail = "\n".join(f"E   the task names {broken}" for broken in contract["broken"])
+    failures = [{"test": CONTRACT, "detail": detail}, *record["failures"]]
+    return {**record, "passed": False, "failures": failures, "explanation": explain(failures)}
 
 
 def behaviour(
@@ -119,7 +139,11 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if chosen is None:
         validation = unavailable("the coder wrote no code")
         return {"validation": validation, "notes": ["the tests did not run: no code"]}
-    sent = credible_failures(chosen, pool, stated)
+    # The task's names first, then its examples: what the Coder must fix before anything.
+    sent = sorted(
+        credible_failures(chosen, pool, stated),
+        key=lambda f: (f["test"] != CONTRACT, f["test"] not in stated),
+    )
     validation = {**chosen["validation"], **trust(chosen, sent, stated)}
     feedback = explain(sent) if not validation["passed"] else ""
     designed = render_tests(state.designed_tests, chosen["files"]) if state.designed_tests else ""
@@ -162,20 +186,3 @@ def trust(chosen: Candidate, sent: Sequence[Mapping[str, str]], stated: set[str]
         "stated_passed": len(stated & passed(chosen)),
         "doubted": [f["test"] for f in chosen["validation"]["failures"] if f["test"] not in kept],
     }
-
-
-def after_tests(
-    state: State, runtime: Runtime[Context]
-) -> Literal["coder", "escalate", "security_scan"]:
-    """Route: credible failures go back to the Coder while the route has fix rounds left.
-
-    Tests still failing after that escalate to the next route, if the chain has one.
-    """
-    validation = state.validation
-    if validation.get("sandbox") == "none" or validation.get("passed"):
-        return "security_scan"
-    if state.feedback and state.route_rounds < runtime.context.max_fix_rounds:
-        return "coder"
-    if next_route(state) is not None:
-        return "escalate"
-    return "security_scan"

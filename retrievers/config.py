@@ -24,6 +24,17 @@ FUSION_BY_MODEL = {
 STANDARD_FUSION = Fusion(1.0, 1.0, 60)
 """Plain RRF, for embedding models we have not measured."""
 
+FLOOR_BY_MODEL = {"all-minilm": 0.4}
+"""The studio's relevance floor per embedding model: the least cosine similarity between a task
+and a passage for the passage to reach the agents. Chosen on the studio suite against the
+default knowledge base (bench/studio_sources.py, bench/README.md); a model not measured has
+none (a cosine on another model's scale means something else)."""
+
+
+def relevance_floor(embedding_model: str) -> float:
+    """The measured relevance floor of an embedding model, 0 (none) if it was not measured."""
+    return FLOOR_BY_MODEL.get(embedding_model.split(":")[0], 0.0)
+
 
 class RetrievalSettings(Settings):
     """How the index is built and how results are fused.

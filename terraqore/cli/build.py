@@ -3,9 +3,16 @@
 The graph streams node updates and tokens (`stream_mode=["updates", "messages"]`): a line
 per finished step, and a live count of the tokens the current agent is writing. The
 project, the Validator's tests, `REPORT.md` and `studio.json` (idea, plan, test results,
-review, sources, rounds, usage) are written to `--out`. The exit code is 0 when the tests
-passed and the security gate let the code through, 1 otherwise (the folder is written
-either way). With `--approve-plan` the run stops after the Planner and asks.
+review, sources, rounds, usage) are written to `--out`, the folder either way. The exit
+status (`nodes.report.outcome`):
+
+- 0: every credible test passed, the code keeps the task's names, the gate let it through;
+- 3 (`EXIT_DOUBTED`): the same, except that some tests failed that are all doubted (no
+  version passed them and they restate no example of the task; REPORT.md names them);
+- 1: anything else (a credible test failed, the task's names were not kept, the gate
+  blocked, no test ran, the plan was rejected).
+
+With `--approve-plan` the run stops after the Planner and asks.
 """
 
 from __future__ import annotations
@@ -27,6 +34,11 @@ from terraqore.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
+
+
+EXIT_DOUBTED = 3
+"""Exit status of a build whose only failing tests are doubted ones."""
+EXIT_STATUS = {"pass": 0, "doubted": EXIT_DOUBTED, "fail": 1}
 
 
 def _default_out(task: str) -> Path:
@@ -56,9 +68,11 @@ def _summary(node: str, update: dict[str, Any]) -> str:
         )
     if node == "validator":
         designed = update.get("designed_tests")
-        return (
-            f"validator designed {len(designed)} test(s)" if designed else "validator: tests kept"
-        )
+        if not designed:
+            return "validator: tests kept"
+        own = sum(t.get("origin") == "task" for t in designed)
+        line = f"validator designed {len(designed) - own} test(s)"
+        return line + (f", and the task's {own} example(s) are tests" if own else "")
     if node == "run_tests" and update.get("validation"):
         v = update["validation"]
         status = "passed" if v["passed"] else "failing"
@@ -111,7 +125,18 @@ def _write(folder: Path, state: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_files(folder, {**state.get("files", {}), **state.get("test_files", {})})
     (folder / "REPORT.md").write_text(state.get("report", ""), encoding="utf-8")
-    keys = ("task", "idea", "plan", "validation", "security", "sources", "rounds", "usage", "notes")
+    keys = (
+        "task",
+        "contract",
+        "idea",
+        "plan",
+        "validation",
+        "security",
+        "sources",
+        "rounds",
+        "usage",
+        "notes",
+    )
     record = {k: state.get(k) for k in keys}
     (folder / "studio.json").write_text(json.dumps(record, indent=2, default=str), "utf-8")
 
@@ -139,9 +164,11 @@ def build(
         overrides["max_fix_rounds"] = max_fix_rounds
     ctx = Context(**overrides)
     state = run_build(task, folder, ctx, ask=_ask_approval)
-    validation, security = state.get("validation", {}), state.get("security", {})
-    if not (bool(validation.get("passed")) and security.get("verdict") == "pass"):
-        raise typer.Exit(1)
+    from nodes.report import outcome
+
+    status = EXIT_STATUS[outcome(state.get("validation", {}), state.get("security", {}))]
+    if status:
+        raise typer.Exit(status)
 
 
 def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> dict[str, Any]:
@@ -155,7 +182,9 @@ def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> di
     from agents.structured import AgentOutputError
     from graphs.studio import build_graph
     from nodes.project_files import ProjectFileError
+    from nodes.report import outcome
     from nodes.sandbox import SandboxUnavailable
+    from nodes.task_contract import describe
 
     # The runs' plans and code: owner only, the home and `studio/` included.
     threads = private_file(Settings().private("studio") / "threads.sqlite", create=True)
@@ -182,4 +211,15 @@ def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> di
         f"security: {security.get('verdict', 'not reviewed')}; sandbox: "
         f"{validation.get('sandbox', 'none')}"
     )
+    names = describe(state.get("contract"))
+    if names:
+        kept = (validation.get("contract") or {}).get("kept", True)
+        said = "kept" if kept else "NOT kept"
+        out.print(f"the task's names: {', '.join(names)} ({said})", highlight=False)
+    if outcome(validation, security) == "doubted":
+        doubted = ", ".join(t.split("::")[-1] for t in validation.get("doubted", []))
+        out.print(
+            f"works, with doubts: only doubted tests fail ({doubted}); see REPORT.md",
+            highlight=False,
+        )
     return state

@@ -53,7 +53,8 @@ def test_build_end_to_end_offline_sandboxed_and_not_injected(
     ingest = guarded_cli(["lake", "ingest", str(tmp_path / "notes.md")], log, env)
     assert ingest.returncode == 0, ingest.stderr
     proc = guarded_cli(["build", TASK, "--out", str(out)], log, env, timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr  # 1: written, but tests or gate failed
+    # 1: written, but tests, the task's names or the gate failed; 3: only doubted tests failed.
+    assert proc.returncode in (0, 1, 3), proc.stderr
     assert "✓ coder wrote" in proc.stderr and "tests " in proc.stderr
     assert not log.exists() or log.read_text() == "", f"outside connections: {log.read_text()}"
 

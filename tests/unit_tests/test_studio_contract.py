@@ -1,0 +1,265 @@
+"""The task's contract: the names a task fixes, read without a model, and code held to them.
+
+The demo's task ("a Python function is_palindrome(text) ...") came back as `text_palindrome`:
+the Planner renamed it and the Coder and the Validator followed (issue 25).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from nodes.contract_check import check, correct_plan, foreign_names, keep_names
+from nodes.task_contract import describe, functions, read_contract
+
+DEMO = "a Python function is_palindrome(text) that ignores case, spaces and punctuation"
+TASKS = Path(__file__).resolve().parents[2] / "bench" / "studio_tasks"
+
+
+def test_prose_signatures_give_names_and_parameters() -> None:
+    assert describe(read_contract(DEMO)) == ["is_palindrome(text)"]
+    task = (
+        "Write `dedupe(items: list, key=None) -> list` in `solution.py`: items are duplicates"
+        " when `key(item)` is equal; use len(items) and cache.get(k). List the file(s)."
+    )
+    contract = read_contract(task)
+    # key is a parameter, len a built-in, cache.get a method call, file(s) English.
+    assert describe(contract) == ["dedupe(items, key=…)", "file solution.py"]
+    assert functions(contract) == {"dedupe": 1}
+    # A call with literal arguments fixes the name and how many arguments it takes.
+    assert describe(read_contract("roman_to_int('XIV') is 14")) == ["roman_to_int(…)"]
+    assert describe(read_contract("a CLI that finds duplicate photos")) == []
+
+
+def test_def_and_class_lines_give_functions_classes_and_methods() -> None:
+    task = '''Implement this:
+
+```python
+class Stack:
+    def __init__(self, limit: int = 10):
+        self.items = []
+
+    def push(self, item):
+        def helper(x):
+            return x
+
+    @staticmethod
+    def empty() -> bool: ...
+
+
+def top(stack, *rest, key=None, **options) -> int:
+    """The top."""
+```
+'''
+    assert describe(read_contract(task)) == [
+        "class Stack(limit=…)",
+        "Stack.push(item)",
+        "Stack.empty()",
+        "top(stack, *rest, key=…, **options)",
+    ]
+
+
+def test_files_modules_and_commands_the_task_fixes() -> None:
+    task = (
+        "A CLI named `dupes` in `dupes/cli.py` with a module `dupes.scan`; run it as"
+        " `python -m dupes` or\n\n    $ dupes ./photos\n"
+    )
+    contract = read_contract(task)
+    assert contract["files"] == ["dupes/cli.py"]
+    assert contract["modules"] == ["dupes.scan", "dupes"]
+    assert contract["commands"] == ["dupes"]
+
+
+def test_every_suite_task_gives_the_names_its_hidden_tests_call() -> None:
+    wanted = {
+        "01_palindrome": ["is_palindrome(text)"],
+        "03_roman": ["to_roman(n)", "from_roman(s)"],
+        "07_word_freq": ["top_words(text, n)"],
+        "12_lru_cache": ["class LRUCache(capacity)", "get(key)", "put(key, value)"],
+        "20_dedupe": ["dedupe(items, key=…)"],
+        "21_csv_line": ["parse_csv_line(line)"],
+    }
+    for task in sorted(TASKS.iterdir()):
+        contract = read_contract((task / "task.md").read_text())
+        assert contract["files"] == ["solution.py"], task.name
+        assert len(contract["callables"]) >= 1, task.name
+        if task.name in wanted:
+            assert describe(contract)[:-1] == wanted[task.name], task.name
+        # The reference solution keeps its own task's contract.
+        reference = {"solution.py": (task / "reference.py").read_text()}
+        assert check(reference, contract) == {"kept": True, "broken": []}, task.name
+
+
+HOSTILE = {
+    "nested parentheses": "f" + "(" * 50_000 + ")" * 50_000,
+    "open parentheses": "name(" * 20_000,
+    "def lines": "def f(" * 20_000,
+    "indented defs": "".join(f"{' ' * (i % 40)}def f{i}(a):\n" for i in range(4_000)),
+    "calls with literals": "g('x') is 1. " * 8_000,
+    "backticks": "`" * 100_000,
+    "file names": "a/" * 50_000 + ".py",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_the_reader_is_bounded_on_hostile_input(name: str) -> None:
+    text = HOSTILE[name]
+    assert len(text) >= 80_000
+    start = time.perf_counter()
+    contract = read_contract(text)
+    seconds = time.perf_counter() - start
+    assert len(contract["callables"]) <= 30
+    assert seconds < 0.5, f"{name}: {seconds:.3f} s"
+
+
+def test_a_renamed_function_breaks_the_contract_and_is_renamed_back() -> None:
+    contract = read_contract(DEMO)
+    files = {
+        "src/pal.py": '__all__ = ["text_palindrome"]\n\n\ndef text_palindrome(text):\n'
+        '    """Check."""\n    t = [c for c in text.lower() if c.isalnum()]\n'
+        "    return t == t[::-1]\n",
+        "test_pal.py": "from src.pal import text_palindrome\n\n\ndef test_x():\n"
+        "    assert text_palindrome('aa')\n",
+    }
+    assert check(files, contract) == {
+        "kept": False,
+        "broken": ["is_palindrome(text): is_palindrome is not defined"],
+    }
+    fixed, changes = keep_names(files, contract)
+    assert changes == ["renamed text_palindrome to is_palindrome, the task's name"]
+    assert "def is_palindrome(text):" in fixed["src/pal.py"]
+    assert "__all__ = ['is_palindrome']" in fixed["src/pal.py"]  # a star import exports it
+    assert "from src.pal import is_palindrome" in fixed["test_pal.py"]
+    assert check(fixed, contract)["kept"]
+
+
+def test_no_rename_when_it_is_ambiguous_or_the_parameters_differ() -> None:
+    contract = read_contract(DEMO)
+    two = "def text_palindrome(t):\n    return t\n\n\ndef check_palindrome(t):\n    return t\n"
+    assert keep_names({"solution.py": two}, contract) == ({"solution.py": two}, [])
+    other_arity = "def text_palindrome(a, b):\n    return a\n"
+    assert keep_names({"solution.py": other_arity}, contract)[1] == []
+    # The only public function of the code is taken even without a word in common.
+    only = "def check(s):\n    return s == s[::-1]\n\n\ndef _helper():\n    return 1\n"
+    fixed, changes = keep_names({"solution.py": only}, contract)
+    assert changes == ["renamed check to is_palindrome, the task's name"]
+    assert check(fixed, contract)["kept"]
+    # The task's name already used in the code: nothing is renamed.
+    used = "def text_palindrome(t):\n    is_palindrome = 1\n    return t\n"
+    assert keep_names({"solution.py": used}, contract)[1] == []
+
+
+def test_parameters_must_take_the_calls_the_task_shows() -> None:
+    contract = read_contract((TASKS / "20_dedupe" / "task.md").read_text())
+    assert check({"solution.py": "def dedupe(items, key=None):\n    pass\n"}, contract)["kept"]
+    assert check({"solution.py": "def dedupe(items, *, key=None):\n    pass\n"}, contract)["kept"]
+    assert check({"solution.py": "def dedupe(items):\n    pass\n"}, contract)["broken"] == [
+        "dedupe(items, key=…): dedupe takes other arguments"
+    ]
+    lru = read_contract((TASKS / "12_lru_cache" / "task.md").read_text())
+    # get and put, named alone in prose, are the class's methods.
+    good = (
+        "class LRUCache:\n    def __init__(self, capacity):\n        pass\n"
+        "    def get(self, key):\n        pass\n    def put(self, key, value):\n        pass\n"
+    )
+    assert check({"solution.py": good}, lru)["kept"]
+    no_capacity = good.replace("self, capacity", "self")
+    assert check({"solution.py": no_capacity}, lru)["broken"] == [
+        "class LRUCache(capacity): class LRUCache takes other arguments"
+    ]
+    # A file the task names must be written.
+    assert check({"other.py": good}, lru)["broken"] == ["file solution.py: not written"]
+
+
+def test_a_plan_that_renamed_the_task_s_names_is_corrected() -> None:
+    """The demo's plan, as the Planner wrote it (issue 25)."""
+    plan = {
+        "files": [{"path": "src/text_palindrome.py", "purpose": "text_palindrome(text)"}],
+        "steps": ["import `text_palindrome` from `graphs.qa`, `build_graph` from langgraph"],
+        "acceptance": ["text_palindrome('A man') is True"],
+        "tests": ["text_palindrome('ab') -> False"],
+    }
+    fixed, notes = correct_plan(plan, read_contract(DEMO))
+    assert notes == ["the plan named text_palindrome where the task says is_palindrome; corrected"]
+    assert fixed["files"] == [{"path": "src/is_palindrome.py", "purpose": "is_palindrome(text)"}]
+    assert "text_palindrome" not in str(fixed) and "`build_graph`" in fixed["steps"][0]
+    # A plan that keeps the task's name is left alone, helpers and all.
+    kept = {**plan, "steps": ["is_palindrome(text) calls clean_palindrome(text)"]}
+    assert correct_plan(kept, read_contract(DEMO)) == (kept, [])
+    # A file the task fixes replaces the plan's own.
+    task = "Write `slugify(text)` in `solution.py`."
+    moved, notes = correct_plan(
+        {**plan, "files": [{"path": "slug.py", "purpose": "x"}]}, read_contract(task)
+    )
+    assert moved["files"][0]["path"] == "solution.py"
+    assert notes[-1] == "the plan wrote slug.py where the task says solution.py; corrected"
+
+
+def test_names_a_test_uses_that_nothing_defines() -> None:
+    code = "c = LRUCache(2)\nassert c.get(1) is None\nassert [x for x in range(3)] == other(2)"
+    assert foreign_names(code, {"LRUCache"}) == {"other"}
+    assert foreign_names("with pytest.raises(ValueError): f(-1)", {"f"}) == set()
+    assert foreign_names("assert text_palindrome('a')", {"is_palindrome"}) == {"text_palindrome"}
+
+
+def test_sources_under_the_relevance_floor_never_reach_the_agents(monkeypatch) -> None:
+    """The demo's task got docs/serving.md and the Taylor series (issue 25): cosines 0.23, none."""
+    from langchain_core.documents import Document
+
+    import nodes.retrieve
+    from agents.studio_context import Context
+    from nodes.retrieve import floor_of, search_lake
+
+    docs = [
+        Document(
+            "The built-in server ...",
+            metadata={"title": "The built-in server", "dense_score": 0.234},
+        ),
+        Document(
+            "In mathematics, the Taylor series ...",
+            metadata={"title": "Taylor series", "dense_score": None},
+        ),
+        Document("A palindrome is ...", metadata={"title": "Palindrome", "dense_score": 0.61}),
+    ]
+
+    class Retriever:
+        def invoke(self, query):
+            return docs
+
+    monkeypatch.setattr(nodes.retrieve, "lake_retriever", lambda **kw: Retriever())
+    monkeypatch.delenv("TERRAQORE_RELEVANCE_FLOOR", raising=False)
+    monkeypatch.delenv("TERRAQORE_EMBEDDING_MODEL", raising=False)
+    ctx = Context()
+    assert floor_of(ctx) == 0.4  # all-minilm's measured floor
+    sources, notes = search_lake(DEMO, ctx)
+    assert [(s["n"], s["title"]) for s in sources] == [(1, "Palindrome")]
+    assert notes == [
+        "2 of 3 retrieved passage(s) left out: less similar to the task than the relevance floor (0.4)"
+    ]
+    # Off on request, and in BM25 mode (no cosines); the Q&A graph has none by default.
+    assert len(search_lake(DEMO, Context(relevance_floor=0))[0]) == 3
+    assert floor_of(Context(retrieval_mode="bm25")) == 0.0
+    from agents.qa_context import QAContext
+
+    assert floor_of(QAContext()) == 0.0
+    monkeypatch.setenv("TERRAQORE_EMBEDDING_MODEL", "nomic-embed-text")
+    assert floor_of(Context()) == 0.0  # not measured on that model's scale
+
+
+def test_one_letter_notation_in_prose_is_not_a_name() -> None:
+    task = "Write `integrate(f, a, b)` that integrates f(x) from a to b; the speed v(t) is given."
+    assert describe(read_contract(task)) == ["integrate(f, a, b)"]
+    assert describe(read_contract("f(2) == 4 and f(3) == 9")) == ["f(…)"]
+
+
+def test_a_test_file_the_task_names_is_carried_but_not_required() -> None:
+    """The Coder is asked for code only (the Validator writes the tests)."""
+    contract = read_contract("Write `slugify(text)` in `slug.py`, tested in `test_slug.py`.")
+    assert contract["files"] == ["slug.py", "test_slug.py"]
+    code = {"slug.py": "def slugify(text):\n    return text\n"}
+    assert check(code, contract)["kept"]
+    plan = {"files": [{"path": "main.py", "purpose": "slugify"}], "steps": [], "tests": []}
+    fixed, notes = correct_plan(plan, contract)
+    assert [f["path"] for f in fixed["files"]] == ["slug.py"] and len(notes) == 1
