@@ -214,7 +214,7 @@ def _isolation(kind: str) -> dict[str, Any]:
 
 
 def _bwrap_args(plan: _Plan, work: Path, runtime: Path) -> list[str]:
-    """bwrap's options: a new root holding only the allow-list, then the work folder."""
+    """Bwrap's options: a new root holding only the allow-list, then the work folder."""
     args = [_bwrap() or "bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
     args += ["--cap-drop", "ALL"]
     for path in SYSTEM_DIRS:

@@ -354,6 +354,8 @@ def test_without_an_isolating_kind_generated_code_does_not_run(
     assert "TERRAQORE_SANDBOX=audit-hook" in message
     # Asked for by name, it runs, and says first what it is.
     if "audit-hook" in AVAILABLE:
-        asked = run_pytest({"test_a.py": "def test_a():\n    pass\n"}, ["test_a.py"], LIMITS, "audit-hook")
+        asked = run_pytest(
+            {"test_a.py": "def test_a():\n    pass\n"}, ["test_a.py"], LIMITS, "audit-hook"
+        )
         assert asked.passed == 1
         assert asked.sandbox.startswith("UNSANDBOXED")
