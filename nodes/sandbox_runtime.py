@@ -5,7 +5,8 @@ where that user cannot reach (under `/root`, 0700, on our CI). So pytest, the fe
 pure-Python packages it needs, and the Landlock and seccomp bindings are copied once into a
 world-readable, root-owned folder in the system temp dir, and the interpreter is the first
 of several candidates that the sandbox probe finds runnable. The child starts with
-`-s -S -P`: only the standard library and this copy are importable, the same everywhere, and nothing of our environment.
+`-s -S -P`: only the standard library and this copy are importable, the same everywhere,
+and nothing of our environment.
 """
 
 from __future__ import annotations
