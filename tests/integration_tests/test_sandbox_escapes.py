@@ -27,31 +27,18 @@ import pytest
 from nodes import sandbox
 from nodes.sandbox import (
     ISOLATING,
-    KINDS,
     SandboxLimits,
     SandboxResult,
     SandboxUnavailable,
-    choose,
     run_pytest,
 )
+from tests.integration_tests.test_sandbox import AVAILABLE
 
 LIMITS = SandboxLimits(wall_seconds=20, cpu_seconds=5, memory_mb=256, processes=16)
 NORMAL_UID = 1000
 ROOT = os.geteuid() == 0
 
 
-def _available() -> list[str]:
-    kinds = []
-    for kind in KINDS:
-        try:
-            choose(kind)
-        except SandboxUnavailable:
-            continue
-        kinds.append(kind)
-    return kinds
-
-
-AVAILABLE = _available()
 ISOLATING_HERE = [k for k in AVAILABLE if k in ISOLATING]
 
 
