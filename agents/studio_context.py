@@ -77,7 +77,8 @@ class Context(RetrievalContext):
     """Pause after the planner for a human decision (`interrupt`; resume with `Command`)."""
 
     sandbox: str = ""
-    """Force a sandbox kind (`bwrap`, `unshare`, `audit-hook`); empty picks the strongest."""
+    """Force a sandbox kind (`bwrap`, `unshare`, `landlock`); empty picks the strongest that
+    works. `audit-hook` runs the code unsandboxed, only when named here."""
 
     test_seconds: float = 60.0
     """Wall-clock limit of one sandboxed test run."""

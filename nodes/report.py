@@ -1,6 +1,7 @@
 """The run's report: what was built, how it was tested, what the review found, in Markdown.
 
-It opens with the outcome a user acts on (`outcome`): the task's names and whether the
+When the code ran unsandboxed (`audit-hook`, asked for by name), its first line says so.
+Then it opens with the outcome a user acts on (`outcome`): the task's names and whether the
 chosen code keeps them, what works, and which failing tests were doubted and why.
 
 The CLI writes it next to the project (`REPORT.md`); it is also the `report` field of the
@@ -152,11 +153,20 @@ def _coder(state: State) -> list[str]:
     return lines
 
 
+UNSANDBOXED_LINE = (
+    "> **UNSANDBOXED**: the generated code ran without a sandbox (`audit-hook`, asked for by"
+    " name); it could read and write whatever its user may.\n"
+)
+
+
 def render(state: State) -> str:
     """The report in Markdown."""
     idea = state.idea or {}
     plan = state.plan or {}
     parts = [f"# {idea.get('title') or 'Studio run'}", "", f"Task: {state.task}", ""]
+    if str(state.validation.get("sandbox", "")).startswith("UNSANDBOXED"):
+        # Asked for by name (`--sandbox audit-hook`): said before anything else.
+        parts.insert(0, UNSANDBOXED_LINE)
     parts += [*_result(state), ""]
     if idea:
         parts += [idea.get("summary", ""), ""]

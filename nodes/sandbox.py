@@ -458,6 +458,19 @@ def choose(kind: str | None = None) -> _Plan:
     raise SandboxUnavailable(_unavailable_message(problems))
 
 
+def which(kind: str | None = None) -> tuple[str | None, str]:
+    """The kind this machine gets (or the one asked for) and its one-line account.
+
+    `(None, why)` when none can run: what `terraqore setup`, `terraqore config show` and
+    `terraqore build` print before any code is written.
+    """
+    try:
+        plan = choose(kind)
+    except SandboxUnavailable as exc:
+        return None, str(exc)
+    return plan.kind, describe(plan)
+
+
 def _unavailable_message(problems: dict[str, list[str]]) -> str:
     tried = "; ".join(f"{kind} ({', '.join(why)})" for kind, why in problems.items())
     advice = "; ".join(f"{kind}: {_ADVICE[kind]}" for kind in problems if kind in _ADVICE)

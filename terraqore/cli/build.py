@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 EXIT_DOUBTED = 3
 """Exit status of a build whose only failing tests are doubted ones."""
 EXIT_STATUS = {"pass": 0, "doubted": EXIT_DOUBTED, "fail": 1}
+EXIT_NO_SANDBOX = 4
+"""Exit status when no sandbox can run generated code here: the build does not start."""
 
 
 def _default_out(task: str) -> Path:
@@ -150,6 +152,12 @@ def build(
     ),
     approve_plan: bool = typer.Option(False, "--approve-plan", help="Stop after the plan and ask."),
     max_fix_rounds: int | None = typer.Option(None, help="Rounds failing tests may send back."),
+    sandbox: str | None = typer.Option(
+        None,
+        "--sandbox",
+        help="Sandbox kind: bwrap, unshare or landlock (default: the strongest that works);"
+        " audit-hook runs the code UNSANDBOXED.",
+    ),
 ) -> None:
     """Build a project: idea, plan, code, tests run in a sandbox, and a security review."""
     from agents.studio_context import Context
@@ -162,13 +170,29 @@ def build(
         overrides["online"] = True
     if max_fix_rounds is not None:
         overrides["max_fix_rounds"] = max_fix_rounds
+    if sandbox is not None:
+        overrides["sandbox"] = sandbox
     ctx = Context(**overrides)
+    _check_sandbox(ctx.sandbox or None)
     state = run_build(task, folder, ctx, ask=_ask_approval)
     from nodes.report import outcome
 
     status = EXIT_STATUS[outcome(state.get("validation", {}), state.get("security", {}))]
     if status:
         raise typer.Exit(status)
+
+
+def _check_sandbox(kind: str | None) -> None:
+    """Refuse before any model runs when no sandbox can run the generated code; say which will."""
+    from nodes.sandbox import which
+
+    chosen, account = which(kind)
+    if chosen is None:
+        fail(account, EXIT_NO_SANDBOX)
+    if chosen == "audit-hook":
+        out.print(f"[bold red]warning[/]: {account}", highlight=False)
+    else:
+        out.print(f"sandbox: {account}", highlight=False)
 
 
 def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings
 from rich.table import Table
 
 from lake.config import LakeSettings
+from nodes.sandbox import which
 from retrievers.config import RetrievalSettings
 from server.config import HomeSettings, ServerSettings, config_path, read_config_file
 from terraqore.cli.console import out
@@ -130,6 +131,13 @@ def show() -> None:
     for var, value, origin in effective_settings():
         table.add_row(var, value, origin)
     out.print(table)
+    out.print(sandbox_line(), highlight=False)
+
+
+def sandbox_line() -> str:
+    """Which sandbox this machine gives generated code (`TERRAQORE_SANDBOX` forces one)."""
+    kind, account = which()
+    return f"sandbox: {account}" if kind else f"sandbox: NONE. {account}"
 
 
 @config_app.command("path")

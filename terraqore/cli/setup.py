@@ -214,4 +214,7 @@ def setup(
         from terraqore.cli.lake import lake_seed
 
         lake_seed(articles=None, index=True)
+    from terraqore.cli.config import sandbox_line
+
+    out.print(sandbox_line(), highlight=False)
     out.print('[bold green]ready[/]: try `terraqore run qwen2.5-coder:0.5b "hello"`')

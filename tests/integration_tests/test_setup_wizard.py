@@ -38,6 +38,7 @@ def test_yes_takes_the_recommendation_writes_the_config_and_can_run_again(
     r = runner.invoke(app, ["setup", "--yes", "--no-seed"])
     assert r.exit_code == 0, r.output
     assert "Recommended:" in r.output and "ok" in r.output and "dimensions" in r.output
+    assert "sandbox: " in r.output  # which kind this machine gives generated code
     config = _config(fresh_home)
     chosen = MODEL_SETS[config["model_set"]]
     assert config["agent_bases"] == chosen.bases and config["embedding_model"] == chosen.embedding

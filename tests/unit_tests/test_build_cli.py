@@ -81,3 +81,49 @@ def test_build_asks_for_plan_approval_and_stops_on_no(fakes, tmp_path: Path) -> 
 def test_empty_task_is_a_clear_error(fakes) -> None:
     result = CliRunner().invoke(app, ["build", "  "])
     assert result.exit_code == 1 and "the task is empty" in result.output
+
+
+def test_build_refuses_before_any_model_when_no_sandbox_isolates(
+    fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nodes import sandbox
+
+    calls = fakes()
+
+    def nothing_works(kind: str | None = None) -> sandbox._Plan:
+        raise sandbox.SandboxUnavailable(sandbox._unavailable_message({"landlock": ["no ABI"]}))
+
+    monkeypatch.setattr(sandbox, "choose", nothing_works)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", "add", "--out", str(out)])
+    assert result.exit_code == 4, result.output
+    assert "Tried: landlock (no ABI)" in result.output
+    assert "--sandbox audit-hook" in result.output
+    assert not out.exists() and calls.calls == []  # refused before any agent ran
+
+
+def test_build_with_an_unknown_sandbox_is_a_clear_error(fakes, tmp_path: Path) -> None:
+    fakes()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", "add", "--sandbox", "chroot", "--out", str(out)])
+    assert result.exit_code == 4 and not out.exists()
+    assert "unknown sandbox 'chroot'" in result.output
+
+
+def test_build_unsandboxed_only_when_asked_and_the_report_says_so_first(
+    fakes, tmp_path: Path
+) -> None:
+    fakes()
+    out = tmp_path / "out"
+    args = ["build", "Write add(a, b) in solution.py", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--sandbox", "audit-hook"])
+    assert result.exit_code == 0, result.output
+    assert "warning: UNSANDBOXED" in result.output
+    report = (out / "REPORT.md").read_text()
+    assert report.splitlines()[0].startswith("> **UNSANDBOXED**")
+    # By default the strongest isolating kind runs, and the report does not open with it.
+    default = tmp_path / "default"
+    result = CliRunner().invoke(app, [*args[:2], "--out", str(default)])
+    assert result.exit_code == 0, result.output
+    assert "sandbox: " in result.output and "UNSANDBOXED" not in result.output
+    assert (default / "REPORT.md").read_text().startswith("# Adder")

@@ -42,3 +42,24 @@ def test_no_graph_setting_reads_a_variable_that_means_something_else(monkeypatch
     monkeypatch.setenv("TERRAQORE_CANDIDATES", "40")
     monkeypatch.setenv("TERRAQORE_CODER_CANDIDATES", "2")
     assert Context().coder_candidates == 2
+
+
+def test_config_show_names_the_sandbox_this_machine_gives(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from nodes.sandbox import ISOLATING, which
+    from terraqore.cli.app import app
+
+    monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))
+    kind, account = which()
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.output.split())
+    if kind is None:
+        assert "sandbox: NONE." in shown and "Tried:" in shown
+    else:
+        assert kind in ISOLATING  # never the unsandboxed kind unless asked for by name
+        assert f"sandbox: {account}" in shown
+    monkeypatch.setenv("TERRAQORE_SANDBOX", "audit-hook")
+    shown = " ".join(CliRunner().invoke(app, ["config", "show"]).output.split())
+    assert "sandbox: UNSANDBOXED" in shown
