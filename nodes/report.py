@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from agents.state import UsageRecord
 from agents.studio_state import State
+from nodes.reach import partly, unreached
 from nodes.task_contract import describe
 
 
@@ -34,7 +35,7 @@ def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:
     return dict(totals)
 
 
-Outcome = Literal["pass", "doubted", "fail"]
+Outcome = Literal["pass", "doubted", "untested", "fail"]
 
 
 def outcome(validation: Mapping[str, Any], security: Mapping[str, Any]) -> Outcome:
@@ -43,14 +44,18 @@ def outcome(validation: Mapping[str, Any], security: Mapping[str, Any]) -> Outco
     `pass`: the tests ran and passed, the task's names are kept, the gate let the code
     through. `doubted`: the same, but for failing tests that are all doubted (no version
     passed them and they restate no example of the task: a small Validator's wrong
-    expectations, more often than not). `fail`: anything else.
+    expectations, more often than not). `untested`: either of those, but no test called a
+    function the task names, so nothing shows that it works (`nodes.reach`). `fail`:
+    anything else.
     """
     if validation.get("sandbox", "none") == "none" or security.get("verdict") != "pass":
         return "fail"
     if validation.get("passed"):
-        return "pass"
+        return "untested" if validation.get("untested") else "pass"
     failing = {f["test"] for f in validation.get("failures", [])}
-    return "doubted" if failing and failing <= set(validation.get("doubted", [])) else "fail"
+    if not failing or not failing <= set(validation.get("doubted", [])):
+        return "fail"
+    return "untested" if validation.get("untested") else "doubted"
 
 
 _SAYS = {
@@ -58,6 +63,9 @@ _SAYS = {
     "doubted": (
         "**Works, with doubts**: every credible test passed; the only failures are tests"
         " doubted below."
+    ),
+    "untested": (
+        "**Not shown to work**: the tests pass, but none of them called what the task asked for."
     ),
     "fail": "**Does not work yet**: see what failed below.",
 }
@@ -84,6 +92,18 @@ def _result(state: State) -> list[str]:
         if v.get("stated_run"):
             works += f", the task's own examples {v['stated_passed']} of {v['stated_run']}"
         lines.append(works + ".")
+    if v.get("untested"):
+        lines.append(
+            "- Untested: no test called "
+            + ", ".join(f"`{n}`" for n in v["untested"])
+            + " (in the test process; a CLI a test starts as a subprocess is not counted)."
+        )
+    found = v.get("reach") or []
+    others = [n for n in unreached(found) if n not in v.get("untested", [])]
+    if others:
+        lines.append("- No test reached: " + ", ".join(f"`{n}`" for n in others) + ".")
+    if partly(found):
+        lines.append("- Partly reached: " + ", ".join(partly(found)) + ".")
     doubted = v.get("doubted", [])
     if doubted:
         lines.append(

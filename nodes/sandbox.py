@@ -37,7 +37,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -142,6 +142,8 @@ class SandboxResult:
     """The file the caller asked to keep (`keep`), as text, bounded; empty if none was written."""
     stopped: str = ""
     """Why the parent stopped the run early: `timeout`, `disk`, or empty."""
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    """Per file asked to `cover`, the line numbers the tests ran (in this process)."""
 
     @property
     def passed(self) -> int:
@@ -319,12 +321,20 @@ def _spawn(
         proc.wait()
 
 
-def _read_tests(work: Path) -> list[CaseOutcome]:
+def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
+    """The guard's report: each test's outcome, and the lines run per covered file."""
     try:
         raw = json.loads(read_inside(str(work), REPORT, MAX_REPORT))
-        return [CaseOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw]
+        tests = [
+            CaseOutcome(**{k: str(t[k]) for k in ("id", "outcome", "detail")}) for t in raw["tests"]
+        ]
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
-        return []
+        return [], {}
+    try:
+        lines = {str(f): sorted({int(n) for n in ns}) for f, ns in raw.get("lines", {}).items()}
+    except (AttributeError, ValueError, TypeError):
+        lines = {}
+    return tests, lines
 
 
 def _tail(fd: int) -> str:
@@ -361,14 +371,17 @@ def run_pytest(
     kind: str | None = None,
     parent: Path | None = None,
     keep: str = "",
+    cover: Sequence[str] = (),
 ) -> SandboxResult:
     """Write `files` to a fresh folder and run pytest on `test_files` there, sandboxed.
 
     The folder (made in `parent`, else the system temp dir) is removed afterwards; a file
     named by `keep` (relative to it) is read back first, at most `MAX_KEPT` bytes, into
-    `SandboxResult.kept`. Raises `SandboxUnavailable` when no sandbox can run.
+    `SandboxResult.kept`. The lines the tests ran of each file in `cover` come back in
+    `SandboxResult.lines`. Raises `SandboxUnavailable` when no sandbox can run.
     """
-    return _run(choose(kind), files, test_files, limits or SandboxLimits(), parent, keep)
+    chosen = limits or SandboxLimits()
+    return _run(choose(kind), files, test_files, chosen, parent, keep, cover)
 
 
 def _run(
@@ -378,6 +391,7 @@ def _run(
     limits: SandboxLimits,
     parent: Path | None = None,
     keep: str = "",
+    cover: Sequence[str] = (),
 ) -> SandboxResult:
     runtime = sandbox_runtime.pytest_runtime()
     # `base` stays ours: the child may pass through it to its folder, never list or change
@@ -398,6 +412,7 @@ def _run(
             "report": str(work / REPORT),
             "read": _readable(plan, str(runtime)),
             "devices": list(DEVICES),
+            "cover": [f for f in cover if f in files],
             **_isolation(plan.kind),
             # One test file that fails to import must not hide the others' results.
             "args": [
@@ -415,13 +430,15 @@ def _run(
             start = time.perf_counter()
             argv = _command(plan, work, runtime, config)
             code, stopped = _spawn(argv, plan, work, out, limits, env)
+            tests, lines = _read_report(work)
             return SandboxResult(
                 sandbox=describe(plan),
                 exit_code=code,
                 timed_out=stopped == "timeout",
                 seconds=round(time.perf_counter() - start, 3),
                 output=_stop_message(stopped, limits) + _tail(out),
-                tests=_read_tests(work),
+                tests=tests,
+                lines=lines,
                 kept=read_inside(str(work), keep, MAX_KEPT) if keep else "",
                 stopped=stopped,
             )

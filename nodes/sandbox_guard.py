@@ -14,7 +14,8 @@ the runtime folder the config names (pytest, landlockpy, seccompy). In order it:
   process group the parent kills at the end;
 - where nothing else isolates the run (the `audit-hook` kind, an explicit opt-in), installs
   an audit hook against writes outside the folder, sockets and new processes;
-- runs pytest in this process, with a plugin that writes each test's outcome to a report.
+- runs pytest in this process, with a plugin that writes each test's outcome to a report,
+  and which lines of the files to cover the tests ran.
 
 A step the config requires that cannot be applied stops the run (exit code 97) before any
 generated code is imported.
@@ -27,6 +28,7 @@ import json
 import os
 import resource
 import sys
+import threading
 from typing import Any
 
 MAX_DETAIL = 2000
@@ -182,11 +184,44 @@ def install_hook(roots: list[str], files: bool, network: bool, processes: bool) 
 
 
 class Recorder:
-    """A pytest plugin that keeps each test's outcome and writes them as JSON at the end."""
+    """A pytest plugin that keeps each test's outcome and writes them as JSON at the end.
 
-    def __init__(self, path: str) -> None:
+    With files to cover, it also records which of their lines the tests ran (a trace
+    function on while a test runs, in this process and its threads), so the report can say
+    what no test reached.
+    """
+
+    def __init__(self, path: str, cover: list[str] | None = None) -> None:
         self.path = path
         self.tests: list[dict[str, str]] = []
+        work = os.getcwd()
+        self.covered = {os.path.join(work, f): f for f in cover or []}
+        self.lines: dict[str, set[int]] = {f: set() for f in cover or []}
+
+    def _on_call(self, frame: Any, event: str, arg: Any) -> Any:
+        name = self.covered.get(frame.f_code.co_filename)
+        if name is None:
+            return None
+        ran = self.lines[name]
+
+        def on_line(frame: Any, event: str, arg: Any) -> Any:
+            if event == "line":
+                ran.add(frame.f_lineno)
+            return on_line
+
+        return on_line
+
+    def pytest_runtest_setup(self, item: Any) -> None:
+        """Trace from the test's setup (fixtures call code too) to the end of its call."""
+        if self.covered:
+            threading.settrace(self._on_call)
+            sys.settrace(self._on_call)
+
+    def pytest_runtest_teardown(self, item: Any) -> None:
+        """Stop tracing when a test's call ends, so fixtures' teardown is not counted."""
+        if self.covered:
+            sys.settrace(None)
+            threading.settrace(None)
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         """Keep the call phase's outcome, and any setup or teardown failure."""
@@ -202,8 +237,10 @@ class Recorder:
 
     def pytest_sessionfinish(self) -> None:
         """Write the report (before the hook could refuse it, the path is inside the work dir)."""
+        sys.settrace(None)
+        lines = {f: sorted(ran) for f, ran in self.lines.items()}
         with open(self.path, "w", encoding="utf-8") as f:
-            json.dump(self.tests, f)
+            json.dump({"tests": self.tests, "lines": lines}, f)
 
 
 def isolate(config: dict[str, Any]) -> str:
@@ -240,7 +277,8 @@ def main() -> int:
     if any(guard.values()):
         install_hook([config["work"], os.devnull], **guard)
     print(f"sandbox: {applied}", flush=True)
-    return int(pytest.main(config["args"], plugins=[Recorder(config["report"])]))
+    recorder = Recorder(config["report"], config.get("cover"))
+    return int(pytest.main(config["args"], plugins=[recorder]))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from nodes.behaviour import probe
 from nodes.code_tidy import is_test_path
 from nodes.contract_check import check
 from nodes.project_files import ProjectFileError
+from nodes.reach import reach, untested
 from nodes.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
 from nodes.selection import Candidate, choose, credible_failures, passed, tested
 
@@ -84,11 +85,16 @@ def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str
     if not test_paths:
         return unavailable("no tests were written")
     limits = SandboxLimits(wall_seconds=ctx.test_seconds)
+    code = sorted(p for p in files if p.endswith(".py") and not is_test_path(p))
     try:
-        result = run_pytest(project, test_paths, limits, ctx.sandbox or None)
+        result = run_pytest(project, test_paths, limits, ctx.sandbox or None, cover=code)
     except (SandboxUnavailable, ProjectFileError) as exc:
         return unavailable(str(exc))
-    record = {**summarise(result), "behaviour": behaviour(candidate, state, ctx, limits)}
+    record = {
+        **summarise(result),
+        "reach": reach(files, result.lines),
+        "behaviour": behaviour(candidate, state, ctx, limits),
+    }
     return held_to_contract(record, check(files, state.contract))
 
 
@@ -145,6 +151,7 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         key=lambda f: (f["test"] != CONTRACT, f["test"] not in stated),
     )
     validation = {**chosen["validation"], **trust(chosen, sent, stated)}
+    validation["untested"] = untested(validation.get("reach") or [], state.contract)
     feedback = explain(sent) if not validation["passed"] else ""
     designed = render_tests(state.designed_tests, chosen["files"]) if state.designed_tests else ""
     update: dict[str, Any] = {

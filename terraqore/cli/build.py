@@ -9,6 +9,10 @@ status (`nodes.report.outcome`):
 - 0: every credible test passed, the code keeps the task's names, the gate let it through;
 - 3 (`EXIT_DOUBTED`): the same, except that some tests failed that are all doubted (no
   version passed them and they restate no example of the task; REPORT.md names them);
+- 5 (`EXIT_UNTESTED`): 0 or 3, but no test called a function the task names, so nothing
+  shows that it works (REPORT.md says which);
+- 4 (`EXIT_NO_SANDBOX`): nothing ran, because no sandbox that isolates files and network
+  works here (`--sandbox audit-hook` runs the code unsandboxed, and REPORT.md says so first);
 - 1: anything else (a credible test failed, the task's names were not kept, the gate
   blocked, no test ran, the plan was rejected).
 
@@ -38,7 +42,9 @@ if TYPE_CHECKING:
 
 EXIT_DOUBTED = 3
 """Exit status of a build whose only failing tests are doubted ones."""
-EXIT_STATUS = {"pass": 0, "doubted": EXIT_DOUBTED, "fail": 1}
+EXIT_UNTESTED = 5
+"""Exit status of a build whose tests pass but never call a function the task names."""
+EXIT_STATUS = {"pass": 0, "doubted": EXIT_DOUBTED, "untested": EXIT_UNTESTED, "fail": 1}
 EXIT_NO_SANDBOX = 4
 """Exit status when no sandbox can run generated code here: the build does not start."""
 
@@ -240,6 +246,11 @@ def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> di
         kept = (validation.get("contract") or {}).get("kept", True)
         said = "kept" if kept else "NOT kept"
         out.print(f"the task's names: {', '.join(names)} ({said})", highlight=False)
+    if validation.get("untested"):
+        out.print(
+            f"untested: no test called {', '.join(validation['untested'])}; see REPORT.md",
+            highlight=False,
+        )
     if outcome(validation, security) == "doubted":
         doubted = ", ".join(t.split("::")[-1] for t in validation.get("doubted", []))
         out.print(

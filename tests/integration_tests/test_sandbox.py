@@ -278,3 +278,28 @@ def test_generated_modules_cannot_stand_in_for_the_guards_own(kind: str) -> None
     files = {"test_x.py": body, "resource.py": fake, "json.py": "raise SystemExit(3)\n"}
     result = run_pytest(files, ["test_x.py"], LIMITS, kind)
     assert [t.outcome for t in result.tests] == ["passed"], result.output
+
+
+def test_the_lines_the_tests_ran_come_back_for_the_files_to_cover(kind: str) -> None:
+    code = textwrap.dedent(
+        """
+        def used(n):
+            if n > 0:
+                return "positive"
+            return "other"
+
+
+        def never(n):
+            return n * 2
+        """
+    )
+    test = "import threading\nfrom lib import used\n\ndef test_used():\n    assert used(1)\n"
+    test += "    t = threading.Thread(target=used, args=(0,))\n    t.start()\n    t.join()\n"
+    result = run_pytest(
+        {"lib.py": code, "test_lib.py": test}, ["test_lib.py"], LIMITS, kind, cover=["lib.py"]
+    )
+    assert result.passed == 1, result.output
+    ran = set(result.lines["lib.py"])
+    assert {3, 4, 5} <= ran  # both branches: the second one ran in a thread
+    assert 9 not in ran  # `never` was not called
+    assert set(result.lines) == {"lib.py"}  # the test file is not covered

@@ -127,3 +127,22 @@ def test_build_unsandboxed_only_when_asked_and_the_report_says_so_first(
     assert result.exit_code == 0, result.output
     assert "sandbox: " in result.output and "UNSANDBOXED" not in result.output
     assert (default / "REPORT.md").read_text().startswith("# Adder")
+
+
+def test_tests_that_never_call_the_task_s_function_are_not_a_pass(fakes, tmp_path: Path) -> None:
+    # They call `add`, but wrongly, so the function's body never runs.
+    code = "import pytest\nwith pytest.raises(TypeError):\n    add({})"
+    tests = [{"name": f"args_{n}", "code": code.format(", ".join(["1"] * n))} for n in (0, 1, 3)]
+    shallow = json.dumps({"tests": tests})
+    fakes(validator=[shallow])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["build", "Write add(a, b) in solution.py", "--out", str(out)])
+    assert result.exit_code == 5, result.output
+    assert "tests passed: 3/3" in result.output
+    assert "untested: no test called add" in result.output
+    report = (out / "REPORT.md").read_text()
+    assert "**Not shown to work**" in report and "- Untested: no test called `add`" in report
+    record = json.loads((out / "studio.json").read_text())
+    assert record["validation"]["reach"] == [
+        {"file": "solution.py", "name": "add", "lines": 1, "ran": 0}
+    ]

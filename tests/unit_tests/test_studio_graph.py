@@ -29,15 +29,22 @@ def scripted_sandbox(monkeypatch: pytest.MonkeyPatch, outcomes: list[list[str]])
     """Replace the sandbox: run n returns outcomes[n] (the last repeats); records the files."""
     seen: list[dict] = []
 
-    def run(files, test_files, limits=None, kind=None, parent=None):
+    def run(files, test_files, limits=None, kind=None, parent=None, cover=()):
         seen.append(dict(files))
+        every_line = {path: list(range(1, files[path].count("\n") + 2)) for path in cover}
         result = outcomes[min(len(seen) - 1, len(outcomes) - 1)]
         tests = [
             CaseOutcome(id=f"test_x.py::t{i}", outcome=o, detail="E       assert 1 == 2")
             for i, o in enumerate(result)
         ]
         return SandboxResult(
-            sandbox="fake", exit_code=0, timed_out=False, seconds=0.1, output="", tests=tests
+            sandbox="fake",
+            exit_code=0,
+            timed_out=False,
+            seconds=0.1,
+            output="",
+            tests=tests,
+            lines=every_line,
         )
 
     monkeypatch.setattr(nodes.test_run, "run_pytest", run)
