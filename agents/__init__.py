@@ -1,4 +1,4 @@
 """Agents: one per role, each on its own model (see `modelfiles/`).
 
-Each is built with `terraqore.models`.
+Each is built with `terraqore.client.models`.
 """

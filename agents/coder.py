@@ -2,10 +2,10 @@
 
 On a route's first turn it writes `Context.coder_candidates` versions: one from the plan at its
 own temperature, one from the task alone, then hotter samples (`VARIANTS`), so the designed
-tests have something to choose among (CodeT; see `nodes.selection`). Every version is
-tidied before it runs (`nodes.code_tidy`: demo code out of modules, test files made
+tests have something to choose among (CodeT; see `terraqore.codecheck.selection`). Every version is
+tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, test files made
 collectable), and a function or class it named otherwise than the task gets the task's
-name back where that is unambiguous (`nodes.contract_check.keep_names`). On a fix turn it
+name back where that is unambiguous (`terraqore.codecheck.contract_check.keep_names`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
 (`nodes.escalation`) and moves up the chain when its answer is unusable after the retry or
@@ -30,10 +30,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.context import AgentConfig
-from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured, ask_text
-from agents.studio_context import Context
 from agents.studio_prompts import (
     code_section,
     contract_section,
@@ -41,11 +38,14 @@ from agents.studio_prompts import (
     sources_section,
     task_section,
 )
-from agents.studio_state import State
-from nodes.code_tidy import tidy_files
-from nodes.contract_check import keep_names
+from graphs.context import AgentConfig
+from graphs.state import UsageRecord
+from graphs.studio_context import Context
+from graphs.studio_state import State
 from nodes.escalation import after, escalation, plan_routes, route_config
-from nodes.project_files import ProjectFileError, checked_files
+from terraqore.codecheck.code_tidy import tidy_files
+from terraqore.codecheck.contract_check import keep_names
+from terraqore.codecheck.project_files import ProjectFileError, checked_files
 
 FORMATS = {
     "fenced": (

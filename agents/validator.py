@@ -4,7 +4,7 @@ This is AgentCoder's test designer: tests written apart from the code catch what
 Coder's own tests share its blind spots on. The tests are asked for as short snippets of
 `assert` lines (schema-constrained JSON, which a small model gets right far more often than
 a whole pytest file); `render_tests` turns them into one pytest file, and the sandbox runs
-it with the Coder's own tests (see `nodes.test_run`).
+it with the Coder's own tests (see `nodes.run_tests`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured
-from agents.studio_context import Context
 from agents.studio_prompts import contract_section, plan_section, sources_section, task_section
-from agents.studio_state import State
-from nodes.contract_check import check, defined, foreign_names
-from nodes.task_contract import functions, names
-from nodes.task_examples import (
+from graphs.state import UsageRecord
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from terraqore.codecheck.contract_check import check, defined, foreign_names
+from terraqore.codecheck.task_contract import functions, names
+from terraqore.codecheck.task_examples import (
     Example,
     call_source,
     calls,
@@ -165,7 +165,7 @@ def stated(code: str, task: str) -> bool:
 
     A small model's expected values are often wrong; a test that only restates an example
     the task gives (same call, same arguments, same result) is believed even when no
-    candidate passes it (see `nodes.selection`). Only plain `assert call(...) == value`
+    candidate passes it (see `terraqore.codecheck.selection`). Only plain `assert call(...) == value`
     lines qualify.
     """
     return restates(code, examples(task))
@@ -244,7 +244,7 @@ def held_to_task(
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Design the tests once per run (they do not change when the code does).
 
-    The task's own examples become tests without a model (`nodes.task_examples`); the
+    The task's own examples become tests without a model (`terraqore.codecheck.task_examples`); the
     Validator's tests are added to them (`held_to_task`).
     """
     if state.designed_tests or state.feedback_kind:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.context import with_default_context
-from agents.ingest_state import IngestContext, IngestInput, IngestState
+from graphs.context import with_default_context
+from graphs.ingest_state import IngestContext, IngestInput, IngestState
 from nodes.ingest import index, ingest_source, wants_index
 
 builder = StateGraph(IngestState, IngestContext, input_schema=IngestInput)

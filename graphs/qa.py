@@ -16,11 +16,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from agents.answer import answer
-from agents.context import with_default_context
+from agents.condense import condense
 from agents.decide import decide
-from agents.qa_context import QAContext
-from agents.qa_state import QAInput, QAOutput, QAState
-from nodes.condense import condense
+from graphs.context import with_default_context
+from graphs.qa_context import QAContext
+from graphs.qa_state import QAInput, QAOutput, QAState
 from nodes.retrieve import retrieve
 from nodes.search_ingest import needs_web, search_ingest
 from nodes.verify import verify

@@ -20,20 +20,20 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agents.coder import coder
-from agents.context import with_default_context
 from agents.idea import idea
 from agents.planner import planner
 from agents.security import security
-from agents.studio_context import Context
-from agents.studio_state import InputState, State
 from agents.validator import validator
+from graphs.context import with_default_context
+from graphs.studio_context import Context
+from graphs.studio_state import InputState, State
 from nodes.approval import approve_plan
 from nodes.bandit_scan import security_scan
 from nodes.escalation import escalate, next_route
 from nodes.report import report
 from nodes.retrieve import retrieve
+from nodes.run_tests import run_tests
 from nodes.search_ingest import needs_web, search_ingest
-from nodes.test_run import run_tests
 
 
 def after_retrieve(state: State, runtime: Runtime[Context]) -> Literal["search_ingest", "idea"]:
@@ -54,7 +54,7 @@ def after_tests(
     """Credible failures go back to the Coder while the route has fix rounds left.
 
     Credible: the task's names not kept, a failing example of the task, or a designed test
-    some version passes (`nodes.selection`). Still failing after that, the next route of the
+    some version passes (`terraqore.codecheck.selection`). Still failing after that, the next route of the
     chain takes over, if there is one.
     """
     validation = state.validation

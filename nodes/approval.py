@@ -13,8 +13,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agents.studio_context import Context
-from agents.studio_state import State
+from graphs.studio_context import Context
+from graphs.studio_state import State
 
 
 def _decision(answer: Any) -> tuple[bool, str]:

@@ -1,7 +1,7 @@
 """The Coder's chain along the task router (task type `code`), and the step up it.
 
 The chain starts with the Coder's configured model (its `AgentConfig`) and goes on with
-whatever the routing table lists after it (`terraqore.router`). The router leaves out remote
+whatever the routing table lists after it (`terraqore.client.router`). The router leaves out remote
 endpoints unless online mode is on and the endpoint is allowed, so offline the chain stops
 at the last local model, and the run's notes and report say what was skipped. The Coder
 moves one step up when the tests still fail after the route's fix rounds, or (inside the
@@ -15,10 +15,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.context import AgentConfig
-from agents.studio_context import Context
-from agents.studio_state import State
-from terraqore.router import Router, RouterSettings
+from graphs.context import AgentConfig
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from terraqore.client.router import Router, RouterSettings
 
 
 def plan_routes(ctx: Context) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.ingest_state import IngestContext, IngestState
+from graphs.ingest_state import IngestContext, IngestState
 from lake.config import LakeSettings
 from lake.database import LakeError
 from lake.fetcher import FetchFailed, FetchRefused

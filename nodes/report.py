@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from agents.state import UsageRecord
-from agents.studio_state import State
-from nodes.task_contract import describe
+from graphs.state import UsageRecord
+from graphs.studio_state import State
+from terraqore.codecheck.task_contract import describe
 
 
 def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:

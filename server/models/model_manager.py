@@ -15,7 +15,6 @@ from urllib.parse import unquote, urlsplit
 
 from gguf import GGUFReader
 
-from server.api.wire_types import CreateRequest
 from server.config import ServerSettings
 from server.errors import BadRequest
 from server.models import catalog
@@ -39,7 +38,8 @@ from server.models.manifest import (
 from server.models.modelfile import MESSAGE_ROLES, convert_parameter
 from server.models.registry_client import registry_pull, registry_push
 from server.models.store import ModelStore
-from server.runtime.thread_stream import Emit
+from server.thread_stream import Emit
+from server.wire import CreateRequest
 
 Work = Callable[[Emit, threading.Event], None]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from terraqore.cli.app import app
+from terraqore.app.cli.app import app
 from tests.studio_fakes import VULNERABLE
 
 

@@ -6,8 +6,8 @@ The last test runs the files in the real sandbox.
 
 from __future__ import annotations
 
-from nodes.code_tidy import tidy_files, tidy_module, tidy_test_file
-from nodes.sandbox import run_pytest
+from terraqore.codecheck.code_tidy import tidy_files, tidy_module, tidy_test_file
+from terraqore.codecheck.sandbox import run_pytest
 
 WRAP = '''def wrap(text, width):
     """Wrap."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from terraqore.cli.config import SECTIONS, settings_reference
+from terraqore.app.cli.config import SECTIONS, settings_reference
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -32,8 +32,8 @@ def test_no_graph_setting_reads_a_variable_that_means_something_else(monkeypatch
     """
     from dataclasses import fields
 
-    from agents.qa_context import QAContext
-    from agents.studio_context import Context
+    from graphs.qa_context import QAContext
+    from graphs.studio_context import Context
 
     names = {name for _, cls, _ in SECTIONS for name in cls.model_fields}
     for context in (Context, QAContext):

@@ -17,11 +17,11 @@ from langgraph.types import Command
 
 import agents.structured
 import nodes.retrieve
+import nodes.run_tests
 import nodes.search_ingest
-import nodes.test_run
-from agents.studio_context import Context
 from graphs.studio import build_graph, graph
-from nodes.sandbox import CaseOutcome, SandboxResult
+from graphs.studio_context import Context
+from terraqore.codecheck.sandbox import CaseOutcome, SandboxResult
 from tests.studio_fakes import CLEAN, VULNERABLE
 
 
@@ -40,7 +40,7 @@ def scripted_sandbox(monkeypatch: pytest.MonkeyPatch, outcomes: list[list[str]])
             sandbox="fake", exit_code=0, timed_out=False, seconds=0.1, output="", tests=tests
         )
 
-    monkeypatch.setattr(nodes.test_run, "run_pytest", run)
+    monkeypatch.setattr(nodes.run_tests, "run_pytest", run)
     return seen
 
 

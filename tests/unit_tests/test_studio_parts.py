@@ -6,11 +6,17 @@ import pytest
 
 from agents.coder import _prompt, parse_fenced
 from agents.security import blocking, grounded
-from agents.studio_context import Context
-from agents.studio_state import State
 from agents.validator import modules_of, render_tests
-from nodes.project_files import MAX_FILES, ProjectFileError, checked_files, safe_path, write_files
-from nodes.test_run import explain
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from nodes.run_tests import explain
+from terraqore.codecheck.project_files import (
+    MAX_FILES,
+    ProjectFileError,
+    checked_files,
+    safe_path,
+    write_files,
+)
 
 
 def test_fenced_blocks_are_named_by_comment_info_string_or_caption():

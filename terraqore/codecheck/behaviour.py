@@ -1,0 +1,271 @@
+"""What each candidate does on the designed tests' inputs, so candidates can vote by behaviour.
+
+The designed tests are written by a small model, and their expected values are often wrong;
+their *inputs* are still good questions to ask. So every candidate also runs a probe: each
+designed test with its asserts turned into records (`assert f(x) == 3` records `f(x)`;
+`with pytest.raises(E)` records which exception, if any, was raised). Candidates that give
+the same answers to every question behave the same, and the answer most candidates agree
+on is more likely right than any one candidate's (MBR-exec, Shi et al., 2022; AlphaCode's
+clustering, Li et al., 2022). `terraqore.codecheck.selection` uses the agreement; no expected value from
+the model is needed.
+
+The probe runs in the sandbox like every generated test (`terraqore.codecheck.sandbox`), never here, and
+writes its answers to a JSON file in its own folder, which is read back bounded and parsed
+strictly.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from agents.validator import generated_test_header, normalise
+from terraqore.codecheck.sandbox import SandboxLimits, run_pytest
+
+PROBE_FILE = "test_validator_probe.py"
+ANSWERS_FILE = ".terraqore-probe.json"
+MAX_ANSWER = 300
+"""Characters kept of one recorded value."""
+MAX_ANSWERS = 40
+"""Values recorded per probe (a loop of asserts can record no more)."""
+PROBE_SECONDS = 2
+"""Wall-clock limit of one probe, so one hanging input does not silence the others."""
+
+Signature = tuple[tuple[str, tuple[str, ...]], ...]
+"""Each probe's name and the values it recorded, in order."""
+
+_RUNTIME = """
+import contextlib as _contextlib
+import json as _json
+import os as _os
+import re as _re
+import signal as _signal
+
+# Absolute: the code under test may change the working folder.
+_ANSWERS_PATH = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _ANSWERS_FILE)
+_ANSWERS = {}
+_NOW = []
+
+
+class _ProbeTimeout(BaseException):
+    # Not an Exception: the code's own `except Exception` must not swallow it.
+    pass
+
+
+def _norm(value, depth=0):
+    if depth > 6:
+        return "..."
+    if isinstance(value, float):
+        return format(value, ".9g")
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_norm(v, depth + 1) for v in list(value)[:50])
+        return ("[%s]" if isinstance(value, list) else "(%s)") % inner
+    if isinstance(value, (set, frozenset)):
+        return "{%s}" % ", ".join(sorted(_norm(v, depth + 1) for v in value)[:50])
+    if isinstance(value, dict):
+        items = sorted(_norm(k, depth + 1) + ": " + _norm(v, depth + 1) for k, v in value.items())
+        return "dict{%s}" % ", ".join(items[:50])
+    if isinstance(value, BaseException):
+        return "raised " + type(value).__name__
+    return _re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:_MAX_ANSWER]
+
+
+def _seen(value):
+    if len(_NOW) < _MAX_ANSWERS:
+        try:
+            _NOW.append(_norm(value)[:_MAX_ANSWER])
+        except _ProbeTimeout:
+            raise
+        except BaseException as exc:  # a value whose repr raises is an answer too
+            _NOW.append("unprintable " + type(exc).__name__)
+    return value
+
+
+class _Caught:
+    # What `with pytest.raises(E) as caught` binds: the test may read it afterwards.
+    type = None
+    value = None
+
+
+@_contextlib.contextmanager
+def _raises(*_args, **_kwargs):
+    caught = _Caught()
+    try:
+        yield caught
+    except _ProbeTimeout:
+        raise
+    except BaseException as exc:
+        caught.type, caught.value = type(exc), exc
+        _seen(exc)
+    else:
+        _seen("no exception")
+
+
+def _timeout(*_args):
+    raise _ProbeTimeout()
+
+
+def test_probe():
+    _signal.signal(_signal.SIGALRM, _timeout)
+    for name, probe in sorted(_PROBES.items()):
+        _NOW.clear()
+        try:
+            # Repeats, in case the code catches even a BaseException once.
+            _signal.setitimer(_signal.ITIMER_REAL, _PROBE_SECONDS, 0.5)
+            probe()
+        except _ProbeTimeout:
+            _NOW.append("raised TimeoutError")
+        except BaseException as exc:
+            _seen(exc)
+        finally:
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _ANSWERS[name] = list(_NOW)
+        # After every probe: a later one that hangs past the wall clock loses only itself.
+        with open(_ANSWERS_PATH, "w", encoding="utf-8") as f:
+            _json.dump(_ANSWERS, f, ensure_ascii=False)
+"""
+
+
+class _Record(ast.NodeTransformer):
+    """Asserts become records of the values they check; `pytest.raises` records the error."""
+
+    def visit_Assert(self, node: ast.Assert) -> ast.stmt:
+        calls = [ast.Expr(_call("_seen", e)) for e in _checked(node.test)]
+        return ast.If(test=ast.Constant(True), body=list(calls), orelse=[])
+
+    def visit_With(self, node: ast.With) -> ast.With:
+        self.generic_visit(node)
+        for item in node.items:
+            call = item.context_expr
+            if isinstance(call, ast.Call) and ast.unparse(call.func) in ("pytest.raises", "raises"):
+                item.context_expr = _call("_raises")  # `as caught` still binds (`_Caught`)
+        return node
+
+
+def _checked(test: ast.expr) -> list[ast.expr]:
+    """The values an assert checks.
+
+    Each computed side of a comparison, each operand of `and`, the operand of `not`, else
+    the whole expression.
+    """
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _checked(test.operand)
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return [e for value in test.values for e in _checked(value)]
+    if isinstance(test, ast.Compare):
+        return [e for e in (test.left, *test.comparators) if _computed(e)] or [test]
+    return [test]
+
+
+def _computed(node: ast.expr) -> bool:
+    """An expression that calls or looks something up (a literal answers nothing)."""
+    kinds = ast.Call | ast.Name | ast.Attribute | ast.Subscript
+    return any(isinstance(n, kinds) for n in ast.walk(node))
+
+
+def _call(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
+
+
+def probe_body(code: str) -> str | None:
+    """One designed test's code with its asserts turned into records, or None if unusable."""
+    fixed = normalise(code)
+    if fixed is None:
+        return None
+    tree = _Record().visit(ast.parse(fixed))
+    if any(isinstance(n, ast.Yield | ast.YieldFrom | ast.Await) for n in ast.walk(tree)):
+        return None  # the probe would become a generator and record nothing
+    body = ast.unparse(ast.fix_missing_locations(tree))
+    wrapped = "def _probe():\n" + "\n".join(f"    {line}" for line in body.splitlines())
+    try:
+        # Compiled, never run: a star import or `nonlocal` in one snippet would otherwise
+        # break the whole probe file.
+        compile(wrapped, "<probe>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    return body
+
+
+def probe_source(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str | None:
+    """The probe as one pytest file, or None if no designed test can be probed."""
+    bodies = {f"p{i:02d}": probe_body(t.get("code", "")) for i, t in enumerate(tests, 1)}
+    usable = {name: body for name, body in bodies.items() if body}
+    if not usable:
+        return None
+    constants = (
+        f"_MAX_ANSWER = {MAX_ANSWER}\n_MAX_ANSWERS = {MAX_ANSWERS}\n"
+        f"_PROBE_SECONDS = {PROBE_SECONDS}\n_ANSWERS_FILE = {ANSWERS_FILE!r}\n"
+    )
+    lines = [generated_test_header(files), constants, _RUNTIME]
+    for name, body in usable.items():
+        lines += [f"def _{name}():", *(f"    {line}" for line in body.splitlines()), ""]
+    probes = ", ".join(f"{n!r}: _{n}" for n in usable)
+    lines.append(f"_PROBES = {{{probes}}}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_answers(raw: str) -> Signature | None:
+    """The answers file as a signature, or None if it is not what the probe writes."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not data:
+        return None
+    out = []
+    for name, values in sorted(data.items()):
+        if not (isinstance(name, str) and re.fullmatch(r"p\d{2}", name)):
+            return None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return None
+        out.append((name, tuple(v[:MAX_ANSWER] for v in values[:MAX_ANSWERS])))
+    return tuple(out)
+
+
+_SILENT = ("None", "'no exception'")
+
+
+def informative(signature: Signature | None) -> bool:
+    """Whether the answers say anything.
+
+    Broken code that raises on every probe says nothing, nor does code that prints instead
+    of returning (every answer `None`): two such versions agreeing is no evidence.
+    """
+    if not signature:
+        return False
+    return any(v not in _SILENT and not v.startswith("raised ") for _, vs in signature for v in vs)
+
+
+def probe(
+    tests: Sequence[Mapping[str, str]],
+    files: Mapping[str, str],
+    limits: SandboxLimits,
+    kind: str | None = None,
+) -> list[list[Any]] | None:
+    """Run the probe on one candidate in the sandbox: its signature as JSON-friendly lists.
+
+    None when there is nothing to probe or the probe gave no usable answers (the code did
+    not import, timed out, or wrote no answers file).
+    """
+    source = probe_source(tests, files)
+    if source is None:
+        return None
+    project = {**files, PROBE_FILE: source}
+    # Its own wall clock: each probe's limit, plus pytest's start.
+    seconds = min(limits.wall_seconds, PROBE_SECONDS * source.count("\ndef _p") + 10)
+    result = run_pytest(
+        project, [PROBE_FILE], replace(limits, wall_seconds=seconds), kind, keep=ANSWERS_FILE
+    )
+    signature = parse_answers(result.kept) if result.kept else None
+    return [[name, list(values)] for name, values in signature] if signature else None
+
+
+def as_signature(stored: Any) -> Signature | None:
+    """A signature stored in the state (lists, after JSON) back as a hashable tuple."""
+    if not stored:
+        return None
+    return tuple((str(name), tuple(str(v) for v in values)) for name, values in stored)
