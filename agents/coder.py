@@ -5,7 +5,7 @@ own temperature, one from the task alone, then hotter samples (`VARIANTS`), so t
 tests have something to choose among (CodeT; see `terraqore.codecheck.selection`). Every version is
 tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, test files made
 collectable), and a function or class it named otherwise than the task gets the task's
-name back where that is unambiguous (`terraqore.codecheck.contract_check.keep_names`). On a fix turn it
+name back where that is unambiguous (`codecheck.contract_check.keep_names`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
 (`nodes.escalation`) and moves up the chain when its answer is unusable after the retry or

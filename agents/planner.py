@@ -1,6 +1,6 @@
 """The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests.
 
-The task's contract (`terraqore.codecheck.task_contract`: the names and files the task fixes) is read here,
+The task's contract (`codecheck.task_contract`: the names and files the task fixes) is read here,
 where it is first needed, and the plan is held to it before anyone reads the plan.
 """
 

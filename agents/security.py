@@ -136,7 +136,7 @@ def security(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "verdict": "block" if blockers else "pass",
             "gate": list(ctx.block_severities),
         },
-        # A blocked candidate is chosen again only if nothing else is left (terraqore.codecheck.selection).
+        # A blocked candidate is chosen again only if nothing else is left (codecheck.selection).
         "blocked": [*state.blocked, state.selected] if blockers else state.blocked,
         "feedback": f"Security review (must fix):\n{feedback}" if blockers else "",
         "feedback_kind": "security" if blockers else "",

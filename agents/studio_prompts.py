@@ -85,7 +85,7 @@ def code_section(files: Mapping[str, str]) -> str:
 
 
 def contract_section(contract: Mapping[str, Any] | None) -> str:
-    """The names the task fixes (`terraqore.codecheck.task_contract`), to be kept exactly; empty if none."""
+    """The names the task fixes (`codecheck.task_contract`), to be kept exactly; empty if none."""
     names = describe(contract)
     if not names:
         return ""

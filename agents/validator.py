@@ -165,7 +165,7 @@ def stated(code: str, task: str) -> bool:
 
     A small model's expected values are often wrong; a test that only restates an example
     the task gives (same call, same arguments, same result) is believed even when no
-    candidate passes it (see `terraqore.codecheck.selection`). Only plain `assert call(...) == value`
+    candidate passes it (see `codecheck.selection`). Only plain `assert call(...) == value`
     lines qualify.
     """
     return restates(code, examples(task))

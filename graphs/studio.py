@@ -54,7 +54,7 @@ def after_tests(
     """Credible failures go back to the Coder while the route has fix rounds left.
 
     Credible: the task's names not kept, a failing example of the task, or a designed test
-    some version passes (`terraqore.codecheck.selection`). Still failing after that, the next route of the
+    some version passes (`codecheck.selection`). Still failing after that, the next route of the
     chain takes over, if there is one.
     """
     validation = state.validation

@@ -50,7 +50,7 @@ class Context(RetrievalContext):
     coder_candidates: int = 3
     """Versions the Coder writes on a route's first turn (from the plan, from the task alone,
     then samples at `sample_temperature`; `agents.coder.VARIANTS`); stated tests, designed
-    tests and behaviour votes choose among them (`terraqore.codecheck.selection`). Three by default: on the
+    tests and behaviour votes choose among them (`codecheck.selection`). Three by default: on the
     task suite's fourth run they lifted the graph clear of a single call (bench/README); one
     saves two Coder calls per task (about a minute on two cores)."""
 

@@ -25,7 +25,7 @@ class State(RetrievalState, InputState):
     """Everything the studio graph works on."""
 
     contract: dict[str, Any] = field(default_factory=dict)
-    """The names the task fixes, read without a model (`terraqore.codecheck.task_contract`): `callables`
+    """The names the task fixes, read without a model (`codecheck.task_contract`): `callables`
     (name, kind, owner, params, arities), `files`, `modules`, `commands`. The plan, the
     versions and the designed tests are held to it."""
 
@@ -76,7 +76,7 @@ class State(RetrievalState, InputState):
 
     designed_tests: list[dict[str, Any]] = field(default_factory=list)
     """The tests every version runs, designed from the task and plan, never from the code:
-    the task's own examples (`origin` `task`, `terraqore.codecheck.task_examples`), then the Validator's.
+    the task's own examples (`origin` `task`, `codecheck.task_examples`), then the Validator's.
     Each has `name`, `code` and `stated` (it states an example of the task)."""
 
     test_files: dict[str, str] = field(default_factory=dict)

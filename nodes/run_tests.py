@@ -2,7 +2,7 @@
 
 The Validator's verdict is the tests' outcome, not a model's opinion: pass only when every
 test ran and passed. Each candidate the Coder wrote runs with the designed tests (and any
-tests of its own) in a fresh sandbox; `terraqore.codecheck.selection` keeps the best one, so a worse fix
+tests of its own) in a fresh sandbox; `codecheck.selection` keeps the best one, so a worse fix
 never replaces better code. Only credible failures (tests some candidate passes) are
 explained to the Coder, in a few lines each.
 """
@@ -114,7 +114,7 @@ def held_to_contract(record: dict[str, Any], contract: dict[str, Any]) -> dict[s
 def behaviour(
     candidate: Candidate, state: State, ctx: Context, limits: SandboxLimits
 ) -> list[list[Any]] | None:
-    """The candidate's answers on the designed inputs (`terraqore.codecheck.behaviour`), for the vote.
+    """The candidate's answers on the designed inputs (`codecheck.behaviour`), for the vote.
 
     Only when the Coder writes several versions: one version has no one to agree with. A
     probe that cannot run costs the vote, never the test results.

@@ -6,10 +6,10 @@ designed test with its asserts turned into records (`assert f(x) == 3` records `
 `with pytest.raises(E)` records which exception, if any, was raised). Candidates that give
 the same answers to every question behave the same, and the answer most candidates agree
 on is more likely right than any one candidate's (MBR-exec, Shi et al., 2022; AlphaCode's
-clustering, Li et al., 2022). `terraqore.codecheck.selection` uses the agreement; no expected value from
+clustering, Li et al., 2022). `codecheck.selection` uses the agreement; no expected value from
 the model is needed.
 
-The probe runs in the sandbox like every generated test (`terraqore.codecheck.sandbox`), never here, and
+The probe runs in the sandbox like every generated test (`codecheck.sandbox`), never here, and
 writes its answers to a JSON file in its own folder, which is read back bounded and parsed
 strictly.
 """

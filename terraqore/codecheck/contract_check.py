@@ -1,4 +1,4 @@
-"""Holding code, plans and designed tests to the task's contract (`terraqore.codecheck.task_contract`).
+"""Holding code, plans and designed tests to the task's contract (`codecheck.task_contract`).
 
 - `check`: does a version define every name the contract fixes, with parameters that take
   the calls the task shows? Read on the syntax tree; nothing runs. A name the task shows

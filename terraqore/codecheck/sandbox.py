@@ -1,7 +1,7 @@
 """Run generated tests with pytest in a sandbox: never in our process, never with our rights.
 
 Each run gets a fresh folder and a child process with a wall-clock timeout, a scrubbed
-environment and resource limits (set by `terraqore.codecheck.sandbox_guard`, the first code the child
+environment and resource limits (set by `codecheck.sandbox_guard`, the first code the child
 runs). The child sees an allow-list: the system's libraries and tools, the interpreter, the
 runtime folder (pytest) and a few files under `/etc`, read-only, and its work folder, the
 only writable place. Kinds, strongest first:

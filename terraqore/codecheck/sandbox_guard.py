@@ -1,6 +1,6 @@
 """The first code that runs inside the sandbox: limits, Landlock, seccomp, then pytest.
 
-This file is never imported by the app. `terraqore.codecheck.sandbox` passes its source to the sandbox's
+This file is never imported by the app. `codecheck.sandbox` passes its source to the sandbox's
 interpreter (`python -s -S -P -c SOURCE CONFIG`), so it may use only the standard library and
 the runtime folder the config names (pytest, landlockpy, seccompy). In order it:
 

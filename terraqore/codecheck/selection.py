@@ -13,7 +13,7 @@ kinds of evidence are stronger than that vote:
 - a *stated* test restates one of the task's own examples (same call, same arguments, same
   result; see `agents.validator.stated`): it is believed even when every candidate fails
   it, and passing stated tests ranks first;
-- *behaviour*: each candidate's answers on the designed tests' inputs (`terraqore.codecheck.behaviour`).
+- *behaviour*: each candidate's answers on the designed tests' inputs (`codecheck.behaviour`).
   Candidates that answer alike form a cluster, and when the tests cannot tell candidates
   apart, the larger cluster wins (MBR-exec): it needs no expected value from the model.
 

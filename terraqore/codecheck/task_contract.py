@@ -15,7 +15,7 @@ Left out: built-ins (`len(x)`), method calls (`cache.get(key)`), dunders, a plur
 names, doctest output, and a name that is a parameter of another callable (`key(item)` where
 the task fixes `dedupe(items, key=None)`).
 
-The contract is plain data for the state (`read_contract`); `terraqore.codecheck.contract_check` holds
+The contract is plain data for the state (`read_contract`); `codecheck.contract_check` holds
 code and plans to it. The reader is bounded: the task is cut at `MAX_TASK` characters and
 every pattern is linear with capped repeats.
 """
