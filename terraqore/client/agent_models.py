@@ -20,7 +20,7 @@ from server.models.modelfile import Modelfile, parse_modelfile
 from terraqore.client.settings import Settings
 
 AGENT_NAMESPACE = "terraqore"
-MODELFILES_DIR = Path(__file__).resolve().parents[1] / "modelfiles"
+MODELFILES_DIR = Path(__file__).resolve().parents[2] / "modelfiles"
 
 Progress = Callable[[str, int | None, int | None], None]
 """Called with (status, completed, total) while models are pulled, uploaded or created."""

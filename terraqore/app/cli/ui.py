@@ -22,7 +22,7 @@ from terraqore.app.cli.console import err, out
 from terraqore.app.cli.support import cli_errors, fail
 from terraqore.client.settings import Settings
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "langgraph.json"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "langgraph.json"
 
 
 def has_display() -> bool:
