@@ -253,7 +253,7 @@ def recorded_pool(
     A record keeps the tests run and the ids passed; the candidate's own failed tests (a
     tie-break) are what is left once the designed tests are counted.
     """
-    from agents.validator import TEST_FILE, designed_names
+    from terraqore.codecheck.test_file import TEST_FILE, designed_names
 
     total = len(designed_names(designed or []))
     pool = []
@@ -276,8 +276,8 @@ def rechoose(
     candidates: list[dict[str, Any]], designed: list[dict[str, Any]] | None = None
 ) -> dict[str, Any] | None:
     """The graph's own choice (`terraqore.codecheck.selection.choose`) among these recorded candidates."""
-    from agents.validator import stated_ids
     from terraqore.codecheck.selection import choose
+    from terraqore.codecheck.test_file import stated_ids
 
     return choose(recorded_pool(candidates, designed), stated=stated_ids(designed or []))
 
@@ -299,8 +299,9 @@ def print_rules(mode: str, rs: list[dict[str, Any]]) -> None:
     The pool is the one the run built with its own rule (its fix rounds followed that
     choice), so another rule's figure is an estimate, not a run.
     """
-    from agents.validator import stated, stated_ids
+    from agents.validator import stated
     from terraqore.codecheck.selection import score
+    from terraqore.codecheck.test_file import stated_ids
 
     with_c = [r for r in rs if r.get("candidates") and r.get("designed") is not None]
     if not with_c:

@@ -29,8 +29,8 @@ RESULTS = Path(__file__).with_name("results") / "studio_probe.jsonl"
 
 def designed_outcomes(tests: list[dict[str, str]], files: dict[str, str]) -> dict[str, str]:
     """Each designed test's outcome on these files (sandboxed)."""
-    from agents.validator import TEST_FILE, render_tests
     from terraqore.codecheck.sandbox import run_pytest
+    from terraqore.codecheck.test_file import TEST_FILE, render_tests
 
     if not tests or not files:
         return {}

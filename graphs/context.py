@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from server.config import config_path, read_config_file
+from server.home import config_path, read_config_file
 
 
 @dataclass(kw_only=True)

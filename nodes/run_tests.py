@@ -14,7 +14,6 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.validator import TEST_FILE, render_tests, stated_ids
 from graphs.studio_context import Context
 from graphs.studio_state import State
 from terraqore.codecheck.behaviour import probe
@@ -23,6 +22,7 @@ from terraqore.codecheck.contract_check import check
 from terraqore.codecheck.project_files import ProjectFileError
 from terraqore.codecheck.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
 from terraqore.codecheck.selection import Candidate, choose, credible_failures, passed, tested
+from terraqore.codecheck.test_file import TEST_FILE, render_tests, stated_ids
 
 MAX_EXPLAINED = 4
 """Failures explained to the Coder per round (more would crowd its context)."""

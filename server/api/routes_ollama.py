@@ -13,8 +13,8 @@ from server.api.deps import NDJSON, progress_reporter, report, service
 from server.api.observability import record_usage
 from server.api.streaming import collect, lines, ndjson, now_iso, open_stream
 from server.errors import BadRequest
-from server.models.manifest import ModelRecord
-from server.models.modelfile import parameters_text, render_modelfile
+from server.modelfile import parameters_text
+from server.models.manifest import ModelRecord, render_modelfile
 from server.runtime.engine_types import GenerationStats
 from server.runtime.inference import Final, InferenceService
 from server.runtime.prompts import ChatJob

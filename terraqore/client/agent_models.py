@@ -16,7 +16,7 @@ import httpx
 import ollama
 
 from server.errors import ServerError
-from server.models.modelfile import Modelfile, parse_modelfile
+from server.modelfile import Modelfile, parse_modelfile
 from terraqore.client.settings import Settings
 
 AGENT_NAMESPACE = "terraqore"

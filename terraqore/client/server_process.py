@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from server.config import parse_host, private_file
+from server.config import parse_host
+from server.home import private_file
 from terraqore.client.settings import Settings
 
 

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from server.config import HomeSettings, configured_host, parse_host
+from server.config import configured_host, parse_host
+from server.home import HomeSettings
 
 
 class Settings(HomeSettings):

@@ -20,7 +20,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from server.config import private_file
+from server.home import private_file
 
 _write_lock = threading.Lock()
 

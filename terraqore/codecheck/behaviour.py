@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from agents.validator import generated_test_header, normalise
 from terraqore.codecheck.sandbox import SandboxLimits, run_pytest
+from terraqore.codecheck.test_file import generated_test_header, normalise
 
 PROBE_FILE = "test_validator_probe.py"
 ANSWERS_FILE = ".terraqore-probe.json"

@@ -19,7 +19,7 @@ import ast
 import re
 from collections.abc import Mapping
 
-from agents.validator import modules_of
+from terraqore.codecheck.test_file import modules_of
 
 MAX_TIDY_BYTES = 200_000
 """Larger files are left as they are (parsing is bounded like everything else we read)."""

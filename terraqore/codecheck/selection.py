@@ -27,8 +27,8 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from agents.validator import TEST_FILE
 from terraqore.codecheck.behaviour import as_signature, informative
+from terraqore.codecheck.test_file import TEST_FILE
 
 Candidate = dict[str, Any]
 """`id`, `route`, `origin`, `files` and, once tested, `validation` (see `graphs.studio_state`)."""

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from lake.config import LakeSettings
 from lake.operations import ingest
 from retrievers import RetrievalSettings, sync_index
-from server.config import private_dir, private_file
+from server.home import private_dir, private_file
 from terraqore.app.cli.app import app
 from terraqore.client import usage
 

@@ -201,7 +201,7 @@ def create(
     file: Path = typer.Option(Path("Modelfile"), "-f", "--file", help="The Modelfile."),
 ) -> None:
     """Create a model from a Modelfile."""
-    from server.models.modelfile import parse_modelfile
+    from server.modelfile import parse_modelfile
     from terraqore.client.agent_models import create_arguments
 
     if not file.is_file():

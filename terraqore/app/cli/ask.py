@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from server.config import private_file
+from server.home import private_file
 from terraqore.app.cli.console import err, out
 from terraqore.app.cli.support import cli_errors
 from terraqore.client.settings import Settings

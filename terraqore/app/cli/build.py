@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from server.config import private_file
+from server.home import private_file
 from terraqore.app.cli.console import err, out
 from terraqore.app.cli.support import cli_errors, fail
 from terraqore.client.settings import Settings

@@ -19,7 +19,8 @@ from rich.table import Table
 
 from lake.config import LakeSettings
 from retrievers.config import RetrievalSettings
-from server.config import HomeSettings, ServerSettings, config_path, read_config_file
+from server.config import ServerSettings
+from server.home import HomeSettings, config_path, read_config_file
 from terraqore.app.cli.console import out
 from terraqore.client.router import RouterSettings
 from terraqore.client.settings import Settings

@@ -16,7 +16,7 @@ import tomli_w
 import typer
 from rich.prompt import Confirm, Prompt
 
-from server.config import config_path, private_dir, read_config_file
+from server.home import config_path, private_dir, read_config_file
 from server.models.catalog import lookup
 from terraqore.app.cli.console import ProgressBars, human_size, out
 from terraqore.app.cli.support import cli_errors, client

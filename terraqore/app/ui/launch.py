@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from server.config import ServerSettings, private_dir, private_file
+from server.config import ServerSettings
+from server.home import private_dir, private_file
 from server.security import origin_regex
 from terraqore.app.ui.guard import PAGE_PREFIX
 from terraqore.client.server_process import log_tail
