@@ -21,113 +21,24 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from terraqore.codecheck import probe_runtime
 from terraqore.codecheck.sandbox import SandboxLimits, run_pytest
 from terraqore.codecheck.test_file import generated_test_header, normalise
 
 PROBE_FILE = "test_validator_probe.py"
-ANSWERS_FILE = ".terraqore-probe.json"
-MAX_ANSWER = 300
+ANSWERS_FILE = probe_runtime._ANSWERS_FILE
+MAX_ANSWER = probe_runtime._MAX_ANSWER
 """Characters kept of one recorded value."""
-MAX_ANSWERS = 40
+MAX_ANSWERS = probe_runtime._MAX_ANSWERS
 """Values recorded per probe (a loop of asserts can record no more)."""
-PROBE_SECONDS = 2
+PROBE_SECONDS = probe_runtime._PROBE_SECONDS
 """Wall-clock limit of one probe, so one hanging input does not silence the others."""
-
 Signature = tuple[tuple[str, tuple[str, ...]], ...]
 """Each probe's name and the values it recorded, in order."""
-
-_RUNTIME = """
-import contextlib as _contextlib
-import json as _json
-import os as _os
-import re as _re
-import signal as _signal
-
-# Absolute: the code under test may change the working folder.
-_ANSWERS_PATH = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), _ANSWERS_FILE)
-_ANSWERS = {}
-_NOW = []
-
-
-class _ProbeTimeout(BaseException):
-    # Not an Exception: the code's own `except Exception` must not swallow it.
-    pass
-
-
-def _norm(value, depth=0):
-    if depth > 6:
-        return "..."
-    if isinstance(value, float):
-        return format(value, ".9g")
-    if isinstance(value, (list, tuple)):
-        inner = ", ".join(_norm(v, depth + 1) for v in list(value)[:50])
-        return ("[%s]" if isinstance(value, list) else "(%s)") % inner
-    if isinstance(value, (set, frozenset)):
-        return "{%s}" % ", ".join(sorted(_norm(v, depth + 1) for v in value)[:50])
-    if isinstance(value, dict):
-        items = sorted(_norm(k, depth + 1) + ": " + _norm(v, depth + 1) for k, v in value.items())
-        return "dict{%s}" % ", ".join(items[:50])
-    if isinstance(value, BaseException):
-        return "raised " + type(value).__name__
-    return _re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:_MAX_ANSWER]
-
-
-def _seen(value):
-    if len(_NOW) < _MAX_ANSWERS:
-        try:
-            _NOW.append(_norm(value)[:_MAX_ANSWER])
-        except _ProbeTimeout:
-            raise
-        except BaseException as exc:  # a value whose repr raises is an answer too
-            _NOW.append("unprintable " + type(exc).__name__)
-    return value
-
-
-class _Caught:
-    # What `with pytest.raises(E) as caught` binds: the test may read it afterwards.
-    type = None
-    value = None
-
-
-@_contextlib.contextmanager
-def _raises(*_args, **_kwargs):
-    caught = _Caught()
-    try:
-        yield caught
-    except _ProbeTimeout:
-        raise
-    except BaseException as exc:
-        caught.type, caught.value = type(exc), exc
-        _seen(exc)
-    else:
-        _seen("no exception")
-
-
-def _timeout(*_args):
-    raise _ProbeTimeout()
-
-
-def test_probe():
-    _signal.signal(_signal.SIGALRM, _timeout)
-    for name, probe in sorted(_PROBES.items()):
-        _NOW.clear()
-        try:
-            # Repeats, in case the code catches even a BaseException once.
-            _signal.setitimer(_signal.ITIMER_REAL, _PROBE_SECONDS, 0.5)
-            probe()
-        except _ProbeTimeout:
-            _NOW.append("raised TimeoutError")
-        except BaseException as exc:
-            _seen(exc)
-        finally:
-            _signal.setitimer(_signal.ITIMER_REAL, 0)
-        _ANSWERS[name] = list(_NOW)
-        # After every probe: a later one that hangs past the wall clock loses only itself.
-        with open(_ANSWERS_PATH, "w", encoding="utf-8") as f:
-            _json.dump(_ANSWERS, f, ensure_ascii=False)
-"""
 
 
 class _Record(ast.NodeTransformer):
@@ -190,21 +101,23 @@ def probe_body(code: str) -> str | None:
     return body
 
 
+@cache
+def _runtime_source() -> str:
+    """The probe file's runtime: `probe_runtime`'s source, checked by ruff and mypy as a module."""
+    return Path(probe_runtime.__file__).read_text(encoding="utf-8")
+
+
 def probe_source(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str | None:
     """The probe as one pytest file, or None if no designed test can be probed."""
     bodies = {f"p{i:02d}": probe_body(t.get("code", "")) for i, t in enumerate(tests, 1)}
     usable = {name: body for name, body in bodies.items() if body}
     if not usable:
         return None
-    constants = (
-        f"_MAX_ANSWER = {MAX_ANSWER}\n_MAX_ANSWERS = {MAX_ANSWERS}\n"
-        f"_PROBE_SECONDS = {PROBE_SECONDS}\n_ANSWERS_FILE = {ANSWERS_FILE!r}\n"
-    )
-    lines = [generated_test_header(files), constants, _RUNTIME]
+    lines = [generated_test_header(files), _runtime_source()]
     for name, body in usable.items():
         lines += [f"def _{name}():", *(f"    {line}" for line in body.splitlines()), ""]
     probes = ", ".join(f"{n!r}: _{n}" for n in usable)
-    lines.append(f"_PROBES = {{{probes}}}")
+    lines.append(f"_PROBES.update({{{probes}}})")
     return "\n".join(lines) + "\n"
 
 
