@@ -160,13 +160,12 @@ def held_to_task(
 
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Design the tests once per run (they do not change when the code does).
+    """Design the tests, once per run: they do not change when the code does.
 
-    The task's own examples become tests without a model (`terraqore.codecheck.task_examples`); the
+    The graph runs it only until tests are designed, on the first round (`graphs.studio`).
+    The task's own examples become tests without a model (`codecheck.task_examples`); the
     Validator's tests are added to them (`held_to_task`).
     """
-    if state.designed_tests or state.feedback_kind:
-        return {}  # designed already, or tried on the first round and failed
     prompt = PROMPT.format(
         task=task_section(state.task),
         names=contract_section(state.contract),

@@ -3,7 +3,7 @@
 condense → retrieve → (search_ingest, only online and when retrieval is weak) → decide →
 (answer, only when a source states the answer) → verify. `graph` is compiled without a
 checkpointer for `langgraph dev`, which brings its own; `build_graph(checkpointer)` gives
-threads (multi-turn follow-ups) to Python callers.
+threads (multi-turn follow-ups) to Python callers. Per-run settings: `context=QAContext(...)`.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ builder.add_node("answer", answer)
 builder.add_node("verify", verify)
 builder.add_edge(START, "condense")
 builder.add_edge("condense", "retrieve")
-builder.add_conditional_edges("retrieve", after_retrieve)
+builder.add_conditional_edges("retrieve", after_retrieve, ["search_ingest", "decide"])
 builder.add_edge("search_ingest", "decide")
-builder.add_conditional_edges("decide", after_decide)
+builder.add_conditional_edges("decide", after_decide, ["answer", "verify"])
 builder.add_edge("answer", "verify")
 builder.add_edge("verify", END)
 

@@ -68,6 +68,10 @@ class State(RetrievalState, InputState):
     route_rounds: int = 0
     """Fix rounds spent on the current route (each route gets `max_fix_rounds`)."""
 
+    coder_unusable: str = ""
+    """Why the Coder's last turn wrote nothing usable (empty when it did): the graph then
+    moves it to the next route, if there is one."""
+
     escalations: list[dict[str, Any]] = field(default_factory=list)
     """Each move to the next route: `from`, `to` and the reason."""
 

@@ -52,11 +52,6 @@ def ingest_source(state: IngestState, runtime: Runtime[IngestContext]) -> dict[s
     }
 
 
-def wants_index(state: IngestState, runtime: Runtime[IngestContext]) -> bool:
-    """Route: index only when asked to and the source was ingested."""
-    return runtime.context.index and not state.error
-
-
 def index(state: IngestState, runtime: Runtime[IngestContext]) -> dict[str, Any]:
     """Embed the new chunks and bring the FAISS and BM25 indexes up to date."""
     settings = RetrievalSettings()

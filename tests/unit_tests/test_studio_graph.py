@@ -313,7 +313,8 @@ def test_stream_gives_node_updates_and_each_agents_messages(fakes) -> None:
         else:
             _message, meta = chunk
             message_nodes.add(meta["langgraph_node"])
-    assert updates[:4] == ["retrieve", "idea", "planner", "approve_plan"]
+    # Approval is off: no approve_plan step.
+    assert updates[:4] == ["retrieve", "idea", "planner", "coder"]
     assert updates[-1] == "report"
     assert message_nodes == {"idea", "planner", "coder", "validator", "security"}
 
@@ -347,3 +348,18 @@ def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
     # Three versions by default, and the behaviour probe ran on each.
     assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
     assert all(c["validation"]["behaviour"] for c in out["candidates"])
+
+
+def test_the_drawn_graph_shows_every_route():
+    drawn = {(e.source, e.target) for e in graph.get_graph().edges}
+    for edge in [
+        ("planner", "approve_plan"),
+        ("planner", "coder"),
+        ("coder", "escalate"),
+        ("coder", "validator"),
+        ("coder", "run_tests"),
+        ("run_tests", "escalate"),
+        ("security", "coder"),
+        ("escalate", "coder"),
+    ]:
+        assert edge in drawn, edge
