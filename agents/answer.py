@@ -13,9 +13,9 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from agents.qa_context import QAContext
-from agents.qa_state import QAState
 from agents.structured import model_for, usage_of
+from graphs.qa_context import QAContext
+from graphs.qa_state import QAState
 from nodes.sources import render_sources
 from nodes.verify import NOT_FOUND
 

@@ -2,14 +2,14 @@
 
 On a route's first turn it writes `Context.coder_candidates` versions: one from the plan at its
 own temperature, one from the task alone, then hotter samples (`VARIANTS`), so the designed
-tests have something to choose among (CodeT; see `nodes.selection`). Every version is
-tidied before it runs (`nodes.code_tidy`: demo code out of modules, test files made
+tests have something to choose among (CodeT; see `terraqore.codecheck.selection`). Every version is
+tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, test files made
 collectable), and a function or class it named otherwise than the task gets the task's
-name back where that is unambiguous (`nodes.contract_check.keep_names`). On a fix turn it
+name back where that is unambiguous (`codecheck.contract_check.keep_names`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
-(`nodes.escalation`) and moves up the chain when its answer is unusable after the retry or
-its call times out.
+(`nodes.escalation`). When its answer is unusable after the retry, or its call times out, it
+says why (`coder_unusable`) and the graph moves it up the chain (`graphs.studio`).
 
 It answers in one of two formats (`Context.coder_format`): fenced blocks, one ```python
 block per file whose first line names the file, or JSON (`{"files": [{"path", "content"}]}`)
@@ -30,10 +30,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.context import AgentConfig
-from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured, ask_text
-from agents.studio_context import Context
 from agents.studio_prompts import (
     code_section,
     contract_section,
@@ -41,11 +38,14 @@ from agents.studio_prompts import (
     sources_section,
     task_section,
 )
-from agents.studio_state import State
-from nodes.code_tidy import tidy_files
-from nodes.contract_check import keep_names
-from nodes.escalation import after, escalation, plan_routes, route_config
-from nodes.project_files import ProjectFileError, checked_files
+from graphs.context import AgentConfig
+from graphs.state import UsageRecord
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from nodes.escalation import after, plan_routes, route_config
+from terraqore.codecheck.code_tidy import tidy_files
+from terraqore.codecheck.contract_check import keep_names
+from terraqore.codecheck.project_files import ProjectFileError, checked_files
 
 FORMATS = {
     "fenced": (
@@ -255,13 +255,12 @@ def _versions(
 
 
 def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Write candidates (a route's first turn) or one fix; count the round; escalate if unusable."""
+    """Write candidates (a route's first turn) or one fix; count the round; say if unusable."""
     ctx = runtime.context
     update: dict[str, Any] = {} if state.coder_routes else plan_routes(ctx)
     routes = update.get("coder_routes", state.coder_routes)
     route = update.get("coder_route", state.coder_route)
     notes: list[str] = list(update.pop("notes", []))
-    escalations = list(state.escalations)
     fix = state.feedback_kind in ("tests", "security") and bool(state.feedback and state.files)
     rounds = dict(state.rounds)
     route_rounds = state.route_rounds
@@ -272,22 +271,15 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         rounds["security"] = rounds.get("security", 0) + 1
     usage: list[UsageRecord] = []
     written: list[tuple[str, dict[str, str]]] = []
-    while True:
-        try:
-            written, used, more = _versions(state, ctx, route_config(route, ctx.coder), fix)
-            usage += used
-            notes += more
-            break
-        except Unusable as exc:
-            reason = f"its answer was unusable ({type(exc).__name__}: {str(exc)[:120]})"
-            to = after(routes, route)
-            if to is None:
-                notes.append(f"the coder on {route} wrote nothing usable: {reason}")
-                break
-            move, note = escalation(route, to, reason)
-            escalations.append(move)
-            notes.append(note)
-            route, route_rounds, fix = to, 0, False
+    unusable = ""
+    try:
+        written, used, more = _versions(state, ctx, route_config(route, ctx.coder), fix)
+        usage += used
+        notes += more
+    except Unusable as exc:
+        unusable = f"its answer was unusable ({type(exc).__name__}: {str(exc)[:120]})"
+        if after(routes, route) is None:  # else the graph escalates (`nodes.escalation`)
+            notes.append(f"the coder on {route} wrote nothing usable: {unusable}")
     first_id = len(state.candidates)
     new = [
         {"id": first_id + i, "route": route, "origin": origin, "files": files}
@@ -307,7 +299,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         files=new[0]["files"] if new else state.files,
         coder_route=route,
         route_rounds=route_rounds,
-        escalations=escalations,
+        coder_unusable=unusable,
         rounds=rounds,
         usage=usage,
         notes=notes,

@@ -21,9 +21,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.answer import prompt
-from agents.qa_context import QAContext
-from agents.qa_state import QAState
 from agents.structured import model_for, usage_of
+from graphs.qa_context import QAContext
+from graphs.qa_state import QAState
 from nodes.sources import terms
 
 INSTRUCTION = """Before answering: does one of the sources above state the answer to the question?

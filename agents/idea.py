@@ -9,9 +9,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.structured import AgentOutputError, ask_structured
-from agents.studio_context import Context
 from agents.studio_prompts import sources_section, task_section
-from agents.studio_state import State
+from graphs.studio_context import Context
+from graphs.studio_state import State
 
 PROMPT = """{sources}
 

@@ -1,6 +1,6 @@
 """The Planner agent: breaks the idea into files, ordered steps, acceptance criteria and tests.
 
-The task's contract (`nodes.task_contract`: the names and files the task fixes) is read here,
+The task's contract (`codecheck.task_contract`: the names and files the task fixes) is read here,
 where it is first needed, and the plan is held to it before anyone reads the plan.
 """
 
@@ -15,11 +15,11 @@ from pydantic import BaseModel, Field
 
 from agents.idea import Short
 from agents.structured import AgentOutputError, ask_structured
-from agents.studio_context import Context
 from agents.studio_prompts import contract_section, sources_section, task_section
-from agents.studio_state import State
-from nodes.contract_check import correct_names, correct_plan
-from nodes.task_contract import read_contract
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from terraqore.codecheck.contract_check import correct_names, correct_plan
+from terraqore.codecheck.task_contract import read_contract
 
 PROMPT = """{sources}
 

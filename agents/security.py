@@ -18,9 +18,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.structured import AgentOutputError, ask_structured
-from agents.studio_context import Context
 from agents.studio_prompts import sources_section, task_section
-from agents.studio_state import State
+from graphs.studio_context import Context
+from graphs.studio_state import State
 
 PROMPT = """{sources}
 
@@ -136,7 +136,7 @@ def security(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "verdict": "block" if blockers else "pass",
             "gate": list(ctx.block_severities),
         },
-        # A blocked candidate is chosen again only if nothing else is left (nodes.selection).
+        # A blocked candidate is chosen again only if nothing else is left (codecheck.selection).
         "blocked": [*state.blocked, state.selected] if blockers else state.blocked,
         "feedback": f"Security review (must fix):\n{feedback}" if blockers else "",
         "feedback_kind": "security" if blockers else "",

@@ -16,10 +16,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_ollama import ChatOllama
 from pydantic import BaseModel, ValidationError
 
-from agents.context import AgentConfig
-from agents.state import UsageRecord
-from terraqore.models import ROLE_TASKS
-from terraqore.router import Route, Router
+from graphs.context import AgentConfig
+from graphs.state import UsageRecord
+from terraqore.client.models import ROLE_TASKS
+from terraqore.client.router import Route, Router
 
 M = TypeVar("M", bound=BaseModel)
 

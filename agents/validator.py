@@ -4,28 +4,27 @@ This is AgentCoder's test designer: tests written apart from the code catch what
 Coder's own tests share its blind spots on. The tests are asked for as short snippets of
 `assert` lines (schema-constrained JSON, which a small model gets right far more often than
 a whole pytest file); `render_tests` turns them into one pytest file, and the sandbox runs
-it with the Coder's own tests (see `nodes.test_run`).
+it with the Coder's own tests (see `nodes.run_tests`).
 """
 
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.state import UsageRecord
 from agents.structured import AgentOutputError, ask_structured
-from agents.studio_context import Context
 from agents.studio_prompts import contract_section, plan_section, sources_section, task_section
-from agents.studio_state import State
-from nodes.contract_check import check, defined, foreign_names
-from nodes.task_contract import functions, names
-from nodes.task_examples import (
+from graphs.state import UsageRecord
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from terraqore.codecheck.contract_check import check, defined, foreign_names
+from terraqore.codecheck.task_contract import functions, names
+from terraqore.codecheck.task_examples import (
     Example,
     call_source,
     calls,
@@ -35,8 +34,7 @@ from nodes.task_examples import (
     resolve,
     same,
 )
-
-TEST_FILE = "test_validator_designed.py"
+from terraqore.codecheck.test_file import normalise
 
 # Examples first, and an error only where the task names one (bench/validator_prompt.py): the
 # prompt before listed edge cases and showed `pytest.raises(ValueError): f(-1)` as the shape,
@@ -74,90 +72,10 @@ class TestDesign(BaseModel):
     tests: list[DesignedTest] = Field(min_length=3, max_length=6)
 
 
-def normalise(code: str) -> str | None:
-    """A snippet as runnable test code, or None if it is not Python or checks nothing.
-
-    Small models often write `f(1) == 2` without the `assert`, or wrap the snippet in a
-    code fence; both are repaired rather than thrown away.
-    """
-    text = re.sub(r"^```\w*\n?|```$", "", code.strip()).strip()
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
-    if any(isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Return) for n in ast.walk(tree)):
-        return None  # it wrote (part of) the code, not a test of it
-    body: list[ast.stmt] = []
-    for node in tree.body:
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Compare | ast.BoolOp):
-            node = ast.Assert(test=node.value)
-        body.append(node)
-    tree.body = body
-    fixed = ast.unparse(ast.fix_missing_locations(tree))
-    return fixed if ("assert" in fixed or "pytest.raises" in fixed) else None
-
-
 def _check(design: TestDesign) -> str | None:
     if not any(normalise(t.code) for t in design.tests):
         return "no test is valid Python with an assert; write one to four assert lines each"
     return None
-
-
-def modules_of(files: Mapping[str, str]) -> list[str]:
-    """Importable module names of the project's code files (tests excluded)."""
-    out = []
-    for path in files:
-        name = path.rsplit("/", 1)[-1]
-        if path.endswith(".py") and not name.startswith(("test_", "conftest")):
-            module = path[:-3].replace("/", ".").removesuffix(".__init__")
-            if all(part.isidentifier() for part in module.split(".")):
-                out.append(module)
-    return out
-
-
-def generated_test_header(files: Mapping[str, str]) -> str:
-    """The top of a generated test file: pytest and a star import of each project module.
-
-    Tests the code defines itself would be collected in that file too (and rank its own
-    version by them), so every imported `test*`/`Test*` name is deleted again.
-    """
-    lines = ["import pytest", ""]
-    lines += [f"from {module} import *  # noqa: F403" for module in modules_of(files)]
-    lines += [
-        "",
-        'for _name in [n for n in dir() if n.startswith(("test", "Test"))]:',
-        "    del globals()[_name]",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str:
-    """The designed tests as one pytest file that imports the project's modules."""
-    lines = [
-        '"""Tests designed by the Validator agent from the task and plan, not from the code."""',
-        "",
-        generated_test_header(files),
-    ]
-    for name, test in designed_names(tests):
-        body = "\n".join(f"    {line}" for line in test["code"].strip().splitlines())
-        lines += ["", "", f"def {name}():", body]
-    return "\n".join(lines) + "\n"
-
-
-def designed_names(tests: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
-    """Each designed test with its function name in the rendered file (duplicates dropped)."""
-    out: list[tuple[str, Mapping[str, Any]]] = []
-    for i, test in enumerate(tests, 1):
-        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"
-        name = f"test_{i:02d}_{slug}"
-        if name not in {n for n, _ in out}:
-            out.append((name, test))
-    return out
-
-
-def stated_ids(tests: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Test ids (as pytest reports them) of the designed tests marked `stated`."""
-    return {f"{TEST_FILE}::{name}" for name, test in designed_names(tests) if test.get("stated")}
 
 
 def stated(code: str, task: str) -> bool:
@@ -165,7 +83,7 @@ def stated(code: str, task: str) -> bool:
 
     A small model's expected values are often wrong; a test that only restates an example
     the task gives (same call, same arguments, same result) is believed even when no
-    candidate passes it (see `nodes.selection`). Only plain `assert call(...) == value`
+    candidate passes it (see `codecheck.selection`). Only plain `assert call(...) == value`
     lines qualify.
     """
     return restates(code, examples(task))
@@ -242,13 +160,12 @@ def held_to_task(
 
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Design the tests once per run (they do not change when the code does).
+    """Design the tests, once per run: they do not change when the code does.
 
-    The task's own examples become tests without a model (`nodes.task_examples`); the
+    The graph runs it only until tests are designed, on the first round (`graphs.studio`).
+    The task's own examples become tests without a model (`codecheck.task_examples`); the
     Validator's tests are added to them (`held_to_task`).
     """
-    if state.designed_tests or state.feedback_kind:
-        return {}  # designed already, or tried on the first round and failed
     prompt = PROMPT.format(
         task=task_section(state.task),
         names=contract_section(state.contract),

@@ -133,8 +133,8 @@ def draft_without_decision(question: str, sources: list[Any], context: Any) -> s
     cheap; it lets the report compare the graph with and without the decision in one run.
     """
     from agents.answer import prompt
-    from agents.qa_state import QAState
     from agents.structured import model_for
+    from graphs.qa_state import QAState
 
     state = QAState(question=question, standalone=question, sources=sources)
     reply = model_for(context.answer).invoke(prompt(question, state))
@@ -153,7 +153,7 @@ def closed_book(model: str, question: str) -> dict[str, Any]:
 
 def agent_config(model: str) -> Any:
     """The answer agent's config for a model (a plain model gets the Modelfile's settings)."""
-    from agents.context import AgentConfig
+    from graphs.context import AgentConfig
 
     if model.startswith("terraqore/"):
         return AgentConfig(model=model)
@@ -162,7 +162,7 @@ def agent_config(model: str) -> Any:
 
 def evaluate(model: str, questions: list[Question], removed_every: int) -> None:
     """Run the three conditions for each question not done yet; append the results."""
-    from agents.qa_context import QAContext
+    from graphs.qa_context import QAContext
 
     path = out_path(model)
     done = set()

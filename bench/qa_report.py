@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from agents.qa_context import QAContext
 from bench.qa_data import contains, load_questions
 from bench.retrieval_questions import RESULTS
+from graphs.qa_context import QAContext
 from nodes.verify import Checked, check, cited
 
 THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TASKS = [
     ("server/runtime/prefix_cache.py", "rename the variable `best` to `winner` everywhere"),
-    ("server/runtime/thread_stream.py", "make `emit` ignore items after `cancel` is set"),
+    ("server/thread_stream.py", "make `emit` ignore items after `cancel` is set"),
     ("server/runtime/response_cache.py", "make the default `ttl` check use `>=` instead of `>`"),
 ]
 

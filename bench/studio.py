@@ -58,7 +58,7 @@ def tasks(names: list[str] | None = None) -> list[Path]:
 
 def hidden_tests(task: Path, files: dict[str, str]) -> dict[str, Any]:
     """Run the task's reference tests against the generated files, in the sandbox."""
-    from nodes.sandbox import run_pytest
+    from terraqore.codecheck.sandbox import run_pytest
 
     project = {p: t for p, t in files.items() if not p.endswith("test_reference.py")}
     renamed = False
@@ -86,7 +86,7 @@ def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any
 
     from agents.coder import FORMATS, CoderFiles, parse_fenced
     from agents.structured import ask_structured, ask_text
-    from agents.studio_context import Context
+    from graphs.studio_context import Context
 
     ctx = Context()
     messages = [HumanMessage(content=f"{task_text}\n\n{FORMATS[fmt]}")]
@@ -100,9 +100,9 @@ def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any
 def whole_graph(
     task: Path, task_text: str, fmt: str, escalate: bool = False, candidates: int = 0
 ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
-    from agents.context import AgentConfig
-    from agents.studio_context import Context
+    from graphs.context import AgentConfig
     from graphs.studio import graph
+    from graphs.studio_context import Context
 
     ctx = (
         Context(coder_format=fmt, coder_candidates=candidates)
@@ -185,9 +185,9 @@ def register_small_coder() -> None:
     """`terraqore/coder-0.5b`: the Coder's Modelfile (same system prompt) on the 0.5B."""
     from dataclasses import replace
 
-    from terraqore.agent_models import agent_modelfiles, register
-    from terraqore.models import ollama_client
-    from terraqore.server_process import ensure_server
+    from terraqore.client.agent_models import agent_modelfiles, register
+    from terraqore.client.models import ollama_client
+    from terraqore.client.server_process import ensure_server
 
     [coder] = [
         a
@@ -199,7 +199,7 @@ def register_small_coder() -> None:
 
 def warm_up(modes: tuple[str, ...] | list[str] = ()) -> None:
     """Register and load every agent model before timing (first use creates them)."""
-    from terraqore.models import agent_model, chat_model
+    from terraqore.client.models import agent_model, chat_model
 
     for role in ("idea", "planner", "coder", "validator", "security"):
         agent_model(role, num_predict=1).invoke("hi")
@@ -248,12 +248,12 @@ def percentile(values: list[float], q: float) -> float:
 def recorded_pool(
     candidates: list[dict[str, Any]], designed: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """Recorded candidates as `nodes.selection` sees them (their validation rebuilt).
+    """Recorded candidates as `terraqore.codecheck.selection` sees them (their validation rebuilt).
 
     A record keeps the tests run and the ids passed; the candidate's own failed tests (a
     tie-break) are what is left once the designed tests are counted.
     """
-    from agents.validator import TEST_FILE, designed_names
+    from terraqore.codecheck.test_file import TEST_FILE, designed_names
 
     total = len(designed_names(designed or []))
     pool = []
@@ -275,9 +275,9 @@ def recorded_pool(
 def rechoose(
     candidates: list[dict[str, Any]], designed: list[dict[str, Any]] | None = None
 ) -> dict[str, Any] | None:
-    """The graph's own choice (`nodes.selection.choose`) among these recorded candidates."""
-    from agents.validator import stated_ids
-    from nodes.selection import choose
+    """The graph's own choice (`terraqore.codecheck.selection.choose`) among these recorded candidates."""
+    from terraqore.codecheck.selection import choose
+    from terraqore.codecheck.test_file import stated_ids
 
     return choose(recorded_pool(candidates, designed), stated=stated_ids(designed or []))
 
@@ -289,7 +289,7 @@ RULES = {
     "without behaviour votes": ((0, 1, 3, 4, 5), True),
     "behaviour votes first": ((2, 0, 1, 3, 4, 5), True),
 }
-"""Other ways to choose: an order of `nodes.selection.score`'s fields, and whether the stated
+"""Other ways to choose: an order of `terraqore.codecheck.selection.score`'s fields, and whether the stated
 tests are marked again by today's `agents.validator.stated` (else as the run marked them)."""
 
 
@@ -299,8 +299,9 @@ def print_rules(mode: str, rs: list[dict[str, Any]]) -> None:
     The pool is the one the run built with its own rule (its fix rounds followed that
     choice), so another rule's figure is an estimate, not a run.
     """
-    from agents.validator import stated, stated_ids
-    from nodes.selection import score
+    from agents.validator import stated
+    from terraqore.codecheck.selection import score
+    from terraqore.codecheck.test_file import stated_ids
 
     with_c = [r for r in rs if r.get("candidates") and r.get("designed") is not None]
     if not with_c:
@@ -343,7 +344,7 @@ def tokens_of(r: dict[str, Any]) -> int:
 
 def dollars(tokens_in: int, tokens_out: int) -> float:
     """What the tokens would cost at the router's reference price (local calls cost $0)."""
-    from terraqore.router import RouterSettings
+    from terraqore.client.router import RouterSettings
 
     s = RouterSettings()
     return (tokens_in * s.reference_price_input + tokens_out * s.reference_price_output) / 1e6
@@ -438,11 +439,11 @@ def print_selection(mode: str, rs: list[dict[str, Any]]) -> None:
 
 
 def tidied_single(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The single calls' files after the graph's tidy step (`nodes.code_tidy`), re-scored.
+    """The single calls' files after the graph's tidy step (`terraqore.codecheck.code_tidy`), re-scored.
 
     Shows how much of the graph's lead a deterministic clean-up alone would give a single call.
     """
-    from nodes.code_tidy import tidy_files
+    from terraqore.codecheck.code_tidy import tidy_files
 
     out = []
     for r in rs:

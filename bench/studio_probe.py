@@ -29,8 +29,8 @@ RESULTS = Path(__file__).with_name("results") / "studio_probe.jsonl"
 
 def designed_outcomes(tests: list[dict[str, str]], files: dict[str, str]) -> dict[str, str]:
     """Each designed test's outcome on these files (sandboxed)."""
-    from agents.validator import TEST_FILE, render_tests
-    from nodes.sandbox import run_pytest
+    from terraqore.codecheck.sandbox import run_pytest
+    from terraqore.codecheck.test_file import TEST_FILE, render_tests
 
     if not tests or not files:
         return {}
@@ -41,8 +41,8 @@ def designed_outcomes(tests: list[dict[str, str]], files: dict[str, str]) -> dic
 def front_half(text: str) -> dict[str, Any]:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from agents.studio_context import Context
     from graphs.studio import build_graph
+    from graphs.studio_context import Context
 
     app = build_graph(InMemorySaver())
     config = {"configurable": {"thread_id": "probe"}}
@@ -53,9 +53,9 @@ def probe(task: Path, samples: int, temperature: float) -> dict[str, Any]:
     from dataclasses import replace
 
     from agents.coder import write_code
-    from agents.studio_context import Context
-    from agents.studio_state import State
     from agents.validator import validator
+    from graphs.studio_context import Context
+    from graphs.studio_state import State
 
     text = (task / "task.md").read_text()
     start = time.perf_counter()

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TASKS = Path(__file__).with_name("studio_tasks")
 RESULTS = Path(__file__).with_name("results") / "studio_sources.jsonl"
 K = 3
-"""Sources the studio's agents see (`agents.studio_context.Context.k`)."""
+"""Sources the studio's agents see (`graphs.studio_context.Context.k`)."""
 DEPTH = 10
 """Passages recorded per task, so that a floor with backfill could be scored too."""
 

@@ -88,7 +88,7 @@ def wrong_solutions(path: Path) -> dict[str, list[dict[str, str]]]:
 
 def design(state: Any, prompt: str) -> tuple[list[dict[str, Any]], float]:
     """The Validator's tests for `state` with `prompt` in place of its own, and the seconds."""
-    from agents.studio_context import Context
+    from graphs.studio_context import Context
 
     class _Runtime:
         context = Context()
@@ -115,7 +115,7 @@ def score(task: Path, tests: list[dict[str, Any]], wrong: list[dict[str, str]]) 
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from agents.studio_state import State
+    from graphs.studio_state import State
 
     todo = pending_tasks(args.results, args.tasks)
     if not todo:

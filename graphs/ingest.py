@@ -1,22 +1,34 @@
 """The ingest graph: a path, a feed or page URL, or a search query into the lake, then the index.
 
-ingest_source (bronze → silver) → index (embeddings, FAISS, BM25), as in LangGraph's retrieval
-template, where ingestion is a graph of its own beside the one that answers.
+ingest_source (bronze → silver) → [index on, source taken] index (embeddings, FAISS, BM25),
+as in LangGraph's retrieval template, where ingestion is a graph of its own beside the one
+that answers. Per-run settings: `context=IngestContext(...)`.
 """
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from typing import Literal
 
-from agents.context import with_default_context
-from agents.ingest_state import IngestContext, IngestInput, IngestState
-from nodes.ingest import index, ingest_source, wants_index
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from graphs.context import with_default_context
+from graphs.ingest_state import IngestContext, IngestInput, IngestState
+from nodes.ingest import index, ingest_source
+
+
+def after_ingest(
+    state: IngestState, runtime: Runtime[IngestContext]
+) -> Literal["index", "__end__"]:
+    """Index only when asked to and the source was ingested."""
+    return "index" if runtime.context.index and not state.error else "__end__"
+
 
 builder = StateGraph(IngestState, IngestContext, input_schema=IngestInput)
 builder.add_node("ingest_source", ingest_source)
 builder.add_node("index", index)
 builder.add_edge(START, "ingest_source")
-builder.add_conditional_edges("ingest_source", wants_index, {True: "index", False: END})
+builder.add_conditional_edges("ingest_source", after_ingest, ["index", END])
 builder.add_edge("index", END)
 
 graph = with_default_context(builder.compile(name="ingest"), IngestContext)

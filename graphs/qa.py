@@ -3,7 +3,7 @@
 condense → retrieve → (search_ingest, only online and when retrieval is weak) → decide →
 (answer, only when a source states the answer) → verify. `graph` is compiled without a
 checkpointer for `langgraph dev`, which brings its own; `build_graph(checkpointer)` gives
-threads (multi-turn follow-ups) to Python callers.
+threads (multi-turn follow-ups) to Python callers. Per-run settings: `context=QAContext(...)`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from agents.answer import answer
-from agents.context import with_default_context
+from agents.condense import condense
 from agents.decide import decide
-from agents.qa_context import QAContext
-from agents.qa_state import QAInput, QAOutput, QAState
-from nodes.condense import condense
+from graphs.context import with_default_context
+from graphs.qa_context import QAContext
+from graphs.qa_state import QAInput, QAOutput, QAState
 from nodes.retrieve import retrieve
 from nodes.search_ingest import needs_web, search_ingest
 from nodes.verify import verify
@@ -47,9 +47,9 @@ builder.add_node("answer", answer)
 builder.add_node("verify", verify)
 builder.add_edge(START, "condense")
 builder.add_edge("condense", "retrieve")
-builder.add_conditional_edges("retrieve", after_retrieve)
+builder.add_conditional_edges("retrieve", after_retrieve, ["search_ingest", "decide"])
 builder.add_edge("search_ingest", "decide")
-builder.add_conditional_edges("decide", after_decide)
+builder.add_conditional_edges("decide", after_decide, ["answer", "verify"])
 builder.add_edge("answer", "verify")
 builder.add_edge("verify", END)
 

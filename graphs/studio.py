@@ -1,12 +1,14 @@
 """The studio graph: Idea -> Planner -> Coder -> Validator -> Security, wired.
 
 retrieve -> [online and weak] search_ingest -> idea -> planner (held to the task's names) ->
-approve_plan -> coder -> validator (the task's examples, then its own tests) -> run_tests ->
+[approval on] approve_plan -> coder -> [unusable, next route] escalate -> coder |
+[no tests yet] validator (the task's examples, then its own tests) -> run_tests ->
 [credible failures, rounds left] coder | [still failing, next route] escalate -> coder |
 security_scan -> security -> [blocking, rounds left] coder | report.
 
-`graph` is compiled without a checkpointer, for `langgraph dev` (which brings its own);
-`build_graph(checkpointer=...)` gives the Python API resumable threads and the plan
+Every router is here, with its path map, so `graph.get_graph()` draws every edge. `graph`
+is compiled without a checkpointer, for `langgraph dev` (which brings its own and passes the
+context); `build_graph(checkpointer=...)` gives the Python API resumable threads and the plan
 approval interrupt. Input: `{"task": "..."}`; per-run settings: `context=Context(...)`.
 """
 
@@ -20,25 +22,30 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agents.coder import coder
-from agents.context import with_default_context
 from agents.idea import idea
 from agents.planner import planner
 from agents.security import security
-from agents.studio_context import Context
-from agents.studio_state import InputState, State
 from agents.validator import validator
+from graphs.context import with_default_context
+from graphs.studio_context import Context
+from graphs.studio_state import InputState, State
 from nodes.approval import approve_plan
 from nodes.bandit_scan import security_scan
 from nodes.escalation import escalate, next_route
 from nodes.report import report
 from nodes.retrieve import retrieve
+from nodes.run_tests import run_tests
 from nodes.search_ingest import needs_web, search_ingest
-from nodes.test_run import run_tests
 
 
 def after_retrieve(state: State, runtime: Runtime[Context]) -> Literal["search_ingest", "idea"]:
     """Search the web only in online mode and when the lake's sources looked weak."""
     return "search_ingest" if needs_web(state, runtime) else "idea"
+
+
+def after_planner(state: State, runtime: Runtime[Context]) -> Literal["approve_plan", "coder"]:
+    """Ask a human about the plan only when approval is on."""
+    return "approve_plan" if runtime.context.approve_plan else "coder"
 
 
 def after_approval(state: State) -> Literal["coder", "planner", "report"]:
@@ -48,14 +55,27 @@ def after_approval(state: State) -> Literal["coder", "planner", "report"]:
     return "planner" if state.plan_feedback else "report"
 
 
+def after_coder(state: State) -> Literal["escalate", "validator", "run_tests"]:
+    """An unusable answer moves the Coder up its chain; the tests are designed once.
+
+    The Validator runs until it has designed tests, on the first round only: a fix round
+    (`feedback_kind` set) keeps the tests it has.
+    """
+    if state.coder_unusable and next_route(state) is not None:
+        return "escalate"
+    if state.designed_tests or state.feedback_kind:
+        return "run_tests"
+    return "validator"
+
+
 def after_tests(
     state: State, runtime: Runtime[Context]
 ) -> Literal["coder", "escalate", "security_scan"]:
     """Credible failures go back to the Coder while the route has fix rounds left.
 
     Credible: the task's names not kept, a failing example of the task, or a designed test
-    some version passes (`nodes.selection`). Still failing after that, the next route of the
-    chain takes over, if there is one.
+    some version passes (`codecheck.selection`). Still failing after that, the next route of
+    the chain takes over, if there is one.
     """
     validation = state.validation
     if validation.get("sandbox") == "none" or validation.get("passed"):
@@ -83,25 +103,25 @@ builder.add_node("idea", idea)
 builder.add_node("planner", planner)
 builder.add_node("approve_plan", approve_plan)
 builder.add_node("coder", coder)
+builder.add_node("escalate", escalate)
 builder.add_node("validator", validator)
 builder.add_node("run_tests", run_tests)
-builder.add_node("escalate", escalate)
 builder.add_node("security_scan", security_scan)
 builder.add_node("security", security)
 builder.add_node("report", report)
 
 builder.add_edge(START, "retrieve")
-builder.add_conditional_edges("retrieve", after_retrieve)
+builder.add_conditional_edges("retrieve", after_retrieve, ["search_ingest", "idea"])
 builder.add_edge("search_ingest", "idea")
 builder.add_edge("idea", "planner")
-builder.add_edge("planner", "approve_plan")
-builder.add_conditional_edges("approve_plan", after_approval)
-builder.add_edge("coder", "validator")
-builder.add_edge("validator", "run_tests")
-builder.add_conditional_edges("run_tests", after_tests)
+builder.add_conditional_edges("planner", after_planner, ["approve_plan", "coder"])
+builder.add_conditional_edges("approve_plan", after_approval, ["coder", "planner", "report"])
+builder.add_conditional_edges("coder", after_coder, ["escalate", "validator", "run_tests"])
 builder.add_edge("escalate", "coder")
+builder.add_edge("validator", "run_tests")
+builder.add_conditional_edges("run_tests", after_tests, ["coder", "escalate", "security_scan"])
 builder.add_edge("security_scan", "security")
-builder.add_conditional_edges("security", after_security)
+builder.add_conditional_edges("security", after_security, ["coder", "report"])
 builder.add_edge("report", END)
 
 graph = with_default_context(builder.compile(name="studio"), Context)

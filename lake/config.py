@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from server.config import HomeSettings
+from server.home import HomeSettings
 
 
 class LakeSettings(HomeSettings):

@@ -28,7 +28,7 @@ import duckdb
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from lake.config import LakeSettings
-from server.config import private_dir, private_file
+from server.home import private_dir, private_file
 
 EXTENSIONS = ("httpfs", "fts")
 # How DuckDB says another connection holds the file (another process; or this one).

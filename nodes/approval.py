@@ -1,20 +1,19 @@
 """Optional human approval of the plan: a LangGraph `interrupt` after the Planner.
 
-On only when `Context.approve_plan` is set. The run pauses with the plan as the interrupt's
-value and resumes with `Command(resume=...)`: `True` (go on), `False` (stop here, the
-report says so), a string (feedback: the Planner plans again with it), or a dict
-`{"approved": bool, "feedback": str}`. It needs a checkpointer (`build_graph`).
+Reached only when `Context.approve_plan` is set (the graph skips it otherwise). The run
+pauses with the plan as the interrupt's value and resumes with `Command(resume=...)`: `True`
+(go on), `False` (stop here, the report says so), a string (feedback: the Planner plans
+again with it), or a dict `{"approved": bool, "feedback": str}`. It needs a checkpointer
+(`build_graph`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agents.studio_context import Context
-from agents.studio_state import State
+from graphs.studio_state import State
 
 
 def _decision(answer: Any) -> tuple[bool, str]:
@@ -29,10 +28,8 @@ def _decision(answer: Any) -> tuple[bool, str]:
     return bool(answer), ""
 
 
-def approve_plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Pause for a human's decision on the plan (when asked to)."""
-    if not runtime.context.approve_plan:
-        return {}
+def approve_plan(state: State) -> dict[str, Any]:
+    """Pause for a human's decision on the plan."""
     approved, feedback = _decision(interrupt({"task": state.task, "plan": state.plan}))
     if approved:
         return {"approved": True, "plan_feedback": ""}

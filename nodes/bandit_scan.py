@@ -18,9 +18,9 @@ from bandit.core import config as bandit_config
 from bandit.core import manager as bandit_manager
 from langgraph.runtime import Runtime
 
-from agents.studio_context import Context
-from agents.studio_state import State
-from nodes.project_files import write_files
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from terraqore.codecheck.project_files import write_files
 
 # bandit logs every file it skips or cannot parse at WARNING; the findings say enough.
 logging.getLogger("bandit").setLevel(logging.ERROR)

@@ -1,11 +1,12 @@
 """The Coder's chain along the task router (task type `code`), and the step up it.
 
 The chain starts with the Coder's configured model (its `AgentConfig`) and goes on with
-whatever the routing table lists after it (`terraqore.router`). The router leaves out remote
+whatever the routing table lists after it (`terraqore.client.router`). The router leaves out remote
 endpoints unless online mode is on and the endpoint is allowed, so offline the chain stops
 at the last local model, and the run's notes and report say what was skipped. The Coder
-moves one step up when the tests still fail after the route's fix rounds, or (inside the
-Coder's node) when its output is unusable after the retry or its call times out.
+moves one step up (`escalate`, the one place it happens) when the tests still fail after the
+route's fix rounds, or when its output was unusable after the retry or its call timed out
+(`State.coder_unusable`); `graphs.studio` routes both here.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.context import AgentConfig
-from agents.studio_context import Context
-from agents.studio_state import State
-from terraqore.router import Router, RouterSettings
+from graphs.context import AgentConfig
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from terraqore.client.router import Router, RouterSettings
 
 
 def plan_routes(ctx: Context) -> dict[str, Any]:
@@ -66,18 +67,26 @@ def escalation(current: str, to: str, reason: str) -> tuple[dict[str, str], str]
 
 
 def escalate(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Tests still fail after this route's fix rounds: the next route writes afresh."""
-    failing = state.validation.get("tests_run", 0) - state.validation.get("tests_passed", 0)
-    reason = f"{failing} test(s) still failing after {state.route_rounds} fix round(s)"
+    """The next route writes afresh: the Coder's answer was unusable, or tests still fail.
+
+    An unusable answer keeps `feedback_kind` (the round it failed in is still the round the
+    run is in: the Validator is not asked again); failing tests start the route anew.
+    """
     to = next_route(state)
-    if to is None:  # the router only sends us here when there is a next route
+    if to is None:  # the graph only sends us here when there is a next route
         return {}
+    if state.coder_unusable:
+        reason = state.coder_unusable
+        fresh = {"feedback": "", "coder_unusable": ""}
+    else:
+        failing = state.validation.get("tests_run", 0) - state.validation.get("tests_passed", 0)
+        reason = f"{failing} test(s) still failing after {state.route_rounds} fix round(s)"
+        fresh = {"feedback": "", "feedback_kind": ""}
     move, note = escalation(state.coder_route, to, reason)
     return {
         "coder_route": to,
         "route_rounds": 0,
         "escalations": [*state.escalations, move],
-        "feedback": "",
-        "feedback_kind": "",
+        **fresh,
         "notes": [note],
     }

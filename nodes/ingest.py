@@ -10,7 +10,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.ingest_state import IngestContext, IngestState
+from graphs.ingest_state import IngestContext, IngestState
 from lake.config import LakeSettings
 from lake.database import LakeError
 from lake.fetcher import FetchFailed, FetchRefused
@@ -50,11 +50,6 @@ def ingest_source(state: IngestState, runtime: Runtime[IngestContext]) -> dict[s
         "indexed": 0,
         "error": "",
     }
-
-
-def wants_index(state: IngestState, runtime: Runtime[IngestContext]) -> bool:
-    """Route: index only when asked to and the source was ingested."""
-    return runtime.context.index and not state.error
 
 
 def index(state: IngestState, runtime: Runtime[IngestContext]) -> dict[str, Any]:

@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from agents.state import UsageRecord
-from agents.studio_state import State
-from nodes.reach import partly, unreached
-from nodes.task_contract import describe
+from graphs.state import UsageRecord
+from graphs.studio_state import State
+from terraqore.codecheck.reach import partly, unreached
+from terraqore.codecheck.task_contract import describe
 
 
 def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:
@@ -45,7 +45,7 @@ def outcome(validation: Mapping[str, Any], security: Mapping[str, Any]) -> Outco
     through. `doubted`: the same, but for failing tests that are all doubted (no version
     passed them and they restate no example of the task: a small Validator's wrong
     expectations, more often than not). `untested`: either of those, but no test called a
-    function the task names, so nothing shows that it works (`nodes.reach`). `fail`:
+    function the task names, so nothing shows that it works (`codecheck.reach`). `fail`:
     anything else.
     """
     if validation.get("sandbox", "none") == "none" or security.get("verdict") != "pass":

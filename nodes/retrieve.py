@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from langchain_core.documents import Document
 from langgraph.runtime import Runtime
 
-from agents.context import RetrievalContext
-from agents.state import RetrievalState, Source
+from graphs.context import RetrievalContext
+from graphs.state import RetrievalState, Source
 from nodes.sources import number_sources, terms
 from retrievers import IndexNotReady, lake_retriever
 from retrievers.config import RetrievalSettings, relevance_floor

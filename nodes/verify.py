@@ -25,9 +25,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.qa_context import QAContext
-from agents.qa_state import QAState, Turn
-from agents.state import Source
+from graphs.qa_context import QAContext
+from graphs.qa_state import QAState, Turn
+from graphs.state import Source
 from nodes.sources import terms
 
 NOT_FOUND = "I could not find the answer to this question in the sources."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-from terraqore.settings import Settings
+from terraqore.client.settings import Settings
 
 
 class Fusion(NamedTuple):

@@ -42,7 +42,7 @@ class LakeRetriever(BaseRetriever):
 
 def server_embedder(model: str) -> Embedder:
     """An embedder on the configured server, started if none answers."""
-    from terraqore.models import ollama_client
+    from terraqore.client.models import ollama_client
 
     return ServerEmbedder(ollama_client(), model)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from lake.config import LakeSettings
 from retrievers.config import RetrievalSettings
-from server.config import private_dir, private_file
+from server.home import private_dir, private_file
 
 MANIFEST = "manifest.json"
 FORMAT = 1

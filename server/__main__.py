@@ -11,7 +11,8 @@ import argparse
 from pydantic import ValidationError
 
 from server.api.app import serve
-from server.config import ConfigFileError, ServerSettings, configured_host, parse_host
+from server.config import ServerSettings, configured_host, parse_host
+from server.home import ConfigFileError
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,12 +35,6 @@ class NotFound(ServerError):
     status_code = 404
 
 
-class NotImplementedByServer(ServerError):
-    """A documented feature this server does not offer (yet), said plainly."""
-
-    status_code = 501
-
-
 class RequestTimeout(ServerError):
     """A request ran longer than the server allows."""
 

@@ -1,3 +1,8 @@
-"""TerraQore Studio's application shell: settings, CLI, server lifecycle and model factory."""
+"""TerraQore Studio's own packages, at two floors of the layers (see docs/architecture.md).
 
-__version__ = "0.1.0"
+- `terraqore.app`: the top floor, the `terraqore` CLI and the web page; nothing imports it.
+- `terraqore.client`: below the agents, how the project reaches a model server.
+- `terraqore.codecheck`: below the nodes, the sandbox and the checks of generated code.
+
+This file imports nothing, so importing one floor never loads another.
+"""

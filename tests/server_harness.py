@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from terraqore.server_process import log_tail
+from terraqore.client.server_process import log_tail
 
 TINY = "smollm2:135m"
 CHAT = "qwen2.5-coder:0.5b"
@@ -107,7 +107,7 @@ def guarded_cli(
         **env_extra,
     }
     return subprocess.run(
-        [sys.executable, "-m", "terraqore.cli", *args],
+        [sys.executable, "-m", "terraqore.app.cli", *args],
         env=env,
         capture_output=True,
         text=True,

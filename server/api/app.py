@@ -29,15 +29,6 @@ from server.api.routes_batches import router as batches_router
 from server.api.routes_models import router as models_router
 from server.api.routes_ollama import router as ollama_router
 from server.api.routes_openai import router as openai_router
-from server.api.security import (
-    AuthMiddleware,
-    BodyLimitMiddleware,
-    CrossSiteMiddleware,
-    HostCheckMiddleware,
-    RateLimitMiddleware,
-    is_loopback,
-    origin_regex,
-)
 from server.config import ServerSettings
 from server.errors import ServerError, ServiceUnavailable
 from server.models import catalog
@@ -48,6 +39,15 @@ from server.runtime.inference import InferenceService
 from server.runtime.response_cache import ResponseCache
 from server.runtime.runners import engine_for
 from server.runtime.scheduler import Scheduler
+from server.security import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    CrossSiteMiddleware,
+    HostCheckMiddleware,
+    RateLimitMiddleware,
+    is_loopback,
+    origin_regex,
+)
 
 log = logging.getLogger("terraqore.server")
 _RESERVED_FDS = 128

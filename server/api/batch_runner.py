@@ -31,10 +31,10 @@ from server.api.openai_wire import (
     openai_error,
 )
 from server.api.streaming import collect, open_stream
-from server.api.wire_types import OAIChatRequest, OAIEmbeddingRequest
 from server.errors import BadRequest, ServerError
 from server.runtime.batch_store import ANY_OWNER, ENDPOINTS, Batch, BatchStore
 from server.runtime.inference import InferenceService
+from server.wire import OAIChatRequest, OAIEmbeddingRequest
 
 log = logging.getLogger("terraqore.batches")
 BODIES: dict[str, type[BaseModel]] = {

@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from server.api.wire_types import (
+from server.errors import BadRequest
+from server.runtime.inference import Final, InferenceService
+from server.runtime.prompts import ChatJob
+from server.wire import (
     OAIChatRequest,
     OAICompletionRequest,
     OAIEmbeddingRequest,
     OAIMessage,
 )
-from server.errors import BadRequest
-from server.runtime.inference import Final, InferenceService
-from server.runtime.prompts import ChatJob
 
 FINGERPRINT = "fp_terraqore"
 

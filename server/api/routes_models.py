@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from server.api.deps import NDJSON, manager, service
 from server.api.streaming import ndjson
-from server.api.wire_types import CopyRequest, CreateRequest, ModelRequest
 from server.errors import BadRequest, ServerError
 from server.models.manifest import ModelName, blob_path
 from server.models.model_manager import Work
-from server.runtime.thread_stream import run_emitting
+from server.thread_stream import run_emitting
+from server.wire import CopyRequest, CreateRequest, ModelRequest
 
 router = APIRouter()
 

@@ -12,19 +12,19 @@ from server import OLLAMA_COMPAT_VERSION
 from server.api.deps import NDJSON, progress_reporter, report, service
 from server.api.observability import record_usage
 from server.api.streaming import collect, lines, ndjson, now_iso, open_stream
-from server.api.wire_types import (
+from server.errors import BadRequest
+from server.modelfile import parameters_text
+from server.models.manifest import ModelRecord, render_modelfile
+from server.runtime.engine_types import GenerationStats
+from server.runtime.inference import Final, InferenceService
+from server.runtime.prompts import ChatJob
+from server.wire import (
     ChatRequest,
     EmbedRequest,
     GenerateRequest,
     LegacyEmbeddingsRequest,
     ShowRequest,
 )
-from server.errors import BadRequest
-from server.models.manifest import ModelRecord
-from server.models.modelfile import parameters_text, render_modelfile
-from server.runtime.engine_types import GenerationStats
-from server.runtime.inference import Final, InferenceService
-from server.runtime.prompts import ChatJob
 
 router = APIRouter()
 

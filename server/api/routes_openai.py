@@ -24,15 +24,15 @@ from server.api.openai_wire import (
     usage,
 )
 from server.api.streaming import collect, lines, open_stream, sse
-from server.api.wire_types import (
-    OAIChatRequest,
-    OAICompletionRequest,
-    OAIEmbeddingRequest,
-)
 from server.errors import BadRequest, ModelNotFound
 from server.models.manifest import ModelRecord
 from server.runtime.inference import Final
 from server.runtime.prompts import ChatJob
+from server.wire import (
+    OAIChatRequest,
+    OAICompletionRequest,
+    OAIEmbeddingRequest,
+)
 
 router = APIRouter(prefix="/v1")
 

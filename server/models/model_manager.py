@@ -15,9 +15,9 @@ from urllib.parse import unquote, urlsplit
 
 from gguf import GGUFReader
 
-from server.api.wire_types import CreateRequest
 from server.config import ServerSettings
 from server.errors import BadRequest
+from server.modelfile import MESSAGE_ROLES, convert_parameter
 from server.models import catalog
 from server.models.gguf_info import config_for_blob
 from server.models.go_template import GoTemplate
@@ -36,10 +36,10 @@ from server.models.manifest import (
     looks_like_path,
     name_for_file,
 )
-from server.models.modelfile import MESSAGE_ROLES, convert_parameter
 from server.models.registry_client import registry_pull, registry_push
 from server.models.store import ModelStore
-from server.runtime.thread_stream import Emit
+from server.thread_stream import Emit
+from server.wire import CreateRequest
 
 Work = Callable[[Emit, threading.Event], None]
 

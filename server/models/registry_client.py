@@ -19,7 +19,7 @@ import httpx
 from server.errors import BadRequest, ModelNotFound
 from server.models.manifest import MEDIA_MANIFEST, Layer, Manifest, ModelName
 from server.models.store import ModelStore
-from server.runtime.thread_stream import Emit
+from server.thread_stream import Emit
 
 USER_AGENT = "terraqore-studio/0.1 (ollama-compatible)"
 _CHUNK = 1 << 20

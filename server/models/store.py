@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from server.config import private_dir
 from server.errors import BadRequest, ModelNotFound
+from server.home import private_dir
 from server.models.blob_files import (
     VerifiedStats,
     copy_hashing,

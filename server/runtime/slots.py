@@ -20,7 +20,7 @@ from server.models.manifest import ModelRecord
 from server.runtime.engine_types import LoadOptions
 from server.runtime.prefix_cache import PrefixCache
 from server.runtime.runners import Runner
-from server.runtime.thread_stream import iterate_in_thread
+from server.thread_stream import iterate_in_thread
 
 T = TypeVar("T")
 

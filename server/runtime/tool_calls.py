@@ -28,12 +28,6 @@ def _could_open(text: str) -> bool:
     return any(o.startswith(compact) or compact.startswith(o) for o in _OPENERS)
 
 
-def may_be_tool_call(text: str) -> bool:
-    """Whether output that starts with `text` could still turn out to be a tool call."""
-    head = text.lstrip()
-    return not head or _could_open(head)
-
-
 def call_start(text: str, start: int = 0) -> int:
     """Where a tool call may begin in `text` at or after `start`; `len(text)` if nowhere.
 

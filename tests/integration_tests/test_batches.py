@@ -271,7 +271,7 @@ def test_the_cli_submits_follows_and_saves_the_results(
 ) -> None:
     from typer.testing import CliRunner
 
-    from terraqore.cli.app import app
+    from terraqore.app.cli.app import app
 
     monkeypatch.setenv("TERRAQORE_OLLAMA_HOST", server.url)
     monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))

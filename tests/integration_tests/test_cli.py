@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from server.models.catalog import CATALOG
-from terraqore.cli import app
+from terraqore.app.cli import app
 from tests.server_harness import TINY, RunningServer
 
 runner = CliRunner()

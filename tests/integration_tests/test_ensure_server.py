@@ -8,9 +8,9 @@ import signal
 import httpx
 import pytest
 
-from terraqore.models import chat_model, embeddings
-from terraqore.server_process import ServerStartError, ensure_server, is_alive
-from terraqore.settings import Settings
+from terraqore.client.models import chat_model, embeddings
+from terraqore.client.server_process import ServerStartError, ensure_server, is_alive
+from terraqore.client.settings import Settings
 from tests.server_harness import TINY, RunningServer, free_port
 
 

@@ -24,8 +24,8 @@ from lake.operations import ingest
 from retrievers import RetrievalSettings, sync_index
 from retrievers.embedder import ServerEmbedder
 from server.models.catalog import CATALOG
-from terraqore.settings import Settings
-from terraqore.ui.launch import start_page
+from terraqore.app.ui.launch import start_page
+from terraqore.client.settings import Settings
 from tests.server_harness import EMBED, TINY, free_port, start_server
 
 MARKER = "PLAINTEXT-MARKER-7f3a"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.ingest_state import IngestContext
 from graphs.ingest import graph
+from graphs.ingest_state import IngestContext
 from retrievers import lake_retriever
 from tests.server_harness import RunningServer
 

@@ -184,7 +184,7 @@ def test_kill_9_mid_ingest_then_a_clean_resume(tmp_path: Path) -> None:
             )
     env = {**os.environ, "TERRAQORE_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "terraqore.cli", "lake", "ingest", str(docs), "--no-index"],
+        [sys.executable, "-m", "terraqore.app.cli", "lake", "ingest", str(docs), "--no-index"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

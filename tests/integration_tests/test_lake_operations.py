@@ -17,7 +17,7 @@ from lake.gold import write_digests
 from lake.knowledge_base import seed
 from lake.maintenance import add_source, export, prune, schedule
 from lake.operations import ingest, status
-from terraqore.cli import app
+from terraqore.app.cli import app
 from tests.integration_tests.test_lake_fixtures import make_corpus
 from tests.server_harness import TINY, RunningServer
 from tests.web_fixture import WebFixture

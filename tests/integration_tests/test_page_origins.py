@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from terraqore.settings import Settings
-from terraqore.ui.launch import OFFLINE_ENV, PageServer, start_page
+from terraqore.app.ui.launch import OFFLINE_ENV, PageServer, start_page
+from terraqore.client.settings import Settings
 from tests.server_harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.types import Command
 
-from agents.studio_context import Context
 from graphs.studio import build_graph
+from graphs.studio_context import Context
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.qa_context import QAContext
 from graphs.qa import graph
+from graphs.qa_context import QAContext
 from lake.config import LakeSettings
 from lake.database import connect
 from nodes.verify import NOT_FOUND

@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from terraqore import resilience
-from terraqore.models import chat_model
-from terraqore.resilience import NoEndpointReachable, ResilientTransport
-from terraqore.server_process import ensure_server
-from terraqore.settings import Settings
+from terraqore.client import resilience
+from terraqore.client.models import chat_model
+from terraqore.client.resilience import NoEndpointReachable, ResilientTransport
+from terraqore.client.server_process import ensure_server
+from terraqore.client.settings import Settings
 from tests.server_harness import TINY, RunningServer, free_port
 
 
@@ -86,7 +86,7 @@ def test_retries_503_with_backoff_then_succeeds(tmp_path) -> None:
 def test_async_transport_retries_too(tmp_path) -> None:
     import asyncio
 
-    from terraqore.resilience import AsyncResilientTransport
+    from terraqore.client.resilience import AsyncResilientTransport
 
     stub = Stub([503, 200])
 
@@ -149,7 +149,7 @@ def test_a_connection_reset_before_the_answer_is_retried(tmp_path, asynchronous:
     (ReadError), which was not retried, so the recovery test gave up with the server back up."""
     import asyncio
 
-    from terraqore.resilience import AsyncResilientTransport
+    from terraqore.client.resilience import AsyncResilientTransport
 
     peer = ResetsFirst(resets=2)
     settings = settings_for(peer.url, tmp_path, retry_attempts=3)
@@ -286,7 +286,7 @@ def test_openai_compatible_fallback(server: RunningServer, tmp_path) -> None:
     from langchain_core.tools import tool
     from pydantic import BaseModel
 
-    from terraqore.models import embeddings
+    from terraqore.client.models import embeddings
     from tests.server_harness import CHAT, EMBED
 
     stub = Stub()

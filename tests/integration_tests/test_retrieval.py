@@ -34,7 +34,7 @@ from retrievers.config import FUSION_BY_MODEL
 from retrievers.embedder import ServerEmbedder
 from retrievers.filters import RetrievalFilters
 from retrievers.vector_index import Manifest, index_dir
-from terraqore.cli import app
+from terraqore.app.cli import app
 from tests.server_harness import EMBED, RunningServer, guarded_cli
 
 ROOT = Path(__file__).resolve().parents[2]

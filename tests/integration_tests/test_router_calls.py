@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from terraqore import usage
-from terraqore.cli import app
-from terraqore.router import EndpointConfig, Router, RouterSettings
+from terraqore.app.cli import app
+from terraqore.client import usage
+from terraqore.client.router import EndpointConfig, Router, RouterSettings
 from tests.server_harness import TINY, RunningServer
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.sandbox import (
+from terraqore.codecheck.sandbox import (
     KINDS,
     SandboxLimits,
     SandboxResult,

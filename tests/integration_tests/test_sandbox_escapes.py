@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from nodes import sandbox
-from nodes.sandbox import (
+from terraqore.codecheck import sandbox
+from terraqore.codecheck.sandbox import (
     ISOLATING,
     SandboxLimits,
     SandboxResult,

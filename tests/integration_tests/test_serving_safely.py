@@ -368,7 +368,7 @@ def test_refuses_non_loopback_bind_without_keys(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "terraqore.cli",
+            "terraqore.app.cli",
             "serve",
             "--host",
             "0.0.0.0",

@@ -9,8 +9,8 @@ import ollama
 import pytest
 from typer.testing import CliRunner
 
-from terraqore.cli import app
-from terraqore.cli.setup import MODEL_SETS, ROLES
+from terraqore.app.cli import app
+from terraqore.app.cli.setup import MODEL_SETS, ROLES
 from tests.server_harness import RunningServer
 
 runner = CliRunner()

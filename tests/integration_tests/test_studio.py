@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agents.studio_context import Context
 from graphs.studio import build_graph
+from graphs.studio_context import Context
 from lake.config import LakeSettings
 from lake.database import connect
 from tests.server_harness import RunningServer, guarded_cli

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from server.errors import BadRequest
-from server.models.modelfile import parse_modelfile
-from terraqore.agent_models import create_arguments
+from server.modelfile import parse_modelfile
+from terraqore.client.agent_models import create_arguments
 from tests.server_harness import TINY, RunningServer, start_server
 from tests.template_strategies import modelfile_text, template_body
 

@@ -1,7 +1,7 @@
 """The page in a real browser: Debian's Chromium driven by Playwright, offline.
 
 `langgraph dev` serves the page and the graphs (one per test module, through
-`terraqore.ui.launch.start_page`, as `terraqore ui` does) with the network guard loaded, and
+`terraqore.app.ui.launch.start_page`, as `terraqore ui` does) with the network guard loaded, and
 every request the browser makes is recorded: a test fails if either leaves loopback.
 Screenshots go to `test-artifacts/ui/` (git-ignored).
 """
@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from terraqore.settings import Settings
-from terraqore.ui.launch import PageServer, start_page
+from terraqore.app.ui.launch import PageServer, start_page
+from terraqore.client.settings import Settings
 from tests.server_harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

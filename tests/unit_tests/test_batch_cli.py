@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from terraqore.cli.app import app
+from terraqore.app.cli.app import app
 
 
 def test_a_file_after_batch_is_submitted_and_the_verbs_stay(tmp_path: Path) -> None:

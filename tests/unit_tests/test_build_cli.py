@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from terraqore.cli.app import app
+from terraqore.app.cli.app import app
 from tests.studio_fakes import VULNERABLE
 
 
@@ -86,7 +86,7 @@ def test_empty_task_is_a_clear_error(fakes) -> None:
 def test_build_refuses_before_any_model_when_no_sandbox_isolates(
     fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nodes import sandbox
+    from terraqore.codecheck import sandbox
 
     calls = fakes()
 

@@ -6,8 +6,8 @@ The last test runs the files in the real sandbox.
 
 from __future__ import annotations
 
-from nodes.code_tidy import tidy_files, tidy_module, tidy_test_file
-from nodes.sandbox import run_pytest
+from terraqore.codecheck.code_tidy import tidy_files, tidy_module, tidy_test_file
+from terraqore.codecheck.sandbox import run_pytest
 
 WRAP = '''def wrap(text, width):
     """Wrap."""
@@ -122,7 +122,7 @@ def test_the_added_import_goes_after_the_docstring_and_future_imports() -> None:
 
 
 def test_a_test_case_class_in_a_module_leaves_it_and_never_counts_as_a_designed_test() -> None:
-    from agents.validator import TEST_FILE, render_tests
+    from terraqore.codecheck.test_file import TEST_FILE, render_tests
 
     module = (
         "import unittest\n\n\ndef f(x):\n    return 2 * x\n\n\n"

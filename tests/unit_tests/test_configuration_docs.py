@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from terraqore.cli.config import SECTIONS, settings_reference
+from terraqore.app.cli.config import SECTIONS, settings_reference
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -32,8 +32,8 @@ def test_no_graph_setting_reads_a_variable_that_means_something_else(monkeypatch
     """
     from dataclasses import fields
 
-    from agents.qa_context import QAContext
-    from agents.studio_context import Context
+    from graphs.qa_context import QAContext
+    from graphs.studio_context import Context
 
     names = {name for _, cls, _ in SECTIONS for name in cls.model_fields}
     for context in (Context, QAContext):
@@ -47,8 +47,8 @@ def test_no_graph_setting_reads_a_variable_that_means_something_else(monkeypatch
 def test_config_show_names_the_sandbox_this_machine_gives(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
-    from nodes.sandbox import ISOLATING, which
-    from terraqore.cli.app import app
+    from terraqore.app.cli.app import app
+    from terraqore.codecheck.sandbox import ISOLATING, which
 
     monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))
     kind, account = which()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from langchain_core.documents import Document
 
-from agents.context import AgentConfig, RetrievalContext, agent
+from graphs.context import AgentConfig, RetrievalContext, agent
 from nodes.retrieve import strength
 from nodes.sources import number_sources, render_sources, snippet
 

@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 from lake.config import LakeSettings
 from lake.operations import ingest
 from retrievers import RetrievalSettings, sync_index
-from server.config import private_dir, private_file
-from terraqore import usage
-from terraqore.cli.app import app
+from server.home import private_dir, private_file
+from terraqore.app.cli.app import app
+from terraqore.client import usage
 
 
 def loose(home: Path, public: Collection[int] = ()) -> list[str]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from server.errors import BadRequest
-from server.models.modelfile import PARAMETER_TYPES, ModelfileError, parse_modelfile
+from server.modelfile import PARAMETER_TYPES, ModelfileError, parse_modelfile
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "modelfiles"
 MALFORMED = sorted((CORPUS / "malformed").glob("*.Modelfile"))

@@ -21,8 +21,8 @@ import agents.decide
 import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
-from agents.qa_context import QAContext
 from graphs.qa import build_graph, graph
+from graphs.qa_context import QAContext
 from nodes.sources import number_sources
 from nodes.verify import NOT_FOUND, check, coverage, split_sentences, support
 

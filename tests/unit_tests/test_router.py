@@ -8,9 +8,9 @@ import pytest
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from terraqore import usage
-from terraqore.cli.stats import spend_by
-from terraqore.router import EndpointConfig, Route, Router, RouterSettings
+from terraqore.app.cli.stats import spend_by
+from terraqore.client import usage
+from terraqore.client.router import EndpointConfig, Route, Router, RouterSettings
 
 
 def _router(tmp_path, online=False, **kw) -> Router:

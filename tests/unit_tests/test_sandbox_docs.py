@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from nodes.sandbox import ISOLATING, KINDS
+from terraqore.codecheck.sandbox import ISOLATING, KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"<!-- sandbox-table:.*?<!-- /sandbox-table -->", re.S)

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.testclient import TestClient
 
-from server.api.security import HostCheckMiddleware, origin_regex
 from server.runtime.response_cache import CachedAnswer, ResponseCache, is_deterministic
-from terraqore.resilience import CircuitBreaker
+from server.security import HostCheckMiddleware, origin_regex
+from terraqore.client.resilience import CircuitBreaker
 
 # -- circuit breaker -----------------------------------------------------------------------
 

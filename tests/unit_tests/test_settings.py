@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from terraqore.settings import Settings
+from terraqore.client.settings import Settings
 
 
 def test_host_precedence(monkeypatch) -> None:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from nodes.behaviour import (
+from terraqore.codecheck.behaviour import (
     ANSWERS_FILE,
     MAX_ANSWER,
     as_signature,
@@ -18,7 +18,7 @@ from nodes.behaviour import (
     probe,
     probe_body,
 )
-from nodes.sandbox import SandboxLimits, SandboxUnavailable, choose, run_pytest
+from terraqore.codecheck.sandbox import SandboxLimits, SandboxUnavailable, choose, run_pytest
 
 LIMITS = SandboxLimits(wall_seconds=30)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nodes.contract_check import check, correct_plan, foreign_names, keep_names
-from nodes.task_contract import describe, functions, read_contract
+from terraqore.codecheck.contract_check import check, correct_plan, foreign_names, keep_names
+from terraqore.codecheck.task_contract import describe, functions, read_contract
 
 DEMO = "a Python function is_palindrome(text) that ignores case, spaces and punctuation"
 TASKS = Path(__file__).resolve().parents[2] / "bench" / "studio_tasks"
@@ -209,7 +209,7 @@ def test_sources_under_the_relevance_floor_never_reach_the_agents(monkeypatch) -
     from langchain_core.documents import Document
 
     import nodes.retrieve
-    from agents.studio_context import Context
+    from graphs.studio_context import Context
     from nodes.retrieve import floor_of, search_lake
 
     docs = [
@@ -241,7 +241,7 @@ def test_sources_under_the_relevance_floor_never_reach_the_agents(monkeypatch) -
     # Off on request, and in BM25 mode (no cosines); the Q&A graph has none by default.
     assert len(search_lake(DEMO, Context(relevance_floor=0))[0]) == 3
     assert floor_of(Context(retrieval_mode="bm25")) == 0.0
-    from agents.qa_context import QAContext
+    from graphs.qa_context import QAContext
 
     assert floor_of(QAContext()) == 0.0
     monkeypatch.setenv("TERRAQORE_EMBEDDING_MODEL", "nomic-embed-text")

@@ -11,11 +11,11 @@ import json
 import httpx
 import pytest
 
-from agents.context import AgentConfig
 from agents.structured import model_for
-from agents.studio_context import Context
+from graphs.context import AgentConfig
 from graphs.studio import graph
-from terraqore.usage import UsageRecorder
+from graphs.studio_context import Context
+from terraqore.client.usage import UsageRecorder
 from tests.studio_fakes import CLEAN, WRONG
 
 SMALL, BIG = "local:terraqore/coder-small", "local:terraqore/coder"

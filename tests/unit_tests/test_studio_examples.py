@@ -10,11 +10,12 @@ import time
 
 import pytest
 
-from agents.validator import TEST_FILE, render_tests, stated
-from nodes.sandbox import run_pytest
-from nodes.task_contract import functions, names, read_contract
-from nodes.task_examples import calls, doctest_sessions, example_tests, examples
-from nodes.test_run import explain
+from agents.validator import stated
+from nodes.run_tests import explain
+from terraqore.codecheck.sandbox import run_pytest
+from terraqore.codecheck.task_contract import functions, names, read_contract
+from terraqore.codecheck.task_examples import calls, doctest_sessions, example_tests, examples
+from terraqore.codecheck.test_file import TEST_FILE, render_tests
 
 DOCSTRING_TASK = '''Complete this function:
 

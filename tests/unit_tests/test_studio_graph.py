@@ -17,11 +17,11 @@ from langgraph.types import Command
 
 import agents.structured
 import nodes.retrieve
+import nodes.run_tests
 import nodes.search_ingest
-import nodes.test_run
-from agents.studio_context import Context
 from graphs.studio import build_graph, graph
-from nodes.sandbox import CaseOutcome, SandboxResult
+from graphs.studio_context import Context
+from terraqore.codecheck.sandbox import CaseOutcome, SandboxResult
 from tests.studio_fakes import CLEAN, VULNERABLE
 
 
@@ -47,7 +47,7 @@ def scripted_sandbox(monkeypatch: pytest.MonkeyPatch, outcomes: list[list[str]])
             lines=every_line,
         )
 
-    monkeypatch.setattr(nodes.test_run, "run_pytest", run)
+    monkeypatch.setattr(nodes.run_tests, "run_pytest", run)
     return seen
 
 
@@ -320,7 +320,8 @@ def test_stream_gives_node_updates_and_each_agents_messages(fakes) -> None:
         else:
             _message, meta = chunk
             message_nodes.add(meta["langgraph_node"])
-    assert updates[:4] == ["retrieve", "idea", "planner", "approve_plan"]
+    # Approval is off: no approve_plan step.
+    assert updates[:4] == ["retrieve", "idea", "planner", "coder"]
     assert updates[-1] == "report"
     assert message_nodes == {"idea", "planner", "coder", "validator", "security"}
 
@@ -354,3 +355,18 @@ def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
     # Three versions by default, and the behaviour probe ran on each.
     assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
     assert all(c["validation"]["behaviour"] for c in out["candidates"])
+
+
+def test_the_drawn_graph_shows_every_route():
+    drawn = {(e.source, e.target) for e in graph.get_graph().edges}
+    for edge in [
+        ("planner", "approve_plan"),
+        ("planner", "coder"),
+        ("coder", "escalate"),
+        ("coder", "validator"),
+        ("coder", "run_tests"),
+        ("run_tests", "escalate"),
+        ("security", "coder"),
+        ("escalate", "coder"),
+    ]:
+        assert edge in drawn, edge

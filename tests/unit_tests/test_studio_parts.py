@@ -6,11 +6,17 @@ import pytest
 
 from agents.coder import _prompt, parse_fenced
 from agents.security import blocking, grounded
-from agents.studio_context import Context
-from agents.studio_state import State
-from agents.validator import modules_of, render_tests
-from nodes.project_files import MAX_FILES, ProjectFileError, checked_files, safe_path, write_files
-from nodes.test_run import explain
+from graphs.studio_context import Context
+from graphs.studio_state import State
+from nodes.run_tests import explain
+from terraqore.codecheck.project_files import (
+    MAX_FILES,
+    ProjectFileError,
+    checked_files,
+    safe_path,
+    write_files,
+)
+from terraqore.codecheck.test_file import modules_of, render_tests
 
 
 def test_fenced_blocks_are_named_by_comment_info_string_or_caption():
@@ -111,7 +117,7 @@ def test_context_checks_its_gate_and_format(monkeypatch):
 
 
 def test_test_snippets_are_repaired_or_dropped():
-    from agents.validator import normalise
+    from terraqore.codecheck.test_file import normalise
 
     assert normalise("f(1) == 2") == "assert f(1) == 2"
     assert normalise("```python\nassert f(1)\n```") == "assert f(1)"
@@ -121,7 +127,7 @@ def test_test_snippets_are_repaired_or_dropped():
 
 
 def test_a_snippet_that_defines_the_function_is_not_a_test():
-    from agents.validator import normalise
+    from terraqore.codecheck.test_file import normalise
 
     assert normalise("def f(x):\n    return x\nassert f(1) == 1") is None
 
@@ -177,7 +183,8 @@ def test_the_fallback_brief_and_plan_hold_a_long_task_within_their_bounds():
 
 
 def test_a_test_is_stated_only_when_it_restates_one_of_the_tasks_examples() -> None:
-    from agents.validator import examples, stated, stated_ids
+    from agents.validator import examples, stated
+    from terraqore.codecheck.test_file import stated_ids
 
     task = (
         'Write `slugify(text)`: `slugify("Hello, World!")` is `"hello-world"`; '

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from nodes.reach import partly, reach, unreached, untested
 from nodes.report import outcome
-from nodes.task_contract import read_contract
+from terraqore.codecheck.reach import partly, reach, unreached, untested
+from terraqore.codecheck.task_contract import read_contract
 
 CODE = textwrap.dedent(
     '''

@@ -9,10 +9,10 @@ import json
 
 import httpx
 
-from agents.studio_context import Context
-from agents.validator import TEST_FILE
 from graphs.studio import graph
-from nodes.selection import choose, credible, credible_failures
+from graphs.studio_context import Context
+from terraqore.codecheck.selection import choose, credible, credible_failures
+from terraqore.codecheck.test_file import TEST_FILE
 from tests.studio_fakes import CLEAN, VULNERABLE, WRONG
 
 T = f"{TEST_FILE}::test_0"

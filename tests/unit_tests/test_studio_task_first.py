@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 import agents.structured
-from agents.studio_context import Context
 from graphs.studio import graph
-from terraqore.cli.app import app
+from graphs.studio_context import Context
+from terraqore.app.cli.app import app
 from tests.studio_fakes import CLEAN
 
 DEMO = (

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from server.errors import BadRequest
+from server.modelfile import parse_modelfile
 from server.models.go_template import GoTemplate, RenderBudget, TemplateTooLarge, render_chat
-from server.models.modelfile import parse_modelfile
 from tests.template_strategies import MESSAGES, modelfile_text, template_body
 
 BUDGET_CHARS = 4 * 1024 * 1024

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from server.runtime.tool_calls import call_start, may_be_tool_call, parse_tool_calls
+from server.runtime.tool_calls import call_start, parse_tool_calls
 
 NAMES = {"get_weather", "add"}
 
@@ -45,10 +45,9 @@ def test_not_a_call() -> None:
         assert calls == [] and rest == text
 
 
-def test_may_be_tool_call() -> None:
-    assert may_be_tool_call("") and may_be_tool_call("  <tool") and may_be_tool_call('{"na')
-    assert may_be_tool_call("```js")
-    assert not may_be_tool_call("The weather") and not may_be_tool_call("<b>")
+def test_call_start_holds_back_what_may_open_a_call_and_nothing_else() -> None:
+    assert call_start("  <tool") == 2 and call_start('{"na') == 0 and call_start("```js") == 0
+    assert call_start("The weather") == len("The weather") and call_start("<b>") == len("<b>")
 
 
 def test_a_call_after_a_sentence_in_a_fence_is_found() -> None:

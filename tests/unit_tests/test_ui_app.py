@@ -14,9 +14,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.testclient import TestClient
 
-from server.api.security import origin_regex
-from terraqore.ui.app import create_app
-from terraqore.ui.guard import guards
+from server.security import origin_regex
+from terraqore.app.ui.app import create_app
+from terraqore.app.ui.guard import guards
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = "http://127.0.0.1:2024"
@@ -135,7 +135,7 @@ def test_info_says_whether_online_mode_is_allowed(monkeypatch: pytest.MonkeyPatc
 
 def test_langgraph_json_mounts_the_page_with_the_servers_cors_rules() -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
-    assert config["http"]["app"] == "terraqore.ui.app:app"
+    assert config["http"]["app"] == "terraqore.app.ui.app:app"
     assert config["http"]["cors"]["allow_origin_regex"] == origin_regex("")
     # Left out, langgraph-api fills in ["*"] and every site may read the replies.
     assert config["http"]["cors"]["allow_origins"] == []

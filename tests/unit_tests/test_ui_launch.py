@@ -10,11 +10,17 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import terraqore.cli.ui
-import terraqore.server_process
-import terraqore.ui.launch
-from terraqore.cli import app
-from terraqore.ui.launch import OFFLINE_ENV, PageStartError, dev_environment, page_url, start_page
+import terraqore.app.cli.ui
+import terraqore.app.ui.launch
+import terraqore.client.server_process
+from terraqore.app.cli import app
+from terraqore.app.ui.launch import (
+    OFFLINE_ENV,
+    PageStartError,
+    dev_environment,
+    page_url,
+    start_page,
+)
 
 runner = CliRunner()
 
@@ -58,7 +64,7 @@ def test_a_dev_server_that_exits_reports_its_log(
         kwargs["stdout"].flush()
         return real(["false"])
 
-    monkeypatch.setattr(terraqore.ui.launch.subprocess, "Popen", exits)
+    monkeypatch.setattr(terraqore.app.ui.launch.subprocess, "Popen", exits)
     with pytest.raises(PageStartError, match="boom: no graphs"):
         start_page(config, "127.0.0.1", 1, "http://127.0.0.1:2", timeout=10)
 
@@ -82,15 +88,17 @@ def test_a_page_that_already_answers_is_reused_and_its_address_printed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path))
-    monkeypatch.setattr(terraqore.server_process, "ensure_server", lambda settings: _Server())
-    monkeypatch.setattr(terraqore.ui.launch, "page_answers", lambda url, *a, **k: True)
+    monkeypatch.setattr(
+        terraqore.client.server_process, "ensure_server", lambda settings: _Server()
+    )
+    monkeypatch.setattr(terraqore.app.ui.launch, "page_answers", lambda url, *a, **k: True)
 
     def never(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a page that answers is not started again")
 
-    monkeypatch.setattr(terraqore.ui.launch, "start_page", never)
+    monkeypatch.setattr(terraqore.app.ui.launch, "start_page", never)
     opened: list[str] = []
-    monkeypatch.setattr(terraqore.cli.ui.webbrowser, "open", opened.append)
+    monkeypatch.setattr(terraqore.app.cli.ui.webbrowser, "open", opened.append)
     monkeypatch.setenv("DISPLAY", ":0")
     result = runner.invoke(app, ["ui", "--port", "2508"])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,94 @@
+"""Per-run configuration of the studio graph (LangGraph's `context_schema`).
+
+Each agent has its own model, context, token cap and temperature (`AgentConfig`); the run
+has its round limits, its security gate, its sandbox limits and its online mode. What the
+caller passes wins; the environment fills the rest (`TERRAQORE_MAX_FIX_ROUNDS`,
+`TERRAQORE_CODER_MODEL`, ...; see `graphs.context`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphs.context import AgentConfig, RetrievalContext, agent
+
+SEVERITIES = ("low", "medium", "high")
+
+
+@dataclass(kw_only=True)
+class Context(RetrievalContext):
+    """How one studio run behaves."""
+
+    k: int = 3
+    """Passages to retrieve: coding prompts are long already, so fewer than Q&A uses."""
+
+    relevance_floor: float | None = None
+    """The embedding model's measured floor (0.4 for all-minilm): sources that help, or
+    none. Without it, every task of the studio suite got three off-topic sources from the
+    default knowledge base, and the demo's palindrome task got docs/serving.md and the
+    Taylor series (bench/README.md, "Sources in the studio"); 0 turns it off."""
+
+    idea: AgentConfig = agent("terraqore/idea")
+    """The Idea agent's model."""
+
+    planner: AgentConfig = agent("terraqore/planner")
+    """The Planner agent's model."""
+
+    coder: AgentConfig = agent("terraqore/coder")
+    """The Coder agent's model: the first step of its chain along the task router (the routing
+    table's `code` routes after it are the steps it escalates to)."""
+
+    validator: AgentConfig = agent("terraqore/validator")
+    """The Validator agent's model: it designs tests from the task and the plan."""
+
+    security: AgentConfig = agent("terraqore/security")
+    """The Security agent's model: it reviews what bandit cannot see."""
+
+    coder_format: str = "fenced"
+    """How the Coder returns files: `fenced` (one ```python block per file) or `json`."""
+
+    coder_candidates: int = 3
+    """Versions the Coder writes on a route's first turn (from the plan, from the task alone,
+    then samples at `sample_temperature`; `agents.coder.VARIANTS`); stated tests, designed
+    tests and behaviour votes choose among them (`codecheck.selection`). Three by default: on the
+    task suite's fourth run they lifted the graph clear of a single call (bench/README); one
+    saves two Coder calls per task (about a minute on two cores)."""
+
+    sample_temperature: float = 0.5
+    """Temperature of the Coder's extra candidates. At 0.8 (the third run) the 1.5B's samples
+    solved 5 of 22 tasks and 3 did not import: too hot for the voting to mean anything."""
+
+    coder_seconds: float = 600.0
+    """Time limit of one Coder call; past it the Coder moves up its chain."""
+
+    max_fix_rounds: int = 2
+    """Times credible failing tests may send the code back to the Coder, per route."""
+
+    max_security_rounds: int = 1
+    """Times blocking security findings may send the code back to the Coder."""
+
+    block_severities: tuple[str, ...] = ("high",)
+    """Finding severities that block (send the code back, then fail the verdict)."""
+
+    llm_review: bool = True
+    """Whether the Security agent reviews the code after bandit (off: bandit alone)."""
+
+    approve_plan: bool = False
+    """Pause after the planner for a human decision (`interrupt`; resume with `Command`)."""
+
+    sandbox: str = ""
+    """Force a sandbox kind (`bwrap`, `unshare`, `landlock`); empty picks the strongest that
+    works. `audit-hook` runs the code unsandboxed, only when named here."""
+
+    test_seconds: float = 60.0
+    """Wall-clock limit of one sandboxed test run."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = set(self.block_severities) - set(SEVERITIES)
+        if unknown:
+            raise ValueError(f"unknown severities {sorted(unknown)}; use {', '.join(SEVERITIES)}")
+        if self.coder_candidates < 1:
+            raise ValueError(f"coder_candidates must be at least 1, not {self.coder_candidates}")
+        if self.coder_format not in ("fenced", "json"):
+            raise ValueError(f"coder_format must be fenced or json, not {self.coder_format!r}")

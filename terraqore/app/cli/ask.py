@@ -1,0 +1,107 @@
+"""`terraqore ask "QUESTION"`: a cited answer from the lake (and the web, when online).
+
+The answer's tokens stream as the model writes them; the checked answer follows if the
+citation check changed it, then the numbered sources. Threads (`--thread ID`) live in
+`$TERRAQORE_HOME/threads.sqlite`, so a follow-up can say "he" or "it".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import uuid
+from contextlib import closing
+from typing import Any
+
+import typer
+
+from server.home import private_file
+from terraqore.app.cli.console import err, out
+from terraqore.app.cli.support import cli_errors
+from terraqore.client.settings import Settings
+
+
+def _print_sources(sources: list[dict[str, Any]]) -> None:
+    if not sources:
+        return
+    out.print("\nSources:", markup=False)
+    for s in sources:
+        when = f" ({s['published'][:10]})" if s.get("published") else ""
+        out.print(f"[{s['n']}] {s['title'] or '(untitled)'}{when}: {s['url']}", markup=False)
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
+
+
+def run_question(
+    question: str, thread: str | None, online: bool, k: int | None, as_json: bool
+) -> dict[str, Any]:
+    """Run the Q&A graph, streaming the answer's tokens unless `as_json`; return the output."""
+    from langchain_core.runnables import RunnableConfig
+
+    from graphs.qa import build_graph
+    from graphs.qa_context import QAContext
+    from graphs.qa_state import QAInput
+
+    context = QAContext()
+    context.k = k or context.k
+    context.online = online or context.online
+    path = ":memory:"
+    if thread:  # the conversation's questions and answers: owner only, the home included
+        path = str(private_file(Settings().private() / "threads.sqlite", create=True))
+    with closing(sqlite3.connect(path, check_same_thread=False)) as db:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        # A one-off question gets a throwaway in-memory thread: the checkpointer is how
+        # the final state is read back after streaming.
+        graph = build_graph(SqliteSaver(db))
+        config = RunnableConfig(configurable={"thread_id": thread or uuid.uuid4().hex})
+        streamed = []
+        for part in graph.stream(
+            QAInput(question=question),
+            config,
+            context=context,
+            stream_mode=["updates", "messages"],
+            version="v2",
+        ):
+            if part["type"] == "updates" and "search_ingest" in part["data"] and not as_json:
+                err.print("(searched the web: the lake had too little)", highlight=False)
+            elif part["type"] == "messages" and not as_json:
+                chunk, meta = part["data"]
+                if meta.get("langgraph_node") == "answer" and isinstance(chunk.content, str):
+                    streamed.append(chunk.content)
+                    sys.stdout.write(chunk.content)
+                    sys.stdout.flush()
+        final = dict(graph.get_state(config).values)
+    if not as_json:
+        answer = final.get("answer", "")
+        if _squash("".join(streamed)) != _squash(answer):
+            if streamed:
+                out.print("\n\nChecked answer:", markup=False)
+            out.print(answer, markup=False)
+        else:
+            out.print()
+        _print_sources(final.get("sources", []))
+        for note in final.get("notes", []):
+            err.print(f"note: {note}", markup=False, highlight=False)
+    return final
+
+
+@cli_errors
+def ask(
+    question: str = typer.Argument(..., help="The question, in plain language."),
+    as_json: bool = typer.Option(False, "--json", help="Print the output object as JSON."),
+    thread: str | None = typer.Option(None, "--thread", help="Continue this conversation."),
+    online: bool = typer.Option(
+        False, "--online", help="Allow a web search (for this call) when the lake has too little."
+    ),
+    k: int | None = typer.Option(None, "-k", min=1, max=50, help="Sources to retrieve."),
+) -> None:
+    """Answer a question from the lake, citing numbered sources."""
+    final = run_question(question, thread, online, k, as_json)
+    if as_json:
+        keys = ("answer", "sources", "citations_valid", "grounding", "usage", "notes")
+        # Plain stdout: a console would wrap long strings at its width and break the JSON.
+        sys.stdout.write(json.dumps({key: final.get(key) for key in keys}, default=str) + "\n")

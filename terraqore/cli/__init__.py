@@ -1,5 +1,0 @@
-"""The `terraqore` command line (typer + rich): the top layer, over the graphs and the client."""
-
-from terraqore.cli.app import app
-
-__all__ = ["app"]

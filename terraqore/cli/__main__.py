@@ -1,5 +1,0 @@
-"""`python -m terraqore.cli`: the same as the `terraqore` command."""
-
-from terraqore.cli import app
-
-app()

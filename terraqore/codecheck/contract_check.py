@@ -1,0 +1,350 @@
+"""Holding code, plans and designed tests to the task's contract (`codecheck.task_contract`).
+
+- `check`: does a version define every name the contract fixes, with parameters that take
+  the calls the task shows? Read on the syntax tree; nothing runs. A name the task shows
+  only in prose may be a method (`get(key)` of the `LRUCache` the task asks for).
+- `keep_names`: the cheap repair of a version that renamed a function or class: when exactly
+  one definition of the code can be the missing name (compatible parameters, and a word in
+  common or the only candidate), it is renamed back in every file, tokens only.
+- `correct_names`, `correct_plan`: an idea brief or a plan that renamed the task's names (or
+  a plan its files) gets them back before the next agent reads it (the demo's Idea agent and
+  Planner turned `is_palindrome` into `text_palindrome`).
+- `foreign_names`: the names a designed test uses that neither the task, the code, the test
+  itself nor Python defines: such a test can only fail, and is dropped.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import re
+import tokenize
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from terraqore.codecheck.task_contract import Contract, signature
+from terraqore.codecheck.task_examples import bound_names
+
+_BUILTINS = frozenset(dir(builtins))
+_GENERIC = frozenset(
+    {"is", "get", "set", "the", "and", "for", "from", "with", "make", "check", "has", "to", "of"}
+    | {"in", "on", "new", "do", "run", "main", "func", "function", "all", "str", "int", "list"}
+)
+
+
+@dataclass
+class Defined:
+    """What the code defines at the top level of its modules (tests excluded)."""
+
+    functions: dict[str, ast.arguments] = field(default_factory=dict)
+    classes: dict[str, dict[str, ast.arguments]] = field(default_factory=dict)
+    """Each class's methods; `__init__` among them when it has one."""
+    other: set[str] = field(default_factory=set)
+    """Other top-level names: assignments (an alias, a lambda) and imports."""
+
+    def names(self) -> set[str]:
+        """Every top-level name."""
+        return {*self.functions, *self.classes, *self.other}
+
+
+def _is_code(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return path.endswith(".py") and not name.startswith(("test_", "conftest"))
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def defined(files: Mapping[str, str]) -> Defined:
+    """The top-level definitions of the project's code modules."""
+    out = Defined()
+    for path, text in files.items():
+        tree = _parse(text) if _is_code(path) else None
+        for node in tree.body if tree else []:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.functions.setdefault(node.name, node.args)
+            elif isinstance(node, ast.ClassDef):
+                methods = {
+                    m.name: m.args
+                    for m in node.body
+                    if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
+                }
+                out.classes.setdefault(node.name, methods)
+            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.Import | ast.ImportFrom):
+                out.other |= bound_names(node)
+    return out
+
+
+def _accepts(args: ast.arguments, n: int, keywords: set[str], method: bool) -> bool:
+    """Whether a definition takes `n` positional arguments and these keywords."""
+    positional = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if method and positional:
+        positional = positional[1:]  # self or cls (a static method's first is a real one)
+    required = len(positional) - len(args.defaults)
+    if n < max(required, 0) or (n > len(positional) and args.vararg is None):
+        return False
+    named = set(positional[n:]) | {a.arg for a in args.kwonlyargs}
+    required_kw = {
+        a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
+    }
+    return (keywords <= named or args.kwarg is not None) and required_kw <= keywords
+
+
+def _calls(entry: Mapping[str, Any]) -> list[tuple[int, set[str]]]:
+    """The calls the contract says a callable takes: (positional count, keywords).
+
+    The example calls' argument counts; the required parameters, by position; and those
+    with a default, by name (`dedupe(items, key=None)` is kept by `dedupe(items, *, key=None)`
+    too: a caller passes an optional argument by name more often than not).
+    """
+    shapes: list[tuple[int, set[str]]] = [(n, set()) for n in entry.get("arities", [])]
+    params = entry.get("params")
+    if params is not None:
+        stars = [i for i, p in enumerate(params) if p.startswith("*") and not p.startswith("**")]
+        cut = stars[0] if stars else len(params)
+        positional = [p for p in params[:cut] if "=" not in p]
+        keywords = {p for p in params[cut:] if not p.startswith("*") and "=" not in p}
+        optional = {p.split("=")[0] for p in params if "=" in p}
+        shapes.append((len(positional), keywords))
+        if optional:
+            shapes.append((len(positional), keywords | optional))
+    return shapes or [(-1, set())]
+
+
+def _fits(args: ast.arguments, entry: Mapping[str, Any], method: bool) -> bool:
+    return all(n < 0 or _accepts(args, n, kw, method) for n, kw in _calls(entry))
+
+
+def _keeps(entry: Mapping[str, Any], code: Defined) -> str | None:
+    """None when the code keeps this callable; else what is wrong, in a few words."""
+    name, owner, kind = entry["name"], entry["owner"], entry["kind"]
+    if owner:
+        methods = code.classes.get(owner)
+        if methods is None:
+            return None  # the class itself is reported missing
+        if name not in methods:
+            return f"class {owner} has no method {name}"
+        return (
+            None if _fits(methods[name], entry, True) else f"{owner}.{name} takes other arguments"
+        )
+    if name in code.classes:
+        init = code.classes[name].get("__init__")
+        if init is None or _fits(init, entry, True):
+            return None
+        return f"class {name} takes other arguments"
+    if kind == "class":
+        return f"class {name} is not defined"
+    if name in code.functions:
+        return (
+            None if _fits(code.functions[name], entry, False) else f"{name} takes other arguments"
+        )
+    if name in code.other:
+        return None  # an alias or a lambda: its arguments are not checked
+    if any(name in methods for methods in code.classes.values()):
+        return None  # a method the prose named alone (`get(key)` of a class)
+    return f"{name} is not defined"
+
+
+def check(files: Mapping[str, str], contract: Contract | None) -> dict[str, Any]:
+    """Whether the code keeps the contract: `kept`, and `broken` (what is missing or differs)."""
+    if not contract:
+        return {"kept": True, "broken": []}
+    code = defined(files)
+    broken = []
+    for entry in contract.get("callables", []):
+        problem = _keeps(entry, code)
+        if problem:
+            broken.append(f"{signature(entry)}: {problem}")
+    paths = {p.removeprefix("./") for p in files}
+    # A test file the task names is not required: the Coder is asked for code, not tests.
+    wanted = [f for f in contract.get("files", []) if _is_code(f)]
+    broken += [f"file {f}: not written" for f in wanted if f not in paths]
+    for module in contract.get("modules", []):
+        stem = module.replace(".", "/")
+        if not {f"{stem}.py", f"{stem}/__init__.py", f"{stem}/__main__.py"} & paths:
+            broken.append(f"module {module}: not written")
+    for command in contract.get("commands", []):
+        stem = command.replace("-", "_")
+        written = {p.rsplit("/", 1)[-1].removesuffix(".py") for p in paths} | {
+            p.split("/")[0] for p in paths
+        }
+        if stem not in written and not any(
+            f'"{command}"' in t or f"'{command}'" in t for t in files.values()
+        ):
+            broken.append(f"command {command}: no file or entry point names it")
+    return {"kept": not broken, "broken": broken}
+
+
+# --- the cheap repair ------------------------------------------------------------------
+
+
+def words(name: str) -> set[str]:
+    """The words of an identifier (snake_case or CamelCase), lower-cased, generic ones out."""
+    parts = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return {p.lower() for p in parts if len(p) > 1} - _GENERIC
+
+
+def _rename(text: str, old: str, new: str) -> str | None:
+    """The module with every `old` name token (and `"old"` string) renamed; None if unsure."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    out = []
+    for tok in tokens:
+        if tok.type == tokenize.NAME and tok.string == old:
+            tok = tok._replace(string=new)
+        elif tok.type == tokenize.STRING and tok.string in (f'"{old}"', f"'{old}'"):
+            tok = tok._replace(string=repr(new))
+        out.append(tok)
+    try:
+        return tokenize.untokenize(out)
+    except ValueError:
+        return None
+
+
+def _uses(files: Mapping[str, str], name: str) -> bool:
+    """Whether the code modules (tests aside) hold the name anywhere."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    return any(pattern.search(text) for path, text in files.items() if _is_code(path))
+
+
+def keep_names(
+    files: dict[str, str], contract: Contract | None
+) -> tuple[dict[str, str], list[str]]:
+    """Rename, back to the task's name, a function or class the code named otherwise.
+
+    Only when the task's name appears nowhere in the code, and exactly one top-level
+    definition the task does not name can be it: its parameters fit, and it shares a word
+    with the task's name (or it is the code's only public definition of that kind).
+    Returns the files and what was renamed.
+    """
+    changes: list[str] = []
+    if not contract:
+        return files, changes
+    fixed = {e["name"] for e in contract.get("callables", []) if not e["owner"]}
+    for entry in contract.get("callables", []):
+        name = entry["name"]
+        if entry["owner"] or _uses(files, name):
+            continue
+        code = defined(files)
+        if entry["kind"] == "class":
+            pool = {n: code.classes[n].get("__init__") for n in code.classes}
+        else:
+            pool = dict(code.functions)
+        spare = {n: a for n, a in pool.items() if n not in fixed and not n.startswith("_")}
+        fits = [
+            n
+            for n, args in spare.items()
+            if args is None or _fits(args, entry, entry["kind"] == "class")
+        ]
+        alike = [n for n in fits if words(n) & words(name)]
+        chosen = alike if alike else (fits if len(spare) == 1 else [])
+        if len(chosen) != 1:
+            continue
+        renamed = {
+            p: _rename(t, chosen[0], name) if p.endswith(".py") else t for p, t in files.items()
+        }
+        if any(t is None or (p.endswith(".py") and _parse(t) is None) for p, t in renamed.items()):
+            continue
+        files = {p: str(t) for p, t in renamed.items()}
+        changes.append(f"renamed {chosen[0]} to {name}, the task's name")
+    return files, changes
+
+
+# --- plans and tests -------------------------------------------------------------------
+
+_PLAN_NAME = re.compile(r"(?<![\w.])(?:def\s+|class\s+)?([A-Za-z_]\w{0,79})(?=\(|`)")
+
+
+def _texts(data: Any) -> list[str]:
+    """Every string inside plain data (a plan, an idea brief)."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, Mapping):
+        return [t for value in data.values() for t in _texts(value)]
+    if isinstance(data, list | tuple):
+        return [t for value in data for t in _texts(value)]
+    return []
+
+
+def _replace(data: Any, old: str, new: str) -> Any:
+    """The same plain data with every whole-word `old` in its strings made `new`."""
+    if isinstance(data, str):
+        return re.sub(rf"(?<!\w){re.escape(old)}(?!\w)", new, data)
+    if isinstance(data, Mapping):
+        return {key: _replace(value, old, new) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_replace(value, old, new) for value in data]
+    return data
+
+
+def correct_names(
+    data: dict[str, Any], contract: Contract | None, what: str = "plan"
+) -> tuple[dict[str, Any], list[str]]:
+    """Plain data (a plan, an idea brief) with the task's names put back; notes say so.
+
+    A callable of the task that the text never names was renamed when the text names, as a
+    call or in backticks, another identifier that shares a word with it (or, when the task
+    fixes one callable, the text's only other one).
+    """
+    if not contract or not data:
+        return data, []
+    notes: list[str] = []
+    fixed = {e["name"] for e in contract.get("callables", [])}
+    top = [e for e in contract.get("callables", []) if not e["owner"]]
+    for entry in top:
+        name = entry["name"]
+        text = "\n".join(_texts(data))
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+            continue
+        named = {n for n in _PLAN_NAME.findall(text) if n not in fixed and n not in _BUILTINS}
+        alike = sorted(n for n in named if words(n) & words(name))
+        renamed = alike or (sorted(named) if len(top) == 1 and len(named) == 1 else [])
+        for old in renamed:
+            data = _replace(data, old, name)
+            notes.append(f"the {what} named {old} where the task says {name}; corrected")
+    return data, notes
+
+
+def correct_plan(
+    plan: dict[str, Any], contract: Contract | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The plan with the task's names (`correct_names`) and code files put back.
+
+    A code file the task fixes that the plan does not list replaces the plan's first other
+    code file.
+    """
+    plan, notes = correct_names(plan, contract)
+    if not contract or not plan:
+        return plan, notes
+    paths = [f["path"] for f in plan.get("files", [])]
+    for wanted in contract.get("files", []):
+        others = [p for p in paths if _is_code(p) and p not in contract["files"]]
+        if wanted in paths or not _is_code(wanted) or not others:
+            continue
+        plan = _replace(plan, others[0], wanted)
+        paths = [f["path"] for f in plan.get("files", [])]
+        notes.append(f"the plan wrote {others[0]} where the task says {wanted}; corrected")
+    return plan, notes
+
+
+def foreign_names(code: str, known: set[str]) -> set[str]:
+    """The names a test reads that nothing defines: not `known`, a built-in, or its own."""
+    tree = _parse(code)
+    if tree is None:
+        return set()
+    own = bound_names(tree) | {"pytest"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            own.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            own.add(node.name)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return read - own - known - _BUILTINS
