@@ -18,8 +18,10 @@ work while the product's modules move.
 from __future__ import annotations
 
 import ast
+import doctest
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -208,6 +210,35 @@ def wrong_variants(reference: dict[str, str]) -> dict[str, dict[str, str]]:
     return {"empty": dict.fromkeys(reference, ""), "stubbed": stubbed}
 
 
+_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def stated_examples(task: Task) -> tuple[int, list[str]]:
+    """Run the `>>>` examples of the task's stubs against its one-file reference, in process.
+
+    Returns how many examples ran and the failures, so a task never states an example its
+    own reference contradicts. Only our reference runs here, never generated code.
+    """
+    if task.multi_file:
+        return 0, []
+    [code] = task.reference().values()
+    namespace: dict[str, object] = {"__name__": "solution"}
+    exec(compile(code, f"{task.name}/reference.py", "exec"), namespace)
+    parser, ran, failed = doctest.DocTestParser(), 0, []
+    for block in _BLOCK.findall(task.text()):
+        for node in ast.walk(ast.parse(block)):
+            if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                continue
+            docstring = ast.get_docstring(node, clean=False) or ""
+            test = parser.get_doctest(docstring, dict(namespace), node.name, task.name, 0)
+            runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+            out: list[str] = []
+            result = runner.run(test, out=out.append)
+            ran += result.attempted
+            failed += [f"{task.name}: {node.name}: {''.join(out)[:400]}"] if result.failed else []
+    return ran, failed
+
+
 def suite_problems(found: list[Task]) -> list[str]:
     """What the suite lacks against issue 25's targets, and files the tasks do not name."""
     problems = []
@@ -224,6 +255,10 @@ def suite_problems(found: list[Task]) -> list[str]:
             problems.append(f"{task.name}: a docstring task without `>>>` examples")
         if task_broken := names_kept(task.reference(), task):
             problems.append(f"{task.name}: the reference breaks the contract: {task_broken}")
+        ran, failed = stated_examples(task)
+        problems += failed
+        if "docstring" in task.kinds and not ran:
+            problems.append(f"{task.name}: no `>>>` example ran")
     return problems
 
 
