@@ -2,7 +2,9 @@ from solution import redact
 
 
 def test_examples():
-    assert redact("login user=bob password=hunter2 retry=3") == "login user=bob password=*** retry=3"
+    assert (
+        redact("login user=bob password=hunter2 retry=3") == "login user=bob password=*** retry=3"
+    )
     assert redact("DB_PASSWORD: s3cr3t, HOST: db") == "DB_PASSWORD: ***, HOST: db"
 
 

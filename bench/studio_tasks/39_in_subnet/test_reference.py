@@ -1,5 +1,4 @@
 import pytest
-
 from solution import in_subnet
 
 
@@ -24,8 +23,13 @@ def test_ipv6_and_mixed_versions():
 
 @pytest.mark.parametrize(
     ("address", "network"),
-    [("10.0.0.300", "10.0.0.0/8"), ("hello", "10.0.0.0/8"), ("10.0.0.1", "10.0.0.5/24"),
-     ("10.0.0.1", "10.0.0.0/33"), ("10.0.0.1", "")],
+    [
+        ("10.0.0.300", "10.0.0.0/8"),
+        ("hello", "10.0.0.0/8"),
+        ("10.0.0.1", "10.0.0.5/24"),
+        ("10.0.0.1", "10.0.0.0/33"),
+        ("10.0.0.1", ""),
+    ],
 )
 def test_invalid_input_raises(address, network):
     with pytest.raises(ValueError):

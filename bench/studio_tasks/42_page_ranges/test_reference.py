@@ -1,5 +1,4 @@
 import pytest
-
 from solution import parse_pages
 
 
@@ -18,7 +17,9 @@ def test_overlaps_are_merged():
     assert parse_pages("1-5,3-7,5") == [1, 2, 3, 4, 5, 6, 7]
 
 
-@pytest.mark.parametrize("spec", ["", "  ", "0", "0-2", "5-3", "1,,2", "a-b", "1-", "-3", "1;2", "2.5"])
+@pytest.mark.parametrize(
+    "spec", ["", "  ", "0", "0-2", "5-3", "1,,2", "a-b", "1-", "-3", "1;2", "2.5"]
+)
 def test_bad_selections(spec):
     with pytest.raises(ValueError):
         parse_pages(spec)

@@ -1,5 +1,4 @@
 import pytest
-
 from solution import expand_field
 
 
@@ -21,8 +20,17 @@ def test_sorted_and_unique():
 
 @pytest.mark.parametrize(
     ("field", "low", "high"),
-    [("60", 0, 59), ("0", 1, 31), ("5-2", 0, 59), ("*/0", 0, 59), ("", 0, 59),
-     ("1,,2", 0, 59), ("mon", 0, 6), ("1-", 0, 59), ("20-70/5", 0, 59)],
+    [
+        ("60", 0, 59),
+        ("0", 1, 31),
+        ("5-2", 0, 59),
+        ("*/0", 0, 59),
+        ("", 0, 59),
+        ("1,,2", 0, 59),
+        ("mon", 0, 6),
+        ("1-", 0, 59),
+        ("20-70/5", 0, 59),
+    ],
 )
 def test_bad_fields(field, low, high):
     with pytest.raises(ValueError):

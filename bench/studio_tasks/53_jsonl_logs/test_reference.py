@@ -37,7 +37,12 @@ def logs(tmp_path: Path) -> list[str]:
 def test_read_records(tmp_path):
     records, bad = read_records(logs(tmp_path))
     assert [r["msg"] for r in records] == [
-        "started", "db timeout", "slow query", "no level here", "job 7 failed", "job 8 done",
+        "started",
+        "db timeout",
+        "slow query",
+        "no level here",
+        "job 7 failed",
+        "job 8 done",
     ]
     assert bad == 2
 
@@ -65,7 +70,10 @@ def test_clean_file_says_nothing_on_stderr(tmp_path, capsys):
 def test_python_dash_m(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "logstats", *logs(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0
     assert result.stdout.splitlines()[0] == "ERROR 2"

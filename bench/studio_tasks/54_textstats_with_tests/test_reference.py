@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from textstats import average_word_length, sentence_count, word_count
 
 ROOT = Path(__file__).resolve().parent
@@ -48,7 +47,11 @@ def run_user_tests(folder: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(pytest.__file__).resolve().parents[1])}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_textstats.py"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=60,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -34,8 +34,7 @@ def test_done_without_such_item(tmp_path, capsys):
     main(["--file", f, "add", "one"])
     capsys.readouterr()
     assert main(["--file", f, "done", "5"]) == 1
-    out, err = capsys.readouterr()
-    assert err.strip()
+    assert capsys.readouterr().err.strip()
     assert load(f) == [{"text": "one", "done": False}]
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from units import convert as convert_module
 from units.convert import UnitError, convert
 from units.table import FACTORS

@@ -1,5 +1,4 @@
 import pytest
-
 from confkit import ConfigError, load
 from confkit.errors import ConfigError as ErrorsConfigError
 from confkit.parser import parse

@@ -9,7 +9,10 @@ ROOT = Path(__file__).resolve().parent
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "renamer", *args], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "renamer", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=30,
     )
 

@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from dateparse import parse_date
 
 ROOT = Path(__file__).resolve().parent
@@ -21,8 +20,17 @@ def parse_date(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["2024-03-05", "05/03/2024", "5/3/2024", "5 March 2024", "5 Mar 2024", "March 5, 2024",
-     "Mar 5, 2024", "  5 MARCH 2024 ", "march 5, 2024"],
+    [
+        "2024-03-05",
+        "05/03/2024",
+        "5/3/2024",
+        "5 March 2024",
+        "5 Mar 2024",
+        "March 5, 2024",
+        "Mar 5, 2024",
+        "  5 MARCH 2024 ",
+        "march 5, 2024",
+    ],
 )
 def test_every_format(text):
     assert parse_date(text) == date(2024, 3, 5)
@@ -46,7 +54,11 @@ def run_user_tests(folder: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(Path(pytest.__file__).resolve().parents[1])}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_dateparse.py"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=60,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

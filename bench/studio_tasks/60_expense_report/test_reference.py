@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from expenses.load import read_expenses
 from expenses.report import totals_by_category
 
@@ -50,7 +49,10 @@ def test_totals_one_month_and_ties():
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "expenses", *args], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "expenses", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=30,
     )
 
@@ -59,7 +61,10 @@ def test_cli(export):
     result = run(str(export))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "housing: 800.00", "groceries: 78.50", "fun: 12.50", "total: 891.00",
+        "housing: 800.00",
+        "groceries: 78.50",
+        "fun: 12.50",
+        "total: 891.00",
     ]
 
 

@@ -41,7 +41,10 @@ def test_build_index(tmp_path):
 def test_cli_lists_tags(tmp_path, capsys):
     assert main([str(make_notes(tmp_path))]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "finance (1)", "ideas (1)", "todo (2)", "work (2)",
+        "finance (1)",
+        "ideas (1)",
+        "todo (2)",
+        "work (2)",
     ]
 
 

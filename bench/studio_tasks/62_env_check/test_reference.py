@@ -12,8 +12,12 @@ EXAMPLE = "# settings\nDATABASE_URL=postgres://localhost/app\nexport SECRET_KEY=
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "envcheck", *args], cwd=cwd, env=env, capture_output=True,
-        text=True, timeout=30,
+        [sys.executable, "-m", "envcheck", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -29,7 +33,10 @@ def test_missing_and_extra_in_the_current_folder(tmp_path):
     result = run(tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "missing: DATABASE_URL", "missing: SECRET_KEY", "extra: A_LOCAL", "extra: Z_LOCAL",
+        "missing: DATABASE_URL",
+        "missing: SECRET_KEY",
+        "extra: A_LOCAL",
+        "extra: Z_LOCAL",
     ]
 
 
