@@ -511,7 +511,7 @@ def tidied_single(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rs:
         files = r.get("files") or {}
         tidy, _ = tidy_files(files)
-        out.append({**r, **(hidden_tests(TASKS / r["task"], tidy) if files else {})})
+        out.append({**r, "files": tidy, **(hidden_tests(TASKS / r["task"], tidy) if files else {})})
     return out
 
 
