@@ -622,11 +622,13 @@ def cmd_check(args: argparse.Namespace) -> None:
     - every obviously wrong variant fails them (`studio_suite.wrong_variants`: the
       reference's files left empty, and every function's body made `return None`), so the
       tests are not vacuous (skipped with `--quick`);
-    - every task's metadata is sound, its `>>>` examples hold for its reference, and the
-      suite has the mix issue 25 asks for (`studio_suite.suite_problems`).
+    - every task's metadata is sound and its `>>>` examples hold for its reference
+      (`studio_suite.task_problems`), and the whole suite has the mix issue 25 asks for
+      (`studio_suite.suite_problems`).
     """
     found = suite.tasks(args.tasks)
-    problems = suite.suite_problems(found) if not args.tasks else []
+    problems = [] if args.tasks else suite.suite_problems(found)
+    problems += [p for task in found for p in suite.task_problems(task)]
     passed = caught = variants = 0
     for task in found:
         start = time.perf_counter()

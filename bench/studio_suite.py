@@ -239,8 +239,23 @@ def stated_examples(task: Task) -> tuple[int, list[str]]:
     return ran, failed
 
 
+def task_problems(task: Task) -> list[str]:
+    """What is wrong with one task's files: unnamed contract files, examples, the contract."""
+    text = task.text()
+    problems = [f"{task.name}: task.md never names {f}" for f in task.files if f not in text]
+    if "docstring" in task.kinds and ">>>" not in text:
+        problems.append(f"{task.name}: a docstring task without `>>>` examples")
+    if broken := names_kept(task.reference(), task):
+        problems.append(f"{task.name}: the reference breaks the contract: {broken}")
+    ran, failed = stated_examples(task)
+    problems += failed
+    if "docstring" in task.kinds and not ran:
+        problems.append(f"{task.name}: no `>>>` example ran")
+    return problems
+
+
 def suite_problems(found: list[Task]) -> list[str]:
-    """What the suite lacks against issue 25's targets, and files the tasks do not name."""
+    """What the suite lacks against issue 25's targets."""
     problems = []
     counts = kind_counts(found)
     if len(found) < TARGETS["tasks"]:
@@ -248,17 +263,6 @@ def suite_problems(found: list[Task]) -> list[str]:
     for kind in ("docstring", "multi-file", "raises"):
         if counts[kind] < TARGETS[kind]:
             problems.append(f"{counts[kind]} {kind} tasks; at least {TARGETS[kind]} wanted")
-    for task in found:
-        text = task.text()
-        problems += [f"{task.name}: task.md never names {f}" for f in task.files if f not in text]
-        if "docstring" in task.kinds and ">>>" not in text:
-            problems.append(f"{task.name}: a docstring task without `>>>` examples")
-        if task_broken := names_kept(task.reference(), task):
-            problems.append(f"{task.name}: the reference breaks the contract: {task_broken}")
-        ran, failed = stated_examples(task)
-        problems += failed
-        if "docstring" in task.kinds and not ran:
-            problems.append(f"{task.name}: no `>>>` example ran")
     return problems
 
 
