@@ -1,14 +1,19 @@
 """Studio benchmark: a single call to the Coder's model against the whole graph.
 
-Each task in `bench/studio_tasks/NN_name/` has `task.md` (what the agents see) and
-`test_reference.py` (hidden tests the agents never see; `reference.py` is a solution
-that passes them, checked by `check`). A task counts as solved when every hidden test
-passes in the sandbox.
+Each task in `bench/studio_tasks/NN_name/` has `task.md` (what the agents see),
+`test_reference.py` (hidden tests the agents never see), `meta.json` (its kinds and the
+files and names it fixes) and a reference solution that passes the tests (`reference.py`,
+or a `reference/` project tree for a multi-file task); `bench/studio_suite.py` reads them.
+A task counts as solved when every hidden test passes in the sandbox, run against the
+project tree the mode wrote (multi-file tasks included: the tests import its packages and
+run its entry points from the tree's root).
 
 Modes:
 - `single-fenced` / `single-json`: one call to the Coder's model with the task, files as
   fenced blocks or as schema-constrained JSON;
 - `graph-fenced` / `graph-json`: the whole studio graph with that Coder format;
+- `reference`: no model; each task's reference solution stands in for a mode's answer,
+  which checks the harness end to end (every task must be solved);
 - `escalate-fenced`: the graph with the Coder on the 0.5B (`terraqore/coder-0.5b`: the
   Coder's Modelfile with FROM replaced) and the task router's code chain 0.5B -> 1.5B. The
   same run gives "without escalation": the candidate the tests chose among the 0.5B's own,
@@ -22,6 +27,7 @@ over several holds of the model lock and resumed: `run` skips pairs already reco
 
     flock /tmp/terraqore-model.lock python bench/studio.py run --modes single-fenced --limit 6
     python bench/studio.py report
+    python bench/studio.py check      # references pass, wrong variants fail, the suite's mix
 """
 
 from __future__ import annotations
@@ -35,13 +41,22 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-TASKS = Path(__file__).with_name("studio_tasks")
+from bench import studio_suite as suite
+
+TASKS = suite.TASKS
 RESULTS = Path(__file__).with_name("results") / "studio.jsonl"
-MODES = ("single-fenced", "single-json", "graph-fenced", "graph-json", "escalate-fenced")
+MODES = (
+    "single-fenced",
+    "single-json",
+    "graph-fenced",
+    "graph-json",
+    "escalate-fenced",
+    "reference",
+)
 SMALL_CODER = "terraqore/coder-0.5b"
 CHAIN = [f"local:{SMALL_CODER}", "local:terraqore/coder"]
 COMMIT = subprocess.run(
@@ -50,38 +65,35 @@ COMMIT = subprocess.run(
 
 
 def tasks(names: list[str] | None = None) -> list[Path]:
-    found = sorted(p for p in TASKS.iterdir() if (p / "task.md").is_file())
-    if names:
-        found = [p for p in found if p.name in names or p.name.split("_", 1)[1] in names]
-    return found
+    """The task folders (ids, or the part after the number, select some)."""
+    return [t.path for t in suite.tasks(names)]
 
 
 def hidden_tests(task: Path, files: dict[str, str]) -> dict[str, Any]:
-    """Run the task's reference tests against the generated files, in the sandbox."""
+    """Run the task's hidden tests against the written project tree, in the sandbox.
+
+    The tree goes in as written (folders kept) with the tests at its root, which is where
+    pytest runs and what its imports and `python -m` entry points see; `placed` only moves
+    a lone module or an extra top folder where the task's names say (fair to every mode).
+    """
     from terraqore.codecheck.sandbox import run_pytest
 
-    project = {p: t for p, t in files.items() if not p.endswith("test_reference.py")}
-    renamed = False
-    if "solution.py" not in project:
-        # Fair to both modes: a lone module under another name still counts as the solution.
-        modules = [
-            p for p in project if p.endswith(".py") and not p.split("/")[-1].startswith("test")
-        ]
-        if len(modules) == 1:
-            project["solution.py"] = project[modules[0]]
-            renamed = True
-    project["test_reference.py"] = (task / "test_reference.py").read_text()
-    result = run_pytest(project, ["test_reference.py"])
+    meta = suite.load(task)
+    project, how = suite.placed(files, meta)
+    project[suite.HIDDEN] = meta.hidden_tests()
+    result = run_pytest(project, [suite.HIDDEN])
     return {
         "solved": bool(result.tests) and not result.failed and not result.timed_out,
         "hidden_passed": result.passed,
         "hidden_run": len(result.tests),
-        "renamed": renamed,
+        "renamed": how == "renamed",
+        "placed": how,
         "sandbox": result.sandbox.split(":")[0],
     }
 
 
 def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """One call to the Coder's model; the files it wrote (folders kept) and its usage."""
     from langchain_core.messages import HumanMessage
 
     from agents.coder import FORMATS, CoderFiles, parse_fenced
@@ -92,7 +104,7 @@ def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any
     messages = [HumanMessage(content=f"{task_text}\n\n{FORMATS[fmt]}")]
     if fmt == "json":
         answer, usage = ask_structured("coder", ctx.coder, messages, CoderFiles)
-        return {f.path: f.content for f in answer.files}, list(usage)
+        return {f.path: f.content for f in answer.files}, [dict(u) for u in usage]
     text, record = ask_text("coder", ctx.coder, messages)
     return parse_fenced(text), [dict(record)]
 
@@ -111,7 +123,7 @@ def whole_graph(
     )
     if escalate:
         ctx = Context(coder_format=fmt, coder=AgentConfig(model=SMALL_CODER))
-    out = graph.invoke({"task": task_text}, context=ctx)
+    out = cast(Any, graph).invoke({"task": task_text}, context=ctx)
     validation = out.get("validation") or {}
     extra = {
         "context_candidates": ctx.coder_candidates,
@@ -151,12 +163,16 @@ def whole_graph(
 
 
 def run_one(task: Path, mode: str, candidates: int = 0) -> dict[str, Any]:
+    """One task in one mode, as a record: the files written, the usage and the hidden tests."""
     text = (task / "task.md").read_text()
-    kind, fmt = mode.split("-")
+    kind, _, fmt = mode.partition("-")
     record: dict[str, Any] = {"task": task.name, "mode": mode, "commit": COMMIT}
     start = time.perf_counter()
+    usage: list[dict[str, Any]]
     try:
-        if kind == "single":
+        if kind == "reference":
+            files, usage = suite.load(task).reference(), []
+        elif kind == "single":
             files, usage = single(text, fmt)
         else:
             files, usage, extra = whole_graph(
@@ -217,7 +233,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     if not todo:
         print("nothing left to run")
         return
-    warm_up(args.modes)
+    if any(m != "reference" for m in args.modes):
+        warm_up(args.modes)
     for task, mode in todo:
         saved = os.environ.get("TERRAQORE_ROUTES")
         if mode.startswith("escalate"):
@@ -350,11 +367,22 @@ def dollars(tokens_in: int, tokens_out: int) -> float:
     return (tokens_in * s.reference_price_input + tokens_out * s.reference_price_output) / 1e6
 
 
-def print_modes(by_mode: dict[str, list[dict[str, Any]]]) -> None:
+def names_broken(r: dict[str, Any]) -> list[str]:
+    """What the record's written files break of its task's contract (`meta.json`)."""
+    try:
+        task = suite.load(TASKS / r["task"])
+    except (OSError, ValueError):
+        return ["task not in the suite"]
+    return suite.names_kept(r.get("files") or {}, task)
+
+
+def print_modes(by_mode: dict[str, list[dict[str, Any]]], title: str = "all tasks") -> None:
+    """Per mode: pass rate, wall time, tokens, and the share of builds keeping the names."""
+    print(f"\n{title}\n")
     print(
-        "| mode | tasks | solved | pass rate | hidden tests passed | median s | p90 s | tokens per task | errors |"
+        "| mode | tasks | solved | pass rate | hidden tests passed | median s | p90 s | tokens per task | keep the task's names | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for mode in [*MODES, "single-fenced, tidied"]:
         rs = by_mode.get(mode, [])
         if not rs:
@@ -362,12 +390,47 @@ def print_modes(by_mode: dict[str, list[dict[str, Any]]]) -> None:
         secs = [r["seconds"] for r in rs]
         solved = sum(bool(r.get("solved")) for r in rs)
         errors = sum("error" in r for r in rs)
+        kept = sum(not names_broken(r) for r in rs)
         hidden = f"{sum(r.get('hidden_passed', 0) for r in rs)} of {sum(r.get('hidden_run', 0) for r in rs)}"
         print(
             f"| {mode} | {len(rs)} | {solved} | {solved / len(rs):.0%} | {hidden} | "
             f"{statistics.median(secs):.1f} | {percentile(secs, 0.9):.1f} | "
-            f"{statistics.mean(tokens_of(r) for r in rs):.0f} | {errors} |"
+            f"{statistics.mean(tokens_of(r) for r in rs):.0f} | {kept} ({kept / len(rs):.0%}) | {errors} |"
         )
+
+
+def subsets(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The records split the ways the report shows them: split, shape, kind."""
+    meta = {t.name: t for t in suite.tasks()}
+    known = [r for r in rows if r["task"] in meta]
+    out: dict[str, list[dict[str, Any]]] = {
+        "dev split": [r for r in known if meta[r["task"]].split == "dev"],
+        "held-out split": [r for r in known if meta[r["task"]].split == "held-out"],
+        "multi-file tasks": [r for r in known if meta[r["task"]].multi_file],
+        "one-file tasks": [r for r in known if not meta[r["task"]].multi_file],
+    }
+    for kind in ("docstring", "raises"):
+        out[f"{kind} tasks"] = [r for r in known if kind in meta[r["task"]].kinds]
+    return out
+
+
+def print_differences(by_mode: dict[str, list[dict[str, Any]]]) -> None:
+    """For each pair of modes run on the same tasks: what one solved and the other did not."""
+    solved = {m: {r["task"]: bool(r.get("solved")) for r in rs} for m, rs in by_mode.items()}
+    modes = [m for m in MODES if m in solved]
+    if len(modes) < 2:
+        return
+    print("\n| mode A | mode B | tasks both ran | only A solved | only B solved |")
+    print("|---|---|---|---|---|")
+    for i, a in enumerate(modes):
+        for b in modes[i + 1 :]:
+            both = sorted(solved[a].keys() & solved[b].keys())
+            only_a = [t for t in both if solved[a][t] and not solved[b][t]]
+            only_b = [t for t in both if solved[b][t] and not solved[a][t]]
+            print(
+                f"| {a} | {b} | {len(both)} | {len(only_a)}: {', '.join(only_a) or '-'} | "
+                f"{len(only_b)}: {', '.join(only_b) or '-'} |"
+            )
 
 
 def print_agents(mode: str, rs: list[dict[str, Any]]) -> None:
@@ -449,7 +512,7 @@ def tidied_single(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rs:
         files = r.get("files") or {}
         tidy, _ = tidy_files(files)
-        out.append({**r, **(hidden_tests(TASKS / r["task"], tidy) if files else {})})
+        out.append({**r, "files": tidy, **(hidden_tests(TASKS / r["task"], tidy) if files else {})})
     return out
 
 
@@ -464,8 +527,8 @@ def print_escalation(rs: list[dict[str, Any]], reference: list[dict[str, Any]]) 
     print(f"\nescalation, chain {' -> '.join(CHAIN)} ({n} tasks; {escalated} escalated)\n")
     print("| | solved | pass rate | tokens per task | median s | p90 s | at the reference price |")
     print("|---|---|---|---|---|---|---|")
-    rows = (
-        ("without escalation (0.5B only)", [x["solved"] for x in split], split),
+    rows: tuple[tuple[str, list[bool], list[dict[str, Any]]], ...] = (
+        ("without escalation (0.5B only)", [bool(x["solved"]) for x in split], split),
         (
             "with escalation",
             [bool(r.get("solved")) for r in rs],
@@ -509,6 +572,21 @@ def cmd_report(args: argparse.Namespace) -> None:
     if by_mode.get("single-fenced"):
         by_mode["single-fenced, tidied"] = tidied_single(by_mode["single-fenced"])
     print_modes(by_mode)
+    print_differences({m: rs for m, rs in by_mode.items() if m in MODES})
+    tidied = {r["task"]: r for r in by_mode.get("single-fenced, tidied", [])}
+    for title, part in subsets(rows).items():
+        if part:
+            parted: dict[str, list[dict[str, Any]]] = {}
+            for r in part:
+                parted.setdefault(r["mode"], []).append(r)
+                if r["mode"] == "single-fenced" and r["task"] in tidied:
+                    parted.setdefault("single-fenced, tidied", []).append(tidied[r["task"]])
+            print_modes(parted, title)
+    broken = [(r["mode"], r["task"], b) for r in rows if (b := names_broken(r))]
+    if broken:
+        print("\nbuilds that do not keep the task's names\n")
+        for mode, task, what in broken:
+            print(f"- {mode} {task}: {'; '.join(what)}")
     for mode in MODES:
         if mode.startswith(("graph", "escalate")) and by_mode.get(mode):
             print_agents(mode, by_mode[mode])
@@ -519,10 +597,10 @@ def cmd_report(args: argparse.Namespace) -> None:
     for r in rows:
         per_task.setdefault(r["task"], {})[r["mode"]] = r
     modes = [m for m in MODES if m in by_mode]
-    print("\n| task | " + " | ".join(modes) + " |")
-    print("|---|" + "---|" * len(modes))
+    print("\n| task | split | " + " | ".join(modes) + " |")
+    print("|---|---|" + "---|" * len(modes))
     for task, res in sorted(per_task.items()):
-        cells = []
+        cells = [suite.split_of(task)]
         for m in modes:
             r = res.get(m)
             if r is None:
@@ -539,13 +617,50 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    """Every reference solution passes its hidden tests (run in the same sandbox)."""
-    bad = []
-    for task in tasks(args.tasks):
-        result = hidden_tests(task, {"solution.py": (task / "reference.py").read_text()})
-        if not result["solved"]:
-            bad.append(task.name)
-    print(f"{len(tasks(args.tasks)) - len(bad)} reference solutions pass; failing: {bad}")
+    """Verify the suite in the sandbox; exit 1 on any problem.
+
+    - every reference solution passes its hidden tests;
+    - every obviously wrong variant fails them (`studio_suite.wrong_variants`: the
+      reference's files left empty, and every function's body made `return None`), so the
+      tests are not vacuous (skipped with `--quick`);
+    - every task's metadata is sound and its `>>>` examples hold for its reference
+      (`studio_suite.task_problems`), and the whole suite has the mix issue 25 asks for
+      (`studio_suite.suite_problems`).
+    """
+    found = suite.tasks(args.tasks)
+    problems = [] if args.tasks else suite.suite_problems(found)
+    problems += [p for task in found for p in suite.task_problems(task)]
+    passed = caught = variants = 0
+    for task in found:
+        start = time.perf_counter()
+        reference = task.reference()
+        if hidden_tests(task.path, reference)["solved"]:
+            passed += 1
+        else:
+            problems.append(f"{task.name}: the reference fails its hidden tests")
+        wrong = {} if args.quick else suite.wrong_variants(reference)
+        for label, files in wrong.items():
+            variants += 1
+            if hidden_tests(task.path, files)["solved"]:
+                problems.append(f"{task.name}: the {label} variant passes the hidden tests")
+            else:
+                caught += 1
+        print(f"{task.name:<26} {task.split:<9} {time.perf_counter() - start:5.1f} s", flush=True)
+    counts = suite.kind_counts(found)
+    splits = {s: sum(t.split == s for t in found) for s in suite.SPLITS}
+    print(
+        f"\n{len(found)} tasks: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + "; "
+        + ", ".join(f"{n} {s}" for s, n in splits.items())
+    )
+    print(f"{passed} of {len(found)} reference solutions pass")
+    if not args.quick:
+        print(f"{caught} of {variants} wrong variants fail")
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    if problems:
+        sys.exit(1)
 
 
 def main() -> None:
@@ -561,6 +676,7 @@ def main() -> None:
             "--modes", nargs="*", default=["single-fenced", "graph-fenced"], choices=MODES
         )
         p.add_argument("--limit", type=int, default=0, help="run at most this many new pairs")
+        p.add_argument("--quick", action="store_true", help="check: skip the wrong variants")
         p.add_argument(
             "--candidates",
             type=int,

@@ -97,8 +97,13 @@ EXTRA = {
 
 
 def queries() -> dict[str, str]:
-    """Each task's name and text (the suite's, then the demo's and the README's)."""
-    found = {p.name: (p / "task.md").read_text() for p in sorted(TASKS.iterdir()) if p.is_dir()}
+    """Each labelled task's name and text (the suite's first 24, whose subjects `SUBJECTS`
+    names, then the demo's and the README's); later suite tasks carry no label."""
+    found = {
+        p.name: (p / "task.md").read_text()
+        for p in sorted(TASKS.iterdir())
+        if p.is_dir() and p.name in SUBJECTS
+    }
     return {**found, **EXTRA, **CONTROLS}
 
 

@@ -6,7 +6,8 @@ itself, before any agent runs:
 
 - functions and classes with their parameters, from `def`/`class` lines (a method is a `def`
   indented under a `class`) and from `name(args)` in prose (`slugify(text)`; a call with
-  literal arguments, `slugify("Hi")`, fixes the name and how many arguments it takes);
+  literal arguments, `slugify("Hi")`, fixes the name and how many arguments it takes), and
+  classes named in prose (`ConfigError(Exception)`, "an exception class `UnitError`");
 - `.py` file names, module names (`python -m name`, module `name`), command names
   (command `name`, a `$ name ...` line).
 
@@ -43,8 +44,14 @@ a method), `params` (as written, or None when only example calls were seen) and 
 
 _DEF = re.compile(
     r"^(?P<indent>[ \t]{0,40})(?:async[ \t]+)?(?P<kind>def|class)[ \t]+"
-    r"(?P<name>[A-Za-z_]\w{0,79})[ \t]*(?:\((?P<args>[^()]{0,600})\))?",
+    r"(?P<name>[A-Za-z_]\w{0,79})[ \t]*(?P<open>\()?",
     re.MULTILINE,
+)
+MAX_SIGNATURE = 600
+"""Characters of a `def` line's argument text read (defaults may hold calls: `frozenset()`)."""
+_NAMED_CLASS = re.compile(
+    r"\b(?:exception|error)?[ \t]*class(?:es)?[ \t]+(?:called[ \t]+|named[ \t]+)?"
+    r"`(?P<name>[A-Z]\w{0,79})`"
 )
 _PROSE_CALL = re.compile(r"(?<![\w.])(?P<name>[A-Za-z_]\w{0,79})\((?P<args>[^()\n]{0,300})\)")
 _FILE = re.compile(
@@ -88,6 +95,30 @@ def _params(args: str) -> list[str] | None:
     if a.kwarg:
         out.append(f"**{a.kwarg.arg}")
     return out
+
+
+def _balanced(text: str, start: int) -> str | None:
+    """The text inside the parenthesis opened just before `start`, up to its match.
+
+    None if it does not close within `MAX_SIGNATURE` characters.
+    """
+    depth = 1
+    for i, char in enumerate(text[start : start + MAX_SIGNATURE]):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return text[start : start + i]
+    return None
+
+
+def _bases(name: str, args: str) -> bool:
+    """`ConfigError(Exception)`: a class named with its bases, not a signature."""
+    parts = [a.strip() for a in args.split(",")]
+    return name[:1].isupper() and all(
+        p.isidentifier()
+        and p[:1].isupper()
+        and (p in _BUILTINS or p.endswith(("Error", "Exception", "Base")))
+        for p in parts
+    )
 
 
 def _example_arity(args: str) -> int | None:
@@ -134,7 +165,8 @@ def _defs(text: str) -> list[dict[str, Any]]:
             continue
         inner = bool(functions) and (not classes or functions[-1] > classes[-1][0])
         functions.append(indent)
-        params = _params(match["args"]) if match["args"] is not None else None
+        args = _balanced(text, match.end()) if match["open"] else None
+        params = _params(args) if args is not None else None
         if inner or params is None:
             continue  # a function inside a function is its own business
         if classes:
@@ -157,6 +189,10 @@ def _prose(text: str, fixed: set[str]) -> list[dict[str, Any]]:
     for match in _PROSE_CALL.finditer(text):
         name, args = match["name"], match["args"]
         if name in _BUILTINS or name.startswith("__") or _plural(name, args):
+            continue
+        if _bases(name, args):
+            if name not in fixed and all(e["name"] != name for e in found):
+                found.append(_entry(name, "class"))
             continue
         if len(name) == 1 and _example_arity(args) is None:
             continue  # `f(x)`, `x(t)`: notation, not a name (`f(2) == 4` still counts)
@@ -210,6 +246,11 @@ def read_contract(task: str) -> Contract:
     fixed = {e["name"] for e in callables}
     for entry in _prose(text, fixed):
         callables.append(entry)
+        fixed.add(entry["name"])
+    for match in _NAMED_CLASS.finditer(text):
+        if match["name"] not in fixed:
+            callables.append(_entry(match["name"], "class"))
+            fixed.add(match["name"])
     for name, args, _ in calls(text):
         top = name.split(".")[0]
         if not name or "." in name or top in _BUILTINS:
@@ -231,7 +272,8 @@ def read_contract(task: str) -> Contract:
         if entry["kind"] == "function" and not entry["owner"] and entry["name"][:1].isupper():
             entry["kind"] = "class"  # named only in prose (`LRUCache(capacity)`): its case says
     files = list(dict.fromkeys(m["path"] for m in _FILE.finditer(text)))
-    modules = [(m["a"] or m["b"]).rstrip(".") for m in _MODULE.finditer(text)]
+    # "module `textstats.py`" names the file (already in `files`) and the module `textstats`.
+    modules = [(m["a"] or m["b"]).rstrip(".").removesuffix(".py") for m in _MODULE.finditer(text)]
     modules = list(dict.fromkeys(m for m in modules if m))
     commands = [m["a"] or m["b"] or m["c"] for m in _COMMAND.finditer(text)]
     commands = list(dict.fromkeys(c for c in commands if c not in _NOT_COMMANDS))

@@ -1,0 +1,1 @@
+"""Find files with the same content under a folder."""

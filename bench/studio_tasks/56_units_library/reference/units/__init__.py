@@ -1,0 +1,1 @@
+"""Unit conversion from one table of factors."""

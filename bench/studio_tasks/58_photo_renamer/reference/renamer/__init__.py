@@ -1,0 +1,1 @@
+"""Rename the files of a folder to a prefix and a running number."""

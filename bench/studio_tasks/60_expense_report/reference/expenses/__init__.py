@@ -1,0 +1,1 @@
+"""Totals per category from a bank's CSV export."""

@@ -1,0 +1,1 @@
+"""Hashtags in a folder of markdown notes."""

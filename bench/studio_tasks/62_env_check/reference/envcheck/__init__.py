@@ -1,0 +1,1 @@
+"""Compare a .env file with .env.example."""
