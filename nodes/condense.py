@@ -43,8 +43,8 @@ def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
         "notes": NewTurn(),
         "searched_web": False,
         "draft": "",
-        "stated_in": None,
-        "short_answer": "",
+        "stated": None,
+        "kind": "not_found",
     }
     question = " ".join(state.question.split())
     if not question:
