@@ -1,4 +1,4 @@
-"""Decide: does the cited source state the drafted answer, or only speak of its subject?
+"""Decide: does the cited source state the drafted answer, or only speak of its subject.
 
 The citation check is lexical: a passage that holds a sentence's words supports it. That is
 not enough when the model pins the question on a neighbouring subject and copies its

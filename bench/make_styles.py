@@ -1,21 +1,28 @@
 """Build the question styles that look like users (`bench/data/vital_styles.jsonl`).
 
 Styles, each with its gold article known (the same articles as `make_paraphrases.py`, in the
-same sample order, so a thread can link them):
+same sample order). One call of the local `qwen2.5-coder:1.5b` (temperature 0, a JSON schema,
+a few-shot prompt that stays in the server's prefix cache) per article writes a reworded
+question, a clue and a follow-up; `make_paraphrases.py`'s longer prompt (the passage and its
+forbidden words) kept 7 of its first 64 questions, too few for the time we had:
 
-- `clue`: a trivia question that names its subject only by what it did, made or is known
-  for, written by the local `qwen2.5-coder:1.5b` (temperature 0, a JSON schema) with the
-  paraphrase set's forbidden words (title words, the lead's most distinctive words). Kept
-  with `make_paraphrases.problem`'s rules and a lead overlap of at most `MAX_CLUE_OVERLAP`
-  (the share of its content words found in the lead). Answer: the title.
+- `paraphrased` (round 4): a trivia question whose answer is the subject, in the model's own
+  words, kept with `question_problem`'s rules (it must not name the subject, may hold at
+  most two of the lead's distinctive words, and at most `MAX_PARAPHRASE_OVERLAP` of its
+  content words may be in the lead). Answer: the title.
+
+- `clue`: a trivia question that names its subject only by what it did, made or is famous
+  for. Kept with the same rules and a lead overlap of at most `MAX_CLUE_OVERLAP` (the share
+  of its content words found in the lead). Answer: the title.
 - `followup`: a thread of two turns. The first is the article's kept paraphrase or clue
-  (else "Tell me about <title>."); the second, written by the model in the same call,
-  asks another fact of the lead and refers to the subject only as it/he/she/they/this ...
-  Kept when it holds such a word, does not name the subject, and its answer (1 to 6 words)
-  is in the lead but not in the question. Answer: that span.
-- `statement` and `keywords`: deterministic transforms of the kept paraphrases
-  ("Which island has ...?" becomes "This island has ..."; the keywords are its content
-  words in order). Same gold as the paraphrase.
+  (else "Tell me about <title>."); the second asks another fact of the lead and refers to
+  the subject only as it/he/she/they/this ... Kept when it holds such a word, does not name
+  the subject, and its answer (1 to 6 words) is in the lead but not in the question.
+  Answer: that span.
+- `statement` and `keywords`: deterministic transforms of every kept paraphrase (both
+  rounds) and of every question of `vital_questions.jsonl` (lead-copying and description
+  templates; `origin` says which): "Which island has ...?" becomes "This island has ...";
+  the keywords are its content words in order. Same gold as the question it came from.
 - `followup-keywords`: the follow-up turn as bare keywords (same first turn and gold).
 
 Dev and held-out halves go by a hash of the base question id (`qa_data.hash_split`), so a
@@ -51,9 +58,10 @@ from bench.make_paraphrases import (
     idf,
     lead_overlap,
     problem,
+    stem,
 )
 from bench.make_questions import MODEL, names_subject
-from bench.qa_data import HERE, PARAPHRASES, STYLES, hash_split, normalise
+from bench.qa_data import DATA, HERE, PARAPHRASES, STYLES, hash_split, normalise
 from lake.bronze import RawItem
 from lake.knowledge_base import vital_articles
 from nodes.sources import terms
@@ -63,48 +71,87 @@ RAW = HERE / "results" / "styles_raw.jsonl"
 FIRST_ID = 2000
 """Ids of this set start here (`vital_questions` from 0, paraphrases from 1000)."""
 MAX_CLUE_OVERLAP = 0.5
-SYSTEM = """You write quiz material about a subject. You are given its name, a short
-description and a passage about it. Reply in JSON with three fields:
-- "clue": ONE trivia question whose answer is the subject. Identify the subject only by
-  something it did, made, caused or is known for (a work, a discovery, an event, a record),
-  in plain everyday words, as a quiz host would. Never use the FORBIDDEN words or the
-  subject's name. It ends with a question mark.
-- "follow_up": ONE question a curious person would ask next, after learning the subject's
-  name, about another fact in the passage. Refer to the subject only as "it", "he", "she",
-  "they" or "this <kind of thing>", never by its name.
-- "follow_up_answer": the answer to the follow-up: a short phrase (1 to 5 words) copied
-  exactly from the passage."""
+MAX_PARAPHRASE_OVERLAP = 0.75
+"""Lead-copying questions hold about 0.85 of their words in the lead; a reworded one less."""
+PASSAGE = 360
+"""Characters of the lead shown: enough for a follow-up's fact, short for a fast prompt (the
+system prompt, the same on every call, stays in the server's prefix cache)."""
+SYSTEM = """You write quiz material about a subject, for testing a search engine. You are
+given the subject's name, a short description and the start of an encyclopedia passage.
+Reply in JSON with four fields:
+- "question": a trivia question whose answer is the subject, describing it in your own
+  everyday words (never the subject's name, never the passage's rare words);
+- "clue": another trivia question whose answer is the subject, that identifies it only by
+  something it did, made, caused or is famous for (never the subject's name);
+- "follow_up": the question a person would ask next, once they know the subject, about a
+  fact of the passage, calling the subject only "it", "he", "she", "they" or "this ...";
+- "follow_up_answer": the answer to the follow-up, 1 to 5 words copied from the passage.
+
+Example. Subject: Isaac Asimov. Description: American writer and biochemist (1920-1992).
+Passage: Isaac Asimov was an American writer and professor of biochemistry at Boston
+University. During his lifetime, Asimov was considered one of the "Big Three" science
+fiction writers.
+{"question": "Which American author, who also taught biochemistry, ranks among the three
+giants of science fiction?", "clue": "Who came up with the Three Laws of Robotics?",
+"follow_up": "At which university did he teach?", "follow_up_answer": "Boston University"}
+
+Example. Subject: Sicily. Description: island in the Mediterranean Sea, region of Italy.
+Passage: Sicily is the largest island in the Mediterranean Sea and one of the 20 regions of
+Italy. Its capital is Palermo.
+{"question": "What is the biggest island of the Mediterranean?", "clue": "Which island's
+volcano Etna erupts more often than almost any other in Europe?", "follow_up": "What is
+its capital city?", "follow_up_answer": "Palermo"}"""
+EXAMPLES = {"Isaac Asimov", "Sicily"}
+"""The prompt's examples: their articles are not sampled."""
 PRONOUN = re.compile(r"\b(it|its|he|his|him|she|her|they|their|them|this|these)\b", re.I)
-_QUESTION_WORDS = frozenset({"who", "what", "which", "when", "where", "how", "name", "called"})
+_QUESTION_WORDS = frozenset(
+    [
+        "who",
+        "what",
+        "which",
+        "when",
+        "where",
+        "how",
+        "name",
+        "called",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "their",
+        "him",
+        "them",
+    ]
+)
 
 
 class Styles(BaseModel):
     """What the model writes for one article (the grammar caps the lengths)."""
 
-    clue: str = Field(max_length=220)
+    question: str = Field(max_length=200)
+    clue: str = Field(max_length=200)
     follow_up: str = Field(max_length=160)
     follow_up_answer: str = Field(max_length=60)
 
 
-def ask(client: ollama.Client, item: RawItem, banned: list[str]) -> Styles:
-    """The model's clue and follow-up for one article."""
+def ask(client: ollama.Client, item: RawItem) -> Styles:
+    """The model's question, clue and follow-up for one article."""
     description = str(item.metadata.get("description") or "").strip()
-    user = (
-        f"Subject: {item.title}\nDescription: {description}\n"
-        f"FORBIDDEN words: {', '.join(banned)}\n\nPassage:\n{item.raw[:HEAD]}"
-    )
+    passage = item.raw[:PASSAGE].rsplit(" ", 1)[0]
+    user = f"Subject: {item.title}. Description: {description}.\nPassage: {passage}"
     reply = client.chat(
         model=MODEL,
         messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
         format=Styles.model_json_schema(),
-        options={"temperature": 0, "num_predict": 170, "num_ctx": 2048},
+        options={"temperature": 0, "num_predict": 200, "num_ctx": 2048},
     )
     return Styles.model_validate_json(reply.message.content or "{}")
 
 
 def generate(sample: int, minutes: float) -> None:
     """One model call per sampled article; append to the raw file (resumable)."""
-    items = candidates(sample)
+    items = [i for i in candidates(sample) if i.title not in EXAMPLES]
     weights = idf([a.raw[:HEAD] for a in vital_articles(2000)])
     done = set()
     if RAW.exists():
@@ -125,12 +172,16 @@ def generate(sample: int, minutes: float) -> None:
                 break
             banned = banned_words(item, weights)
             start = time.perf_counter()
-            styles = ask(client, item, banned)
+            styles = ask(client, item)
             seconds = round(time.perf_counter() - start, 2)
             row = {"url": item.url, "title": item.title, "lead": item.raw, "banned": banned}
             with RAW.open("a") as f:
                 f.write(json.dumps({**row, **styles.model_dump(), "seconds": seconds}) + "\n")
-            print(f"{n}/{len(todo)} {seconds}s {item.title}: {styles.clue}", flush=True)
+            print(
+                f"{n}/{len(todo)} {seconds}s {item.title}: {styles.question} | {styles.clue} |"
+                f" {styles.follow_up} = {styles.follow_up_answer}",
+                flush=True,
+            )
     finally:
         srv.stop()
 
@@ -154,9 +205,27 @@ def as_statement(question: str) -> str | None:
 
 def as_keywords(question: str) -> str:
     """The question's content words in order, without question words, each once."""
-    words = [w for w in re.findall(r"[A-Za-z0-9][\w'-]*", question) if w.lower() in terms(w)]
+    words = [w for w in re.findall(r"[A-Za-z0-9][\w'-]*", question) if terms(w)]
     kept = [w for w in words if w.lower() not in _QUESTION_WORDS]
     return " ".join(dict.fromkeys(kept))
+
+
+def question_problem(row: dict[str, Any], question: str, max_overlap: float) -> str | None:
+    """Why a reworded question or clue is dropped, or None to keep it.
+
+    `make_paraphrases.problem`'s rules, except that two of the lead's distinctive words are
+    allowed (a natural question about the Andes says "mountain range" and "South America");
+    the share of its content words found in the lead must stay at most `max_overlap`.
+    """
+    why = problem({**row, "question": question})
+    if why == "uses banned words":
+        banned = {stem(w) for w in row["banned"]}
+        why = "uses banned words" if len({stem(w) for w in terms(question)} & banned) > 2 else None
+        if why is None and len(terms(question)) < 3:
+            why = "too vague"
+    if why is None and lead_overlap(question, row["lead"]) > max_overlap:
+        why = "shares too many words with the lead"
+    return why
 
 
 def follow_up_problem(row: dict[str, Any]) -> str | None:
@@ -177,14 +246,10 @@ def follow_up_problem(row: dict[str, Any]) -> str | None:
 
 
 def finalize() -> None:
-    """Filter the raw file and the paraphrases into the styles file."""
+    """Filter the raw file (and the paraphrases of `make_paraphrases.py`) into the styles."""
     rows = [json.loads(line) for line in RAW.read_text().splitlines() if line]
-    paraphrases = {
-        r["url"]: r
-        for r in (json.loads(line) for line in PARAPHRASES.read_text().splitlines() if line)
-    }
     out: list[dict[str, Any]] = []
-    reasons: dict[str, Counter[str]] = {"clue": Counter(), "followup": Counter()}
+    reasons: dict[str, Counter[str]] = {k: Counter() for k in ("paraphrased", "clue", "followup")}
 
     def add(
         style: str, base: int, row: dict[str, Any], question: str, answer: str, **extra: Any
@@ -205,39 +270,43 @@ def finalize() -> None:
             }
         )
 
+    def forms(base: int, row: dict[str, Any], question: str, answer: str, origin: str) -> None:
+        statement = as_statement(question)
+        if statement:
+            add("statement", base, row, statement, answer, origin=origin)
+        add("keywords", base, row, as_keywords(question), answer, origin=origin)
+
     for n, row in enumerate(rows):
         title = re.sub(r"\s*\(.*?\)", "", row["title"]).strip()
-        clue_row = {**row, "question": row["clue"]}
-        why = problem(clue_row)
-        if why is None and lead_overlap(row["clue"], row["lead"]) > MAX_CLUE_OVERLAP:
-            why = "shares too many words with the lead"
+        first = f"Tell me about {title}."
+        clue = row["clue"].strip()
+        why = question_problem(row, clue, MAX_CLUE_OVERLAP)
         if why:
             reasons["clue"][why] += 1
         else:
-            add("clue", FIRST_ID + 10_000 + n, row, row["clue"].strip(), title)
+            add("clue", FIRST_ID + 10_000 + n, row, clue, title)
+            first = clue
+        question = row["question"].strip()
+        why = question_problem(row, question, MAX_PARAPHRASE_OVERLAP)
+        if why:
+            reasons["paraphrased"][why] += 1
+        else:
+            add("paraphrased", FIRST_ID + n, row, question, title)
+            forms(FIRST_ID + n, row, question, title, "paraphrased")
+            first = question
         why = follow_up_problem(row)
         if why:
             reasons["followup"][why] += 1
             continue
-        para = paraphrases.get(row["url"])
-        if para:
-            first = para["question"]
-        elif out and out[-1]["url"] == row["url"] and out[-1]["kind"] == "clue":
-            first = out[-1]["question"]  # the clue just kept
-        else:
-            first = f"Tell me about {title}."
         thread = {"first": first, "first_answer": title}
         base = FIRST_ID + 20_000 + n
         answer = row["follow_up_answer"].strip()
         add("followup", base, row, row["follow_up"].strip(), answer, **thread)
         add("followup-keywords", base, row, as_keywords(row["follow_up"]), answer, **thread)
-    for para in paraphrases.values():
-        lead = next((r["lead"] for r in rows if r["url"] == para["url"]), None)
-        row = {**para, "lead": lead or _lead(para["url"])}
-        statement = as_statement(para["question"])
-        if statement:
-            add("statement", para["id"], row, statement, para["answer"])
-        add("keywords", para["id"], row, as_keywords(para["question"]), para["answer"])
+    leads = {a.url: a.raw for a in vital_articles(2000)}
+    earlier = [json.loads(line) for path in (PARAPHRASES, DATA) for line in _lines(path)]
+    for q in earlier:
+        forms(q["id"], {**q, "lead": leads[q["url"]]}, q["question"], q["answer"], q["kind"])
     STYLES.write_text("".join(json.dumps(r) + "\n" for r in out))
     summary: dict[str, Any] = {"generated": len(rows)}
     for style in sorted({r["kind"] for r in out}):
@@ -251,9 +320,8 @@ def finalize() -> None:
     print(json.dumps(summary, indent=2))
 
 
-def _lead(url: str) -> str:
-    """An article's lead, by url."""
-    return next(a.raw for a in vital_articles(2000) if a.url == url)
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def main() -> int:

@@ -73,7 +73,7 @@ def candidates_path(model: str) -> Path:
 
 def stage_candidates(client: ollama.Client, model: str) -> None:
     """Index with `model`; save every query's dense and BM25 candidates with scores."""
-    lake, chunk_item, _ = lake_and_corpus()
+    lake, _, _ = lake_and_corpus()
     settings = RetrievalSettings(embedding_model=model)
     embedder = ServerEmbedder(client, model)
     embedded, embed_s, _, _ = embed_and_index(lake, settings, embedder)
@@ -144,6 +144,11 @@ def stage_hyde(client: ollama.Client, limit: int) -> None:
 Combine = Callable[[str, Hits, Hits], list[int]]
 
 
+def ignoring_text(fusion: Any) -> Combine:
+    """A fusion that does not look at the query text."""
+    return lambda text, dense, lexical: list(fusion(dense, lexical))
+
+
 def flat_aware(flat: float, sharp: Any, flat_fusion: Any) -> Combine:
     """One fusion when BM25's top score stands out, another when its top 5 are flat."""
 
@@ -178,10 +183,12 @@ def report(model: str = "all-minilm") -> dict[str, Any]:
     _, chunk_item, _ = lake_and_corpus()
     found = json.loads(candidates_path(model).read_text())["candidates"]
     sets = style_queries()
-    plain = {n: (lambda c: lambda t, d, b: c(d, b))(c) for n, c in all_variants().items()}
-    default = FUSION_BY_MODEL[model]
-    plain["today"] = lambda t, d, b: rrf(*default)(d, b)
-    table = {n: {s: score(rows, found, c, chunk_item) for s, rows in sets.items()} for n, c in plain.items()}
+    plain = {n: ignoring_text(c) for n, c in all_variants().items()}
+    plain["today"] = ignoring_text(rrf(*FUSION_BY_MODEL[model]))
+    table = {
+        n: {s: score(rows, found, c, chunk_item) for s, rows in sets.items()}
+        for n, c in plain.items()
+    }
 
     def dev_r5(name: str, styles: list[str]) -> float:
         return statistics.fmean(table[name][s]["dev"]["recall@5"] for s in styles)
@@ -190,6 +197,7 @@ def report(model: str = "all-minilm") -> dict[str, Any]:
     fused = [n for n in table if n not in ("dense", "bm25")]
     # One fusion for every style: the best mean dev recall@5 over the styles.
     one = max(fused, key=lambda n: dev_r5(n, styles))
+
     # Per query form: the best dev recall@5 over the queries of that form.
     def hit5(name: str, rows: list[Row]) -> float:
         ranks = [

@@ -192,9 +192,7 @@ def check(
         return _finish("not_found", [], own, removed, 0.0, strict)
     kind: Kind = "identified" if own else "stated"
     used = [s for s in sources if s["n"] in set(cited(" ".join(out)))]
-    if kind == "stated" and (
-        stated is False or coverage(question, used) < question_coverage
-    ):
+    if kind == "stated" and (stated is False or coverage(question, used) < question_coverage):
         kind = "identified"
         own = _CITATION.sub("", out.pop(0)).replace(" .", ".").strip()
         if not out:

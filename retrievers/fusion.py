@@ -9,7 +9,6 @@ from typing import Literal
 import numpy as np
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
-
 QueryForm = Literal["question", "statement", "keywords"]
 _ASKING = re.compile(
     r"^(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
@@ -17,8 +16,10 @@ _ASKING = re.compile(
     re.I,
 )
 _FUNCTION_WORDS = frozenset(
-    "a an the is was are were be been this that these those of in on at by to for from with "
-    "as his her its their he she it they has had have who which whose".split()
+    (
+        "a an the is was are were be been this that these those of in on at by to for from"
+        " with as his her its their he she it they has had have who which whose"
+    ).split()
 )
 
 

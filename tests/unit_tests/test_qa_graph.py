@@ -22,9 +22,9 @@ import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
 from agents.qa_context import QAContext
+from agents.qa_state import QAState
 from graphs.qa import build_graph, graph
 from nodes.sources import number_sources
-from agents.qa_state import QAState
 from nodes.verify import NOT_FOUND, OWN, check, coverage, split_sentences, support
 from retrievers.fusion import query_form
 
