@@ -16,10 +16,45 @@ _ASKING = re.compile(
     re.I,
 )
 _FUNCTION_WORDS = frozenset(
-    (
-        "a an the is was are were be been this that these those of in on at by to for from"
-        " with as his her its their he she it they has had have who which whose"
-    ).split()
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "was",
+        "are",
+        "were",
+        "be",
+        "been",
+        "this",
+        "that",
+        "these",
+        "those",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "to",
+        "for",
+        "from",
+        "with",
+        "as",
+        "his",
+        "her",
+        "its",
+        "their",
+        "he",
+        "she",
+        "it",
+        "they",
+        "has",
+        "had",
+        "have",
+        "who",
+        "which",
+        "whose",
+    ]
 )
 
 
