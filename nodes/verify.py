@@ -42,6 +42,7 @@ OWN = "Not in the sources:"
 """How the model's own answer begins: it is never cited (the prompt asks for this marker)."""
 Kind = AnswerKind
 KINDS: tuple[Kind, ...] = ("stated", "identified", "not_found")
+_ECHO = re.compile(r"\b(your|my) own (best )?answer\b|^<.*>\.?$", re.I)
 _OWN = re.compile(r"\(?\bnot (?:stated |found )?in the sources\b\s*[:\-\u2013\u2014)]*\s*", re.I)
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*\[])")
@@ -139,7 +140,10 @@ def split_own(draft: str) -> tuple[str, str]:
     if not match:
         return draft.strip(), ""
     own = " ".join(_CITATION.sub("", draft[match.end() :]).split())
-    return draft[: match.start()].strip(), re.sub(r"\s+([.,;:!?])", r"\1", own).strip()
+    own = re.sub(r"\s+([.,;:!?])", r"\1", own).strip()
+    if _ECHO.search(own):
+        own = ""  # the prompt's instruction repeated, not an answer
+    return draft[: match.start()].strip(), own
 
 
 def check(
