@@ -21,11 +21,13 @@ class QAContext(RetrievalContext):
     condense: AgentConfig = agent("terraqore/answer")
     """The model that rewrites a follow-up into a standalone question."""
 
-    decide: bool = True
+    decide: bool = False
     """After the draft, ask the answer model whether the source it cited states the answer
     (`agents.decide`); a "no" makes the answer `identified` instead of `stated`. Only a draft
-    that cites a source and gives no answer of its own is asked, after it has streamed
-    (bench/README.md, "Q&A on free wording")."""
+    that the citation check alone would call `stated` is asked, after it has streamed. Off by
+    default: on the dev half of the question styles it turned 1 of 7 wrong `stated` answers
+    (gold article removed) into `identified`, and none beyond what `question_coverage`
+    catches, for one more model call (bench/README.md, "Q&A on free wording")."""
 
     strict: bool = False
     """Keep only `stated` answers: an `identified` answer, or a model's own answer after
@@ -36,11 +38,14 @@ class QAContext(RetrievalContext):
     sentence's content words, and of its new ones (`nodes.verify.support`); chosen on the dev
     questions of `bench/qa.py` (bench/README.md, "Q&A")."""
 
-    question_coverage: float = 0.0
+    question_coverage: float = 0.65
     """A `stated` answer whose cited sources together hold less than this share of the
-    question's content words becomes `identified` (`nodes.verify.coverage`); 0 turns the
-    check off. It used to turn such answers into "not found" at 0.65, which refused most
-    freely worded questions (issue 26; bench/README.md, "Q&A on free wording")."""
+    question's content words becomes `identified` (`nodes.verify.coverage`): its claim loses
+    its citation and is marked "Not in the sources". It no longer refuses: at 0.65 it used to
+    turn such answers into "not found", which refused most freely worded questions (issue
+    26). Chosen on the dev half of the question styles as the lowest value that keeps
+    `stated` answers naming a wrong subject, gold article removed, under 10% (1 of 18 at
+    0.65, 3 at 0.5, 7 at 0; bench/README.md, "Q&A on free wording"); 0 turns it off."""
 
     history_turns: int = 3
     """Past turns shown when condensing a follow-up."""
