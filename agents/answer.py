@@ -24,6 +24,10 @@ from nodes.sources import render_sources
 from nodes.verify import NOT_FOUND, OWN
 from retrievers.fusion import query_form
 
+IDENTIFIED_EXAMPLE = (
+    "The sources speak of the subject only: "
+    f'"Marie Curie was a physicist and chemist [2]. {OWN} she was born in Warsaw."'
+)
 SYSTEM = f"""<ROLE>
 You answer from the numbered sources you are given. The user may write a question, a
 statement that describes something ("This ... was born ..."), or bare keywords: answer
@@ -44,7 +48,7 @@ what they ask about, or name what they describe.
 
 <EXAMPLES>
 A source states it: "Bach was born in Eisenach [1]."
-The sources speak of the subject only: "Marie Curie was a physicist and chemist [2]. {OWN} she was born in Warsaw."
+{IDENTIFIED_EXAMPLE}
 No source is about it: "{NOT_FOUND} {OWN} the Nile."
 </EXAMPLES>
 

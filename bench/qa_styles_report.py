@@ -38,7 +38,15 @@ from bench.retrieval_questions import RESULTS
 from nodes.verify import Checked, check, cited
 
 COVERAGES = (0.0, 0.3, 0.5, 0.65)
-STYLES = ("generated", "description-template", "paraphrased", "clue", "statement", "keywords", "followup")
+STYLES = (
+    "generated",
+    "description-template",
+    "paraphrased",
+    "clue",
+    "statement",
+    "keywords",
+    "followup",
+)
 
 
 def pct(values: list[bool]) -> float | None:

@@ -40,8 +40,9 @@ none (a cosine on another model's scale means something else)."""
 
 
 def is_flat(scores: Sequence[float], share: float) -> bool:
-    """Whether a ranking's fifth score is at least `share` of its first (fewer than five, or
-    a first score of 0, count as flat: nothing stands out).
+    """Whether a ranking's fifth score is at least `share` of its first.
+
+    Fewer than five scores, or a first score of 0, count as flat: nothing stands out.
     """
     if share <= 0:
         return False

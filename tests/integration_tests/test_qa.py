@@ -50,7 +50,7 @@ def test_ask_streams_a_cited_answer_and_lists_its_sources_offline(
     sourced = out["answer"].split(OWN)[0]
     assert cited(out["answer"]) and cited(out["answer"]) <= numbers
     assert cited(out["answer"]) == cited(sourced)  # the model's own answer is never cited
-    assert out["grounding"] > 0 and [u["agent"] for u in out["usage"]][0] == "answer"
+    assert out["grounding"] > 0 and out["usage"][0]["agent"] == "answer"
     proc = guarded_cli(["ask", "When did Bach die?", "-k", "2"], log, env)
     assert proc.returncode == 0, proc.stderr
     assert "Sources:" in proc.stdout and "[1] Johann Sebastian Bach" in proc.stdout
