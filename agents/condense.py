@@ -1,7 +1,8 @@
 """Condense: in a thread, rewrite a follow-up into a question that stands on its own.
 
 "And when did he die?" after a turn about Bach becomes "When did Johann Sebastian Bach
-die?", which retrieval can use. The first question of a thread is used as it is, without a
+die?", which retrieval can use; so do a statement ("his birthplace was ...") and bare
+keywords ("birthplace?"). The first question of a thread is used as it is, without a
 model call. This step also starts the turn: it resets what belongs to one turn only.
 """
 
@@ -18,9 +19,10 @@ from graphs.qa_context import QAContext
 from graphs.qa_state import NewTurn, QAState, Turn
 
 SYSTEM = (
-    "You rewrite a follow-up question so that it can be understood without the conversation. "
-    "Replace words like he, she, it, they, this and there with what they refer to. Keep "
-    "the user's meaning; do not answer the question."
+    "You rewrite a follow-up so that it can be understood without the conversation. The "
+    "follow-up may be a question, a statement or a few keywords; write it as one standalone "
+    "question. Replace words like he, she, it, they, this and there with what they refer to. "
+    "Keep the user's meaning; do not answer the question."
 )
 
 
@@ -43,8 +45,8 @@ def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
         "notes": NewTurn(),
         "searched_web": False,
         "draft": "",
-        "stated_in": None,
-        "short_answer": "",
+        "stated": None,
+        "kind": "not_found",
     }
     question = " ".join(state.question.split())
     if not question:

@@ -1,14 +1,17 @@
-"""Decide: before it answers, the answer model says which source states the answer, or none.
+"""Decide: does the cited source state the drafted answer, or only speak of its subject.
 
-A small model asked to answer from sources tends to answer anyway: with the right article
-missing it pins the question's description on another retrieved subject and cites it, and
-the lexical citation check cannot tell (the cited passage does hold the words). Asked first
-as a separate, schema-constrained question ("which source states the answer? 0 if none"),
-it says "none" far more often when nothing fits (bench/README.md, "Q&A").
+The citation check is lexical: a passage that holds a sentence's words supports it. That is
+not enough when the model pins the question on a neighbouring subject and copies its
+passage ("music for a small group of instruments is Baroque music [3]"), or names the right
+subject from memory while its source says nothing of what was asked ("Isaac Asimov [1]"
+for the author of *I, Robot*). After the draft, the answer model is asked, with a JSON
+schema, whether the source it cited states the answer to the question. A "no" makes the
+answer `identified` (`nodes.verify`): the claim loses its citation and moves to the "Not in
+the sources" part.
 
-The call shares the answer's system prompt and its sources-and-question message, with the
-instruction added after them, so the server's prefix cache evaluates the sources once for
-both calls; the answer call that follows costs only a few new tokens before its first one.
+The call repeats the answer's system prompt and its sources-and-question message, then the
+draft and the instruction, so the server's prefix cache has already evaluated the sources;
+it comes after the answer has streamed, so it never delays the first token.
 """
 
 from __future__ import annotations
@@ -16,76 +19,61 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agents.answer import prompt
 from agents.structured import model_for, usage_of
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
-from nodes.sources import terms
+from nodes.verify import check
 
-INSTRUCTION = """Before answering: does one of the sources above state the answer to the question?
-Reply in JSON with "answer": the short answer, in the words of the source that states it
-(empty if no source states it), and "source": the number of that source, or 0 if no source
-states the answer. Only what a source says counts, never what you remember."""
-
-
-class Decision(BaseModel):
-    """Which source states the answer (0 for none), and the short answer it gives."""
-
-    answer: str = Field(default="", max_length=80)
-    source: int = Field(default=0, ge=0, le=99)
+INSTRUCTION = """Check your answer above. Does the source you cited state the answer to the
+question itself (not only something about the same subject)? Reply in JSON with "stated":
+true if it does, false if it does not."""
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"stated": {"type": "boolean"}},
+    "required": ["stated"],
+}
 
 
-def schema(count: int) -> dict[str, Any]:
-    """The JSON schema of a decision over `count` sources (the grammar bounds the number)."""
-    return {
-        "type": "object",
-        "properties": {
-            "answer": {"type": "string", "maxLength": 80},
-            "source": {"type": "integer", "minimum": 0, "maximum": count},
-        },
-        "required": ["answer", "source"],
-    }
+class Verdict(BaseModel):
+    """Whether the cited source states the answer."""
+
+    stated: bool
 
 
-def states_answer(decision: Decision, state: QAState) -> bool:
-    """Whether the decision names a given source whose text holds most of its short answer.
-
-    The second half is a check in code: a short answer that the named source does not
-    hold (half of its content words, at least) was remembered, not read.
-    """
-    by_n = {s["n"]: s for s in state.sources}
-    source = by_n.get(decision.source)
-    said = terms(decision.answer)
-    if source is None or not decision.answer.strip():
+def needs_verdict(state: QAState, ctx: QAContext) -> bool:
+    """Whether to ask: the decision is on, and the citation check alone would say `stated`."""
+    if not ctx.decide or not state.sources:
         return False
-    if not said:
-        return True  # a bare number or a one-letter answer: nothing to compare on words
-    held = terms(f"{source['title']} {source['text']}")
-    return 2 * len(said & held) >= len(said)
+    question = state.retrieval_query()
+    checked = check(
+        state.draft, state.sources, question, ctx.support_threshold, ctx.question_coverage
+    )
+    return checked.kind == "stated"
 
 
 def decide(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
-    """Ask which source states the answer; the graph answers only when one does."""
-    if not runtime.context.decide:
-        return {"stated_in": None}
-    if not state.sources:
-        return {"stated_in": 0}
+    """Ask whether the cited source states the draft's answer (when it could be `stated`)."""
+    if not needs_verdict(state, runtime.context):
+        return {"stated": None}
     config = runtime.context.answer
-    llm = model_for(config, format=schema(len(state.sources)))
-    messages = prompt(state.retrieval_query(), state)
-    messages[-1] = HumanMessage(content=f"{messages[-1].content}\n\n{INSTRUCTION}")
+    llm = model_for(config, format=SCHEMA)
+    messages = [
+        *prompt(state.retrieval_query(), state),
+        AIMessage(content=state.draft),
+        HumanMessage(content=INSTRUCTION),
+    ]
     start = time.perf_counter()
     reply = llm.invoke(messages)
     usage = [usage_of("decide", config, reply, time.perf_counter() - start)]
     text = reply.content if isinstance(reply.content, str) else str(reply.content)
     try:
-        decision = Decision.model_validate_json(text)
+        verdict = Verdict.model_validate_json(text)
     except ValidationError:
-        # The grammar makes this unlikely; an unreadable decision must not hide an answer.
-        return {"stated_in": None, "usage": usage}
-    stated = decision.source if states_answer(decision, state) else 0
-    return {"stated_in": stated, "short_answer": decision.answer.strip(), "usage": usage}
+        # The grammar makes this unlikely; an unreadable verdict leaves the lexical check alone.
+        return {"stated": None, "usage": usage}
+    return {"stated": verdict.stated, "usage": usage}

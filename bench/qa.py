@@ -1,13 +1,16 @@
 """Q&A evaluation: the Q&A graph against closed-book answers of the same model, in one run.
 
-Questions: `bench/data/vital_questions.jsonl` (`bench/make_questions.py` says how they were
-made), each with a gold answer and a gold article, over the first 2,000 vital-article leads.
+Questions: `bench/data/vital_*.jsonl` (`bench/make_questions.py`, `make_paraphrases.py` and
+`make_styles.py` say how they were made), each with a gold answer and a gold article, over
+the first 2,000 vital-article leads. `--per-kind N --split test` takes N questions of each
+style (`--kinds`) from one half (by a hash of the base id, `qa_data.side`); a follow-up runs
+as the second turn of a thread.
 For each question and model, three runs:
 - `open`: the Q&A graph on the corpus lake (k = 5), streamed, so time to first token is what
   a user waits for (retrieval included);
 - `closed`: the same model asked the question alone ("one short sentence"), no sources;
 - `removed`: the graph on a copy of the lake without the gold articles of the questions: the
-  answer should be "not found", not a guess.
+  answer should not be `stated` (a source cannot state it).
 
 Each answer is appended to `bench/results/qa_<model>.jsonl` with its draft and sources, so a
 run can stop and resume (hold the model lock in parts: `--limit 50`), and the citation
@@ -15,6 +18,8 @@ check's threshold can be re-chosen offline (`bench/qa_report.py`).
 
 Usage: python bench/qa.py --model terraqore/answer|qwen2.5-coder:0.5b [--limit N]
        [--removed-every 2] [--embedding-model all-minilm]
+       python bench/qa.py --tag styles_ --kinds generated,paraphrased,clue,statement,keywords,
+       followup --per-kind 20 --split test
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ import signal
 import sys
 import tempfile
 import time
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
 import ollama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.qa_data import Question, load_questions
+from bench.qa_data import Question, load_questions, side
 from bench.retrieval_questions import LAKE_HOME, RESULTS, lake_and_corpus
 from tests.server_harness import start_server
 
@@ -84,16 +90,30 @@ def prepare_lakes(client: ollama.Client, embedding_model: str) -> None:
     sync_index(LakeSettings(home=REMOVED_HOME), settings, embedder)
 
 
-def run_graph(question: str, home: Path, context: Any) -> dict[str, Any]:
-    """One streamed run of the Q&A graph on a lake; answer, checks and timings."""
-    from graphs.qa import graph
+def run_graph(question: Any, home: Path, context: Any) -> dict[str, Any]:
+    """One streamed run of the Q&A graph on a lake; answer, kind, checks and timings.
+
+    A follow-up (a question with `first`) runs as the second turn of a thread whose first
+    turn is its `first` question, answered with the gold subject (`first_answer`), so the
+    condense step has to resolve its "it" or "he".
+    """
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graphs.qa import build_graph
+    from graphs.qa_state import Turn
 
     os.environ["TERRAQORE_HOME"] = str(home)
+    graph = build_graph(InMemorySaver())
+    config: Any = {"configurable": {"thread_id": f"q{question['id']}"}}
+    if question.get("first"):
+        turn = Turn(question=question["first"], answer=f"{question['first_answer']}.")
+        graph.update_state(config, {"history": [turn]}, as_node="verify")
     start = time.perf_counter()
     first = None
     final: dict[str, Any] = {}
     for part in graph.stream(
-        {"question": question},
+        {"question": question["question"]},
+        config,
         context=context,
         stream_mode=["updates", "messages"],
         version="v2",
@@ -106,48 +126,33 @@ def run_graph(question: str, home: Path, context: Any) -> dict[str, Any]:
                 final.update(update or {})
     total = time.perf_counter() - start
     sources = final.get("sources", [])
-    without = ""
-    if final.get("stated_in") == 0 and sources:
-        without = draft_without_decision(question, sources, context)
+    keys = ("n", "title", "url", "snippet", "score", "dense_score")
     return {
         "answer": final.get("answer", ""),
+        "kind": final.get("kind"),
         "draft": final.get("draft", ""),
-        "stated_in": final.get("stated_in"),
-        "short_answer": final.get("short_answer", ""),
-        "draft_without_decision": without,
+        "stated": final.get("stated"),
+        "standalone": final.get("standalone", ""),
         "citations_valid": final.get("citations_valid"),
         "grounding": final.get("grounding"),
-        "sources": [{k: s[k] for k in ("n", "title", "url", "snippet")} for s in sources],
-        # With no answer tokens ("not found" decided before drafting), the user sees the
-        # answer when the run ends.
+        "sources": [{k: s.get(k) for k in keys} for s in sources],
+        # With no answer tokens (nothing retrieved), the user sees the answer when it ends.
         "ttft": first if first is not None else total,
         "total": total,
         "usage": list(final.get("usage", [])),
     }
 
 
-def draft_without_decision(question: str, sources: list[Any], context: Any) -> str:
-    """The answer the model would have drafted had the decision step not stopped it.
-
-    Asked after the decision with the same sources, so the server's prefix cache makes it
-    cheap; it lets the report compare the graph with and without the decision in one run.
-    """
-    from agents.answer import prompt
-    from agents.structured import model_for
-    from graphs.qa_state import QAState
-
-    state = QAState(question=question, standalone=question, sources=sources)
-    reply = model_for(context.answer).invoke(prompt(question, state))
-    return str(reply.content).strip()
-
-
-def closed_book(model: str, question: str) -> dict[str, Any]:
-    """The same model, asked without sources."""
+def closed_book(model: str, question: Any) -> dict[str, Any]:
+    """The same model, asked without sources (a follow-up gets its thread's first turn)."""
     from agents.structured import model_for
 
     llm = model_for(agent_config(model))
+    messages = [("system", CLOSED_SYSTEM)]
+    if question.get("first"):
+        messages += [("human", question["first"]), ("ai", f"{question['first_answer']}.")]
     start = time.perf_counter()
-    reply = llm.invoke([("system", CLOSED_SYSTEM), ("human", question)])
+    reply = llm.invoke([*messages, ("human", question["question"])])
     return {"answer": str(reply.content).strip(), "total": time.perf_counter() - start}
 
 
@@ -160,37 +165,48 @@ def agent_config(model: str) -> Any:
     return AgentConfig(model=model, temperature=0.2, num_ctx=8192, num_predict=768)
 
 
-def evaluate(model: str, questions: list[Question], removed_every: int) -> None:
+def evaluate(model: str, questions: list[Question], removed_every: int, tag: str) -> None:
     """Run the three conditions for each question not done yet; append the results."""
     from graphs.qa_context import QAContext
 
-    path = out_path(model)
+    path = out_path(f"{tag}{model}")
     done = set()
     if path.exists():
         done = {(r["id"], r["condition"]) for r in map(json.loads, path.read_text().splitlines())}
-    context = QAContext(k=5, answer=agent_config(model))
+    context = QAContext(k=5, answer=agent_config(model), condense=agent_config(model))
     # Condition by condition, so consecutive calls share their system prompt, which the
     # server's prefix cache keeps evaluated, as it does for a user asking one question after
     # another.
     for condition in ("open", "removed", "closed"):
-        for q in questions:
+        for n, q in enumerate(questions):
             if (q["id"], condition) in done:
                 continue
-            if condition == "removed" and q["id"] % removed_every:
+            if condition == "removed" and n % removed_every:
                 continue
             if condition == "closed":
-                outcome = closed_book(model, q["question"])
+                outcome = closed_book(model, q)
             else:
                 home = LAKE_HOME if condition == "open" else REMOVED_HOME
-                outcome = run_graph(q["question"], home, context)
-            result = {"id": q["id"], "split": q["split"], "condition": condition, **outcome}
+                outcome = run_graph(q, home, context)
+            result = {"id": q["id"], "split": side(q), "kind": q["kind"], "condition": condition}
             with path.open("a") as f:
-                f.write(json.dumps({"model": model, **result}) + "\n")
+                f.write(json.dumps({"model": model, **result, **outcome}) + "\n")
             print(
-                f"{q['id']} {condition} {result.get('ttft') or 0:.1f}/{result['total']:.1f}s "
-                f"gold={q['answer']!r}: {result['answer'][:120]!r}",
+                f"{q['id']} {q['kind']} {condition} {outcome.get('kind')} "
+                f"{outcome.get('ttft') or 0:.1f}/{outcome['total']:.1f}s "
+                f"gold={q['answer']!r}: {outcome['answer'][:120]!r}",
                 flush=True,
             )
+
+
+def pick(kinds: list[str], split: str | None, per_kind: int, start: int) -> list[Question]:
+    """The first `per_kind` questions of each kind on one side (after `start`), interleaved
+    so that a run cut short still covers every kind."""
+    chosen = []
+    for kind in kinds:
+        rows = [q for q in load_questions(kind=kind) if split is None or side(q) == split]
+        chosen.append(rows[start : start + per_kind])
+    return [q for group in zip_longest(*chosen) for q in group if q is not None]
 
 
 def main() -> int:
@@ -205,6 +221,9 @@ def main() -> int:
     parser.add_argument(
         "--kinds", default="paraphrased,generated", help="question kinds, in this order"
     )
+    parser.add_argument("--split", choices=["dev", "test"], default=None)
+    parser.add_argument("--per-kind", type=int, default=0, help="questions per kind (styles)")
+    parser.add_argument("--tag", default="", help="prefix of the results file")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     srv = start_server(Path(tempfile.mkdtemp(prefix="tq-qa-srv-")))
@@ -213,9 +232,13 @@ def main() -> int:
     try:
         client = ollama.Client(host=srv.url, timeout=900)
         prepare_lakes(client, args.embedding_model)
-        chosen = [q for kind in args.kinds.split(",") for q in load_questions(kind=kind)]
-        questions = chosen[args.start : args.start + args.limit]
-        evaluate(args.model, questions, args.removed_every)
+        kinds = args.kinds.split(",")
+        if args.per_kind:
+            questions = pick(kinds, args.split, args.per_kind, args.start)
+        else:
+            chosen = [q for kind in kinds for q in load_questions(kind=kind)]
+            questions = chosen[args.start : args.start + args.limit]
+        evaluate(args.model, questions, args.removed_every, args.tag)
     finally:
         srv.stop()
     return 0

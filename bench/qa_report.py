@@ -112,7 +112,9 @@ def report() -> dict[str, Any]:
     """Figures per model: as run, and with the threshold chosen on dev, on test."""
     golds = {q["id"]: q for q in load_questions(kind=None)}
     out: dict[str, Any] = {}
-    for path in sorted(RESULTS.glob("qa_*.jsonl")):
+    for path in sorted(
+        p for p in RESULTS.glob("qa_*.jsonl") if not p.name.startswith("qa_styles_")
+    ):
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         model = rows[0]["model"]
         dev = [r for r in rows if r["split"] == "dev"]

@@ -1,7 +1,7 @@
-"""The Q&A graph: a question in, a direct answer with checked `[n]` citations out.
+"""The Q&A graph: a question in, a direct answer of a known kind with checked `[n]` citations out.
 
-condense → retrieve → (search_ingest, only online and when retrieval is weak) → decide →
-(answer, only when a source states the answer) → verify. `graph` is compiled without a
+condense → retrieve → (search_ingest, only online and when retrieval is weak) → answer →
+(decide, only for a draft that could be `stated`) → verify. `graph` is compiled without a
 checkpointer for `langgraph dev`, which brings its own; `build_graph(checkpointer)` gives
 threads (multi-turn follow-ups) to Python callers. Per-run settings: `context=QAContext(...)`.
 """
@@ -17,7 +17,7 @@ from langgraph.types import Checkpointer
 
 from agents.answer import answer
 from agents.condense import condense
-from agents.decide import decide
+from agents.decide import decide, needs_verdict
 from graphs.context import with_default_context
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAInput, QAOutput, QAState
@@ -28,14 +28,14 @@ from nodes.verify import verify
 
 def after_retrieve(
     state: QAState, runtime: Runtime[QAContext]
-) -> Literal["search_ingest", "decide"]:
+) -> Literal["search_ingest", "answer"]:
     """Search the web only in online mode and when the lake's answer looked weak."""
-    return "search_ingest" if needs_web(state, runtime) else "decide"
+    return "search_ingest" if needs_web(state, runtime) else "answer"
 
 
-def after_decide(state: QAState) -> Literal["answer", "verify"]:
-    """Answer unless the model said that no source states the answer ("not found")."""
-    return "verify" if state.stated_in == 0 else "answer"
+def after_answer(state: QAState, runtime: Runtime[QAContext]) -> Literal["decide", "verify"]:
+    """Ask whether the source states the answer only for a draft that would be `stated`."""
+    return "decide" if needs_verdict(state, runtime.context) else "verify"
 
 
 builder = StateGraph(QAState, QAContext, input_schema=QAInput, output_schema=QAOutput)
@@ -47,10 +47,10 @@ builder.add_node("answer", answer)
 builder.add_node("verify", verify)
 builder.add_edge(START, "condense")
 builder.add_edge("condense", "retrieve")
-builder.add_conditional_edges("retrieve", after_retrieve, ["search_ingest", "decide"])
-builder.add_edge("search_ingest", "decide")
-builder.add_conditional_edges("decide", after_decide, ["answer", "verify"])
-builder.add_edge("answer", "verify")
+builder.add_conditional_edges("retrieve", after_retrieve, ["search_ingest", "answer"])
+builder.add_edge("search_ingest", "answer")
+builder.add_conditional_edges("answer", after_answer, ["decide", "verify"])
+builder.add_edge("decide", "verify")
 builder.add_edge("verify", END)
 
 graph = with_default_context(builder.compile(name="qa"), QAContext)

@@ -8,9 +8,12 @@ it returns those fields wrapped in `NewTurn`, which the reducers below take as a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from graphs.state import RetrievalState, Source, UsageRecord, add_notes, add_usage
+
+AnswerKind = Literal["stated", "identified", "not_found"]
+"""The three kinds of answer (`nodes.verify` decides which)."""
 
 MAX_TURNS = 20
 """Past turns a thread keeps (older ones are dropped; condensing reads only the last few)."""
@@ -55,7 +58,14 @@ class QAOutput:
     """What a run returns."""
 
     answer: str = ""
-    """Markdown with `[n]` citations, or the plain "not found" answer."""
+    """Markdown with `[n]` citations, or the plain "not found" answer. An `identified` answer
+    (and, unless strict, a `not_found` one) may end with the model's own answer on its own
+    line, after "Not in the sources:", never cited."""
+
+    kind: AnswerKind = "not_found"
+    """What the answer is: `stated` (a source states it, cited), `identified` (the sources
+    are about the subject but do not state what was asked; the model's own answer is marked
+    "Not in the sources:") or `not_found` (nothing retrieved supports an answer)."""
 
     sources: list[Source] = field(default_factory=list)
     """The numbered sources the answer may cite (n, title, url, published, snippet, ...)."""
@@ -92,18 +102,18 @@ class QAState(RetrievalState):
     history: Annotated[list[Turn], add_turns] = field(default_factory=list)
     """Earlier turns of the thread, for condensing follow-ups."""
 
-    stated_in: int | None = None
-    """The source that the answer model says states the answer (`agents.decide`): its
-    number, 0 when none does (the answer is "not found"), None when it was not asked."""
-
-    short_answer: str = ""
-    """The short answer the decision gave (for the record; the answer is written anew)."""
+    stated: bool | None = None
+    """Whether the cited source states the draft's answer, as the decision step judged it
+    (`agents.decide`); None when it was not asked."""
 
     draft: str = ""
     """The answer as the model wrote it, before verification."""
 
     answer: str = ""
     """The verified answer."""
+
+    kind: AnswerKind = "not_found"
+    """See `QAOutput.kind`."""
 
     citations_valid: bool = True
     """See `QAOutput.citations_valid`."""

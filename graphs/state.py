@@ -7,7 +7,7 @@ fields it changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
 
 class Source(TypedDict):
@@ -26,6 +26,8 @@ class Source(TypedDict):
     text: str
     """The whole passage."""
     score: float
+    dense_score: NotRequired[float | None]
+    """Cosine similarity of the passage to the query (None when BM25 alone found it)."""
 
 
 class UsageRecord(TypedDict):

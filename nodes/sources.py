@@ -116,6 +116,7 @@ def number_sources(docs: Sequence[Document], query: str, max_chars: int = 600) -
                 snippet=snippet(doc.page_content, query, max_chars),
                 text=doc.page_content,
                 score=float(meta.get("score", 0.0)),
+                dense_score=meta.get("dense_score"),
             )
         )
     return out

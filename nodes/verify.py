@@ -1,19 +1,26 @@
-"""Verify a drafted answer: every citation must name a given source that supports its sentence.
+"""Verify a drafted answer, and say what kind of answer it is: stated, identified or not found.
 
-The checks are code, not hope:
+The kinds (`Kind`), each shown as what it is:
+- `stated`: a source states the answer; its sentences carry `[n]`;
+- `identified`: the sources are about the subject but do not state what was asked. The answer
+  says what they do say, cited, and the model's own answer follows in a separate sentence that
+  begins "Not in the sources:" and never carries a citation;
+- `not_found`: no source supports anything the model said (or none was retrieved).
+
+The citation checks are code, not hope:
 - a citation `[n]` whose n was not given is removed (the model invented it);
 - a cited source must hold enough of its sentence's content words, and of the new ones (the
   words the sentence adds to the question); a citation below `support_threshold` is removed;
 - a sentence left without a citation gets the source that supports it best, if one does;
-- an answer with no supported sentence at all came from the model's memory, not the
-  sources: it is replaced by the plain "not found" answer;
-- so is an answer whose cited sources, together, hold less than `question_coverage` of the
-  question's content words: they are about something else. This catches the answer that
-  names a neighbouring subject and copies its passage's words (the gold article removed,
-  "Baroque music" for the music of a small group of instruments): each sentence is
-  supported, but the sources never speak of what was asked.
+  otherwise it is the model's claim, and moves to the "Not in the sources" part;
+- the "Not in the sources" part never keeps a citation;
+- a `stated` answer whose claim the decision step (`agents.decide`) says its source does not
+  state becomes `identified`: that claim moves to the "Not in the sources" part, so no `[n]`
+  sits on it.
 
-`grounding` is the share of sentences that end with a supported citation.
+Strict mode (`QAContext.strict`) keeps only `stated` answers; anything else is the plain
+"not found" answer. `grounding` is the share of the sourced sentences that end with a
+supported citation.
 """
 
 from __future__ import annotations
@@ -26,11 +33,17 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graphs.qa_context import QAContext
-from graphs.qa_state import QAState, Turn
+from graphs.qa_state import AnswerKind, QAState, Turn
 from graphs.state import Source
 from nodes.sources import terms
 
 NOT_FOUND = "I could not find the answer to this question in the sources."
+OWN = "Not in the sources:"
+"""How the model's own answer begins: it is never cited (the prompt asks for this marker)."""
+Kind = AnswerKind
+KINDS: tuple[Kind, ...] = ("stated", "identified", "not_found")
+_ECHO = re.compile(r"\b(your|my) own (best )?answer\b|^<.*>\.?$", re.I)
+_OWN = re.compile(r"\(?\bnot (?:stated |found )?in the sources\b\s*[:\-\u2013\u2014)]*\s*", re.I)
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*\[])")
 _REFUSALS = re.compile(
@@ -52,7 +65,14 @@ class Checked:
     grounding: float
     removed: list[int]
     """Citation numbers removed (invented or unsupported), in order of appearance."""
-    not_found: bool
+    kind: Kind
+    own: str = ""
+    """The model's own answer (the "Not in the sources" part), without its marker."""
+
+    @property
+    def not_found(self) -> bool:
+        """Whether the kind is `not_found`."""
+        return self.kind == "not_found"
 
 
 def stems(text: str) -> set[str]:
@@ -114,43 +134,92 @@ def coverage(question: str, sources: Sequence[Source]) -> float:
     return len(asked & held) / len(asked)
 
 
+def split_own(draft: str) -> tuple[str, str]:
+    """The draft's sourced part and the model's own answer (after "Not in the sources:")."""
+    match = _OWN.search(draft)
+    if not match:
+        return draft.strip(), ""
+    own = " ".join(_CITATION.sub("", draft[match.end() :]).split())
+    own = re.sub(r"\s+([.,;:!?])", r"\1", own).strip()
+    if _ECHO.search(own):
+        own = ""  # the prompt's instruction repeated, not an answer
+    return draft[: match.start()].strip(), own
+
+
 def check(
     answer: str,
     sources: Sequence[Source],
     question: str,
     threshold: float,
     question_coverage: float = 0.0,
+    stated: bool | None = None,
+    strict: bool = False,
 ) -> Checked:
-    """Verify an answer against its sources (see the module docstring)."""
-    if not sources or not answer.strip() or is_refusal(answer):
-        return Checked(NOT_FOUND, not cited(answer), 0.0, cited(answer), True)
+    """Verify an answer against its sources and classify it (see the module docstring).
+
+    `stated` is the decision step's verdict on whether the cited source states the answer
+    (None when it was not asked); `question_coverage` (0 for none) demotes a stated answer
+    whose cited sources hold less than that share of the question's content words.
+    """
+    sourced, own = split_own(answer)
     by_n = {s["n"]: s for s in sources}
     removed: list[int] = []
     out: list[str] = []
+    remarks: list[str] = []
+    moved: list[str] = []
     supported = 0
-    sentences = split_sentences(answer)
-    for sentence in sentences:
-        body = _CITATION.sub("", sentence).strip()
-        body = re.sub(r"\s+([.,;:!?])", r"\1", body)
-        keep = []
-        for n in dict.fromkeys(cited(sentence)):
-            if n in by_n and support(body, by_n[n], question) >= threshold:
-                keep.append(n)
-            else:
-                removed.append(n)
-        if not keep and body:
-            best = max(sources, key=lambda s: support(body, s, question))
-            if support(body, best, question) >= threshold:
-                keep.append(best["n"])
-        supported += bool(keep)
-        out.append(_with_citations(body, keep))
+    if sources and sourced and not (is_refusal(sourced) or _is_not_found(sourced)):
+        for sentence in split_sentences(sourced):
+            body = _CITATION.sub("", sentence).strip()
+            body = re.sub(r"\s+([.,;:!?])", r"\1", body)
+            keep = []
+            for n in dict.fromkeys(cited(sentence)):
+                if n in by_n and support(body, by_n[n], question) >= threshold:
+                    keep.append(n)
+                else:
+                    removed.append(n)
+            if not keep and body:
+                best = max(sources, key=lambda s: support(body, s, question))
+                if support(body, best, question) >= threshold:
+                    keep.append(best["n"])
+            if keep:
+                supported += 1
+                out.append(_with_citations(body, keep))
+            elif _REFUSALS.search(body):
+                remarks.append(body)  # "the sources do not say ...": about the sources
+            elif body:
+                moved.append(body)  # the model's own claim: never cited
+    else:
+        removed.extend(cited(sourced))
+    own = " ".join([*moved, own]).strip()
     if not supported:
-        return Checked(NOT_FOUND, not removed, 0.0, removed, True)
-    answer = " ".join(out)
-    used = set(cited(answer))
-    if coverage(question, [s for s in sources if s["n"] in used]) < question_coverage:
-        return Checked(NOT_FOUND, not removed, 0.0, removed, True)
-    return Checked(answer, not removed, supported / len(sentences), removed, False)
+        return _finish("not_found", [], own, removed, 0.0, strict)
+    kind: Kind = "identified" if own else "stated"
+    used = [s for s in sources if s["n"] in set(cited(" ".join(out)))]
+    if kind == "stated" and (stated is False or coverage(question, used) < question_coverage):
+        kind = "identified"
+        own = _CITATION.sub("", out.pop(0)).replace(" .", ".").strip()
+        if not out:
+            titles = "; ".join(f"{s['title']} [{s['n']}]" for s in used)
+            out.append(f"The sources speak of {titles}.")
+    sentences = [*out, *remarks]
+    grounding = sum(bool(cited(x)) for x in sentences) / len(sentences)
+    return _finish(kind, sentences, own, removed, grounding, strict)
+
+
+def _is_not_found(text: str) -> bool:
+    return "".join(text.split()).lower() == "".join(NOT_FOUND.split()).lower()
+
+
+def _finish(
+    kind: Kind, sentences: list[str], own: str, removed: list[int], grounding: float, strict: bool
+) -> Checked:
+    """The answer text of a kind: sourced sentences, then the own answer on its own line."""
+    if strict and kind != "stated":
+        return Checked(NOT_FOUND, not removed, 0.0, removed, "not_found")
+    body = " ".join(sentences) if kind != "not_found" else NOT_FOUND
+    text = f"{body}\n\n{OWN} {own}" if own and kind != "stated" else body
+    return Checked(text, not removed, grounding, removed, kind, own)
 
 
 def _with_citations(body: str, numbers: list[int]) -> str:
@@ -164,24 +233,28 @@ def _with_citations(body: str, numbers: list[int]) -> str:
 
 
 def verify(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
-    """Check the draft's citations; the checked answer becomes the turn's answer."""
+    """Check the draft's citations and classify it; the result is the turn's answer."""
     question = state.retrieval_query()
     ctx = runtime.context
     result = check(
-        state.draft, state.sources, question, ctx.support_threshold, ctx.question_coverage
+        state.draft,
+        state.sources,
+        question,
+        ctx.support_threshold,
+        ctx.question_coverage,
+        stated=state.stated,
+        strict=ctx.strict,
     )
     notes = []
     if result.removed:
         notes.append(f"removed citations that no source supports: {result.removed}")
-    if result.not_found and state.draft and not is_refusal(state.draft) and state.sources:
-        notes.append(
-            "the draft answer had no supported citation, or its sources do not speak of what "
-            "was asked, so it was not used"
-        )
-    if state.stated_in == 0 and state.sources:
-        notes.append("the answer model found no source that states the answer")
+    if result.kind != "stated" and ctx.strict and state.sources:
+        notes.append("strict: only an answer that a source states is given")
+    elif state.stated is False:
+        notes.append("the cited source does not state the answer, so it is not cited for it")
     return {
         "answer": result.answer,
+        "kind": result.kind,
         "citations_valid": result.citations_valid,
         "grounding": round(result.grounding, 3),
         "notes": notes,

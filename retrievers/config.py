@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 from terraqore.client.settings import Settings
@@ -16,10 +17,17 @@ class Fusion(NamedTuple):
 
 
 FUSION_BY_MODEL = {
-    "all-minilm": Fusion(1.0, 1.5, 10),
+    "all-minilm": Fusion(1.0, 1.0, 10),
     "nomic-embed-text": Fusion(3.0, 1.0, 10),
 }
-"""Fusion chosen per embedding model on half the vital-articles queries (README, "Benchmarks")."""
+"""Fusion chosen per embedding model on dev halves: all-minilm's on the question styles of
+`bench/retrieval_styles.py` (it was BM25 x1.5, which lost to dense alone on statements), and
+nomic-embed-text's on the vital-articles descriptions (bench/README.md, "Retrieval")."""
+
+FLAT_FUSION_BY_MODEL = {"all-minilm": Fusion(2.0, 1.0, 10)}
+"""The fusion used instead when BM25's top scores are flat (`RetrievalSettings.flat_bm25`):
+no rare word of the query stands out, so the dense ranking is trusted more. Chosen on the dev
+half of the question styles (bench/README.md, "Retrieval on free wording")."""
 
 STANDARD_FUSION = Fusion(1.0, 1.0, 60)
 """Plain RRF, for embedding models we have not measured."""
@@ -29,6 +37,17 @@ FLOOR_BY_MODEL = {"all-minilm": 0.4}
 and a passage for the passage to reach the agents. Chosen on the studio suite against the
 default knowledge base (bench/studio_sources.py, bench/README.md); a model not measured has
 none (a cosine on another model's scale means something else)."""
+
+
+def is_flat(scores: Sequence[float], share: float) -> bool:
+    """Whether a ranking's fifth score is at least `share` of its first.
+
+    Fewer than five scores, or a first score of 0, count as flat: nothing stands out.
+    """
+    if share <= 0:
+        return False
+    top = list(scores[:5])
+    return len(top) < 5 or top[0] <= 0 or top[4] >= share * top[0]
 
 
 def relevance_floor(embedding_model: str) -> float:
@@ -79,9 +98,21 @@ class RetrievalSettings(Settings):
     mmr_lambda: float = 0.5
     """MMR trade-off: 1 is pure relevance, 0 pure diversity."""
 
-    def fusion(self) -> Fusion:
-        """The fusion in force: what is set, else the embedding model's measured default."""
-        base = FUSION_BY_MODEL.get(self.embedding_model.split(":")[0], STANDARD_FUSION)
+    flat_bm25: float = 0.5
+    """BM25's ranking counts as flat when its fifth score is at least this share of its
+    first; the embedding model's flat-ranking fusion then applies (0 never, 1 always)."""
+
+    def fusion(self, bm25_scores: Sequence[float] | None = None) -> Fusion:
+        """The fusion in force: what is set, else the embedding model's measured default.
+
+        `bm25_scores` (best first) choose the model's flat-ranking fusion when BM25's top
+        five are flat; weights set explicitly win over both.
+        """
+        model = self.embedding_model.split(":")[0]
+        base = FUSION_BY_MODEL.get(model, STANDARD_FUSION)
+        flat = bm25_scores is not None and is_flat(bm25_scores, self.flat_bm25)
+        if flat and model in FLAT_FUSION_BY_MODEL:
+            base = FLAT_FUSION_BY_MODEL[model]
         return Fusion(
             base.dense_weight if self.dense_weight is None else self.dense_weight,
             base.bm25_weight if self.bm25_weight is None else self.bm25_weight,

@@ -210,7 +210,7 @@ class LakeSearch:
         bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
         dense_score, bm25_score = dict(dense), dict(lexical)
         if mode == "hybrid":
-            fusion = self.settings.fusion()
+            fusion = self.settings.fusion([score for _, score in lexical])
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in lexical]],
                 [fusion.dense_weight, fusion.bm25_weight],

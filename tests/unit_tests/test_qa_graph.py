@@ -23,8 +23,10 @@ import nodes.retrieve
 import nodes.search_ingest
 from graphs.qa import build_graph, graph
 from graphs.qa_context import QAContext
+from graphs.qa_state import QAState
 from nodes.sources import number_sources
-from nodes.verify import NOT_FOUND, check, coverage, split_sentences, support
+from nodes.verify import NOT_FOUND, OWN, check, coverage, split_sentences, support
+from retrievers.fusion import query_form
 
 BACH = Document(
     page_content="Johann Sebastian Bach was a German composer of the Baroque period. "
@@ -51,14 +53,15 @@ class FakeRetriever:
 def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Retrieval returns `docs`; the answer model replies `answers`; condense replies `standalone`.
 
-    The decision step replies `decisions` in turn, then that source 1 (Bach) states "Bach".
+    The decision step replies `verdicts` in turn (whether the cited source states the
+    answer), then true.
     """
     setup: dict[str, Any] = {
         "docs": [BACH, OTTER],
         "answers": [],
         "standalone": [],
         "queries": [],
-        "decisions": [],
+        "verdicts": [],
     }
 
     def retriever(**_: Any) -> FakeRetriever:
@@ -72,10 +75,10 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return FakeListChatModel(responses=[setup["standalone"].pop(0)])
 
     def decide_model(config: Any, **options: Any) -> FakeListChatModel:
-        assert options["format"]["properties"]["source"]["maximum"] == len(setup["docs"])
-        decision = setup["decisions"].pop(0) if setup["decisions"] else (1, "Bach")
-        reply = json.dumps({"answer": decision[1], "source": decision[0]})
-        return FakeListChatModel(responses=[reply])
+        assert options["format"]["required"] == ["stated"]
+        setup["decide_calls"] = setup.get("decide_calls", 0) + 1
+        stated = setup["verdicts"].pop(0) if setup["verdicts"] else True
+        return FakeListChatModel(responses=[json.dumps({"stated": stated})])
 
     monkeypatch.setattr(nodes.retrieve, "lake_retriever", retriever)
     monkeypatch.setattr(agents.answer, "model_for", answer_model)
@@ -103,15 +106,24 @@ def test_no_sources_gives_not_found_without_calling_the_model(wired):
     wired["docs"] = []
     out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext())
     assert out["answer"] == NOT_FOUND and out["grounding"] == 0.0
+    assert out["kind"] == "not_found"
     assert "answer_calls" not in wired and out["usage"] == []
 
 
-def test_an_answer_from_memory_that_no_source_supports_is_not_found(wired):
-    # The citation check on its own (the decision step would not let this answer be drafted).
+def test_an_answer_from_memory_that_no_source_supports_is_not_found_and_never_cited(wired):
     wired["docs"] = [OTTER]
     wired["answers"] = ["Leonardo da Vinci painted it around 1503 [1]."]
-    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(decide=False))
-    assert out["answer"] == NOT_FOUND and out["citations_valid"] is False
+    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext())
+    assert out["kind"] == "not_found" and out["citations_valid"] is False
+    assert out["answer"] == f"{NOT_FOUND}\n\n{OWN} Leonardo da Vinci painted it around 1503."
+    assert "decide_calls" not in wired  # the draft had no supported citation to judge
+
+
+def test_strict_keeps_only_a_stated_answer(wired):
+    wired["docs"] = [OTTER]
+    wired["answers"] = ["Leonardo da Vinci painted it around 1503 [1]."]
+    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(strict=True))
+    assert out["answer"] == NOT_FOUND and out["kind"] == "not_found"
 
 
 @pytest.mark.parametrize(
@@ -124,8 +136,8 @@ def test_an_answer_from_memory_that_no_source_supports_is_not_found(wired):
 )
 def test_the_models_own_refusal_becomes_the_plain_not_found(wired, refusal):
     wired["answers"] = [refusal]
-    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(decide=False))
-    assert out["answer"] == NOT_FOUND
+    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext())
+    assert out["answer"] == NOT_FOUND and out["kind"] == "not_found"
 
 
 @pytest.mark.parametrize("saver", ["memory", "sqlite"])
@@ -139,11 +151,13 @@ def test_a_follow_up_in_a_thread_is_condensed_and_usage_is_per_turn(wired, saver
     config = {"configurable": {"thread_id": "t1"}}
     wired["answers"] = ["Bach was born in Eisenach in 1685 [1].", "He died in Leipzig in 1750 [1]."]
     wired["standalone"] = ['{"question": "When did Johann Sebastian Bach die?"}']
-    first = qa.invoke({"question": "Where was Bach born?"}, config, context=QAContext())
-    second = qa.invoke({"question": "And when did he die?"}, config, context=QAContext())
+    ctx = QAContext(decide=True)
+    first = qa.invoke({"question": "Where was Bach born?"}, config, context=ctx)
+    second = qa.invoke({"question": "And when did he die?"}, config, context=ctx)
     assert wired["queries"] == ["Where was Bach born?", "When did Johann Sebastian Bach die?"]
-    assert [u["agent"] for u in first["usage"]] == ["answer"]
-    assert [u["agent"] for u in second["usage"]] == ["condense", "answer"]
+    assert [u["agent"] for u in first["usage"]] == ["answer", "decide"]
+    assert [u["agent"] for u in second["usage"]] == ["condense", "answer", "decide"]
+    assert second["kind"] == "stated"
     assert "1750" in second["answer"] and second["citations_valid"]
     history = qa.get_state(config).values["history"]
     assert [t["question"] for t in history][-1] == "When did Johann Sebastian Bach die?"
@@ -166,7 +180,7 @@ def test_answer_tokens_stream_from_the_answer_node(wired):
     text = ""
     for part in graph.stream(
         {"question": "Where was Bach born?"},
-        context=QAContext(),
+        context=QAContext(decide=True),
         stream_mode=["updates", "messages"],
         version="v2",
     ):
@@ -175,30 +189,76 @@ def test_answer_tokens_stream_from_the_answer_node(wired):
             nodes_seen.add(meta["langgraph_node"])
             if meta["langgraph_node"] == "answer":  # what `terraqore ask` shows
                 text += chunk.content
-    assert nodes_seen == {"answer"}
+    assert nodes_seen == {"answer", "decide"}  # the decision's JSON is not the answer
     assert text == "Bach was born in Eisenach in 1685 [1]."
 
 
-def test_no_source_stating_the_answer_is_not_found_without_drafting_one(wired):
-    wired["decisions"] = [(0, "")]
-    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(decide=True))
-    assert out["answer"] == NOT_FOUND and out["grounding"] == 0.0
-    assert "answer_calls" not in wired and [u["agent"] for u in out["usage"]] == ["decide"]
-    assert any("no source that states the answer" in n for n in out["notes"])
+def test_a_source_that_does_not_state_the_answer_makes_it_identified_and_uncited(wired):
+    # Source 1 is about Bach but, the decision says, does not state what was asked.
+    wired["verdicts"] = [False]
+    wired["answers"] = ["Johann Sebastian Bach was a German composer [1]."]
+    question = "Which German composer was Johann Sebastian Bach?"
+    out = graph.invoke({"question": question}, context=QAContext(decide=True))
+    assert out["kind"] == "identified" and wired["decide_calls"] == 1
+    sourced, own = out["answer"].split(OWN)
+    assert sourced.strip() == "The sources speak of Johann Sebastian Bach [1]."
+    assert own.strip() == "Johann Sebastian Bach was a German composer." and "[" not in own
 
 
-def test_a_decision_whose_source_does_not_hold_its_answer_is_not_found(wired):
-    # The model named source 2 (the otter) for an answer only its memory holds.
-    wired["decisions"] = [(2, "Leonardo da Vinci")]
-    out = graph.invoke({"question": "Who painted the Mona Lisa?"}, context=QAContext(decide=True))
-    assert out["answer"] == NOT_FOUND and "answer_calls" not in wired
+def test_the_models_own_answer_is_identified_and_never_keeps_a_citation(wired):
+    draft = (
+        "Bach was a German composer of the Baroque period [1]. "
+        "Not in the sources: he wrote the Mass in B minor [1]."
+    )
+    wired["answers"] = [draft, draft]
+    question = "Which German composer wrote the Mass in B minor?"
+    out = graph.invoke({"question": question}, context=QAContext(decide=True))
+    assert out["kind"] == "identified" and "decide_calls" not in wired
+    assert out["answer"] == (
+        "Bach was a German composer of the Baroque period [1].\n\n"
+        f"{OWN} he wrote the Mass in B minor."
+    )
+    strict = graph.invoke({"question": question}, context=QAContext(strict=True))
+    assert strict["kind"] == "not_found" and strict["answer"] == NOT_FOUND
 
 
-def test_a_decision_naming_a_source_that_holds_the_answer_lets_the_model_answer(wired):
-    wired["decisions"] = [(1, "Eisenach")]
+def test_without_the_decision_step_a_supported_answer_is_stated(wired):
     wired["answers"] = ["Bach was born in Eisenach [1]."]
-    out = graph.invoke({"question": "Where was Bach born?"}, context=QAContext(decide=True))
-    assert out["answer"] == "Bach was born in Eisenach [1]." and wired["answer_calls"] == 1
+    out = graph.invoke({"question": "Where was Bach born?"}, context=QAContext())
+    assert out["kind"] == "stated" and "decide_calls" not in wired
+
+
+def test_cited_sources_that_hold_too_little_of_the_question_make_it_identified(wired):
+    # The default coverage (0.65): the otter passage says nothing of dams or the Baltic.
+    wired["docs"] = [OTTER]
+    wired["answers"] = ["Sea otters use stones as tools to open shellfish [1]."]
+    question = "Which aquatic mammal of the Baltic coast builds dams from driftwood?"
+    out = graph.invoke({"question": question}, context=QAContext())
+    assert out["kind"] == "identified"
+    assert out["answer"].startswith("The sources speak of Sea otter [1].")
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("Who wrote I, Robot?", "question"),
+        ("where was bach born", "question"),
+        ("Tell me about Sicily", "question"),
+        ("This Venetian master was born Tiziano Vecellio", "statement"),
+        ("Its capital, largest city & chief port is Palermo.", "statement"),
+        ("Italian island Palermo capital", "keywords"),
+        ("capital of Sicily", "keywords"),
+    ],
+)
+def test_query_forms_are_told_apart(text, form):
+    assert query_form(text) == form
+
+
+def test_the_answer_prompt_names_the_query_form(wired):
+    wired["answers"] = ["Titian [1]."]
+    graph.invoke({"question": "Venetian painter Tiziano Vecellio"}, context=QAContext())
+    state_prompt = agents.answer.prompt("Venetian painter Tiziano Vecellio", QAState())
+    assert state_prompt[-1].content.endswith("Keywords: Venetian painter Tiziano Vecellio")
 
 
 @pytest.mark.parametrize(
@@ -234,18 +294,19 @@ def test_invoke_without_a_context_runs_on_the_defaults(wired):
     assert [s["n"] for s in out["sources"]] == [1, 2]
 
 
-def test_a_supported_answer_about_another_subject_than_the_question_is_not_found():
+def test_a_supported_answer_about_another_subject_than_the_question_is_not_stated():
     # The gold article gone, the model pins the question on a neighbouring subject and copies
     # its passage: every sentence is supported, but the source never speaks of what was asked.
     sources = number_sources([OTTER, BACH], "Bach")
     question = "Which aquatic mammal of the Baltic coast builds dams from driftwood?"
     draft = "Sea otters use stones as tools to open shellfish [1]."
     assert coverage(question, [sources[0]]) < 0.5
-    assert check(draft, sources, question, 0.6).answer != NOT_FOUND  # each sentence supported
+    assert check(draft, sources, question, 0.6).kind == "stated"  # each sentence supported
     out = check(draft, sources, question, 0.6, question_coverage=0.5)
-    assert out.not_found and out.answer == NOT_FOUND
+    assert out.kind == "identified" and out.own.startswith("Sea otters use stones")
+    assert check(draft, sources, question, 0.6, stated=False).kind == "identified"
     # A plain question whose answer passage holds most of its words still stands.
     bach = check(
         "Bach was born in Eisenach [2].", sources, "In which city was Bach born?", 0.6, 0.5
     )
-    assert not bach.not_found and "[2]" in bach.answer
+    assert bach.kind == "stated" and "[2]" in bach.answer

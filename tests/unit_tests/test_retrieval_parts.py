@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from retrievers.config import FUSION_BY_MODEL, STANDARD_FUSION, Fusion, RetrievalSettings
+from retrievers.config import (
+    FLAT_FUSION_BY_MODEL,
+    FUSION_BY_MODEL,
+    STANDARD_FUSION,
+    Fusion,
+    RetrievalSettings,
+)
 from retrievers.embedder import normalise, task_prefixes
 from retrievers.filters import as_filters
 from retrievers.fusion import mmr_order, reciprocal_rank_fusion
@@ -127,3 +133,15 @@ def test_fusion_defaults_follow_the_model_and_yield_to_what_is_set(
     assert RetrievalSettings(embedding_model="my-embedder").fusion() == STANDARD_FUSION
     monkeypatch.setenv("TERRAQORE_BM25_WEIGHT", "0.5")
     assert RetrievalSettings(rrf_k=60).fusion() == Fusion(1.0, 0.5, 60)
+
+
+def test_flat_bm25_scores_turn_to_the_dense_heavier_fusion() -> None:
+    settings = RetrievalSettings()
+    sharp, flat = [9.0, 4.0, 3.0, 2.5, 2.0], [5.0, 4.8, 4.5, 4.1, 3.9]
+    assert settings.fusion(sharp) == FUSION_BY_MODEL["all-minilm"]
+    assert settings.fusion(flat) == FLAT_FUSION_BY_MODEL["all-minilm"]
+    assert settings.fusion([3.0]) == FLAT_FUSION_BY_MODEL["all-minilm"]  # under five: flat
+    assert RetrievalSettings(flat_bm25=0).fusion(flat) == FUSION_BY_MODEL["all-minilm"]
+    # A model without a measured flat-ranking fusion keeps its own.
+    nomic = RetrievalSettings(embedding_model="nomic-embed-text")
+    assert nomic.fusion(flat) == FUSION_BY_MODEL["nomic-embed-text"]

@@ -1,7 +1,9 @@
 """`terraqore ask "QUESTION"`: a cited answer from the lake (and the web, when online).
 
 The answer's tokens stream as the model writes them; the checked answer follows if the
-citation check changed it, then the numbered sources. Threads (`--thread ID`) live in
+citation check changed it, then its kind (stated in the sources, sources identify the
+subject only, or not found) and the numbered sources. `--strict` keeps only answers that a
+source states. Threads (`--thread ID`) live in
 `$TERRAQORE_HOME/threads.sqlite`, so a follow-up can say "he" or "it".
 """
 
@@ -31,12 +33,25 @@ def _print_sources(sources: list[dict[str, Any]]) -> None:
         out.print(f"[{s['n']}] {s['title'] or '(untitled)'}{when}: {s['url']}", markup=False)
 
 
+KIND_LINES = {
+    "stated": "Kind: stated (a source states the answer).",
+    "identified": "Kind: identified (the sources speak of the subject but do not state the "
+    "answer; the sentence after 'Not in the sources:' is the model's own, not checked).",
+    "not_found": "Kind: not found (no source supports an answer).",
+}
+
+
 def _squash(text: str) -> str:
     return "".join(text.split())
 
 
 def run_question(
-    question: str, thread: str | None, online: bool, k: int | None, as_json: bool
+    question: str,
+    thread: str | None,
+    online: bool,
+    k: int | None,
+    as_json: bool,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Run the Q&A graph, streaming the answer's tokens unless `as_json`; return the output."""
     from langchain_core.runnables import RunnableConfig
@@ -48,6 +63,7 @@ def run_question(
     context = QAContext()
     context.k = k or context.k
     context.online = online or context.online
+    context.strict = strict or context.strict
     path = ":memory:"
     if thread:  # the conversation's questions and answers: owner only, the home included
         path = str(private_file(Settings().private() / "threads.sqlite", create=True))
@@ -83,6 +99,7 @@ def run_question(
             out.print(answer, markup=False)
         else:
             out.print()
+        err.print(KIND_LINES.get(final.get("kind", ""), ""), markup=False, highlight=False)
         _print_sources(final.get("sources", []))
         for note in final.get("notes", []):
             err.print(f"note: {note}", markup=False, highlight=False)
@@ -98,10 +115,13 @@ def ask(
         False, "--online", help="Allow a web search (for this call) when the lake has too little."
     ),
     k: int | None = typer.Option(None, "-k", min=1, max=50, help="Sources to retrieve."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Answer only what a source states; otherwise say not found."
+    ),
 ) -> None:
-    """Answer a question from the lake, citing numbered sources."""
-    final = run_question(question, thread, online, k, as_json)
+    """Answer a question (or a statement, or keywords) from the lake, citing numbered sources."""
+    final = run_question(question, thread, online, k, as_json, strict)
     if as_json:
-        keys = ("answer", "sources", "citations_valid", "grounding", "usage", "notes")
+        keys = ("answer", "kind", "sources", "citations_valid", "grounding", "usage", "notes")
         # Plain stdout: a console would wrap long strings at its width and break the JSON.
         sys.stdout.write(json.dumps({key: final.get(key) for key in keys}, default=str) + "\n")

@@ -12,6 +12,14 @@ let online = false;
 
 // The verify step's own words for an answer the sources do not support (nodes/verify.py).
 const NOT_FOUND = /^I could not find the answer to this question in the sources\.?$/;
+// The model's own answer, never cited, follows this marker on its own paragraph.
+const OWN = "Not in the sources:";
+// What each kind of answer (the state's `kind`) is called on the page.
+const KINDS = {
+  stated: "Stated in the sources",
+  identified: "Sources identify the subject, not the answer",
+  not_found: "Not found in the lake",
+};
 
 function openSource(source, opener) {
   const card = $("source-card");
@@ -46,16 +54,25 @@ function turnItem(question) {
 
 function finishTurn({ item, answer }, values) {
   answer.removeAttribute("aria-busy");
-  const text = values.answer || "";
+  const full = values.answer || "";
   const sources = values.sources || [];
-  const notFound = NOT_FOUND.test(text.trim()) || (!text.trim() && !sources.length);
+  const at = full.indexOf(OWN);
+  const text = at < 0 ? full : full.slice(0, at).trim();
+  const own = at < 0 ? "" : full.slice(at + OWN.length).trim();
+  const notFound = values.kind === "not_found" || NOT_FOUND.test(text.trim()) || (!text.trim() && !sources.length);
+  const kind = values.kind || (notFound ? "not_found" : "stated");
   answer.replaceChildren();
+  item.dataset.kind = kind;
+  answer.append(el("p", { class: `badge kind-${kind}`, text: KINDS[kind] || kind }));
   if (notFound) {
     item.classList.add("not-found");
-    answer.append(el("p", { class: "badge", text: "Not found in the lake" }));
     answer.append(el("p", { text: text || "No answer was given." }));
   } else {
     answer.append(renderAnswer(text, sources, openSource));
+  }
+  if (own) {
+    // Plain text, never chips: this sentence is the model's, not a source's.
+    answer.append(el("p", { class: "own-answer" }, el("strong", { text: OWN }), ` ${own}`));
   }
   if (values.searched_web) {
     item.append(el("p", { class: "note web", text: "The web was searched (the lake had too little); what it found is now in the lake." }));
