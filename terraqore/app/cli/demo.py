@@ -44,6 +44,7 @@ def demo(
 ) -> None:
     """Show the product: the server, the lake, a cited answer and a studio build."""
     from graphs.studio_context import Context
+    from nodes.report import outcome
     from terraqore.app.cli.ask import run_question
     from terraqore.app.cli.build import run_build
     from terraqore.app.cli.lake import lake_seed
@@ -73,6 +74,9 @@ def demo(
 
     _section("5. where things are")
     validation = state.get("validation", {})
+    verdict = outcome(validation, state.get("security", {}))
+    # What `terraqore build` would exit with (0 only for a pass; see docs/studio.md).
+    out.print(f"build:       {verdict}", highlight=False)
     tests = f"{validation.get('tests_passed', 0)}/{validation.get('tests_run', 0)}"
     # soft_wrap: a path must stay on one line, whatever the terminal's width
     out.print(f"project:     {folder}/", soft_wrap=True)
