@@ -53,6 +53,9 @@ class Passage:
     """Cosine similarity to the query, when the chunk was among the dense candidates."""
     bm25_score: float | None = None
     """BM25 score, when the chunk was among the BM25 candidates."""
+    fusion: tuple[float, float, int] | None = None
+    """The hybrid fusion that ranked it: (dense weight, BM25 weight, RRF k); None otherwise.
+    It changes with the query when BM25's ranking is flat (`retrievers.config.is_flat`)."""
 
     def metadata(self) -> dict[str, Any]:
         """The passage's fields but its text, as a LangChain Document's metadata."""
@@ -69,6 +72,7 @@ class Passage:
             "bm25_rank": self.bm25_rank,
             "dense_score": self.dense_score,
             "bm25_score": self.bm25_score,
+            "fusion": self.fusion,
         }
 
 
@@ -209,6 +213,7 @@ class LakeSearch:
         dense_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         bm25_rank = {i: r for r, (i, _) in enumerate(lexical, start=1)}
         dense_score, bm25_score = dict(dense), dict(lexical)
+        used: tuple[float, float, int] | None = None
         if mode == "hybrid":
             fusion = self.settings.fusion([score for _, score in lexical])
             ranked = reciprocal_rank_fusion(
@@ -216,6 +221,7 @@ class LakeSearch:
                 [fusion.dense_weight, fusion.bm25_weight],
                 fusion.rrf_k,
             )
+            used = (fusion.dense_weight, fusion.bm25_weight, fusion.rrf_k)
         else:
             ranked = dense if mode == "dense" else lexical
         if mmr and ranked:
@@ -245,6 +251,7 @@ class LakeSearch:
             passage.bm25_rank = bm25_rank.get(chunk_id)
             passage.dense_score = dense_score.get(chunk_id)
             passage.bm25_score = bm25_score.get(chunk_id)
+            passage.fusion = used
             results.append(passage)
         return results
 

@@ -22,7 +22,7 @@ class LakeRetriever(BaseRetriever):
     Each Document's metadata has `chunk_id`, `item_id`, `source` (the item's URL or file
     path), `title`, `published`, `score`, and also `kind`, `topic`, `dense_rank`, `bm25_rank`,
     `dense_score` (cosine) and `bm25_score` (None where the chunk was not that method's
-    candidate).
+    candidate), and `fusion` (the hybrid weights that ranked it, else None).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

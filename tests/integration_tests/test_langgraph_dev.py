@@ -112,6 +112,7 @@ def test_a_studio_run_streams_its_steps(dev: str) -> None:
                 steps += list(json.loads(line.split(":", 1)[1]))
             elif event == "error":
                 pytest.fail(f"the run failed: {line}")
-    for step in ("retrieve", "idea", "planner", "coder", "validator", "report"):
+    # One function: the short path (retrieve, then the plan read from the task, no model).
+    for step in ("retrieve", "plan_from_task", "coder", "validator", "report"):
         assert step in steps, steps
-    assert steps.index("idea") < steps.index("planner") < steps.index("coder")
+    assert "idea" not in steps and steps.index("plan_from_task") < steps.index("coder")

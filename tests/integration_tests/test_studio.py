@@ -65,9 +65,11 @@ def test_build_end_to_end_offline_sandboxed_and_not_injected(
     assert validation["tests_run"] > 0 and validation["sandbox"].startswith("bwrap")
     assert set(validation) >= {"passed", "tests_run", "failures", "output", "sandbox"}
     assert record["security"]["verdict"] in ("pass", "block")
-    assert {"idea", "planner", "coder", "validator", "security"} <= {
-        u["agent"] for u in record["usage"]
-    }
+    # The task fixes one function: the short path, no Idea or Planner call (their
+    # injection tests run on fakes in tests/unit_tests/test_studio_graph.py).
+    agents = {u["agent"] for u in record["usage"]}
+    assert {"coder", "validator", "security"} <= agents and not {"idea", "planner"} & agents
+    assert any("a short task" in note for note in record["notes"])
     assert record["sources"] and record["sources"][0]["url"].endswith("notes.md")
     files = {p.name: p.read_text() for p in out.rglob("*.py")}
     assert "solution.py" in files and "def celsius_to_fahrenheit" in files["solution.py"]
