@@ -16,6 +16,9 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.pregel import Pregel
+
 from server.home import config_path, read_config_file
 
 
@@ -148,22 +151,17 @@ class RetrievalContext:
         fill_from_env(self)
 
 
-G = typing.TypeVar("G")
+def run_on_defaults(
+    graph: Pregel[Any, Any, Any, Any],
+    schema: typing.Callable[[], Any],
+    inputs: Any,
+    context: Any = None,
+    config: RunnableConfig | None = None,
+) -> dict[str, Any]:
+    """`graph.invoke` on `context`, or on `schema()` (the defaults, environment and file filled in).
 
-
-def with_default_context(graph: G, schema: typing.Callable[[], Any]) -> G:
-    """Give a compiled graph's runs `schema()` as their context when the caller passes none.
-
-    LangGraph leaves `runtime.context` as `None` when `invoke` or `stream` get no `context`
-    (`langgraph dev` always passes one), and every node reads it: `graph.invoke({...})` from
-    Python should just work, with the defaults and the environment. `invoke` and `ainvoke`
-    go through `stream` and `astream`, so wrapping those two covers all four.
+    LangGraph does not build a default from `context_schema`: without `context=`, `invoke`
+    leaves `runtime.context` as `None`, and every node reads it. `langgraph dev` always passes
+    one; each graph module's `run` is this call for Python code that wants the defaults.
     """
-    for name in ("stream", "astream"):
-        method = getattr(graph, name)
-
-        def run(*args: Any, _method: Any = method, context: Any = None, **kwargs: Any) -> Any:
-            return _method(*args, context=schema() if context is None else context, **kwargs)
-
-        setattr(graph, name, run)
-    return graph
+    return dict(graph.invoke(inputs, config, context=schema() if context is None else context))

@@ -21,7 +21,7 @@ import agents.decide
 import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
-from graphs.qa import build_graph, graph
+from graphs.qa import build_graph, graph, run
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
 from nodes.sources import number_sources
@@ -286,10 +286,10 @@ def test_an_uncited_supported_sentence_gets_its_source():
     assert out.answer == "Bach died in Leipzig in 1750 [2]." and out.citations_valid
 
 
-def test_invoke_without_a_context_runs_on_the_defaults(wired):
-    # LangGraph leaves runtime.context as None without `context=`; the graph fills the default.
+def test_run_without_a_context_runs_on_the_defaults(wired):
+    # LangGraph leaves runtime.context as None without `context=`; `run` passes the default.
     wired["answers"] = ["Bach was born in Eisenach in 1685. [1]"]
-    out = graph.invoke({"question": "Where was Bach born?"})
+    out = run({"question": "Where was Bach born?"})
     assert out["citations_valid"] is True and "[1]" in out["answer"]
     assert [s["n"] for s in out["sources"]] == [1, 2]
 

@@ -19,7 +19,7 @@ import agents.structured
 import nodes.retrieve
 import nodes.run_tests
 import nodes.search_ingest
-from graphs.studio import build_graph, graph
+from graphs.studio import build_graph, graph, run
 from graphs.studio_context import Context
 from terraqore.codecheck.sandbox import CaseOutcome, SandboxResult
 from tests.studio_fakes import CLEAN, VULNERABLE
@@ -348,9 +348,9 @@ def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
     assert "coder" in fake.calls
 
 
-def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
+def test_run_without_a_context_runs_on_the_defaults(fakes) -> None:
     fake = fakes()
-    out = graph.invoke({"task": "Write add(a, b) in solution.py."})
+    out = run({"task": "Write add(a, b) in solution.py."})
     assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
     # Three versions by default, and the behaviour probe ran on each.
     assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
