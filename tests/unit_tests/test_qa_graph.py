@@ -17,7 +17,6 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 import agents.answer
-import agents.decide
 import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
@@ -74,16 +73,19 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def condense_model(config: Any, *_: Any, **__: Any) -> FakeListChatModel:
         return FakeListChatModel(responses=[setup["standalone"].pop(0)])
 
-    def decide_model(config: Any, **options: Any) -> FakeListChatModel:
+    def decide_model(config: Any, *_: Any, **options: Any) -> FakeListChatModel:
         assert options["format"]["required"] == ["stated"]
         setup["decide_calls"] = setup.get("decide_calls", 0) + 1
         stated = setup["verdicts"].pop(0) if setup["verdicts"] else True
         return FakeListChatModel(responses=[json.dumps({"stated": stated})])
 
+    by_agent = {"answer": answer_model, "condense": condense_model, "decide": decide_model}
+
+    def model_for(config: Any, agent: str = "", **options: Any) -> Any:
+        return by_agent[agent](config, agent, **options)
+
     monkeypatch.setattr(nodes.retrieve, "lake_retriever", retriever)
-    monkeypatch.setattr(agents.answer, "model_for", answer_model)
-    monkeypatch.setattr(agents.structured, "model_for", condense_model)
-    monkeypatch.setattr(agents.decide, "model_for", decide_model)
+    monkeypatch.setattr(agents.structured, "model_for", model_for)
     return setup
 
 
