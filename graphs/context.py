@@ -14,12 +14,13 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any
-
-from langchain_core.runnables import RunnableConfig
-from langgraph.pregel import Pregel
+from typing import TYPE_CHECKING, Any
 
 from server.home import config_path, read_config_file
+
+if TYPE_CHECKING:  # annotations only: reading a context loads no LangGraph
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.pregel import Pregel
 
 
 @dataclass(kw_only=True)
