@@ -210,6 +210,9 @@ single call solved 14_brackets; no candidate written from the plan did), and a d
 prompt gives more diverse mistakes than a hotter sample of the same one. Then samples at
 `Context.sample_temperature`, with and without the plan.
 """
+SHORT_VARIANTS = (("sample", True, True),)
+"""The extra candidates on the short path, where the plan only restates the task: a
+task-only version would be the first one again, so every other version is a sample."""
 
 
 def _versions(
@@ -231,9 +234,10 @@ def _versions(
     notes: list[str] = []
     hot = replace(config, temperature=ctx.sample_temperature)
     unusable: AgentOutputError | None = None
+    variants = SHORT_VARIANTS if state.short else VARIANTS
     for i in range(ctx.coder_candidates):
         origin, with_plan, sampled = (
-            ("first", True, False) if i == 0 else VARIANTS[(i - 1) % len(VARIANTS)]
+            ("first", True, False) if i == 0 else variants[(i - 1) % len(variants)]
         )
         try:
             files, used = write_code(state, ctx, hot if sampled else config, with_plan=with_plan)

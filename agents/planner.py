@@ -19,7 +19,7 @@ from agents.studio_prompts import contract_section, sources_section, task_sectio
 from graphs.studio_context import Context
 from graphs.studio_state import State
 from terraqore.codecheck.contract_check import correct_names, correct_plan
-from terraqore.codecheck.task_contract import read_contract
+from terraqore.codecheck.task_contract import describe, read_contract
 
 PROMPT = """{sources}
 
@@ -105,6 +105,32 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "contract": contract,
         "usage": usage,
         "notes": [*idea_notes, *notes],
+    }
+
+
+def plan_from_task(state: State) -> dict[str, Any]:
+    """The short path's plan, without a model: the task's one function, in its one file.
+
+    For a task that fixes one name (`task_contract.is_short`), the Idea's brief and the
+    Planner's steps only restate it, and each cost a model call; the Coder and the
+    Validator read the task in full either way.
+    """
+    contract = read_contract(state.task)
+    plan, notes = correct_plan(fallback_plan(state.task).model_dump(), contract)
+    first = state.task.strip().splitlines()[0] if state.task.strip() else ""
+    idea = {
+        "title": ", ".join(describe(contract)[:1]) or "the task",
+        "summary": first[:500],
+        "users": "",
+        "done_when": ["The task's examples and tests pass."],
+        "assumptions": [],
+    }
+    return {
+        "plan": plan,
+        "idea": idea,
+        "contract": contract,
+        "short": True,
+        "notes": ["a short task: the plan was read from the task, no Idea or Planner call", *notes],
     }
 
 

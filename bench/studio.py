@@ -12,6 +12,8 @@ Modes:
 - `single-fenced` / `single-json`: one call to the Coder's model with the task, files as
   fenced blocks or as schema-constrained JSON;
 - `graph-fenced` / `graph-json`: the whole studio graph with that Coder format;
+- `long-fenced`: the graph with the short path off (`Context.short_path=False`): every
+  task goes through the Idea and the Planner, which measures what the short path saves;
 - `reference`: no model; each task's reference solution stands in for a mode's answer,
   which checks the harness end to end (every task must be solved);
 - `escalate-fenced`: the graph with the Coder on the 0.5B (`terraqore/coder-0.5b`: the
@@ -55,6 +57,7 @@ MODES = (
     "graph-fenced",
     "graph-json",
     "escalate-fenced",
+    "long-fenced",
     "reference",
 )
 SMALL_CODER = "terraqore/coder-0.5b"
@@ -110,16 +113,21 @@ def single(task_text: str, fmt: str) -> tuple[dict[str, str], list[dict[str, Any
 
 
 def whole_graph(
-    task: Path, task_text: str, fmt: str, escalate: bool = False, candidates: int = 0
+    task: Path,
+    task_text: str,
+    fmt: str,
+    escalate: bool = False,
+    candidates: int = 0,
+    short_path: bool = True,
 ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
     from graphs.context import AgentConfig
     from graphs.studio import graph
     from graphs.studio_context import Context
 
     ctx = (
-        Context(coder_format=fmt, coder_candidates=candidates)
+        Context(coder_format=fmt, coder_candidates=candidates, short_path=short_path)
         if candidates
-        else Context(coder_format=fmt)
+        else Context(coder_format=fmt, short_path=short_path)
     )
     if escalate:
         ctx = Context(coder_format=fmt, coder=AgentConfig(model=SMALL_CODER))
@@ -176,7 +184,12 @@ def run_one(task: Path, mode: str, candidates: int = 0) -> dict[str, Any]:
             files, usage = single(text, fmt)
         else:
             files, usage, extra = whole_graph(
-                task, text, fmt, escalate=kind == "escalate", candidates=candidates
+                task,
+                text,
+                fmt,
+                escalate=kind == "escalate",
+                candidates=candidates,
+                short_path=kind != "long",
             )
             record.update(extra)
         record["seconds"] = round(time.perf_counter() - start, 1)
@@ -228,7 +241,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     os.environ.setdefault("TERRAQORE_MAX_LOADED_MODELS", "6")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     have = done(args.results)
-    todo = [(t, m) for t in tasks(args.tasks) for m in args.modes if (t.name, m) not in have]
+    chosen = [
+        t for t in tasks(args.tasks) if not args.split or suite.split_of(t.name) == args.split
+    ]
+    if args.short is not None:
+        from terraqore.codecheck.task_contract import is_short, read_contract
+
+        chosen = [
+            t for t in chosen if is_short(read_contract((t / "task.md").read_text())) == args.short
+        ]
+    todo = [(t, m) for t in chosen for m in args.modes if (t.name, m) not in have]
     todo = todo[: args.limit] if args.limit else todo
     if not todo:
         print("nothing left to run")
@@ -588,7 +610,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         for mode, task, what in broken:
             print(f"- {mode} {task}: {'; '.join(what)}")
     for mode in MODES:
-        if mode.startswith(("graph", "escalate")) and by_mode.get(mode):
+        if mode.startswith(("graph", "escalate", "long")) and by_mode.get(mode):
             print_agents(mode, by_mode[mode])
             print_selection(mode, by_mode[mode])
             print_rules(mode, by_mode[mode])
@@ -677,6 +699,13 @@ def main() -> None:
         )
         p.add_argument("--limit", type=int, default=0, help="run at most this many new pairs")
         p.add_argument("--quick", action="store_true", help="check: skip the wrong variants")
+        p.add_argument("--split", choices=suite.SPLITS, default=None, help="run: only this half")
+        p.add_argument(
+            "--short",
+            type=lambda v: v == "yes",
+            default=None,
+            help="run: only short tasks (yes) or only the others (no)",
+        )
         p.add_argument(
             "--candidates",
             type=int,

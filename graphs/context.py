@@ -21,6 +21,8 @@ from server.home import config_path, read_config_file
 if TYPE_CHECKING:  # annotations only: reading a context loads no LangGraph
     from langchain_core.runnables import RunnableConfig
     from langgraph.pregel import Pregel
+    from langgraph.runtime import Runtime
+
 
 
 @dataclass(kw_only=True)
@@ -150,6 +152,20 @@ class RetrievalContext:
 
     def __post_init__(self) -> None:
         fill_from_env(self)
+
+
+def given(runtime: Runtime[Any]) -> Any:
+    """The run's context, or a clear error when the caller passed none (see `run_on_defaults`).
+
+    A graph's first node calls it, so `graph.invoke(inputs)` without `context=` says what to
+    do instead of failing on `None` somewhere inside.
+    """
+    if runtime.context is None:
+        raise ValueError(
+            "this graph runs on a context: graph.invoke(inputs, context=Context()), or the"
+            " graph module's run(inputs), which passes the defaults"
+        )
+    return runtime.context
 
 
 def run_on_defaults(

@@ -6,6 +6,9 @@ retrieve -> [online and weak] search_ingest -> idea -> planner (held to the task
 [credible failures, rounds left] coder | [still failing, next route] escalate -> coder |
 security_scan -> security -> [blocking, rounds left] coder | report.
 
+A short task (one function or class in at most one file) goes from retrieve to
+plan_from_task (the plan read from the task, no model) and on to the coder.
+
 Every router is here, with its path map, so `graph.get_graph()` draws every edge. `graph`
 is compiled without a checkpointer, for `langgraph dev` (which brings its own and passes the
 context); `build_graph(checkpointer=...)` gives the Python API resumable threads and the plan
@@ -25,7 +28,7 @@ from langgraph.runtime import Runtime
 
 from agents.coder import coder
 from agents.idea import idea
-from agents.planner import planner
+from agents.planner import plan_from_task, planner
 from agents.security import security
 from agents.validator import validator
 from graphs.context import run_on_defaults
@@ -38,11 +41,23 @@ from nodes.report import report
 from nodes.retrieve import retrieve
 from nodes.run_tests import run_tests
 from nodes.search_ingest import needs_web, search_ingest
+from terraqore.codecheck.task_contract import is_short, read_contract
 
 
-def after_retrieve(state: State, runtime: Runtime[Context]) -> Literal["search_ingest", "idea"]:
-    """Search the web only in online mode and when the lake's sources looked weak."""
-    return "search_ingest" if needs_web(state, runtime) else "idea"
+def after_retrieve(
+    state: State, runtime: Runtime[Context]
+) -> Literal["search_ingest", "idea", "plan_from_task"]:
+    """Search the web only in online mode and when the lake's sources looked weak.
+
+    Otherwise a short task (`task_contract.is_short`) skips the Idea and the Planner, unless
+    the short path is off or a human approves plans.
+    """
+    if needs_web(state, runtime):
+        return "search_ingest"
+    ctx = runtime.context
+    if ctx.short_path and not ctx.approve_plan and is_short(read_contract(state.task)):
+        return "plan_from_task"
+    return "idea"
 
 
 def after_planner(state: State, runtime: Runtime[Context]) -> Literal["approve_plan", "coder"]:
@@ -103,6 +118,7 @@ builder.add_node("retrieve", retrieve)
 builder.add_node("search_ingest", search_ingest)
 builder.add_node("idea", idea)
 builder.add_node("planner", planner)
+builder.add_node("plan_from_task", plan_from_task)
 builder.add_node("approve_plan", approve_plan)
 builder.add_node("coder", coder)
 builder.add_node("escalate", escalate)
@@ -113,7 +129,10 @@ builder.add_node("security", security)
 builder.add_node("report", report)
 
 builder.add_edge(START, "retrieve")
-builder.add_conditional_edges("retrieve", after_retrieve, ["search_ingest", "idea"])
+builder.add_conditional_edges(
+    "retrieve", after_retrieve, ["search_ingest", "idea", "plan_from_task"]
+)
+builder.add_edge("plan_from_task", "coder")
 builder.add_edge("search_ingest", "idea")
 builder.add_edge("idea", "planner")
 builder.add_conditional_edges("planner", after_planner, ["approve_plan", "coder"])

@@ -74,6 +74,11 @@ class Context(RetrievalContext):
     llm_review: bool = True
     """Whether the Security agent reviews the code after bandit (off: bandit alone)."""
 
+    short_path: bool = True
+    """A task that fixes one function or class in at most one file (`task_contract.is_short`)
+    skips the Idea and the Planner: its plan is read from the task without a model
+    (`agents.planner.plan_from_task`). Off: every task goes through both."""
+
     approve_plan: bool = False
     """Pause after the planner for a human decision (`interrupt`; resume with `Command`)."""
 

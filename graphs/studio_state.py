@@ -35,6 +35,10 @@ class State(RetrievalState, InputState):
     plan: dict[str, Any] | None = None
     """The Planner's plan (`agents.planner.Plan`): steps, files, acceptance criteria, tests."""
 
+    short: bool = False
+    """The plan was read from the task, with no Idea or Planner call (`graphs.studio`'s short
+    path): the Coder writes no separate task-only version, which would repeat the first."""
+
     plan_feedback: str = ""
     """A human's reason for rejecting the plan (approval interrupt), for the Planner."""
 

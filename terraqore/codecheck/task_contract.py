@@ -327,3 +327,22 @@ def functions(contract: Contract | None) -> dict[str, int]:
 def names(contract: Contract | None) -> set[str]:
     """Every top-level name the contract fixes (functions and classes)."""
     return {e["name"] for e in (contract or {}).get("callables", []) if not e["owner"]}
+
+
+def is_short(contract: Contract | None) -> bool:
+    """Whether the task is one a plan would only restate.
+
+    It fixes one function or one class (with its methods), in at most one file, and names
+    no module or command.
+    """
+    if not contract:
+        return False
+    top = [e for e in contract.get("callables", []) if not e["owner"]]
+    code_files = [f for f in contract.get("files", []) if not f.split("/")[-1].startswith("test")]
+    return (
+        len(top) == 1
+        and len(code_files) <= 1
+        and len(contract.get("files", [])) <= 1
+        and not contract.get("modules")
+        and not contract.get("commands")
+    )

@@ -9,6 +9,7 @@ the server registers the installed catalog models when it starts, as after `make
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -57,3 +58,14 @@ def test_make_demo_on_a_fresh_home(tmp_path: Path) -> None:
         None,
     )  # fmt: skip
     assert report is not None and report.is_file() and "tests" in report.read_text().lower()
+    # The demo's build (issue 25): it keeps the task's name, passes every example the task
+    # states, would exit 0, and shows its agents no source off the task's subject.
+    record = json.loads((report.parent / "studio.json").read_text())
+    written = [p.read_text() for p in report.parent.rglob("*.py") if not p.name.startswith("test")]
+    assert any("def is_palindrome(" in text for text in written), written
+    validation = record["validation"]
+    assert validation["stated_run"] >= 1, validation
+    assert validation["stated_passed"] == validation["stated_run"], validation
+    assert "build:       pass" in demo.stdout, shown[-4000:]
+    for source in record["sources"] or []:
+        assert "palindrom" in (source["title"] + source.get("text", "")).lower(), source

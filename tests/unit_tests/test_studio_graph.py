@@ -16,6 +16,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 import agents.structured
+import graphs.studio as graphs_studio
 import nodes.retrieve
 import nodes.run_tests
 import nodes.search_ingest
@@ -54,7 +55,8 @@ def scripted_sandbox(monkeypatch: pytest.MonkeyPatch, outcomes: list[list[str]])
 def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> None:
     fake = fakes()
     out = graph.invoke(
-        {"task": "Write add(a, b) in solution.py."}, context=Context(coder_candidates=3)
+        {"task": "Write add(a, b) in solution.py."},
+        context=Context(coder_candidates=3, short_path=False),
     )
     for key in ("idea", "plan", "files", "validation", "security", "sources", "rounds"):
         assert key in out
@@ -340,7 +342,8 @@ def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
     )
     fake = fakes(idea=[empty_idea], planner=[empty_plan])
     out = graph.invoke(
-        {"task": "Write add(a, b) in `calc.py`."}, context=Context(coder_candidates=3)
+        {"task": "Write add(a, b) in `calc.py`."},
+        context=Context(coder_candidates=3, short_path=False),
     )
     assert out["idea"]["summary"] == "Write add(a, b) in `calc.py`."
     assert out["plan"]["files"][0]["path"] == "calc.py"
@@ -352,14 +355,34 @@ def test_run_without_a_context_runs_on_the_defaults(fakes) -> None:
     fake = fakes()
     out = run({"task": "Write add(a, b) in solution.py."})
     assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
-    # Three versions by default, and the behaviour probe ran on each.
-    assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
+    # Three versions by default, and the behaviour probe ran on each; a task that fixes one
+    # function takes the short path (no Idea, no Planner).
+    assert fake.calls == ["coder", "coder", "coder", "validator", "security"]
     assert all(c["validation"]["behaviour"] for c in out["candidates"])
+
+
+def test_a_short_task_skips_the_idea_and_the_planner_and_a_longer_one_does_not(fakes) -> None:
+    fake = fakes()
+    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context())
+    assert fake.calls[:1] == ["coder"] and "idea" not in fake.calls
+    assert out["plan"]["files"][0]["path"] == "calc.py" and out["contract"]["callables"]
+    # The plan only restates the task, so no task-only version repeats the first one.
+    assert [c["origin"] for c in out["candidates"]][:3] == ["first", "sample", "sample"]
+    assert any("a short task" in n for n in out["notes"])
+    # Two functions are not short; nor is any task when a human approves plans.
+    fake = fakes()
+    graph.invoke({"task": "Write add(a, b) and sub(a, b) in `calc.py`."}, context=Context())
+    assert fake.calls[:2] == ["idea", "planner"]
+    fake = fakes()
+    graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context(short_path=False))
+    assert fake.calls[:2] == ["idea", "planner"]
 
 
 def test_the_drawn_graph_shows_every_route():
     drawn = {(e.source, e.target) for e in graph.get_graph().edges}
     for edge in [
+        ("retrieve", "plan_from_task"),
+        ("plan_from_task", "coder"),
         ("planner", "approve_plan"),
         ("planner", "coder"),
         ("coder", "escalate"),
@@ -370,3 +393,15 @@ def test_the_drawn_graph_shows_every_route():
         ("escalate", "coder"),
     ]:
         assert edge in drawn, edge
+
+
+def test_invoke_without_a_context_says_what_to_do() -> None:
+    from graphs import ingest, qa
+
+    for module, inputs in (
+        (graphs_studio, {"task": "add"}),
+        (qa, {"question": "what?"}),
+        (ingest, {"source": "nowhere"}),
+    ):
+        with pytest.raises(ValueError, match=r"context=.*run\(inputs\)"):
+            module.graph.invoke(inputs)

@@ -81,7 +81,7 @@ def test_the_demo_keeps_is_palindrome_though_the_plan_and_the_coder_renamed_it(
         idea=[RENAMING_IDEA], planner=[RENAMING_PLAN], coder=[RENAMED], validator=[FOLLOWING_TESTS]
     )
     prompts = spy_prompts(monkeypatch, fake)
-    out = graph.invoke({"task": DEMO}, context=Context(coder_candidates=2))
+    out = graph.invoke({"task": DEMO}, context=Context(coder_candidates=2, short_path=False))
     # The contract, read without a model.
     assert out["contract"]["callables"][0]["name"] == "is_palindrome"
     # The brief (as the 0.5B wrote it in a by-hand build) is corrected before the Planner

@@ -15,6 +15,7 @@ import typer
 
 from graphs.studio_context import Context
 from lake.config import LakeSettings
+from nodes.report import outcome
 from terraqore.app.cli.ask import run_question
 from terraqore.app.cli.build import run_build
 from terraqore.app.cli.console import err, out
@@ -72,6 +73,9 @@ def demo(
 
     _section("5. where things are")
     validation = state.get("validation", {})
+    verdict = outcome(validation, state.get("security", {}))
+    # What `terraqore build` would exit with (0 only for a pass; see docs/studio.md).
+    out.print(f"build:       {verdict}", highlight=False)
     tests = f"{validation.get('tests_passed', 0)}/{validation.get('tests_run', 0)}"
     # soft_wrap: a path must stay on one line, whatever the terminal's width
     out.print(f"project:     {folder}/", soft_wrap=True)
