@@ -11,13 +11,12 @@ token fast. With no sources the model is not called at all: the answer is "not f
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from agents.structured import model_for, usage_of
+from agents.structured import ask_text
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
 from nodes.sources import render_sources
@@ -73,12 +72,5 @@ def answer(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
     """Draft an answer with citations (the verify step checks it)."""
     if not state.sources:
         return {"draft": NOT_FOUND}
-    config = runtime.context.answer
-    llm = model_for(config, "answer")
-    start = time.perf_counter()
-    reply = llm.invoke(prompt(state.retrieval_query(), state))
-    text = reply.content if isinstance(reply.content, str) else str(reply.content)
-    return {
-        "draft": text.strip(),
-        "usage": [usage_of("answer", config, reply, time.perf_counter() - start)],
-    }
+    text, usage = ask_text("answer", runtime.context.answer, prompt(state.retrieval_query(), state))
+    return {"draft": text.strip(), "usage": [usage]}

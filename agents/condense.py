@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.structured import ask_structured
+from graphs.context import given
 from graphs.qa_context import QAContext
 from graphs.qa_state import NewTurn, QAState, Turn
 
@@ -40,6 +41,7 @@ def conversation(history: list[Turn], follow_up: str) -> str:
 
 def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
     """Start the turn; rewrite the question as a standalone one when the thread has history."""
+    ctx: QAContext = given(runtime)
     fresh: dict[str, Any] = {
         "usage": NewTurn(),
         "notes": NewTurn(),
@@ -53,10 +55,10 @@ def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
         raise ValueError("the question is empty")
     if not state.history:
         return {**fresh, "standalone": question}
-    turns = state.history[-runtime.context.history_turns :]
+    turns = state.history[-ctx.history_turns :]
     result, usage = ask_structured(
         "condense",
-        runtime.context.condense,
+        ctx.condense,
         [
             SystemMessage(content=SYSTEM),
             HumanMessage(content=conversation(turns, question)),

@@ -16,7 +16,6 @@ it comes after the answer has streamed, so it never delays the first token.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -24,7 +23,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, ValidationError
 
 from agents.answer import prompt
-from agents.structured import model_for, usage_of
+from agents.structured import ask_text
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
 from nodes.verify import check
@@ -60,17 +59,13 @@ def decide(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
     """Ask whether the cited source states the draft's answer (when it could be `stated`)."""
     if not needs_verdict(state, runtime.context):
         return {"stated": None}
-    config = runtime.context.answer
-    llm = model_for(config, format=SCHEMA)
     messages = [
         *prompt(state.retrieval_query(), state),
         AIMessage(content=state.draft),
         HumanMessage(content=INSTRUCTION),
     ]
-    start = time.perf_counter()
-    reply = llm.invoke(messages)
-    usage = [usage_of("decide", config, reply, time.perf_counter() - start)]
-    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    text, record = ask_text("decide", runtime.context.answer, messages, format=SCHEMA)
+    usage = [record]
     try:
         verdict = Verdict.model_validate_json(text)
     except ValidationError:

@@ -24,6 +24,10 @@ like (checkable statements), and any assumption you made.
 </INSTRUCTIONS>"""
 
 
+TITLE_CHARS, TITLE_WORDS, SUMMARY_CHARS = 120, 8, 500
+"""Bounds of the brief's title and summary (the grammar enforces them on the model's answer;
+the fallback brief is cut to them)."""
+
 Short = Annotated[str, Field(max_length=200)]
 """One list item: bounded, so a small model cannot ramble (the grammar enforces it)."""
 
@@ -31,9 +35,9 @@ Short = Annotated[str, Field(max_length=200)]
 class IdeaBrief(BaseModel):
     """What will be built, for whom, and how we know it is done."""
 
-    title: str = Field(description="A short name for the project.", max_length=120)
+    title: str = Field(description="A short name for the project.", max_length=TITLE_CHARS)
     summary: str = Field(
-        description="What will be built, in two or three sentences.", max_length=500
+        description="What will be built, in two or three sentences.", max_length=SUMMARY_CHARS
     )
     users: str = Field(description="Who uses it.", max_length=160)
     done_when: list[Short] = Field(
@@ -69,11 +73,12 @@ def idea(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 def fallback_brief(task: str) -> IdeaBrief:
     """A brief made of the task's own words."""
     words = task.split()
-    title = " ".join(words[:8]) + ("..." if len(words) > 8 else "")
+    title = " ".join(words[:TITLE_WORDS]) + ("..." if len(words) > TITLE_WORDS else "")
     # Bounded like the model's answer: the task itself reaches every agent in full anyway.
-    summary = task if len(task) <= 500 else task[:497].rsplit(" ", 1)[0] + "..."
+    cut = task[: SUMMARY_CHARS - len("...")].rsplit(" ", 1)[0] + "..."
+    summary = task if len(task) <= SUMMARY_CHARS else cut
     return IdeaBrief(
-        title=title[:120],
+        title=title[:TITLE_CHARS],
         summary=summary,
         users="the user",
         done_when=["Everything the task asks for works as it says."],

@@ -34,12 +34,12 @@ from terraqore.codecheck.task_examples import (
     resolve,
     same,
 )
-from terraqore.codecheck.test_file import normalise
+from terraqore.codecheck.test_file import MAX_TEST_NAME, normalise
 
-# Examples first, and an error only where the task names one (bench/validator_prompt.py): the
-# prompt before listed edge cases and showed `pytest.raises(ValueError): f(-1)` as the shape,
-# and the 1.5B retyped them into tests the task never asked for (19 of the fourth studio run's
-# 24 raises tests were wrong).
+# Examples first, and an error only where the task names one: a prompt that lists edge cases
+# or shows `pytest.raises(ValueError): f(-1)` as the shape gets them retyped by a small model
+# into tests the task never asked for (bench/validator_prompt.py; bench/README.md, "The
+# studio graph").
 PROMPT = """{sources}
 
 {task}
@@ -62,7 +62,7 @@ it): {{"name": "area_of_two_by_three", "code": "assert area(2, 3) == 6"}}
 class DesignedTest(BaseModel):
     """One test: a name and a few lines of asserts."""
 
-    name: str = Field(description="snake_case, what it checks", max_length=48)
+    name: str = Field(description="snake_case, what it checks", max_length=MAX_TEST_NAME)
     code: str = Field(description="One or two lines of Python that assert.", max_length=240)
 
 

@@ -40,7 +40,7 @@ import ollama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.qa_data import Question, load_questions, side
-from bench.retrieval_questions import LAKE_HOME, RESULTS, lake_and_corpus
+from bench.retrieval_corpus import LAKE_HOME, RESULTS, lake_and_corpus
 from tests.server_harness import start_server
 
 REMOVED_HOME = RESULTS / "qa-removed-lake"

@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.qa_data import contains, load_questions
-from bench.retrieval_questions import RESULTS
+from bench.retrieval_corpus import RESULTS
 from graphs.qa_context import QAContext
 from nodes.verify import Checked, check, cited
 

@@ -14,31 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.documents import Document
-
 from bench.qa_data import contains, load_questions
-from bench.retrieval_questions import lake_and_corpus
+from bench.retrieval_corpus import chunk_documents, lake_and_corpus
 from lake.database import connect
 from nodes.retrieve import strength
 from nodes.sources import number_sources
 
 SNIPPET_CHARS = (200, 300, 400, 600, 100_000)
 CUTOFFS = (0.3, 0.4, 0.5, 0.6, 0.7)
-
-
-def _docs(con: Any, chunk_ids: list[int]) -> list[Document]:
-    rows = con.execute(
-        "SELECT c.id, c.item_id, b.title, b.url, c.text FROM silver_chunks c JOIN bronze_items b"
-        f" ON b.id = c.item_id WHERE c.id IN ({', '.join(map(str, chunk_ids))})"
-    ).fetchall()
-    by_id = {
-        int(r[0]): Document(
-            page_content=r[4],
-            metadata={"chunk_id": r[0], "item_id": r[1], "title": r[2], "source": r[3]},
-        )
-        for r in rows
-    }
-    return [by_id[i] for i in chunk_ids if i in by_id]
 
 
 def context_report(found: dict[str, Any], combine: Any, split: str = "test") -> dict[str, Any]:
@@ -53,7 +36,7 @@ def context_report(found: dict[str, Any], combine: Any, split: str = "test") -> 
         for q in questions:
             hit = found[q["question"]]
             top = combine(hit["dense"], hit["bm25"])[:5]
-            docs = _docs(con, top)
+            docs = chunk_documents(con, top)
             for n in SNIPPET_CHARS:
                 shown = " ".join(s["snippet"] for s in number_sources(docs, q["question"], n))
                 covered[n] += contains(shown, q["answer"])

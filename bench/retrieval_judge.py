@@ -16,8 +16,8 @@ import ollama
 
 from bench.fusion_variants import all_variants
 from bench.qa_data import load_questions
+from bench.retrieval_corpus import ANSWER_MODEL, RESULTS, lake_and_corpus
 from bench.retrieval_quality import metrics
-from bench.retrieval_questions import ANSWER_MODEL, RESULTS, lake_and_corpus
 from bench.retrieval_report import model_report
 from lake.database import connect
 

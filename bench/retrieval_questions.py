@@ -34,82 +34,28 @@ import numpy as np
 import ollama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.qa_data import HERE, load_questions
+from bench.qa_data import load_questions
+from bench.retrieval_corpus import (
+    ANSWER_MODEL,
+    CANDIDATES,
+    RESULTS,
+    REWRITES,
+    lake_and_corpus,
+    queries,
+)
+from bench.retrieval_judge import stage_judge
 from bench.retrieval_quality import PrecomputedQueries, embed_and_index
-from lake.bronze import Source, write_batch
-from lake.config import LakeSettings
-from lake.database import connect
-from lake.knowledge_base import vital_articles
-from lake.silver import promote
+from bench.retrieval_report import report
 from retrievers.config import RetrievalSettings
 from retrievers.embedder import ServerEmbedder
 from retrievers.hybrid import LakeSearch
 from tests.server_harness import start_server
 
-ARTICLES = 2000
-CANDIDATES = 50
-RESULTS = HERE / "results"
-LAKE_HOME = RESULTS / "question-lake"
-REWRITES = RESULTS / "question_rewrites.json"
-ANSWER_MODEL = "qwen2.5-coder:1.5b"
 REWRITE_PROMPT = (
     "Rewrite the user's question as a search query for an encyclopedia. Give the name of the "
     "subject you think the question is about, then the question's key terms. At most 15 "
     "words, no explanation."
 )
-
-
-def lake_and_corpus() -> tuple[LakeSettings, dict[int, str], dict[str, str]]:
-    """The corpus lake (built once, kept under bench/results); chunk → url, url → description."""
-    lake = LakeSettings(home=LAKE_HOME)
-    items = vital_articles(ARTICLES)
-    if not lake.db_path.exists():
-        con = connect(lake)
-        try:
-            write_batch(con, Source("dataset", "bench:vital", "wikipedia"), items)
-            promote(con, lake)
-        finally:
-            con.close()
-    con = connect(lake, read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT c.id, b.url FROM silver_chunks c JOIN bronze_items b ON b.id = c.item_id"
-        ).fetchall()
-    finally:
-        con.close()
-    chunk_item = {int(i): str(u) for i, u in rows}
-    kept = set(chunk_item.values())
-    described = {
-        i.url: str(i.metadata["description"])
-        for i in items
-        if i.metadata.get("description") and i.url in kept
-    }
-    return lake, chunk_item, described
-
-
-def queries() -> dict[str, list[tuple[str, str, str]]]:
-    """Query sets as (split, gold url, text); rewritten questions when `rewrite` has run."""
-    _, _, described = lake_and_corpus()
-    qs = load_questions()
-    out = {
-        "questions": [(q["split"], q["url"], q["question"]) for q in qs],
-        "paraphrased": [
-            (q["split"], q["url"], q["question"]) for q in load_questions(kind="paraphrased")
-        ],
-        "descriptions": [
-            ("dev" if n % 2 == 0 else "test", url, text)
-            for n, (url, text) in enumerate(sorted(described.items()))
-        ],
-    }
-    for n in (1, 2):
-        rows = [(q["split"], q["url"], q["question"]) for q in qs if q.get("round", 1) == n]
-        if rows:
-            out[f"questions, round {n}"] = rows
-    if REWRITES.exists():
-        rewrites = json.loads(REWRITES.read_text())["rewrites"]
-        out["rewritten"] = [(s, u, f"{t} {rewrites[t]['query']}") for s, u, t in out["questions"]]
-        out["rewrite only"] = [(s, u, rewrites[t]["query"]) for s, u, t in out["questions"]]
-    return out
 
 
 def stage_rewrite(client: ollama.Client) -> None:
@@ -187,8 +133,6 @@ def main() -> int:
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if args.stage == "report":
-        from bench.retrieval_report import report
-
         report()
         return 0
     srv = start_server(Path(tempfile.mkdtemp(prefix="tq-questions-srv-")))
@@ -199,8 +143,6 @@ def main() -> int:
         elif args.stage == "candidates":
             stage_candidates(client, args.model)
         else:
-            from bench.retrieval_judge import stage_judge
-
             stage_judge(client, args.model, args.limit)
     finally:
         srv.stop()

@@ -14,8 +14,8 @@ from typing import Any
 
 from bench.fusion_variants import all_variants, rrf
 from bench.retrieval_context import context_report
+from bench.retrieval_corpus import RESULTS, lake_and_corpus, queries
 from bench.retrieval_quality import gold_rank, metrics
-from bench.retrieval_questions import RESULTS, lake_and_corpus, queries
 from bench.retrieval_weak import weak_report
 from retrievers.config import FUSION_BY_MODEL
 from retrievers.fusion import reciprocal_rank_fusion

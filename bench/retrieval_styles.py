@@ -36,8 +36,8 @@ import ollama
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.fusion_variants import Hits, all_variants, rrf
 from bench.qa_data import load_questions, side
+from bench.retrieval_corpus import ANSWER_MODEL, CANDIDATES, RESULTS, lake_and_corpus
 from bench.retrieval_quality import PrecomputedQueries, embed_and_index, gold_rank, metrics
-from bench.retrieval_questions import ANSWER_MODEL, CANDIDATES, RESULTS, lake_and_corpus
 from retrievers.config import RetrievalSettings
 from retrievers.embedder import ServerEmbedder
 from retrievers.fusion import query_form

@@ -25,8 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.qa_data import Question, load_questions
-from bench.retrieval_context import _docs
-from bench.retrieval_questions import RESULTS, lake_and_corpus
+from bench.retrieval_corpus import RESULTS, chunk_documents, lake_and_corpus
 from lake.database import connect
 from nodes.retrieve import strength
 from nodes.sources import number_sources, terms
@@ -51,7 +50,7 @@ def runs(
                     dense = [h for h in dense if chunk_item[h[0]] != q["url"]]
                     lexical = [h for h in lexical if chunk_item[h[0]] != q["url"]]
                 top = combine(dense, lexical)[:TOP]
-                sources = number_sources(_docs(con, top), q["question"])
+                sources = number_sources(chunk_documents(con, top), q["question"])
                 asked = max(1, len(terms(q["question"])))
                 signals = {
                     "strength": strength(q["question"], sources),

@@ -14,9 +14,15 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.home import config_path, read_config_file
+
+if TYPE_CHECKING:  # annotations only: reading a context loads no LangGraph
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.pregel import Pregel
+    from langgraph.runtime import Runtime
+
 
 
 @dataclass(kw_only=True)
@@ -148,22 +154,31 @@ class RetrievalContext:
         fill_from_env(self)
 
 
-G = typing.TypeVar("G")
+def given(runtime: Runtime[Any]) -> Any:
+    """The run's context, or a clear error when the caller passed none (see `run_on_defaults`).
 
-
-def with_default_context(graph: G, schema: typing.Callable[[], Any]) -> G:
-    """Give a compiled graph's runs `schema()` as their context when the caller passes none.
-
-    LangGraph leaves `runtime.context` as `None` when `invoke` or `stream` get no `context`
-    (`langgraph dev` always passes one), and every node reads it: `graph.invoke({...})` from
-    Python should just work, with the defaults and the environment. `invoke` and `ainvoke`
-    go through `stream` and `astream`, so wrapping those two covers all four.
+    A graph's first node calls it, so `graph.invoke(inputs)` without `context=` says what to
+    do instead of failing on `None` somewhere inside.
     """
-    for name in ("stream", "astream"):
-        method = getattr(graph, name)
+    if runtime.context is None:
+        raise ValueError(
+            "this graph runs on a context: graph.invoke(inputs, context=Context()), or the"
+            " graph module's run(inputs), which passes the defaults"
+        )
+    return runtime.context
 
-        def run(*args: Any, _method: Any = method, context: Any = None, **kwargs: Any) -> Any:
-            return _method(*args, context=schema() if context is None else context, **kwargs)
 
-        setattr(graph, name, run)
-    return graph
+def run_on_defaults(
+    graph: Pregel[Any, Any, Any, Any],
+    schema: typing.Callable[[], Any],
+    inputs: Any,
+    context: Any = None,
+    config: RunnableConfig | None = None,
+) -> dict[str, Any]:
+    """`graph.invoke` on `context`, or on `schema()` (the defaults, environment and file filled in).
+
+    LangGraph does not build a default from `context_schema`: without `context=`, `invoke`
+    leaves `runtime.context` as `None`, and every node reads it. `langgraph dev` always passes
+    one; each graph module's `run` is this call for Python code that wants the defaults.
+    """
+    return dict(graph.invoke(inputs, config, context=schema() if context is None else context))

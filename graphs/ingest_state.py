@@ -9,7 +9,7 @@ from graphs.context import fill_from_env
 
 @dataclass(kw_only=True)
 class IngestInput:
-    """What a caller passes: `graph.invoke({"source": "./docs", "topic": "docs"})`."""
+    """What a caller passes: `run({"source": "./docs", "topic": "docs"})`."""
 
     source: str
     """A local file or folder, a feed or page URL, or `search:"a query"` (the last two online)."""

@@ -3,13 +3,15 @@
 condense → retrieve → (search_ingest, only online and when retrieval is weak) → answer →
 (decide, only for a draft that could be `stated`) → verify. `graph` is compiled without a
 checkpointer for `langgraph dev`, which brings its own; `build_graph(checkpointer)` gives
-threads (multi-turn follow-ups) to Python callers. Per-run settings: `context=QAContext(...)`.
+threads (multi-turn follow-ups) to Python callers. Per-run settings: `context=QAContext(...)`;
+`run(inputs)` runs once on the default context.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
@@ -18,7 +20,7 @@ from langgraph.types import Checkpointer
 from agents.answer import answer
 from agents.condense import condense
 from agents.decide import decide, needs_verdict
-from graphs.context import with_default_context
+from graphs.context import run_on_defaults
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAInput, QAOutput, QAState
 from nodes.retrieve import retrieve
@@ -53,11 +55,20 @@ builder.add_conditional_edges("answer", after_answer, ["decide", "verify"])
 builder.add_edge("decide", "verify")
 builder.add_edge("verify", END)
 
-graph = with_default_context(builder.compile(name="qa"), QAContext)
+graph = builder.compile(name="qa")
 
 
 def build_graph(
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[QAState, QAContext, QAInput, QAOutput]:
     """The Q&A graph compiled with a checkpointer (e.g. `SqliteSaver`), for threads."""
-    return with_default_context(builder.compile(checkpointer=checkpointer, name="qa"), QAContext)
+    return builder.compile(checkpointer=checkpointer, name="qa")
+
+
+def run(
+    inputs: QAInput | dict[str, Any],
+    context: QAContext | None = None,
+    config: RunnableConfig | None = None,
+) -> dict[str, Any]:
+    """One run of `graph` on `context`, else on the defaults (`graphs.context.run_on_defaults`)."""
+    return run_on_defaults(graph, QAContext, inputs, context, config)

@@ -12,13 +12,15 @@ plan_from_task (the plan read from the task, no model) and on to the coder.
 Every router is here, with its path map, so `graph.get_graph()` draws every edge. `graph`
 is compiled without a checkpointer, for `langgraph dev` (which brings its own and passes the
 context); `build_graph(checkpointer=...)` gives the Python API resumable threads and the plan
-approval interrupt. Input: `{"task": "..."}`; per-run settings: `context=Context(...)`.
+approval interrupt. Input: `{"task": "..."}`; per-run settings: `context=Context(...)`;
+`run(inputs)` runs once on the default context.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -29,7 +31,7 @@ from agents.idea import idea
 from agents.planner import plan_from_task, planner
 from agents.security import security
 from agents.validator import validator
-from graphs.context import with_default_context
+from graphs.context import run_on_defaults
 from graphs.studio_context import Context
 from graphs.studio_state import InputState, State
 from nodes.approval import approve_plan
@@ -143,11 +145,20 @@ builder.add_edge("security_scan", "security")
 builder.add_conditional_edges("security", after_security, ["coder", "report"])
 builder.add_edge("report", END)
 
-graph = with_default_context(builder.compile(name="studio"), Context)
+graph = builder.compile(name="studio")
 
 
 def build_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> CompiledStateGraph[State, Context, InputState, State]:
     """The studio graph with a checkpointer (e.g. `SqliteSaver`) for resumable threads."""
-    return with_default_context(builder.compile(checkpointer=checkpointer, name="studio"), Context)
+    return builder.compile(checkpointer=checkpointer, name="studio")
+
+
+def run(
+    inputs: InputState | dict[str, Any],
+    context: Context | None = None,
+    config: RunnableConfig | None = None,
+) -> dict[str, Any]:
+    """One run of `graph` on `context`, else on the defaults (`graphs.context.run_on_defaults`)."""
+    return run_on_defaults(graph, Context, inputs, context, config)

@@ -23,10 +23,10 @@ class Context(RetrievalContext):
     """Passages to retrieve: coding prompts are long already, so fewer than Q&A uses."""
 
     relevance_floor: float | None = None
-    """The embedding model's measured floor (0.4 for all-minilm): sources that help, or
-    none. Without it, every task of the studio suite got three off-topic sources from the
-    default knowledge base, and the demo's palindrome task got docs/serving.md and the
-    Taylor series (bench/README.md, "Sources in the studio"); 0 turns it off."""
+    """The embedding model's measured floor (`retrievers.config.FLOOR_BY_MODEL`): sources that
+    help, or none. Without a floor, the top `k` passages reach the agents however far they are
+    from the task, and a coding task mostly gets off-topic ones (bench/README.md, "Sources in
+    the studio"); 0 turns it off."""
 
     idea: AgentConfig = agent("terraqore/idea")
     """The Idea agent's model."""
@@ -50,13 +50,14 @@ class Context(RetrievalContext):
     coder_candidates: int = 3
     """Versions the Coder writes on a route's first turn (from the plan, from the task alone,
     then samples at `sample_temperature`; `agents.coder.VARIANTS`); stated tests, designed
-    tests and behaviour votes choose among them (`codecheck.selection`). Three by default: on the
-    task suite's fourth run they lifted the graph clear of a single call (bench/README); one
-    saves two Coder calls per task (about a minute on two cores)."""
+    tests and behaviour votes choose among them (`codecheck.selection`). Three by default: more
+    versions give the tests a right one to find more often than a single call does
+    (bench/README.md, "The studio graph"); one saves two Coder calls per task."""
 
     sample_temperature: float = 0.5
-    """Temperature of the Coder's extra candidates. At 0.8 (the third run) the 1.5B's samples
-    solved 5 of 22 tasks and 3 did not import: too hot for the voting to mean anything."""
+    """Temperature of the Coder's extra candidates: hot enough to differ from the first
+    versions, cool enough that a small model's samples still import and the votes among them
+    mean something (bench/README.md, "The studio graph")."""
 
     coder_seconds: float = 600.0
     """Time limit of one Coder call; past it the Coder moves up its chain."""

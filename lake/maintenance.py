@@ -9,6 +9,7 @@ from typing import Any
 from lake.bronze import Source, upsert_source
 from lake.config import LakeSettings
 from lake.database import connect
+from lake.operations import ingest
 
 
 @dataclass
@@ -67,8 +68,6 @@ def due_sources(settings: LakeSettings) -> list[tuple[str, str | None]]:
 
 def schedule(settings: LakeSettings) -> ScheduleReport:
     """Run every due source once; a failing source is recorded and the others still run."""
-    from lake.operations import ingest
-
     report = ScheduleReport()
     for uri, topic in due_sources(settings):
         try:

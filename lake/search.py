@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from ddgs import DDGS
+from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from lake.bronze import RawItem
@@ -41,8 +43,6 @@ class _RateLimited(Exception):
 
 def _ddgs_search(settings: LakeSettings, fetcher: GuardedFetcher, query: str) -> list[SearchHit]:
     fetcher.check(DDG_URL)  # the same policy: online mode, domain lists
-    from ddgs import DDGS
-    from ddgs.exceptions import DDGSException, RatelimitException, TimeoutException
 
     proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or None
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer
 
 _BOILERPLATE = re.compile(
     r"(?i)^(accept (all )?cookies|we use cookies|subscribe( now)?|sign up|log ?in|share this|"
@@ -177,8 +178,6 @@ def token_counter() -> Callable[[str], int]:
     if spec is not None and spec.submodule_search_locations:
         archive = Path(next(iter(spec.submodule_search_locations))) / "model.zip"
         if archive.is_file():
-            from tokenizers import Tokenizer
-
             with zipfile.ZipFile(archive) as zf:
                 tokenizer = Tokenizer.from_str(zf.read("tokenizer.json").decode("utf-8"))
             tokenizer.no_truncation()

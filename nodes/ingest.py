@@ -10,6 +10,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graphs.context import given
 from graphs.ingest_state import IngestContext, IngestState
 from lake.config import LakeSettings
 from lake.database import LakeError
@@ -34,7 +35,7 @@ def _progress(runtime: Runtime[IngestContext]) -> Any:
 
 def ingest_source(state: IngestState, runtime: Runtime[IngestContext]) -> dict[str, Any]:
     """Ingest the source into bronze and promote what is new to silver."""
-    settings = LakeSettings(online=runtime.context.online)
+    settings = LakeSettings(online=given(runtime).online)
     # Every output field is written, so a run's output always has all of them.
     nothing = {"added": 0, "already_present": 0, "promoted": 0, "chunks": 0, "dropped": {}}
     try:

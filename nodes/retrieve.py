@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from langchain_core.documents import Document
 from langgraph.runtime import Runtime
 
-from graphs.context import RetrievalContext
+from graphs.context import RetrievalContext, given
 from graphs.state import RetrievalState, Source
 from nodes.sources import number_sources, terms
 from retrievers import IndexNotReady, lake_retriever
@@ -77,5 +77,5 @@ def search_lake(query: str, ctx: RetrievalContext) -> tuple[list[Source], list[s
 def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Retrieve sources for the run's query from the lake."""
     query = state.retrieval_query()
-    sources, notes = search_lake(query, runtime.context)
+    sources, notes = search_lake(query, given(runtime))
     return {"sources": sources, "retrieval_strength": strength(query, sources), "notes": notes}

@@ -21,8 +21,8 @@ FUSION_BY_MODEL = {
     "nomic-embed-text": Fusion(3.0, 1.0, 10),
 }
 """Fusion chosen per embedding model on dev halves: all-minilm's on the question styles of
-`bench/retrieval_styles.py` (it was BM25 x1.5, which lost to dense alone on statements), and
-nomic-embed-text's on the vital-articles descriptions (bench/README.md, "Retrieval")."""
+`bench/retrieval_styles.py`, nomic-embed-text's on the vital-articles descriptions
+(bench/README.md, "Retrieval" and "Retrieval on free wording")."""
 
 FLAT_FUSION_BY_MODEL = {"all-minilm": Fusion(2.0, 1.0, 10)}
 """The fusion used instead when BM25's top scores are flat (`RetrievalSettings.flat_bm25`):

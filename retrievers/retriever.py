@@ -14,6 +14,7 @@ from retrievers.config import RetrievalSettings
 from retrievers.embedder import Embedder, ServerEmbedder
 from retrievers.filters import RetrievalFilters, as_filters
 from retrievers.hybrid import MODES, LakeSearch, Mode
+from terraqore.client.models import ollama_client
 
 
 class LakeRetriever(BaseRetriever):
@@ -42,8 +43,6 @@ class LakeRetriever(BaseRetriever):
 
 def server_embedder(model: str) -> Embedder:
     """An embedder on the configured server, started if none answers."""
-    from terraqore.client.models import ollama_client
-
     return ServerEmbedder(ollama_client(), model)
 
 

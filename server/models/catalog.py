@@ -23,6 +23,7 @@ from typing import Any
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from server.config import ServerSettings
 from server.errors import BadRequest
 from server.models.gguf_info import config_for_blob
 from server.models.manifest import (
@@ -366,8 +367,6 @@ def register_installed(store: ModelStore) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m server.models.catalog [NAME ...]`: install and register models (`make setup`)."""
-    from server.config import ServerSettings
-
     names = list(argv if argv is not None else sys.argv[1:]) or list(DEFAULT_MODELS)
     store = ModelStore(ServerSettings().models_dir)
     for name in names:

@@ -14,12 +14,14 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
@@ -164,7 +166,22 @@ class _Policy:
             extensions=request.extensions,
         )
 
-    def retry_kwargs(self) -> dict[str, Any]:
+    def retrying(self, base: str) -> Retrying:
+        """Tenacity's retry loop for one endpoint (backoff, attempts, what is retryable)."""
+        return Retrying(
+            before=lambda state: self.supervise(base, state.attempt_number), **self._retry
+        )
+
+    def aretrying(self, base: str) -> AsyncRetrying:
+        """The same loop for the async transport; the restart check runs off the event loop."""
+
+        async def before(state: RetryCallState) -> None:
+            await asyncio.to_thread(self.supervise, base, state.attempt_number)
+
+        return AsyncRetrying(before=before, **self._retry)
+
+    @property
+    def _retry(self) -> dict[str, Any]:
         return {
             "stop": stop_after_attempt(max(1, self.settings.retry_attempts)),
             "wait": wait_random_exponential(multiplier=0.2, max=2.0),
@@ -190,11 +207,20 @@ class _Policy:
             else:
                 tried.append(f"{base} (circuit open)")
 
-    def outcome(self, base: str, tried: list[str], exc: BaseException | None = None) -> None:
-        """Count a call's outcome on the endpoint's breaker; a failure is noted in `tried`."""
-        breaker_for(base, self.settings).record(exc is None)
-        if exc is not None:
+    @contextmanager
+    def trying(self, base: str, tried: list[str]) -> Iterator[None]:
+        """Count a call to `base` on its breaker.
+
+        A transport failure is noted in `tried` and swallowed: the caller goes on to the next
+        endpoint.
+        """
+        try:
+            yield
+        except (httpx.TransportError, OSError) as exc:
+            breaker_for(base, self.settings).record(False)
             tried.append(f"{base} ({type(exc).__name__}: {exc})")
+        else:
+            breaker_for(base, self.settings).record(True)
 
     def give_up(self, tried: list[str], request: httpx.Request) -> NoEndpointReachable:
         tail = log_tail(self.settings.logs_dir / "server.log", lines=15)
@@ -230,19 +256,11 @@ class ResilientTransport(httpx.BaseTransport):
         request.read()
         tried: list[str] = []
         for base in self.policy.targets_to_try(tried):
-            try:
-                for attempt in Retrying(**self.policy.retry_kwargs()):
-                    with attempt:
-                        response = self._send(request, base, attempt.retry_state.attempt_number)
-            except (httpx.TransportError, OSError) as exc:
-                self.policy.outcome(base, tried, exc)
-                continue
-            self.policy.outcome(base, tried)
-            return response
+            with self.policy.trying(base, tried):
+                return self.policy.retrying(base)(self._send, request, base)
         raise self.policy.give_up(tried, request)
 
-    def _send(self, request: httpx.Request, base: str, attempt: int) -> httpx.Response:
-        self.policy.supervise(base, attempt)
+    def _send(self, request: httpx.Request, base: str) -> httpx.Response:
         sent, kind, stream = self.policy.prepare(request, base)
         response = self.inner.handle_request(sent)
         if (error := self.policy.unavailable(response, base)) is not None:
@@ -271,20 +289,11 @@ class AsyncResilientTransport(httpx.AsyncBaseTransport):
         await request.aread()
         tried: list[str] = []
         for base in self.policy.targets_to_try(tried):
-            try:
-                async for attempt in AsyncRetrying(**self.policy.retry_kwargs()):
-                    with attempt:
-                        number = attempt.retry_state.attempt_number
-                        response = await self._send(request, base, number)
-            except (httpx.TransportError, OSError) as exc:
-                self.policy.outcome(base, tried, exc)
-                continue
-            self.policy.outcome(base, tried)
-            return response
+            with self.policy.trying(base, tried):
+                return await self.policy.aretrying(base)(self._send, request, base)
         raise self.policy.give_up(tried, request)
 
-    async def _send(self, request: httpx.Request, base: str, attempt: int) -> httpx.Response:
-        await asyncio.to_thread(self.policy.supervise, base, attempt)
+    async def _send(self, request: httpx.Request, base: str) -> httpx.Response:
         outgoing, kind, stream = self.policy.prepare(request, base)
         sent = await self.inner.handle_async_request(outgoing)
         if (error := self.policy.unavailable(sent, base)) is not None:

@@ -3,10 +3,9 @@
 A small model writing a module often appends a demo of it: `assert` lines, a `test_x()`
 call, `print(f(3))`. Importing the module then runs them, and one wrong expectation (its own,
 not the task's) makes the module fail to import, so every test of otherwise correct code
-fails (bench/README.md, "The studio graph": 4 of the 12 single calls the suite failed, and a
-graph run, failed this way). A reply cut by the token cap ends inside such demo code, and the
-module no longer parses. Its own test files call their tests at module level, or forget to
-import what they test, and break pytest's collection.
+fails (bench/README.md, "The studio graph", counts how often). A reply cut by the token cap
+ends inside such demo code, and the module no longer parses. Its own test files call their
+tests at module level, or forget to import what they test, and break pytest's collection.
 
 Everything here works on the syntax tree (`ast`): nothing is executed. The definitions are
 never touched; only top-level statements that are demo code go, and a cut reply loses only

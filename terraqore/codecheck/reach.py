@@ -1,8 +1,8 @@
 """What the tests reached: per function of the written code, how many of its lines ran.
 
 A build whose tests pass but never call the behaviour the task asked for is not shown to
-work: the README's duplicate-photos build once passed "1 of 1" with a single test that a
-missing folder raises, while its search never ran. The sandbox records the lines the tests
+work: a duplicate-photos build can pass "1 of 1" with a single test that a missing folder
+raises, while its search never runs. The sandbox records the lines the tests
 ran of each written module (`run_pytest(cover=...)`); this module compares them with the
 lines each function has, read from the compiled code (never run here), and names what no
 test reached.

@@ -67,6 +67,10 @@ def generated_test_header(files: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_TEST_NAME = 48
+"""The longest designed test name: the Validator's schema bound, and where a slug is cut."""
+
+
 def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -> str:
     """The designed tests as one pytest file that imports the project's modules."""
     lines = [
@@ -84,7 +88,7 @@ def designed_names(tests: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mappin
     """Each designed test with its function name in the rendered file (duplicates dropped)."""
     out: list[tuple[str, Mapping[str, Any]]] = []
     for i, test in enumerate(tests, 1):
-        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:50] or "case"
+        slug = re.sub(r"\W+", "_", test["name"].lower()).strip("_")[:MAX_TEST_NAME] or "case"
         name = f"test_{i:02d}_{slug}"
         if name not in {n for n, _ in out}:
             out.append((name, test))

@@ -152,7 +152,6 @@ def test_ddgs_rate_limit_is_reported_not_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The live engine cannot exist offline: a stand-in raises what ddgs raises when limited."""
-    import ddgs
     from ddgs.exceptions import RatelimitException
 
     from lake.search import SearchFailed, search
@@ -170,7 +169,7 @@ def test_ddgs_rate_limit_is_reported_not_empty(
         def text(self, *a: object, **kw: object) -> list[dict[str, str]]:
             raise RatelimitException("202 Ratelimit")
 
-    monkeypatch.setattr(ddgs, "DDGS", Limited)
+    monkeypatch.setattr("lake.search.DDGS", Limited)
     monkeypatch.setattr("lake.search.wait_random_exponential", lambda **kw: lambda rs: 0)
     settings = LakeSettings(home=tmp_path / "home", online=True)
     fetcher = GuardedFetcher(settings, resolver=lambda host: ["52.1.2.3"])

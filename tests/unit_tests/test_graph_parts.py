@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from langchain_core.documents import Document
 
+from graphs import ingest
 from graphs.context import AgentConfig, RetrievalContext, agent
 from nodes.retrieve import strength
 from nodes.sources import number_sources, render_sources, snippet
@@ -107,3 +108,11 @@ def test_snippet_keeps_the_first_sentence_and_stays_bounded():
     text = " ".join(f"Sentence number {i} talks about cats." for i in range(100))
     out = snippet(text, "cats", max_chars=200)
     assert out.startswith("Sentence number 0") and len(out) <= 400
+
+
+def test_ingest_run_without_a_context_runs_on_the_defaults(monkeypatch, tmp_path):
+    # Offline by default (the environment says nothing): a URL is refused, nothing is indexed.
+    monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TERRAQORE_ONLINE", raising=False)
+    out = ingest.run({"source": "https://example.org/feed.xml"})
+    assert "online mode is off" in out["error"] and out["indexed"] == 0

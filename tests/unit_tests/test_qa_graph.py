@@ -17,11 +17,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 import agents.answer
-import agents.decide
 import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
-from graphs.qa import build_graph, graph
+from graphs.qa import build_graph, graph, run
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
 from nodes.sources import number_sources
@@ -74,16 +73,19 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def condense_model(config: Any, *_: Any, **__: Any) -> FakeListChatModel:
         return FakeListChatModel(responses=[setup["standalone"].pop(0)])
 
-    def decide_model(config: Any, **options: Any) -> FakeListChatModel:
+    def decide_model(config: Any, *_: Any, **options: Any) -> FakeListChatModel:
         assert options["format"]["required"] == ["stated"]
         setup["decide_calls"] = setup.get("decide_calls", 0) + 1
         stated = setup["verdicts"].pop(0) if setup["verdicts"] else True
         return FakeListChatModel(responses=[json.dumps({"stated": stated})])
 
+    by_agent = {"answer": answer_model, "condense": condense_model, "decide": decide_model}
+
+    def model_for(config: Any, agent: str = "", **options: Any) -> Any:
+        return by_agent[agent](config, agent, **options)
+
     monkeypatch.setattr(nodes.retrieve, "lake_retriever", retriever)
-    monkeypatch.setattr(agents.answer, "model_for", answer_model)
-    monkeypatch.setattr(agents.structured, "model_for", condense_model)
-    monkeypatch.setattr(agents.decide, "model_for", decide_model)
+    monkeypatch.setattr(agents.structured, "model_for", model_for)
     return setup
 
 
@@ -286,10 +288,10 @@ def test_an_uncited_supported_sentence_gets_its_source():
     assert out.answer == "Bach died in Leipzig in 1750 [2]." and out.citations_valid
 
 
-def test_invoke_without_a_context_runs_on_the_defaults(wired):
-    # LangGraph leaves runtime.context as None without `context=`; the graph fills the default.
+def test_run_without_a_context_runs_on_the_defaults(wired):
+    # LangGraph leaves runtime.context as None without `context=`; `run` passes the default.
     wired["answers"] = ["Bach was born in Eisenach in 1685. [1]"]
-    out = graph.invoke({"question": "Where was Bach born?"})
+    out = run({"question": "Where was Bach born?"})
     assert out["citations_valid"] is True and "[1]" in out["answer"]
     assert [s["n"] for s in out["sources"]] == [1, 2]
 

@@ -120,3 +120,50 @@ def test_spend_sums_and_savings_against_the_reference_price():
     assert code.calls == 2 and code.failed == 1 and code.cost == 1.5
     assert code.saved == pytest.approx(0.15 + 0.60 - 1.5)
     assert set(spend_by(rows, "model", (0, 0))) == {"local:m", "cloud:g"}
+
+
+def test_stats_at_80_columns_never_cut_a_model_name(monkeypatch, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from terraqore.app.cli import stats as stats_cli
+
+    long_names = ["qwen2.5-coder:1.5b-instruct-q4_K_M", "terraqore/coder-escalated:latest"]
+    entries = [
+        {
+            "model": m,
+            "status": 200,
+            "prompt_tokens": 123456789,
+            "eval_tokens": 987654321,
+            "duration_ms": 123456.0,
+        }
+        for m in [*long_names, "terraqore/coder:latest"]
+    ]
+    calls = [
+        {
+            "task": "code",
+            "agent": "coder",
+            "endpoint": "local",
+            "model": m,
+            "ok": True,
+            "prompt_tokens": 123456789,
+            "output_tokens": 987654321,
+            "seconds": 98765.4,
+            "cost": 0.0,
+        }
+        for m in long_names
+    ]
+    monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path))
+    monkeypatch.setattr(stats_cli, "audit_entries", lambda logs_dir: entries)
+    monkeypatch.setattr(stats_cli.usage, "records", lambda home: iter(calls))
+    screen = io.StringIO()
+    monkeypatch.setattr(stats_cli, "out", Console(width=80, file=screen, highlight=False))
+    stats_cli.stats()
+    text = screen.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for name in [*long_names, "terraqore/coder:latest", "coder-escalated"]:
+        assert name in text
+    for name in long_names:  # the app's table names a model with its endpoint
+        assert f"local:{name}" in text
+    assert "…" not in text  # nothing is cut: number columns fold instead

@@ -1,9 +1,11 @@
-"""Serving parts without a model: the circuit breaker, the response cache key, Host and CORS."""
+"""Serving parts without a model: the resilient transport, the response cache key, Host and CORS."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,7 +13,14 @@ from fastapi.testclient import TestClient
 
 from server.runtime.response_cache import CachedAnswer, ResponseCache, is_deterministic
 from server.security import HostCheckMiddleware, origin_regex
-from terraqore.client.resilience import CircuitBreaker
+from terraqore.client import resilience
+from terraqore.client.resilience import (
+    AsyncResilientTransport,
+    CircuitBreaker,
+    NoEndpointReachable,
+    ResilientTransport,
+)
+from terraqore.client.settings import Settings
 
 # -- circuit breaker -----------------------------------------------------------------------
 
@@ -47,6 +56,76 @@ def test_a_success_resets_the_failure_count():
     breaker.record(False)
     breaker.record(False)
     assert breaker.state == "closed"
+
+
+# -- the transport: tenacity's retries, then the next endpoint ----------------------------
+
+PRIMARY, FALLBACK = "127.0.0.1:9", "127.0.0.1:10"
+
+
+@pytest.fixture()
+def scripted(monkeypatch, tmp_path):
+    """Transports whose sends follow a script per host: a status, or an exception to raise."""
+    resilience._breakers.clear()
+    restarts: list[str] = []
+    monkeypatch.setattr(resilience, "ensure_server", lambda s: restarts.append(s.base_url))
+    sent: list[str] = []
+
+    def build(script: dict[str, list], asynchronous: bool = False, **settings):
+        def answer(request: httpx.Request) -> httpx.Response:
+            host = f"{request.url.host}:{request.url.port}"
+            sent.append(host)
+            step = script[host].pop(0)
+            if isinstance(step, Exception):
+                raise step
+            return httpx.Response(step, json={"models": []})
+
+        config = Settings(home=tmp_path / "home", ollama_host=PRIMARY, **settings)
+        kind = AsyncResilientTransport if asynchronous else ResilientTransport
+        transport = kind(config)
+        transport.inner = httpx.MockTransport(answer)
+        return transport
+
+    yield build, sent, restarts
+    resilience._breakers.clear()
+
+
+def test_503_is_retried_and_the_built_in_server_checked_before_each_retry(scripted):
+    build, sent, restarts = scripted
+    with httpx.Client(transport=build({PRIMARY: [503, 503, 200]})) as client:
+        assert client.get(f"http://{PRIMARY}/api/tags").status_code == 200
+    assert sent == [PRIMARY] * 3 and restarts == [f"http://{PRIMARY}"] * 2
+
+
+def test_the_async_transport_retries_the_same_way(scripted):
+    build, sent, restarts = scripted
+
+    async def go() -> int:
+        transport = build({PRIMARY: [503, 200]}, asynchronous=True)
+        async with httpx.AsyncClient(transport=transport) as client:
+            return (await client.get(f"http://{PRIMARY}/api/tags")).status_code
+
+    assert asyncio.run(go()) == 200 and sent == [PRIMARY] * 2 and len(restarts) == 1
+
+
+def test_a_dead_primary_gives_way_to_the_fallback_after_its_attempts(scripted):
+    build, sent, _ = scripted
+    refused = [httpx.ConnectError("refused")] * 2
+    transport = build(
+        {PRIMARY: refused, FALLBACK: [200]}, fallback_url=f"http://{FALLBACK}", retry_attempts=2
+    )
+    with httpx.Client(transport=transport) as client:
+        assert client.get(f"http://{PRIMARY}/api/tags").status_code == 200
+    assert sent == [PRIMARY, PRIMARY, FALLBACK]
+    assert resilience._breakers[f"http://{PRIMARY}"].failures == 1
+
+
+def test_a_timeout_is_not_replayed_and_nothing_reachable_names_what_was_tried(scripted):
+    build, sent, _ = scripted
+    transport = build({PRIMARY: [httpx.ReadTimeout("slow")]}, retry_attempts=3)
+    with httpx.Client(transport=transport) as client, pytest.raises(NoEndpointReachable) as info:
+        client.get(f"http://{PRIMARY}/api/tags")
+    assert sent == [PRIMARY] and f"http://{PRIMARY} (ReadTimeout: slow)" in str(info.value)
 
 
 # -- response cache ------------------------------------------------------------------------

@@ -16,10 +16,11 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 import agents.structured
+import graphs.studio as graphs_studio
 import nodes.retrieve
 import nodes.run_tests
 import nodes.search_ingest
-from graphs.studio import build_graph, graph
+from graphs.studio import build_graph, graph, run
 from graphs.studio_context import Context
 from terraqore.codecheck.sandbox import CaseOutcome, SandboxResult
 from tests.studio_fakes import CLEAN, VULNERABLE
@@ -350,9 +351,9 @@ def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
     assert "coder" in fake.calls
 
 
-def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
+def test_run_without_a_context_runs_on_the_defaults(fakes) -> None:
     fake = fakes()
-    out = graph.invoke({"task": "Write add(a, b) in solution.py."})
+    out = run({"task": "Write add(a, b) in solution.py."})
     assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
     # Three versions by default, and the behaviour probe ran on each; a task that fixes one
     # function takes the short path (no Idea, no Planner).
@@ -362,7 +363,7 @@ def test_invoke_without_a_context_runs_on_the_defaults(fakes) -> None:
 
 def test_a_short_task_skips_the_idea_and_the_planner_and_a_longer_one_does_not(fakes) -> None:
     fake = fakes()
-    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."})
+    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context())
     assert fake.calls[:1] == ["coder"] and "idea" not in fake.calls
     assert out["plan"]["files"][0]["path"] == "calc.py" and out["contract"]["callables"]
     # The plan only restates the task, so no task-only version repeats the first one.
@@ -370,7 +371,7 @@ def test_a_short_task_skips_the_idea_and_the_planner_and_a_longer_one_does_not(f
     assert any("a short task" in n for n in out["notes"])
     # Two functions are not short; nor is any task when a human approves plans.
     fake = fakes()
-    graph.invoke({"task": "Write add(a, b) and sub(a, b) in `calc.py`."})
+    graph.invoke({"task": "Write add(a, b) and sub(a, b) in `calc.py`."}, context=Context())
     assert fake.calls[:2] == ["idea", "planner"]
     fake = fakes()
     graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context(short_path=False))
@@ -392,3 +393,15 @@ def test_the_drawn_graph_shows_every_route():
         ("escalate", "coder"),
     ]:
         assert edge in drawn, edge
+
+
+def test_invoke_without_a_context_says_what_to_do() -> None:
+    from graphs import ingest, qa
+
+    for module, inputs in (
+        (graphs_studio, {"task": "add"}),
+        (qa, {"question": "what?"}),
+        (ingest, {"source": "nowhere"}),
+    ):
+        with pytest.raises(ValueError, match=r"context=.*run\(inputs\)"):
+            module.graph.invoke(inputs)

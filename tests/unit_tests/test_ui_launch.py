@@ -88,15 +88,14 @@ def test_a_page_that_already_answers_is_reused_and_its_address_printed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TERRAQORE_HOME", str(tmp_path))
-    monkeypatch.setattr(
-        terraqore.client.server_process, "ensure_server", lambda settings: _Server()
-    )
-    monkeypatch.setattr(terraqore.app.ui.launch, "page_answers", lambda url, *a, **k: True)
+    # Patched where the verb looks them up (`terraqore.app.cli.ui` imports them by name).
+    monkeypatch.setattr(terraqore.app.cli.ui, "ensure_server", lambda settings: _Server())
+    monkeypatch.setattr(terraqore.app.cli.ui, "page_answers", lambda url, *a, **k: True)
 
     def never(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a page that answers is not started again")
 
-    monkeypatch.setattr(terraqore.app.ui.launch, "start_page", never)
+    monkeypatch.setattr(terraqore.app.cli.ui, "start_page", never)
     opened: list[str] = []
     monkeypatch.setattr(terraqore.app.cli.ui.webbrowser, "open", opened.append)
     monkeypatch.setenv("DISPLAY", ":0")

@@ -18,6 +18,9 @@ import typer
 from rich.table import Table
 
 from server.config import parse_host
+from server.modelfile import parse_modelfile
+from server.models.manifest import looks_like_path, name_for_file
+from server.models.store import ModelStore
 from terraqore.app.cli.ask import ask
 from terraqore.app.cli.batch import batch_app
 from terraqore.app.cli.build import build
@@ -29,6 +32,14 @@ from terraqore.app.cli.setup import setup
 from terraqore.app.cli.stats import stats
 from terraqore.app.cli.support import cli_errors, client, fail
 from terraqore.app.cli.ui import ui
+from terraqore.client.agent_models import (
+    create_arguments,
+    ensure_model,
+    models_in_use,
+    normalise,
+    sync,
+    upload_blob,
+)
 from terraqore.client.settings import Settings
 
 app = typer.Typer(
@@ -175,9 +186,6 @@ def pull(model: str) -> None:
     A local file is uploaded (`/api/blobs`, then `/api/create`), as Ollama's client does, so
     it works against any server, which never reads the client's disk.
     """
-    from server.models.manifest import looks_like_path, name_for_file
-    from terraqore.client.agent_models import upload_blob
-
     c, base_url = client()
     with ProgressBars() as bars:
         if not looks_like_path(model):
@@ -201,9 +209,6 @@ def create(
     file: Path = typer.Option(Path("Modelfile"), "-f", "--file", help="The Modelfile."),
 ) -> None:
     """Create a model from a Modelfile."""
-    from server.modelfile import parse_modelfile
-    from terraqore.client.agent_models import create_arguments
-
     if not file.is_file():
         fail(f"no Modelfile at {file}")
     mf = parse_modelfile(file.read_text(encoding="utf-8"))
@@ -238,8 +243,6 @@ def rm(
     force: bool = typer.Option(False, "--force", help="Remove even if an agent uses it."),
 ) -> None:
     """Remove models. Refuses a model an agent's Modelfile uses, unless --force."""
-    from terraqore.client.agent_models import models_in_use, normalise
-
     used = models_in_use()
     c, _ = client()
     for model in models:
@@ -262,8 +265,6 @@ def stop(model: str) -> None:
 @cli_errors
 def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would go.")) -> None:
     """Remove blobs no model references from TerraQore's store, and say how much that frees."""
-    from server.models.store import ModelStore
-
     store = ModelStore(Settings().home / "models")
     removed, freed = store.prune(dry_run=dry_run)
     verb = "would free" if dry_run else "freed"
@@ -277,8 +278,6 @@ def run(
     prompt: list[str] = typer.Argument(None, help="Prompt; without one, an interactive session."),
 ) -> None:
     """Run a model: answer a prompt, or chat interactively (/bye to leave)."""
-    from terraqore.client.agent_models import ensure_model
-
     c, base_url = client()
     ensure_model(c, model, base_url)
     if prompt:
@@ -316,8 +315,6 @@ def models_sync(
     names: list[str] = typer.Argument(None, help="Only these (e.g. terraqore/coder)."),
 ) -> None:
     """Register the agents' models from modelfiles/ (idempotent)."""
-    from terraqore.client.agent_models import sync
-
     c, base_url = client()
     with ProgressBars() as bars:
         digests = sync(c, base_url, names=names or None, progress=bars)

@@ -17,7 +17,10 @@ from contextlib import closing
 from typing import Any
 
 import typer
+from langchain_core.runnables import RunnableConfig
 
+from graphs.qa_context import QAContext
+from graphs.qa_state import QAInput
 from server.home import private_file
 from terraqore.app.cli.console import err, out
 from terraqore.app.cli.support import cli_errors
@@ -54,11 +57,7 @@ def run_question(
     strict: bool = False,
 ) -> dict[str, Any]:
     """Run the Q&A graph, streaming the answer's tokens unless `as_json`; return the output."""
-    from langchain_core.runnables import RunnableConfig
-
     from graphs.qa import build_graph
-    from graphs.qa_context import QAContext
-    from graphs.qa_state import QAInput
 
     context = QAContext()
     context.k = k or context.k

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from terraqore.app.cli.console import ProgressBars, out
 from terraqore.app.cli.support import cli_errors, fail
+from terraqore.client.server_process import ensure_server
 from terraqore.client.settings import Settings
 
 
@@ -40,8 +41,6 @@ FINISHED = ("completed", "failed", "cancelled", "expired")
 
 def _http() -> httpx.Client:
     """A client for the server's `/v1`, starting the built-in server if none answers."""
-    from terraqore.client.server_process import ensure_server
-
     settings = Settings()
     handle = ensure_server(settings)
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}

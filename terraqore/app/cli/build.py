@@ -31,10 +31,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from agents.structured import AgentOutputError
+from graphs.studio_context import Context
+from nodes.report import outcome
 from server.home import private_file
 from terraqore.app.cli.console import err, out
 from terraqore.app.cli.support import cli_errors, fail
 from terraqore.client.settings import Settings
+from terraqore.codecheck.project_files import ProjectFileError, write_files
+from terraqore.codecheck.sandbox import SandboxUnavailable, which
+from terraqore.codecheck.task_contract import describe
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -128,8 +134,6 @@ def _ask_approval(plan: dict[str, Any]) -> Any:
 
 
 def _write(folder: Path, state: dict[str, Any]) -> None:
-    from terraqore.codecheck.project_files import write_files
-
     folder.mkdir(parents=True, exist_ok=True)
     write_files(folder, {**state.get("files", {}), **state.get("test_files", {})})
     (folder / "REPORT.md").write_text(state.get("report", ""), encoding="utf-8")
@@ -166,8 +170,6 @@ def build(
     ),
 ) -> None:
     """Build a project: idea, plan, code, tests run in a sandbox, and a security review."""
-    from graphs.studio_context import Context
-
     if not task.strip():
         fail("the task is empty; say what to build")
     folder = out_dir or _default_out(task)
@@ -181,8 +183,6 @@ def build(
     ctx = Context(**overrides)
     _check_sandbox(ctx.sandbox or None)
     state = run_build(task, folder, ctx, ask=_ask_approval)
-    from nodes.report import outcome
-
     status = EXIT_STATUS[outcome(state.get("validation", {}), state.get("security", {}))]
     if status:
         raise typer.Exit(status)
@@ -190,8 +190,6 @@ def build(
 
 def _check_sandbox(kind: str | None) -> None:
     """Refuse before any model runs when no sandbox can run the generated code; say which will."""
-    from terraqore.codecheck.sandbox import which
-
     chosen, account = which(kind)
     if chosen is None:
         fail(account, EXIT_NO_SANDBOX)
@@ -209,12 +207,7 @@ def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> di
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
 
-    from agents.structured import AgentOutputError
     from graphs.studio import build_graph
-    from nodes.report import outcome
-    from terraqore.codecheck.project_files import ProjectFileError
-    from terraqore.codecheck.sandbox import SandboxUnavailable
-    from terraqore.codecheck.task_contract import describe
 
     # The runs' plans and code: owner only, the home and `studio/` included.
     threads = private_file(Settings().private("studio") / "threads.sqlite", create=True)

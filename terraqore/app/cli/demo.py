@@ -13,8 +13,15 @@ from pathlib import Path
 
 import typer
 
+from graphs.studio_context import Context
+from lake.config import LakeSettings
+from nodes.report import outcome
+from terraqore.app.cli.ask import run_question
+from terraqore.app.cli.build import run_build
 from terraqore.app.cli.console import err, out
+from terraqore.app.cli.lake import lake_seed
 from terraqore.app.cli.support import cli_errors
+from terraqore.client.server_process import ensure_server
 from terraqore.client.settings import Settings
 
 QUESTION = "How is the data lake encrypted, and where does its key come from?"
@@ -29,7 +36,6 @@ def _section(title: str) -> None:
 
 
 def _lake_has_chunks() -> int:
-    from lake.config import LakeSettings
     from lake.operations import status
 
     settings = LakeSettings()
@@ -43,13 +49,6 @@ def demo(
     out_dir: Path | None = typer.Option(None, "--out", help="Where to write the project."),
 ) -> None:
     """Show the product: the server, the lake, a cited answer and a studio build."""
-    from graphs.studio_context import Context
-    from nodes.report import outcome
-    from terraqore.app.cli.ask import run_question
-    from terraqore.app.cli.build import run_build
-    from terraqore.app.cli.lake import lake_seed
-    from terraqore.client.server_process import ensure_server
-
     settings = Settings()
     _section("1. the built-in server")
     handle = ensure_server(settings)

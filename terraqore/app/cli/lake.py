@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
+from lake.config import LakeSettings
+from retrievers.config import RetrievalSettings
 from terraqore.app.cli.console import ProgressBars, err, out
 from terraqore.app.cli.support import cli_errors, client, fail
 from terraqore.client.settings import Settings
@@ -22,8 +26,6 @@ INDEX_AFTER = typer.Option(
 
 def update_index(rebuild: bool = False) -> None:
     """Embed new chunks through the server and bring FAISS and BM25 up to date."""
-    from lake.config import LakeSettings
-    from retrievers.config import RetrievalSettings
     from retrievers.indexer import sync_index
     from retrievers.retriever import server_embedder
 
@@ -46,7 +48,6 @@ def lake_ingest(
     index: bool = INDEX_AFTER,
 ) -> None:
     """Ingest into bronze, promote new items to silver, then update the index."""
-    from lake.config import LakeSettings
     from lake.local_files import IngestError
     from lake.operations import ingest
 
@@ -71,9 +72,6 @@ def lake_status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Counts per layer and source, the newest item and the last errors."""
-    import json
-
-    from lake.config import LakeSettings
     from lake.operations import status
 
     info = status(LakeSettings())
@@ -121,7 +119,6 @@ def lake_add_source(
     retention_days: int | None = typer.Option(None, help="Drop items older than this on prune."),
 ) -> None:
     """Register a source for `lake schedule`."""
-    from lake.config import LakeSettings
     from lake.maintenance import add_source
 
     source_id = add_source(LakeSettings(), uri, topic, interval, retention_days)
@@ -132,7 +129,6 @@ def lake_add_source(
 @cli_errors
 def lake_schedule(index: bool = INDEX_AFTER) -> None:
     """Run every source whose interval has passed (call it from cron or a worker)."""
-    from lake.config import LakeSettings
     from lake.maintenance import schedule
 
     report = schedule(LakeSettings())
@@ -149,7 +145,6 @@ def lake_schedule(index: bool = INDEX_AFTER) -> None:
 @cli_errors
 def lake_prune(index: bool = INDEX_AFTER) -> None:
     """Drop items older than their source's retention window (and from the index)."""
-    from lake.config import LakeSettings
     from lake.maintenance import prune as prune_lake
 
     result = prune_lake(LakeSettings())
@@ -164,7 +159,6 @@ def lake_export(
     directory: Path = typer.Argument(..., help="Folder for the Parquet files."),
 ) -> None:
     """Export every table to Parquet (the files are not encrypted)."""
-    from lake.config import LakeSettings
     from lake.maintenance import export
 
     counts = export(LakeSettings(), directory)
@@ -179,7 +173,6 @@ def lake_digest(
     model: str | None = typer.Option(None, help="Model (default: the configured default)."),
 ) -> None:
     """Write gold digests per topic and day with the local model."""
-    from lake.config import LakeSettings
     from lake.gold import write_digests
 
     c, _ = client()
@@ -199,7 +192,6 @@ def lake_seed(
     index: bool = INDEX_AFTER,
 ) -> None:
     """Load the default knowledge base: this project's docs and Wikipedia vital articles."""
-    from lake.config import LakeSettings
     from lake.knowledge_base import DEFAULT_ARTICLES, seed
 
     with ProgressBars(items=True) as bars:
@@ -233,10 +225,6 @@ def lake_search(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Search the lake (read-only): passages with their sources and scores."""
-    import json
-
-    from pydantic import ValidationError
-
     from retrievers.hybrid import MODES
     from retrievers.retriever import lake_retriever
 

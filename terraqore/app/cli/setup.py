@@ -16,10 +16,14 @@ import tomli_w
 import typer
 from rich.prompt import Confirm, Prompt
 
+from lake.config import LakeSettings
 from server.home import config_path, private_dir, read_config_file
 from server.models.catalog import lookup
+from terraqore.app.cli.config import sandbox_line
 from terraqore.app.cli.console import ProgressBars, human_size, out
+from terraqore.app.cli.lake import lake_seed
 from terraqore.app.cli.support import cli_errors, client
+from terraqore.client.agent_models import sync
 from terraqore.client.settings import Settings
 
 ROLES = ("idea", "planner", "coder", "validator", "security", "answer")
@@ -149,8 +153,6 @@ def _show(machine: Machine, chosen: ModelSet, why: str) -> None:
 
 def install(chosen: ModelSet) -> None:
     """Install the set's models (from their packages, with progress) and register the agents."""
-    from terraqore.client.agent_models import sync
-
     c, base_url = client()
     with ProgressBars() as bars:
         for model in chosen.models():
@@ -174,7 +176,6 @@ def check(chosen: ModelSet) -> None:
 
 
 def _lake_is_empty() -> bool:
-    from lake.config import LakeSettings
     from lake.operations import status
 
     settings = LakeSettings()
@@ -211,10 +212,7 @@ def setup(
     if seed is None:
         seed = _lake_is_empty() and (yes or Confirm.ask("Load the default knowledge base?"))
     if seed:
-        from terraqore.app.cli.lake import lake_seed
-
         lake_seed(articles=None, index=True)
-    from terraqore.app.cli.config import sandbox_line
 
     out.print(sandbox_line(), highlight=False)
     out.print('[bold green]ready[/]: try `terraqore run qwen2.5-coder:0.5b "hello"`')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,20 @@ def spend_by(
     return dict(out)
 
 
+def _table(name: str, headers: Sequence[str], names: Iterable[str]) -> Table:
+    """A table whose first column (model, agent or task names) is never cut.
+
+    Two models may differ only at the end of their names, so the name column is as wide as
+    its longest name and does not wrap; on a narrow terminal the number columns give way
+    (their headers wrap, and a number folds onto a second line rather than losing digits).
+    """
+    table = Table(box=None, pad_edge=False)
+    table.add_column(name, no_wrap=True, min_width=max(map(len, names), default=len(name)))
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
 @cli_errors
 def stats() -> None:
     """Requests, tokens, latency, cost and savings per model, agent and task type.
@@ -139,17 +154,10 @@ def stats() -> None:
     models, agents = usage_by_model(entries)
     for title, rows in (("model", models), ("agent", agents)):
         out.print(f"[bold]Server requests by {title}[/]")
-        table = Table(
+        table = _table(
             title.upper(),
-            "REQUESTS",
-            "ERRORS",
-            "CACHED",
-            "PROMPT TOKENS",
-            "OUTPUT TOKENS",
-            "P50 MS",
-            "P95 MS",
-            box=None,
-            pad_edge=False,
+            ("REQUESTS", "ERRORS", "CACHED", "PROMPT TOKENS", "OUTPUT TOKENS", "P50 MS", "P95 MS"),
+            rows,
         )
         for name, u in sorted(rows.items()):
             table.add_row(
@@ -170,19 +178,13 @@ def stats() -> None:
     reference = (settings.reference_price_input, settings.reference_price_output)
     for key in ("task", "agent", "model"):
         out.print(f"[bold]App calls by {key}[/]")
-        table = Table(
+        spent_by = spend_by(calls, key, reference)
+        table = _table(
             key.upper(),
-            "CALLS",
-            "FAILED",
-            "PROMPT TOKENS",
-            "OUTPUT TOKENS",
-            "SECONDS",
-            "COST $",
-            "SAVED $",
-            box=None,
-            pad_edge=False,
+            ("CALLS", "FAILED", "PROMPT TOKENS", "OUTPUT TOKENS", "SECONDS", "COST $", "SAVED $"),
+            spent_by,
         )
-        for name, s in sorted(spend_by(calls, key, reference).items()):
+        for name, s in sorted(spent_by.items()):
             table.add_row(
                 name,
                 str(s.calls),

@@ -12,6 +12,7 @@ import typer
 
 from server.errors import ServerError
 from terraqore.app.cli.console import err
+from terraqore.client.server_process import ServerStartError, ensure_server
 from terraqore.client.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,8 +30,6 @@ def cli_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from terraqore.client.server_process import ServerStartError
-
         try:
             return fn(*args, **kwargs)
         except ollama.ResponseError as exc:
@@ -56,8 +55,6 @@ def cli_errors(fn: F) -> F:
 
 def client() -> tuple[ollama.Client, str]:
     """A client for the configured server, starting the built-in one if none answers."""
-    from terraqore.client.server_process import ensure_server
-
     settings = Settings()
     handle = ensure_server(settings)
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None

@@ -20,6 +20,8 @@ from server.config import ServerSettings
 from server.security import is_loopback
 from terraqore.app.cli.console import err, out
 from terraqore.app.cli.support import cli_errors, fail
+from terraqore.app.ui.launch import PageStartError, page_answers, page_url, start_page
+from terraqore.client.server_process import ensure_server
 from terraqore.client.settings import Settings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "langgraph.json"
@@ -40,9 +42,6 @@ def ui(
     browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser."),
 ) -> None:
     """Open the local web page: ask the lake, build with the studio, feed the lake."""
-    from terraqore.app.ui.launch import PageStartError, page_answers, page_url, start_page
-    from terraqore.client.server_process import ensure_server
-
     if not is_loopback(host) and not ServerSettings().keys():
         fail(
             f"{host} is not a loopback address: set API keys (TERRAQORE_API_KEYS) "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lake.config import LakeSettings
+from lake.operations import status
 
 BUSY_SECONDS = 2.0
 """How long to wait for a writer (an ingest run) to let go before answering busy."""
@@ -20,8 +21,6 @@ def lake_facts(settings: LakeSettings | None = None) -> dict[str, Any]:
     Raises `lake.database.LakeBusy` while an ingest holds the lake, and `LakeError` for a
     lake that cannot be opened (a wrong key, say).
     """
-    from lake.operations import status
-
     settings = settings or LakeSettings()
     if not settings.db_path.exists():
         return {
