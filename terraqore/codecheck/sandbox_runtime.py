@@ -83,17 +83,44 @@ def _trusted(folder: Path) -> bool:
     )
 
 
-@cache
+def _trusted_tree(folder: Path) -> bool:
+    """`_trusted` for the folder and for everything in it, files included (bwrap, pytest)."""
+    if not _trusted(folder):
+        return False
+    try:
+        for path in folder.rglob("*"):
+            info = path.lstat()
+            if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def pytest_runtime() -> Path:
-    """A world-readable copy of pytest, its packages and bwrap (once per version and user)."""
+    """A world-readable copy of pytest, its packages and bwrap (once per version and user).
+
+    Checked at every use, not only when made: bwrap is run from it by the parent and pytest
+    by every run, so a folder or file in it that became writable to others (a chmod by a
+    run that shared our uid, another user's process) is never used again; a fresh copy is.
+    """
+    folder = _copy_runtime()
+    if not _trusted_tree(folder):
+        _copy_runtime.cache_clear()
+        folder = _copy_runtime()
+    return folder
+
+
+@cache
+def _copy_runtime() -> Path:
     import pytest
 
     name = f"terraqore-sandbox-runtime-{LAYOUT}-pytest-{pytest.__version__}-{os.geteuid()}"
     folder = Path(tempfile.gettempdir()) / name
-    if _trusted(folder) and (folder / ".complete").is_file():
+    if _trusted_tree(folder) and (folder / ".complete").is_file():
         return folder
     if folder.exists() or folder.is_symlink():
-        if not _trusted(folder):
+        if not _trusted_tree(folder):
             folder = Path(tempfile.mkdtemp(prefix="terraqore-pytest-"))
         else:
             shutil.rmtree(folder)
