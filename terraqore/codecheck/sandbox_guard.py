@@ -10,8 +10,11 @@ the runtime folder the config names (pytest, landlockpy, seccompy). In order it:
   the work folder the only writable place, nothing else visible; TCP bind and connect
   refused; signals and abstract sockets scoped to the run's own processes;
 - loads a seccomp filter: no sockets (socketpair stays, asyncio needs it), no ptrace, no
-  io_uring, and no `setsid`/`setpgid`, so every process the run starts stays in the
-  process group the parent kills at the end;
+  io_uring, no `setsid`/`setpgid` (so every process the run starts stays in the process
+  group the parent kills at the end), no SysV IPC or POSIX queues, no `memfd_create`, no
+  new namespaces, no x32 syscalls, and, where no read-only mount protects the rest of the
+  file system (every kind but bwrap), no changes to files' modes, owners, times or
+  extended attributes;
 - where nothing else isolates the run (the `audit-hook` kind, an explicit opt-in), installs
   an audit hook against writes outside the folder, sockets and new processes;
 - runs pytest in this process, with a plugin that writes each test's outcome to a report,
