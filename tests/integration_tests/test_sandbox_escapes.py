@@ -769,3 +769,29 @@ def test_test_ids_cannot_write_markdown_into_the_report(kind: str) -> None:
     assert "# Works" not in [line.split(" every")[0] for line in report.splitlines()]
     assert "\x1b" not in report
     assert all(line.count("`") % 2 == 0 for line in report.splitlines()), report
+
+
+def test_memory_across_processes_is_capped(kind: str, user: User) -> None:
+    # (E) RLIMIT_AS bounds each process: six children of 200 MB each held 1.2 GB under a
+    # 256 MB limit.
+    if kind == "audit-hook":
+        pytest.skip("the audit hook refuses fork, so one process holds it all (RLIMIT_AS)")
+    start = time.monotonic()
+    result = _run(
+        kind,
+        """
+        def test_hold():
+            for _ in range(6):
+                if os.fork() == 0:
+                    held = bytearray(200 << 20)
+                    for at in range(0, len(held), 4096):
+                        held[at] = 1
+                    time.sleep(15)
+                    os._exit(0)
+            time.sleep(15)
+        """,
+        total_memory_mb=512,
+    )
+    assert result.stopped == "memory", result.output
+    assert "512 MB" in result.output and "memory cap" in result.output
+    assert time.monotonic() - start < 15
