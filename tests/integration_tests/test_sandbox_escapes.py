@@ -795,3 +795,25 @@ def test_memory_across_processes_is_capped(kind: str, user: User) -> None:
     assert result.stopped == "memory", result.output
     assert "512 MB" in result.output and "memory cap" in result.output
     assert time.monotonic() - start < 15
+
+
+def test_a_run_stopped_by_a_cap_is_a_failure_that_says_why(kind: str) -> None:
+    # A run stopped by the disk or memory cap left no report, and so no failure to explain:
+    # the Coder was told nothing of why its code did not pass.
+    from nodes.run_tests import summarise
+
+    result = _run(
+        kind,
+        """
+        def test_fill():
+            with open("big.bin", "wb") as f:
+                f.write(b"x" * (12 << 20))
+            time.sleep(10)
+        """,
+        disk_mb=8,
+    )
+    validation = summarise(result)
+    assert result.stopped == "disk" and not validation["passed"]
+    assert [f["test"] for f in validation["failures"]] == ["(whole run)"]
+    assert "disk cap" in validation["failures"][0]["detail"]
+    assert "disk cap" in validation["explanation"]
