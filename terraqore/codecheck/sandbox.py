@@ -462,7 +462,10 @@ def _run(
     keep: str = "",
     cover: Sequence[str] = (),
 ) -> SandboxResult:
-    runtime = sandbox_runtime.pytest_runtime()
+    try:
+        runtime = sandbox_runtime.pytest_runtime()
+    except OSError as exc:
+        raise SandboxUnavailable(f"no trusted copy of pytest to run: {exc}") from exc
     # `base` stays ours: the child may pass through it to its folder, never list or change
     # it, so neither the folder's entry nor the output file can be swapped for a link.
     base = Path(tempfile.mkdtemp(prefix="terraqore-sandbox-", dir=parent))

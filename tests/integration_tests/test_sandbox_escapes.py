@@ -391,6 +391,7 @@ def _as_normal_parent(kind: str, body: str, parent: Path) -> dict[str, object]:
               "outcomes": [t.outcome for t in result.tests]}))
         """
     )
+    python = _their_python()
     parent.chmod(0o755)
     os.chown(parent, NORMAL_UID, NORMAL_UID)
     home = Path(tempfile.mkdtemp(prefix="tq-parent-home-"))
@@ -403,7 +404,6 @@ def _as_normal_parent(kind: str, body: str, parent: Path) -> dict[str, object]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "TERRAQORE_SANDBOX": kind,
     }
-    python = _their_python()
     try:
         done = subprocess.run(
             [python, "-c", script, kind, body, str(parent)],
@@ -514,20 +514,28 @@ def test_the_runtime_and_bwrap_keep_their_modes_under_a_normal_parent(
 
 
 def test_a_runtime_folder_that_became_writable_is_not_used_again(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # (A) The runtime folder was checked once, when first made; a later chmod went unseen.
-    runtime = sandbox.sandbox_runtime.pytest_runtime()
-    mode = stat.S_IMODE(runtime.lstat().st_mode)
-    runtime.chmod(0o777)
+    # (A) The runtime folder was checked once, when first made; a later chmod went unseen,
+    # and what anyone planted in it meanwhile ran in the next run. (A private temp dir:
+    # the shared copy may be in use by other runs.)
+    runtime_module = sandbox.sandbox_runtime
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    runtime_module._copy_runtime.cache_clear()
     try:
-        again = sandbox.sandbox_runtime.pytest_runtime()
+        runtime = runtime_module.pytest_runtime()
+        assert runtime.parent == tmp_path
+        runtime.chmod(0o777)
+        planted = runtime / "_pytest" / "planted.py"
+        planted.write_text("# anyone's, while the folder was 0777\n")
+        again = runtime_module.pytest_runtime()
+        # Ours, so made again in place (a copy per process would pile up in /tmp).
+        assert again == runtime
+        assert not planted.exists()
+        assert not again.lstat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        assert not any(p.lstat().st_mode & stat.S_IWOTH for p in again.rglob("*"))
     finally:
-        runtime.chmod(mode)
-    assert again != runtime
-    assert not again.lstat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    assert not any(p.lstat().st_mode & stat.S_IWOTH for p in again.rglob("*"))
-    shutil.rmtree(again, ignore_errors=True)
+        runtime_module._copy_runtime.cache_clear()
 
 
 def _ipc_left(key: int, queue: bytes) -> list[str]:
