@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # annotations only: reading a context loads no LangGraph
     from langgraph.runtime import Runtime
 
 
-
 @dataclass(kw_only=True)
 class AgentConfig:
     """How one agent calls its model. `None` leaves the value to the agent's Modelfile."""

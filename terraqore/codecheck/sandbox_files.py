@@ -11,6 +11,7 @@ swapped. The same walk measures how much the run has written, for the disk cap.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -52,36 +53,56 @@ def read_inside(folder: str, relative: str, limit: int) -> str:
         return ""
 
 
+MAX_DEPTH = 128
+"""Folders deeper than this are not measured: the run is stopped instead (fails closed)."""
+
+
 def usage(folder: str, max_entries: int) -> tuple[int, int]:
     """(bytes on disk, entries) under `folder`, counting at most `max_entries + 1` entries.
 
-    Links are counted, never followed; a folder swapped for a link while we walk is
-    skipped (`O_NOFOLLOW`), and one that vanished is simply not counted.
+    Links are counted, never followed. Depth first, holding one descriptor per level of
+    the folder being walked (never one per folder still to walk). A folder swapped for a
+    link or a file while we walk is skipped (the next poll counts it where it went), and
+    one that vanished is not counted. Anything else that keeps part of the tree from being
+    measured (no descriptor left, no permission, a tree deeper than `MAX_DEPTH`) raises
+    OSError: what cannot be counted is never taken for empty.
     """
-    total = entries = 0
-    pending: list[tuple[int | None, str]] = [(None, folder)]
-    while pending and entries <= max_entries:
-        dir_fd, name = pending.pop()
+    counts = [0, 0]
+    root = os.open(folder, _DIR_FLAGS)
+    try:
+        _measure(root, 0, counts, max_entries)
+    finally:
+        os.close(root)
+    return counts[0], counts[1]
+
+
+def _measure(fd: int, depth: int, counts: list[int], max_entries: int) -> None:
+    """Add the entries under the open folder `fd` to `counts` ([bytes, entries])."""
+    folders = []
+    with os.scandir(fd) as scan:
+        for entry in scan:
+            counts[1] += 1
+            if counts[1] > max_entries:
+                return
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            counts[0] += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode):
+                folders.append(entry.name)
+    for name in folders:
+        if depth >= MAX_DEPTH:
+            raise OSError(errno.ELOOP, f"folders nested deeper than {MAX_DEPTH}")
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-        except OSError:
-            continue
+            inner = os.open(name, _DIR_FLAGS, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                continue
+            raise
         try:
-            with os.scandir(fd) as scan:
-                for entry in scan:
-                    entries += 1
-                    if entries > max_entries:
-                        break
-                    with contextlib.suppress(OSError):
-                        info = entry.stat(follow_symlinks=False)
-                        total += info.st_blocks * 512
-                        if stat.S_ISDIR(info.st_mode):
-                            pending.append((os.dup(fd), entry.name))
+            _measure(inner, depth + 1, counts, max_entries)
         finally:
-            os.close(fd)
-            if dir_fd is not None:
-                os.close(dir_fd)
-    for dir_fd, _ in pending:
-        if dir_fd is not None:
-            os.close(dir_fd)
-    return total, entries
+            os.close(inner)
+        if counts[1] > max_entries:
+            return

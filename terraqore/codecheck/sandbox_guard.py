@@ -10,8 +10,11 @@ the runtime folder the config names (pytest, landlockpy, seccompy). In order it:
   the work folder the only writable place, nothing else visible; TCP bind and connect
   refused; signals and abstract sockets scoped to the run's own processes;
 - loads a seccomp filter: no sockets (socketpair stays, asyncio needs it), no ptrace, no
-  io_uring, and no `setsid`/`setpgid`, so every process the run starts stays in the
-  process group the parent kills at the end;
+  io_uring, no `setsid`/`setpgid` (so every process the run starts stays in the process
+  group the parent kills at the end), no SysV IPC or POSIX queues, no `memfd_create`, no
+  new namespaces, no x32 syscalls, and, where no read-only mount protects the rest of the
+  file system (every kind but bwrap), no changes to files' modes, owners, times or
+  extended attributes;
 - where nothing else isolates the run (the `audit-hook` kind, an explicit opt-in), installs
   an audit hook against writes outside the folder, sockets and new processes;
 - runs pytest in this process, with a plugin that writes each test's outcome to a report,
@@ -87,7 +90,65 @@ _DENIED_SYSCALLS = (
     "kexec_load",
     "init_module",
     "finit_module",
+    # No namespaces of the run's own: in a new user namespace it would hold every
+    # capability, and the kernel's namespace code is a common way in.
+    "unshare",
+    "setns",
+    # SysV IPC and POSIX message queues are the host's unless an IPC namespace hides them:
+    # they would reach other processes' segments and outlive the run.
+    "shmget",
+    "shmat",
+    "shmdt",
+    "shmctl",
+    "semget",
+    "semop",
+    "semctl",
+    "semtimedop",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
+    # Memory files have no path, so the disk cap could not see them.
+    "memfd_create",
+    "memfd_secret",
 )
+# Refused where no mount namespace makes the rest of the file system read-only (every
+# kind but bwrap): Landlock governs reading and writing files, not their mode, owner,
+# times or extended attributes, so these would reach any file the user owns. They are
+# refused inside the work folder too (seccomp cannot see paths): `shutil.copy` and
+# `copy2`, which copy modes and times, fail there.
+_METADATA_SYSCALLS = (
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "setxattrat",
+    "removexattrat",
+)
+_NAMESPACE_FLAGS = (0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
+"""CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID and NEWNET: refused in `clone`."""
+X32_SYSCALL_BIT = 0x40000000
+"""x86_64's x32 ABI numbers its syscalls `nr | X32_SYSCALL_BIT`, under the same arch."""
 
 
 def set_limits(limits: dict[str, int]) -> None:
@@ -136,17 +197,53 @@ def apply_landlock(read: list[str], write: list[str], devices: list[str]) -> int
     return int(abi)
 
 
-def apply_seccomp() -> None:
-    """Refuse `_DENIED_SYSCALLS` with EPERM for this process and every child."""
+def apply_seccomp(metadata: bool) -> None:
+    """Refuse `_DENIED_SYSCALLS` (and `_METADATA_SYSCALLS` with `metadata`) with EPERM.
+
+    For this process and every child. `clone` is refused when it asks for a namespace, and
+    `clone3`, whose flags seccomp cannot read, says ENOSYS, so the C library falls back to
+    `clone`. On x86_64 a second filter refuses every x32 syscall number.
+    """
     import seccompy
 
     rules = seccompy.Filter(default=seccompy.Action.ALLOW)
-    for name in _DENIED_SYSCALLS:
+    for name in (*_DENIED_SYSCALLS, *(_METADATA_SYSCALLS if metadata else ())):
         try:
             rules.errno(name, errno.EPERM)
         except (KeyError, ValueError):
             continue  # not a syscall on this architecture
+    for flag in _NAMESPACE_FLAGS:
+        rules.errno("clone", errno.EPERM, args=[(0, seccompy.CmpOp.MASKED_EQ, flag, flag)])
+    rules.errno("clone3", errno.ENOSYS)
     rules.load()
+    if seccompy.arch() == "x86_64":
+
+        class X32Filter(seccompy.Filter):
+            """The binding's loader (no_new_privs, seccomp(2)) with `_x32_program`."""
+
+            @property
+            def program(self) -> bytes:
+                return _x32_program()
+
+        X32Filter().load()
+
+
+def _x32_program() -> bytes:
+    """A filter that refuses any syscall number at or above `X32_SYSCALL_BIT` (EPERM).
+
+    The binding matches numbers exactly, so the range check is a program of its own,
+    stacked on the first (the kernel applies the stricter answer of the two). The first
+    already kills any foreign architecture.
+    """
+    from seccompy import Action, bpf
+
+    program: list[bpf.Insn] = [
+        bpf.Load(0),  # seccomp_data.nr
+        bpf.Jump(bpf.BPF_JGEQ, X32_SYSCALL_BIT, "deny", None),
+        bpf.Ret(int(Action.ALLOW)),
+        bpf.Ret(int(Action.ERRNO) | errno.EPERM),
+    ]
+    return bpf.assemble(program, {"deny": 3})
 
 
 def install_hook(roots: list[str], files: bool, network: bool, processes: bool) -> None:
@@ -254,7 +351,7 @@ def isolate(config: dict[str, Any]) -> str:
                 abi = apply_landlock(config["read"], [config["work"]], config["devices"])
                 applied.append(f"landlock abi {abi}")
             else:
-                apply_seccomp()
+                apply_seccomp(config["seccomp_metadata"])
                 applied.append("seccomp")
         except Exception as exc:  # the binding's own errors, OSError, a missing module
             if mode == "required":

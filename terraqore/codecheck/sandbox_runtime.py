@@ -11,6 +11,7 @@ and nothing of our environment.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import shutil
@@ -70,33 +71,69 @@ def _source(name: str) -> Path:
     return origin.parent if origin.name == "__init__.py" else origin
 
 
-def _trusted(folder: Path) -> bool:
-    """Ours, and writable by nobody else (a folder planted in /tmp is never used)."""
+def _ours(folder: Path) -> bool:
+    """A real folder (not a link) that we own, whatever its mode."""
     try:
         info = folder.lstat()
     except OSError:
         return False
-    return (
-        stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.geteuid()
-        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    )
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+
+
+def _trusted(folder: Path) -> bool:
+    """Ours, and writable by nobody else (a folder planted in /tmp is never used)."""
+    try:
+        return _ours(folder) and not folder.lstat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    except OSError:
+        return False
+
+
+def _trusted_tree(folder: Path) -> bool:
+    """`_trusted` for the folder and for everything in it, files included (bwrap, pytest)."""
+    if not _trusted(folder):
+        return False
+    try:
+        for path in folder.rglob("*"):
+            info = path.lstat()
+            if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def pytest_runtime() -> Path:
+    """A world-readable copy of pytest, its packages and bwrap (once per version and user).
+
+    Checked at every use, not only when made: bwrap is run from it by the parent and pytest
+    by every run, so a folder or file in it that became writable to others (a chmod by a
+    run that shared our uid, another user's process) is never used again; a fresh copy is,
+    and if even that cannot be trusted, no sandbox runs.
+    """
+    folder = _copy_runtime()
+    if not _trusted_tree(folder):
+        _copy_runtime.cache_clear()
+        folder = _copy_runtime()
+    if not _trusted_tree(folder):
+        raise OSError(errno.EPERM, f"the sandbox's runtime folder {folder} is writable by others")
+    return folder
 
 
 @cache
-def pytest_runtime() -> Path:
-    """A world-readable copy of pytest, its packages and bwrap (once per version and user)."""
+def _copy_runtime() -> Path:
     import pytest
 
     name = f"terraqore-sandbox-runtime-{LAYOUT}-pytest-{pytest.__version__}-{os.geteuid()}"
     folder = Path(tempfile.gettempdir()) / name
-    if _trusted(folder) and (folder / ".complete").is_file():
+    if _trusted_tree(folder) and (folder / ".complete").is_file():
         return folder
     if folder.exists() or folder.is_symlink():
-        if not _trusted(folder):
-            folder = Path(tempfile.mkdtemp(prefix="terraqore-pytest-"))
-        else:
+        if _ours(folder):
+            # Incomplete, or changed since (a mode others may write): made again in place,
+            # so that copies do not pile up, one per process.
             shutil.rmtree(folder)
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="terraqore-pytest-"))
     staging = Path(tempfile.mkdtemp(prefix="terraqore-pytest-staging-"))
     for name in (*PYTEST_PACKAGES, *ISOLATION_PACKAGES):
         source = _source(name)

@@ -303,3 +303,38 @@ def test_the_lines_the_tests_ran_come_back_for_the_files_to_cover(kind: str) -> 
     assert {3, 4, 5} <= ran  # both branches: the second one ran in a thread
     assert 9 not in ran  # `never` was not called
     assert set(result.lines) == {"lib.py"}  # the test file is not covered
+
+
+def test_pytest_and_the_standard_library_still_work_under_the_filters(kind: str) -> None:
+    # seccomp refuses metadata changes, SysV IPC, new namespaces and `clone3` (threads fall
+    # back to `clone`): tmp_path, threads and copying a file's bytes must still work.
+    # Copying its mode too (`shutil.copy`) works only where no filter refuses it (bwrap).
+    result = _run(
+        kind,
+        """
+        import shutil, threading
+
+        def test_tmp_path(tmp_path):
+            (tmp_path / "a").write_text("x")
+            shutil.copyfile(tmp_path / "a", tmp_path / "b")
+            assert (tmp_path / "b").read_text() == "x"
+
+        def test_thread():
+            done = []
+            worker = threading.Thread(target=lambda: done.append(1))
+            worker.start()
+            worker.join()
+            assert done == [1]
+
+        def test_copy_with_mode(tmp_path):
+            (tmp_path / "a").write_text("x")
+            shutil.copy(tmp_path / "a", tmp_path / "b")
+        """,
+    )
+    outcomes = {t.id.split("::")[-1]: t.outcome for t in result.tests}
+    copy = "passed" if kind == "bwrap" else "failed"
+    assert outcomes == {
+        "test_tmp_path": "passed",
+        "test_thread": "passed",
+        "test_copy_with_mode": copy,
+    }
