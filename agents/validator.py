@@ -121,6 +121,41 @@ def restates(code: str, known: Sequence[Example]) -> bool:
     return True
 
 
+ERROR_WORDS = ("raise", "error", "exception", "invalid", "reject", "refuse", "fail")
+"""Words by which a task asks for errors at all (`expects_invented_error`)."""
+
+
+def expected_errors(code: str) -> set[str]:
+    """The exception names a test expects (`pytest.raises(E)`, `raises((E, F))`)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return set()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("raises") and node.args:
+            first = node.args[0]
+            parts = first.elts if isinstance(first, ast.Tuple) else [first]
+            found |= {ast.unparse(p).rsplit(".", 1)[-1] for p in parts}
+    return found
+
+
+def expects_invented_error(code: str, task: str) -> bool:
+    """Whether a test expects an exception the task never asks for.
+
+    The task asks for one when it names the exception or speaks of errors at all
+    (`ERROR_WORDS`); otherwise the expectation is the small Validator's invention (the demo's
+    `is_palindrome('12345')` raising ValueError), and it can only fail correct code.
+    """
+    errors = expected_errors(code)
+    if not errors:
+        return False
+    lowered = task.lower()
+    if any(word in lowered for word in ERROR_WORDS):
+        return False
+    return not any(error in task for error in errors)
+
+
 def held_to_task(
     designed: list[dict[str, Any]], state: State
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -129,7 +164,8 @@ def held_to_task(
     A Validator test that only restates examples already run as the task's own is left out
     (it would count twice), and so is one that uses a name neither the task, the code (of
     the versions that keep the task's names, if any do) nor the test defines: it can only
-    fail, and it often carries a name the plan made up.
+    fail, and it often carries a name the plan made up. A test that expects an exception
+    the task never asks for is left out too (`expects_invented_error`).
     """
     fixed = functions(state.contract)
     from_task = example_tests(state.task, fixed, names(state.contract))
@@ -141,17 +177,25 @@ def held_to_task(
     known = names(state.contract).union(
         *(defined(c["files"]).names() for c in pool or state.candidates)
     )
-    kept, foreign = [], set()
+    kept, foreign, invented = [], set(), []
     for test in designed:
         if from_task and test["stated"] and restates(test["code"], covered):
             continue
         if unknown := foreign_names(test["code"], known):
             foreign |= unknown
             continue
+        if expects_invented_error(test["code"], state.task):
+            invented.append(test["name"])
+            continue
         kept.append(test)
     notes = []
+    if invented:
+        notes.append(
+            f"{len(invented)} designed test(s) dropped: they expect an error the task never"
+            f" asks for ({', '.join(invented)})"
+        )
     if foreign:
-        dropped = len(designed) - len(kept)
+        dropped = len(designed) - len(kept) - len(invented)
         notes.append(
             f"{dropped} designed test(s) dropped: they use {', '.join(sorted(foreign))},"
             " which neither the task nor the code defines"

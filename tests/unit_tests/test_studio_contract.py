@@ -281,3 +281,19 @@ def test_a_test_file_the_task_names_is_carried_but_not_required() -> None:
     plan = {"files": [{"path": "main.py", "purpose": "slugify"}], "steps": [], "tests": []}
     fixed, notes = correct_plan(plan, contract)
     assert [f["path"] for f in fixed["files"]] == ["slug.py"] and len(notes) == 1
+
+
+def test_a_designed_test_expecting_an_error_the_task_never_asks_for_is_invented() -> None:
+    from agents.validator import expects_invented_error
+
+    demo_test = "def test_04_error():\n    with pytest.raises(ValueError):\n        is_palindrome('12345')\n"
+    assert expects_invented_error(demo_test, DEMO)
+    # The task asks for errors: by name, or in words.
+    assert not expects_invented_error(demo_test, DEMO + "; raise ValueError for digits")
+    assert not expects_invented_error(demo_test, DEMO + ". Invalid input is refused.")
+    tuple_test = "def test_x():\n    with pytest.raises((TypeError, KeyError)):\n        f(1)\n"
+    assert expects_invented_error(tuple_test, "add two numbers")
+    assert not expects_invented_error(tuple_test, "f(x) gives a KeyError for unknown keys")
+    # A test that expects no error is never invented; nor is code that does not parse.
+    assert not expects_invented_error("def test_y():\n    assert f(1) == 2\n", "add")
+    assert not expects_invented_error("def test_z(:\n", "add")

@@ -28,7 +28,12 @@ QUESTION = "How is the data lake encrypted, and where does its key come from?"
 """Answered by this project's own docs (docs/lake.md), which are always in the knowledge base,
 so a person can open the cited file and check."""
 
-TASK = "a Python function is_palindrome(text) that ignores case, spaces and punctuation"
+TASK = (
+    "a Python function is_palindrome(text) that ignores case, spaces and punctuation;"
+    " is_palindrome('Never odd or even') returns True"
+)
+"""The issue-25 demo task, with one example: the studio runs a task's examples as tests,
+without a model, and believes them before its own."""
 
 
 def _section(title: str) -> None:
