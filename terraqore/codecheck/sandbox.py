@@ -381,6 +381,10 @@ def _over_disk_cap(work: Path, out: int, free: int, limits: SandboxLimits) -> st
     return ""
 
 
+MAX_LINE = 1_000_000
+"""The largest line number the report may name (a written file is far smaller)."""
+
+
 def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
     """The guard's report: each test's outcome, and the lines run per covered file."""
     try:
@@ -391,9 +395,12 @@ def _read_report(work: Path) -> tuple[list[CaseOutcome], dict[str, list[int]]]:
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return [], {}
     try:
-        lines = {str(f): sorted({int(n) for n in ns}) for f, ns in raw.get("lines", {}).items()}
-    except (AttributeError, ValueError, TypeError):
-        lines = {}
+        lines = {
+            str(f): sorted({n for n in ns if isinstance(n, int) and 0 < n <= MAX_LINE})
+            for f, ns in raw.get("lines", {}).items()
+        }
+    except (AttributeError, ValueError, TypeError, OverflowError):
+        lines = {}  # written by the child: `[Infinity]`, `1e999` and the like mean nothing
     return tests, lines
 
 
@@ -518,7 +525,26 @@ def _run(
         finally:
             os.close(out)
     finally:
+        _remove(base)
+
+
+def _remove(base: Path) -> None:
+    """Remove the run's folder, however deep the run made it.
+
+    Python 3.11's rmtree recurses, so a tree nested thousands deep (renamed into itself
+    between two polls of the watcher) raises RecursionError; GNU `rm -rf` walks it without
+    recursion, and never follows a link.
+    """
+    try:
         shutil.rmtree(base, onerror=_open_and_remove)
+    except RecursionError:
+        subprocess.run(
+            ["rm", "-rf", "--one-file-system", "--", str(base)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
 
 
 def _open_and_remove(func: Any, path: str, exc_info: Any) -> None:

@@ -9,7 +9,8 @@ the runtime folder the config names (pytest, landlockpy, seccompy). In order it:
 - applies a Landlock ruleset (when the config asks): the listed system folders readable,
   the work folder the only writable place, nothing else visible; TCP bind and connect
   refused; signals and abstract sockets scoped to the run's own processes;
-- loads a seccomp filter: no sockets (socketpair stays, asyncio needs it), no ptrace, no
+- loads a seccomp filter: no sockets (socketpair stays, asyncio needs it, but it reaches no
+  address and gets no larger buffers), no inotify or fanotify, no ptrace, no
   io_uring, no `setsid`/`setpgid` (so every process the run starts stays in the process
   group the parent kills at the end), no SysV IPC or POSIX queues, no `memfd_create`, no
   new namespaces, no x32 syscalls, and, where no read-only mount protects the rest of the
@@ -117,7 +118,22 @@ _DENIED_SYSCALLS = (
     # Memory files have no path, so the disk cap could not see them.
     "memfd_create",
     "memfd_secret",
+    # `socket` is refused, so the only sockets are socketpairs, connected at birth: a
+    # `connect` (or a `sendmsg`/`sendmmsg`, whose address seccomp cannot read) could only
+    # reach a path-named socket of the host (`/dev/log`), which Landlock does not govern.
+    # `sendto` goes too when it names an address (`send` is `sendto` with none).
+    "connect",
+    "sendmsg",
+    "sendmmsg",
+    # Watching folders outside the allow-list would tell what the user does meanwhile.
+    "inotify_init",
+    "inotify_init1",
+    "fanotify_init",
 )
+_SOL_SOCKET = 1
+_BUFFER_OPTIONS = (7, 8, 32, 33)
+"""SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE: larger socket buffers are kernel
+memory no process's PSS counts, so the memory cap could not see them."""
 # Refused where no mount namespace makes the rest of the file system read-only (every
 # kind but bwrap): Landlock governs reading and writing files, not their mode, owner,
 # times or extended attributes, so these would reach any file the user owns. They are
@@ -214,6 +230,13 @@ def apply_seccomp(metadata: bool) -> None:
             continue  # not a syscall on this architecture
     for flag in _NAMESPACE_FLAGS:
         rules.errno("clone", errno.EPERM, args=[(0, seccompy.CmpOp.MASKED_EQ, flag, flag)])
+    rules.errno("sendto", errno.EPERM, args=[(4, seccompy.CmpOp.NE, 0)])
+    for option in _BUFFER_OPTIONS:
+        rules.errno(
+            "setsockopt",
+            errno.EPERM,
+            args=[(1, seccompy.CmpOp.EQ, _SOL_SOCKET), (2, seccompy.CmpOp.EQ, option)],
+        )
     rules.errno("clone3", errno.ENOSYS)
     rules.load()
     if seccompy.arch() == "x86_64":

@@ -329,6 +329,15 @@ def test_pytest_and_the_standard_library_still_work_under_the_filters(kind: str)
         def test_copy_with_mode(tmp_path):
             (tmp_path / "a").write_text("x")
             shutil.copy(tmp_path / "a", tmp_path / "b")
+
+        def test_asyncio():
+            import asyncio  # its loop wakes itself through a socketpair
+
+            async def answer():
+                await asyncio.sleep(0)
+                return 42
+
+            assert asyncio.run(answer()) == 42
         """,
     )
     outcomes = {t.id.split("::")[-1]: t.outcome for t in result.tests}
@@ -337,4 +346,6 @@ def test_pytest_and_the_standard_library_still_work_under_the_filters(kind: str)
         "test_tmp_path": "passed",
         "test_thread": "passed",
         "test_copy_with_mode": copy,
+        # asyncio's loop needs a socketpair, which only audit-hook's hook refuses.
+        "test_asyncio": "failed" if kind == "audit-hook" else "passed",
     }

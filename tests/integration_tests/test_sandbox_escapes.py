@@ -825,3 +825,88 @@ def test_a_run_stopped_by_a_cap_is_a_failure_that_says_why(kind: str) -> None:
     assert [f["test"] for f in validation["failures"]] == ["(whole run)"]
     assert "disk cap" in validation["failures"][0]["detail"]
     assert "disk cap" in validation["explanation"]
+
+
+def test_a_socketpair_reaches_no_host_socket_and_grows_no_buffer(kind: str, user: User) -> None:
+    # Third review: `socket()` was refused, but a socketpair's `sendto`/`connect` reached a
+    # path-named datagram socket of the host (`/dev/log` on most machines), and socket
+    # buffers raised with SO_SNDBUF held 470 MB of kernel memory past the memory cap.
+    import socket
+
+    folder = Path(tempfile.mkdtemp(prefix="tq-host-socket-"))
+    folder.chmod(0o777)
+    path = folder / "log.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    path.chmod(0o666)
+    listener.setblocking(False)
+    try:
+        result = _run(
+            kind,
+            f"""
+            import pytest
+
+            def test_sendto():
+                a, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                with pytest.raises(OSError):
+                    a.sendto(b"sent", {str(path)!r})
+
+            def test_connect():
+                a, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                with pytest.raises(OSError):
+                    a.connect({str(path)!r})
+                    a.send(b"connected")
+
+            def test_sendmsg():
+                a, _ = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                with pytest.raises(OSError):
+                    a.sendmsg([b"sendmsg"], [], 0, {str(path)!r})
+
+            def test_bigger_buffers():
+                a, _ = socket.socketpair()
+                with pytest.raises(PermissionError):
+                    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+
+            def test_the_pair_itself_still_works():
+                a, b = socket.socketpair()
+                a.send(b"x")
+                assert b.recv(1) == b"x"
+            """,
+        )
+        outcomes = {t.id.split("::")[-1]: t.outcome for t in result.tests}
+        if kind == "audit-hook":  # its hook refuses every socket, the pair included
+            assert set(outcomes.values()) == {"failed"}, result.output
+        else:
+            assert outcomes == dict.fromkeys(
+                (
+                    "test_sendto",
+                    "test_connect",
+                    "test_sendmsg",
+                    "test_bigger_buffers",
+                    "test_the_pair_itself_still_works",
+                ),
+                "passed",
+            ), result.output
+        with pytest.raises(BlockingIOError):
+            listener.recv(100)  # nothing reached the host's socket
+    finally:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_folders_outside_cannot_be_watched(kind: str) -> None:
+    # Third review: inotify on the user's home told which files they made during the run.
+    if kind == "audit-hook":
+        pytest.skip("audit-hook refuses ctypes, so a test cannot make a raw syscall there")
+    result = _run(
+        kind,
+        """
+        import ctypes
+
+        def test_inotify():
+            libc = ctypes.CDLL(None, use_errno=True)
+            assert libc.inotify_init1(0) == -1
+            assert ctypes.get_errno() == 1  # EPERM
+        """,
+    )
+    assert [t.outcome for t in result.tests] == ["passed"], result.output

@@ -35,7 +35,7 @@ from agents.structured import AgentOutputError
 from graphs.studio_context import Context
 from nodes.report import outcome
 from server.home import private_file
-from terraqore.app.cli.console import err, out
+from terraqore.app.cli.console import err, out, shown
 from terraqore.app.cli.support import cli_errors, fail
 from terraqore.client.settings import Settings
 from terraqore.codecheck.project_files import ProjectFileError, write_files
@@ -119,16 +119,16 @@ def _stream(app: Any, payload: Any, config: RunnableConfig, ctx: Any) -> None:
                 continue
             for node, update in chunk.items():
                 if node != "__interrupt__" and isinstance(update, dict):
-                    err.print(f"[green]✓[/] {_summary(node, update)}", highlight=False)
+                    err.print(f"[green]✓[/] {shown(_summary(node, update))}", highlight=False)
             tokens = 0
 
 
 def _ask_approval(plan: dict[str, Any]) -> Any:
     err.print("\n[bold]Plan[/]")
     for f in plan.get("files", []):
-        err.print(f"  {f['path']}: {f['purpose']}", highlight=False)
+        err.print(f"  {shown(f['path'])}: {shown(f['purpose'])}", highlight=False)
     for i, step in enumerate(plan.get("steps", []), 1):
-        err.print(f"  {i}. {step}", highlight=False)
+        err.print(f"  {i}. {shown(step)}", highlight=False)
     err.print("Approve? yes / no / or type feedback for the planner: ", end="", markup=False)
     return sys.stdin.readline().strip() or "yes"
 
@@ -238,14 +238,14 @@ def run_build(task: str, folder: Path, ctx: Any, ask: Any = _ask_approval) -> di
     if names:
         kept = (validation.get("contract") or {}).get("kept", True)
         said = "kept" if kept else "NOT kept"
-        out.print(f"the task's names: {', '.join(names)} ({said})", highlight=False)
+        out.print(f"the task's names: {shown(', '.join(names))} ({said})", highlight=False)
     if validation.get("untested"):
         out.print(
-            f"untested: no test called {', '.join(validation['untested'])}; see REPORT.md",
+            f"untested: no test called {shown(', '.join(validation['untested']))}; see REPORT.md",
             highlight=False,
         )
     if outcome(validation, security) == "doubted":
-        doubted = ", ".join(t.split("::")[-1] for t in validation.get("doubted", []))
+        doubted = ", ".join(shown(t.split("::")[-1]) for t in validation.get("doubted", []))
         out.print(
             f"works, with doubts: only doubted tests fail ({doubted}); see REPORT.md",
             highlight=False,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,6 +18,19 @@ from rich.progress import (
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False)
+
+
+def shown(text: object) -> str:
+    """Text from a model or from generated code, safe to print with markup on.
+
+    Rich markup (`[/]` raises, `[red]` restyles) is escaped, and control and bidirectional
+    characters (terminal escapes that clear the screen or set the window's title) are shown
+    as their Python escapes, on one line.
+    """
+    printable = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text)
+    )
+    return escape(printable)
 
 
 def human_size(n: int | None) -> str:
