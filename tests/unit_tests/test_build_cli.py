@@ -136,7 +136,9 @@ def test_tests_that_never_call_the_task_s_function_are_not_a_pass(fakes, tmp_pat
     shallow = json.dumps({"tests": tests})
     fakes(validator=[shallow])
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["build", "Write add(a, b) in solution.py", "--out", str(out)])
+    # The task speaks of the error, so tests expecting it are not dropped as invented.
+    task = "Write add(a, b) in solution.py; a wrong number of arguments raises TypeError"
+    result = CliRunner().invoke(app, ["build", task, "--out", str(out)])
     assert result.exit_code == 5, result.output
     assert "tests passed: 3/3" in result.output
     assert "untested: no test called add" in result.output
