@@ -1,11 +1,13 @@
 """The Coder agent: writes candidate versions of the project, and fixes the chosen one.
 
-On a route's first turn it writes `Context.coder_candidates` versions: one from the plan at its
-own temperature, one from the task alone, then hotter samples (`VARIANTS`), so the designed
+On a route's first turn it writes `Context.coder_candidates` versions, requested at once (a
+batching server decodes them together): one from the plan at its own temperature, one from the
+task alone, then hotter samples (`VARIANTS`), so the designed
 tests have something to choose among (CodeT; see `terraqore.codecheck.selection`). Every version is
 tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, test files made
-collectable), and a function or class it named otherwise than the task gets the task's
-name back where that is unambiguous (`codecheck.contract_check.keep_names`). On a fix turn it
+collectable), a module written bare (`reader.py`) moves to the path the task fixes
+(`logstats/reader.py`), and a function or class it named otherwise than the task gets the
+task's name back where that is unambiguous (`codecheck.contract_check`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
 (`nodes.escalation`). When its answer is unusable after the retry, or its call times out, it
@@ -21,12 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
 import httpx
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables.config import ContextThreadPoolExecutor
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -44,7 +49,7 @@ from graphs.studio_context import Context
 from graphs.studio_state import State
 from nodes.escalation import after, plan_routes, route_config
 from terraqore.codecheck.code_tidy import tidy_files
-from terraqore.codecheck.contract_check import keep_names
+from terraqore.codecheck.contract_check import keep_names, place_files
 from terraqore.codecheck.project_files import ProjectFileError, checked_files
 
 FORMATS = {
@@ -86,7 +91,14 @@ to the task. Write every file you change in full; files you leave out stay as th
 {format}
 </INSTRUCTIONS>"""
 
-_FENCE = re.compile(r"```[ \t]*([\w+.-]*)[ \t]*([^\n`]*)\n(.*?)(?:```|\Z)", re.DOTALL)
+_FENCE = re.compile(
+    r"^[ ]{0,3}(`{3,})[ \t]*([\w+.-]*)[ \t]*([^\n`]*)\n(.*?)(?:^[ ]{0,3}\1[ \t]*$|\Z)",
+    re.DOTALL | re.MULTILINE,
+)
+"""A fenced block: the fences stand on lines of their own (CommonMark), so code that holds
+three backticks (`line.startswith("```")`) does not end its block."""
+_LOOSE_FENCE = re.compile(r"()```[ \t]*([\w+.-]*)[ \t]*([^\n`]*)\n(.*?)(?:```|\Z)", re.DOTALL)
+"""The fallback for an answer whose fences share a line with prose."""
 _NAME_COMMENT = re.compile(r"^\s*#\s*(?:file(?:name)?\s*:\s*)?([\w./-]+\.py)\s*$", re.IGNORECASE)
 _NAME_BEFORE = re.compile(r"([\w./-]+\.py)\W*$")
 
@@ -111,8 +123,9 @@ def parse_fenced(text: str, default_module: str = "solution.py") -> dict[str, st
     cut off by the token cap is kept up to where it stopped.
     """
     files: dict[str, str] = {}
-    for match in _FENCE.finditer(text):
-        lang, info, body = match.group(1), match.group(2).strip(), match.group(3)
+    blocks = list(_FENCE.finditer(text)) or list(_LOOSE_FENCE.finditer(text))
+    for match in blocks:
+        lang, info, body = match.group(2), match.group(3).strip(), match.group(4)
         if lang and lang.lower() not in ("python", "py", "python3") and not lang.endswith(".py"):
             continue
         lines = body.splitlines()
@@ -154,12 +167,16 @@ NO_BLOCK = (
 
 
 def _fenced(
-    config: AgentConfig, messages: list[BaseMessage], default: str, options: dict[str, Any]
+    config: AgentConfig,
+    messages: list[BaseMessage],
+    default: str,
+    options: dict[str, Any],
+    started: threading.Event | None = None,
 ) -> tuple[dict[str, str], list[UsageRecord]]:
     """Files from fenced blocks; an answer with none is retried once, the problem named."""
     usage = []
     for _ in range(2):
-        text, record = ask_text("coder", config, messages, **options)
+        text, record = ask_text("coder", config, messages, started, **options)
         usage.append(record)
         files = parse_fenced(text, default)
         if files:
@@ -174,10 +191,12 @@ def write_code(
     config: AgentConfig | None = None,
     fix: bool = False,
     with_plan: bool = True,
+    started: threading.Event | None = None,
 ) -> tuple[dict[str, str], list[UsageRecord]]:
     """Ask the Coder's model for the files; return them (checked) and the usage records.
 
     `with_plan=False` writes from the task alone (a candidate that the plan cannot mislead).
+    `started` is set when the request is about to go (`agents.structured.ask_text`).
 
     Raises `AgentOutputError` for an answer unusable after its retry, and `httpx.HTTPError`
     when the call fails or takes longer than `Context.coder_seconds`.
@@ -187,10 +206,12 @@ def write_code(
     messages: list[BaseMessage] = [HumanMessage(content=prompt)]
     options: dict[str, Any] = {"client_kwargs": {"timeout": ctx.coder_seconds}}
     if ctx.coder_format == "json":
-        answer, usage = ask_structured("coder", config, messages, CoderFiles, **options)
+        answer, usage = ask_structured(
+            "coder", config, messages, CoderFiles, started=started, **options
+        )
         files = {f.path: f.content for f in answer.files}
     else:
-        files, usage = _fenced(config, messages, _default_module(state.plan), options)
+        files, usage = _fenced(config, messages, _default_module(state.plan), options, started)
     try:
         return checked_files(files), usage
     except ProjectFileError as exc:
@@ -220,42 +241,67 @@ def _versions(
 ) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str]]:
     """One turn on one route: (origin, files) per version written, usage, notes.
 
-    A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`).
-    An unusable version (no code in the answer, twice) is left out and the next is written;
-    the route fails (raised) only when no version is usable, or when its first call fails or
-    times out. A later call that fails ends the turn with the versions already written.
+    A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`),
+    all requested at once: a server that batches decodes them together (one pass over the
+    weights per step for every version), one that does not answers them in turn.
+    An unusable version (no code in the answer, twice) is left out; the route fails (raised)
+    only when no version is usable, or when the first version's call fails or times out. A
+    later call that fails leaves the turn with the versions that were written.
     """
     if fix:
         files, fixed = write_code(state, ctx, config, fix=True)
         origin = "fix" if state.feedback_kind == "tests" else "security"
         return [(origin, files)], list(fixed), []
+    hot = replace(config, temperature=ctx.sample_temperature)
+    variants = SHORT_VARIANTS if state.short else VARIANTS
+    plans = [
+        ("first", True, False) if i == 0 else variants[(i - 1) % len(variants)]
+        for i in range(ctx.coder_candidates)
+    ]
+    # Each call runs in a copy of this node's context, so `stream_mode="messages"` still
+    # sees every version's tokens. The calls start in order (each waits until the one
+    # before has made its model), then run at once.
+    futures = []
+    with ContextThreadPoolExecutor(max_workers=len(plans)) as pool:
+        for _, with_plan, sampled in plans:
+            started = threading.Event()
+            future = pool.submit(
+                write_code, state, ctx, hot if sampled else config, False, with_plan, started
+            )
+            while not started.wait(0.05) and not future.done():
+                pass
+            futures.append(future)
+        results = [_outcome(future) for future in futures]
     out: list[tuple[str, dict[str, str]]] = []
     usage: list[UsageRecord] = []
     notes: list[str] = []
-    hot = replace(config, temperature=ctx.sample_temperature)
     unusable: AgentOutputError | None = None
-    variants = SHORT_VARIANTS if state.short else VARIANTS
-    for i in range(ctx.coder_candidates):
-        origin, with_plan, sampled = (
-            ("first", True, False) if i == 0 else variants[(i - 1) % len(variants)]
-        )
-        try:
-            files, used = write_code(state, ctx, hot if sampled else config, with_plan=with_plan)
-        except AgentOutputError as exc:
-            notes.append(f"the {origin} candidate was unusable: {exc}")
-            unusable = exc
-            continue
-        except httpx.HTTPError as exc:
-            if not out:
-                raise
+    for (origin, _, _), result in zip(plans, results, strict=True):
+        if isinstance(result, AgentOutputError):
+            notes.append(f"the {origin} candidate was unusable: {result}")
+            unusable = result
+        elif isinstance(result, httpx.HTTPError):
+            if origin == "first":
+                raise result
             # The versions written stand; more calls to a failing model would only repeat it.
-            notes.append(f"the {origin} candidate's call failed ({type(exc).__name__})")
-            break
-        usage += used
-        out.append((origin, files))
+            notes.append(f"the {origin} candidate's call failed ({type(result).__name__})")
+        else:
+            files, used = result
+            usage += used
+            out.append((origin, files))
     if not out:
         raise unusable or AgentOutputError("the coder wrote no usable version")
     return out, usage, notes
+
+
+def _outcome(
+    future: Future[tuple[dict[str, str], list[UsageRecord]]],
+) -> tuple[dict[str, str], list[UsageRecord]] | AgentOutputError | httpx.HTTPError:
+    """A version's files and usage, or the error that made it unusable."""
+    try:
+        return future.result()
+    except (AgentOutputError, httpx.HTTPError) as exc:
+        return exc
 
 
 def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -296,8 +342,9 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     for candidate in new:
         candidate["files"], changes = tidy_files(candidate["files"])
         notes += [f"tidied candidate #{candidate['id']}: {change}" for change in changes]
+        candidate["files"], moved = place_files(candidate["files"], state.contract)
         candidate["files"], renamed = keep_names(candidate["files"], state.contract)
-        notes += [f"candidate #{candidate['id']}: {change}" for change in renamed]
+        notes += [f"candidate #{candidate['id']}: {change}" for change in moved + renamed]
     update.update(
         candidates=[*state.candidates, *new],
         files=new[0]["files"] if new else state.files,

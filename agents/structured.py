@@ -8,6 +8,7 @@ is retried once with the problem stated.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -56,14 +57,17 @@ def ask_structured(
     messages: Sequence[BaseMessage],
     schema: type[M],
     check: Callable[[M], str | None] = lambda _: None,
+    started: threading.Event | None = None,
     **options: object,
 ) -> tuple[M, list[UsageRecord]]:
     """Ask for an answer in `schema`; retry once, naming the problem, if `check` finds one.
 
     Returns the answer and one usage record per call. Raises `AgentOutputError` when the
-    second answer is still unusable.
+    second answer is still unusable. `started` is set once the model is made (see `ask_text`).
     """
     llm = model_for(config, agent, format=schema.model_json_schema(), **options)
+    if started is not None:
+        started.set()
     history = list(messages)
     usage: list[UsageRecord] = []
     problem = ""
@@ -89,10 +93,20 @@ def ask_structured(
 
 
 def ask_text(
-    agent: str, config: AgentConfig, messages: Sequence[BaseMessage], **options: object
+    agent: str,
+    config: AgentConfig,
+    messages: Sequence[BaseMessage],
+    started: threading.Event | None = None,
+    **options: object,
 ) -> tuple[str, UsageRecord]:
-    """Ask for free text (the Coder's fenced blocks); return it and the call's usage record."""
+    """Ask for free text (the Coder's fenced blocks); return it and the call's usage record.
+
+    `started` is set once the model is made, before the request: calls made at once from
+    threads can start in a fixed order (`agents.coder` does).
+    """
     llm = model_for(config, agent, **options)
+    if started is not None:
+        started.set()
     start = time.perf_counter()
     reply = llm.invoke(list(messages))
     usage = usage_of(agent, config, reply, time.perf_counter() - start)

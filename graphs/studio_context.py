@@ -63,7 +63,14 @@ class Context(RetrievalContext):
     """Time limit of one Coder call; past it the Coder moves up its chain."""
 
     max_fix_rounds: int = 2
-    """Times credible failing tests may send the code back to the Coder, per route."""
+    """Times failing tests (those `fix_on` names) may send the code back, per route."""
+
+    fix_on: str = "stated"
+    """Which failures send the code back to the Coder. `stated`: only the task's own names and
+    examples, the failures that are certainly right. `credible`: also a designed test some
+    other version passes (`codecheck.selection.credible_failures`). Fix rounds from designed
+    tests cost a Coder call each and their fix was chosen once in 71 across the benchmark's
+    runs (bench/README.md, "The studio graph"), so by default they are not sent."""
 
     max_security_rounds: int = 1
     """Times blocking security findings may send the code back to the Coder."""
@@ -96,5 +103,7 @@ class Context(RetrievalContext):
             raise ValueError(f"unknown severities {sorted(unknown)}; use {', '.join(SEVERITIES)}")
         if self.coder_candidates < 1:
             raise ValueError(f"coder_candidates must be at least 1, not {self.coder_candidates}")
+        if self.fix_on not in ("stated", "credible"):
+            raise ValueError(f"fix_on must be stated or credible, not {self.fix_on!r}")
         if self.coder_format not in ("fenced", "json"):
             raise ValueError(f"coder_format must be fenced or json, not {self.coder_format!r}")

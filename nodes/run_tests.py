@@ -154,7 +154,8 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     )
     validation = {**chosen["validation"], **trust(chosen, sent, stated)}
     validation["untested"] = untested(validation.get("reach") or [], state.contract)
-    feedback = explain(sent) if not validation["passed"] else ""
+    back = sent if ctx.fix_on == "credible" else [f for f in sent if certain(f, stated)]
+    feedback = explain(back) if not validation["passed"] else ""
     designed = render_tests(state.designed_tests, chosen["files"]) if state.designed_tests else ""
     update: dict[str, Any] = {
         "candidates": pool,
@@ -175,10 +176,20 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     if validation["sandbox"] == "none":
         notes.append(f"the tests did not run: {validation['failures'][0]['detail']}")
+    elif not validation["passed"] and not feedback and sent:
+        notes.append(
+            "the failing tests restate no example of the task and were not sent back"
+            " (fix_on=stated)"
+        )
     elif not validation["passed"] and not feedback:
         notes.append("no candidate passed the remaining failing test(s); they were not sent back")
     update["notes"] = notes
     return update
+
+
+def certain(failure: Mapping[str, str], stated: set[str]) -> bool:
+    """A failure of the task's own names or of one of its examples: certainly worth a fix."""
+    return failure["test"] == CONTRACT or failure["test"] in stated
 
 
 def trust(chosen: Candidate, sent: Sequence[Mapping[str, str]], stated: set[str]) -> dict[str, Any]:

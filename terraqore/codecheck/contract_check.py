@@ -6,6 +6,8 @@
 - `keep_names`: the cheap repair of a version that renamed a function or class: when exactly
   one definition of the code can be the missing name (compatible parameters, and a word in
   common or the only candidate), it is renamed back in every file, tokens only.
+- `place_files`: a module the task fixes at a path (`logstats/reader.py`) but the Coder
+  wrote bare (`reader.py`) is moved there, and the imports of it follow.
 - `correct_names`, `correct_plan`: an idea brief or a plan that renamed the task's names (or
   a plan its files) gets them back before the next agent reads it (the demo's Idea agent and
   Planner turned `is_palindrome` into `text_palindrome`).
@@ -256,6 +258,58 @@ def keep_names(
         files = {p: str(t) for p, t in renamed.items()}
         changes.append(f"renamed {chosen[0]} to {name}, the task's name")
     return files, changes
+
+
+def _moved_imports(text: str, moves: Mapping[str, str]) -> str:
+    """`import reader` / `from reader import x` (and `from . import`) made to follow moves."""
+    for old, new in moves.items():
+        text = re.sub(
+            rf"^(\s*from\s+){re.escape(old)}(\s+import\b)", rf"\g<1>{new}\2", text, flags=re.M
+        )
+        text = re.sub(
+            rf"^(\s*import\s+){re.escape(old)}\s*$", rf"\g<1>{new} as {old}", text, flags=re.M
+        )
+    return text
+
+
+def place_files(
+    files: dict[str, str], contract: Contract | None
+) -> tuple[dict[str, str], list[str]]:
+    """Move code files written bare to the path the task fixes for them.
+
+    A missing contract file (`logstats/reader.py`) takes the one written file with its base
+    name that the contract does not name (`reader.py`). Then, if exactly one contract file
+    is still missing and exactly one code file outside the contract remains (the default
+    `solution.py`), that file takes its place. Imports of a moved module follow it.
+    Returns the files and what was moved.
+    """
+    wanted = [f for f in (contract or {}).get("files", []) if _is_code(f)]
+    if not wanted:
+        return files, []
+    moves: dict[str, str] = {}
+    out = dict(files)
+    for target in wanted:
+        if target in out:
+            continue
+        base = target.rsplit("/", 1)[-1]
+        strays = [p for p in out if p not in wanted and p.rsplit("/", 1)[-1] == base]
+        if len(strays) == 1:
+            out[target] = out.pop(strays[0])
+            moves[strays[0]] = target
+    missing = [f for f in wanted if f not in out]
+    strays = [p for p in out if _is_code(p) and p not in wanted]
+    if len(missing) == 1 and len(strays) == 1:
+        out[missing[0]] = out.pop(strays[0])
+        moves[strays[0]] = missing[0]
+    if not moves:
+        return files, []
+    dotted = {
+        old.removesuffix(".py").replace("/", "."): new.removesuffix(".py").replace("/", ".")
+        for old, new in moves.items()
+        if not old.endswith("__main__.py")
+    }
+    out = {p: _moved_imports(t, dotted) if p.endswith(".py") else t for p, t in out.items()}
+    return out, [f"moved {old} to {new}, the task's path" for old, new in moves.items()]
 
 
 # --- plans and tests -------------------------------------------------------------------

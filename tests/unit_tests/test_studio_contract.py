@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from terraqore.codecheck.contract_check import check, correct_plan, foreign_names, keep_names
+from terraqore.codecheck.contract_check import (
+    check,
+    correct_plan,
+    foreign_names,
+    keep_names,
+    place_files,
+)
 from terraqore.codecheck.task_contract import describe, functions, names, read_contract
 
 DEMO = "a Python function is_palindrome(text) that ignores case, spaces and punctuation"
@@ -297,3 +303,30 @@ def test_a_designed_test_expecting_an_error_the_task_never_asks_for_is_invented(
     # A test that expects no error is never invented; nor is code that does not parse.
     assert not expects_invented_error("def test_y():\n    assert f(1) == 2\n", "add")
     assert not expects_invented_error("def test_z(:\n", "add")
+
+
+def test_bare_files_move_to_the_paths_the_task_fixes_and_their_imports_follow() -> None:
+    contract = read_contract((TASKS / "53_jsonl_logs" / "task.md").read_text())
+    files = {
+        "reader.py": "def read_records(paths):\n    return [], 0\n",
+        "solution.py": "from reader import read_records\nimport reader\n\ndef main(argv):\n    return 0\n",
+        "__main__.py": "import sys\nfrom logstats.cli import main\nsys.exit(main(sys.argv[1:]))\n",
+        "test_solution.py": "def test_x():\n    pass\n",
+    }
+    assert not check(files, contract)["kept"]
+    placed, moved = place_files(files, contract)
+    assert set(placed) == {
+        "logstats/reader.py",
+        "logstats/cli.py",
+        "logstats/__main__.py",
+        "test_solution.py",
+    }
+    cli = placed["logstats/cli.py"]
+    assert "from logstats.reader import read_records" in cli
+    assert "import logstats.reader as reader" in cli
+    assert len(moved) == 3
+    assert check(placed, contract)["kept"]
+    # Two strays could each be the missing file: nothing is guessed.
+    two = {"logstats/reader.py": "", "logstats/__main__.py": "", "a.py": "", "b.py": ""}
+    assert place_files(two, contract) == (two, [])
+    assert place_files(files, read_contract(DEMO)) == (files, [])

@@ -84,7 +84,9 @@ def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> 
 def test_failing_tests_go_back_to_the_coder_at_most_max_fix_rounds(fakes, monkeypatch) -> None:
     fake = fakes()
     seen = scripted_sandbox(monkeypatch, [["failed"]])
-    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=2, coder_candidates=1))
+    out = graph.invoke(
+        {"task": "add"}, context=Context(max_fix_rounds=2, coder_candidates=1, fix_on="credible")
+    )
     assert fake.calls.count("coder") == 3 and len(seen) == 3
     assert fake.calls.count("validator") == 1  # tests are designed once, not per round
     assert out["rounds"]["fix"] == 2 and not out["validation"]["passed"]
@@ -95,7 +97,8 @@ def test_failing_tests_go_back_to_the_coder_at_most_max_fix_rounds(fakes, monkey
 def test_a_worse_fix_never_replaces_the_best_round(fakes, monkeypatch) -> None:
     fakes(coder=[CLEAN, CLEAN.replace("a + b", "a - b")])
     scripted_sandbox(monkeypatch, [["passed", "failed"], ["failed", "failed"]])
-    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=1, coder_candidates=1))
+    ctx = Context(max_fix_rounds=1, coder_candidates=1, fix_on="credible")
+    out = graph.invoke({"task": "add"}, context=ctx)
     assert "a + b" in out["files"]["solution.py"] and out["selected"] == 0
     assert out["validation"]["tests_passed"] == 1
     assert any("was kept" in n for n in out["notes"])
@@ -104,8 +107,19 @@ def test_a_worse_fix_never_replaces_the_best_round(fakes, monkeypatch) -> None:
 def test_a_passing_fix_stops_the_loop(fakes, monkeypatch) -> None:
     fake = fakes()
     scripted_sandbox(monkeypatch, [["failed"], ["passed"]])
-    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=3, coder_candidates=1))
+    ctx = Context(max_fix_rounds=3, coder_candidates=1, fix_on="credible")
+    out = graph.invoke({"task": "add"}, context=ctx)
     assert fake.calls.count("coder") == 2 and out["validation"]["passed"]
+
+
+def test_by_default_only_the_tasks_own_examples_send_the_code_back(fakes, monkeypatch) -> None:
+    fake = fakes()
+    scripted_sandbox(monkeypatch, [["failed"]])
+    out = graph.invoke({"task": "add"}, context=Context(max_fix_rounds=2, coder_candidates=1))
+    # The failing test is a designed one, not an example of the task: no fix round.
+    assert fake.calls.count("coder") == 1 and out["rounds"].get("fix", 0) == 0
+    assert not out["validation"]["passed"]
+    assert any("fix_on=stated" in n for n in out["notes"])
 
 
 def test_bandit_finding_sends_the_code_back_and_the_fix_passes_the_gate(fakes) -> None:

@@ -41,6 +41,20 @@ def test_unnamed_blocks_become_the_module_or_its_tests_and_a_cut_block_is_kept()
     assert parse_fenced("```bash\nrm -rf /\n```\n") == {}
 
 
+def test_backticks_inside_the_code_do_not_end_its_block():
+    code = (
+        "def toc(markdown):\n    fenced = False\n    for line in markdown.splitlines():\n"
+        "        if line.startswith('```'):\n            fenced = not fenced\n"
+        '    """A doc with a fence:\n    ```\n    # not a heading\n    ```\n    """\n'
+        "    return ''\n"
+    )
+    text = f"Here it is:\n\n```python\n{code}```\n\nAnd a test:\n```python\ndef test_t():\n    pass\n```\n"
+    files = parse_fenced(text)
+    assert files["solution.py"] == code
+    assert set(files) == {"solution.py", "test_solution.py"}
+    assert parse_fenced("Code: ```python\nx = 1\n```") == {"solution.py": "x = 1\n"}
+
+
 def test_designed_tests_import_the_code_modules_and_get_unique_names():
     files = {"solution.py": "", "pkg/util.py": "", "test_solution.py": "", "bad-name.py": ""}
     assert modules_of(files) == ["solution", "pkg.util"]
