@@ -38,7 +38,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import ollama
@@ -129,19 +131,29 @@ def ask(client: ollama.Client, item: RawItem, banned: list[str]) -> str:
     return Question.model_validate_json(reply.message.content or "{}").question.strip()
 
 
-def generate(sample: int, limit: int | None, minutes: float) -> None:
-    """Ask the model for one question per sampled article; append to the raw file."""
-    items = candidates(sample)
+def generate_rows(
+    raw: Path,
+    items: list[RawItem],
+    minutes: float,
+    ask_row: Callable[[ollama.Client, RawItem], dict[str, Any]],
+    shown: Callable[[dict[str, Any]], str],
+    limit: int | None = None,
+) -> None:
+    """Ask the model once per item not yet in `raw` (at most `limit`), one JSON line each.
+
+    Resumable (items already in the file are skipped) and stopped after `minutes`; each
+    line holds the article, its banned words, what `ask_row` returned and the call's time.
+    """
     weights = idf([a.raw[:HEAD] for a in vital_articles(2000)])
     done = set()
-    if RAW.exists():
-        done = {json.loads(line)["url"] for line in RAW.read_text().splitlines() if line}
+    if raw.exists():
+        done = {json.loads(line)["url"] for line in raw.read_text().splitlines() if line}
     todo = [i for i in items if i.url not in done][:limit]
     print(f"{len(done)} done, {len(todo)} to generate", flush=True)
     if not todo:
         return
-    RAW.parent.mkdir(exist_ok=True)
-    srv = start_server(Path(tempfile.mkdtemp(prefix="tq-paraphrase-srv-")))
+    raw.parent.mkdir(exist_ok=True)
+    srv = start_server(Path(tempfile.mkdtemp(prefix="tq-generate-srv-")))
     try:
         client = ollama.Client(host=srv.url, timeout=600)
         client.pull(MODEL)
@@ -152,14 +164,27 @@ def generate(sample: int, limit: int | None, minutes: float) -> None:
                 break
             banned = banned_words(item, weights)
             start = time.perf_counter()
-            question = ask(client, item, banned)
+            answer = ask_row(client, item)
             seconds = round(time.perf_counter() - start, 2)
             row = {"url": item.url, "title": item.title, "lead": item.raw, "banned": banned}
-            with RAW.open("a") as f:
-                f.write(json.dumps({**row, "question": question, "seconds": seconds}) + "\n")
-            print(f"{n}/{len(todo)} {seconds}s {item.title}: {question}", flush=True)
+            with raw.open("a") as f:
+                f.write(json.dumps({**row, **answer, "seconds": seconds}) + "\n")
+            print(f"{n}/{len(todo)} {seconds}s {item.title}: {shown(answer)}", flush=True)
     finally:
         srv.stop()
+
+
+def generate(sample: int, limit: int | None, minutes: float) -> None:
+    """Ask the model for one question per sampled article; append to the raw file."""
+    weights = idf([a.raw[:HEAD] for a in vital_articles(2000)])
+    generate_rows(
+        RAW,
+        candidates(sample),
+        minutes,
+        lambda client, item: {"question": ask(client, item, banned_words(item, weights))},
+        lambda answer: str(answer["question"]),
+        limit,
+    )
 
 
 def lead_overlap(question: str, lead: str) -> float:

@@ -40,8 +40,6 @@ import json
 import re
 import signal
 import sys
-import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -52,10 +50,8 @@ from pydantic import BaseModel, Field
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.make_paraphrases import (
-    HEAD,
-    banned_words,
     candidates,
-    idf,
+    generate_rows,
     lead_overlap,
     problem,
     stem,
@@ -65,7 +61,6 @@ from bench.qa_data import DATA, HERE, PARAPHRASES, STYLES, hash_split, normalise
 from lake.bronze import RawItem
 from lake.knowledge_base import vital_articles
 from nodes.sources import terms
-from tests.server_harness import start_server
 
 RAW = HERE / "results" / "styles_raw.jsonl"
 FIRST_ID = 2000
@@ -151,39 +146,13 @@ def ask(client: ollama.Client, item: RawItem) -> Styles:
 
 def generate(sample: int, minutes: float) -> None:
     """One model call per sampled article; append to the raw file (resumable)."""
-    items = [i for i in candidates(sample) if i.title not in EXAMPLES]
-    weights = idf([a.raw[:HEAD] for a in vital_articles(2000)])
-    done = set()
-    if RAW.exists():
-        done = {json.loads(line)["url"] for line in RAW.read_text().splitlines() if line}
-    todo = [i for i in items if i.url not in done]
-    print(f"{len(done)} done, {len(todo)} to generate", flush=True)
-    if not todo:
-        return
-    RAW.parent.mkdir(exist_ok=True)
-    srv = start_server(Path(tempfile.mkdtemp(prefix="tq-styles-srv-")))
-    try:
-        client = ollama.Client(host=srv.url, timeout=600)
-        client.pull(MODEL)
-        deadline = time.monotonic() + 60 * minutes
-        for n, item in enumerate(todo, start=1):
-            if time.monotonic() > deadline:
-                print(f"stopped after {minutes} minutes; run again to continue", flush=True)
-                break
-            banned = banned_words(item, weights)
-            start = time.perf_counter()
-            styles = ask(client, item)
-            seconds = round(time.perf_counter() - start, 2)
-            row = {"url": item.url, "title": item.title, "lead": item.raw, "banned": banned}
-            with RAW.open("a") as f:
-                f.write(json.dumps({**row, **styles.model_dump(), "seconds": seconds}) + "\n")
-            print(
-                f"{n}/{len(todo)} {seconds}s {item.title}: {styles.question} | {styles.clue} |"
-                f" {styles.follow_up} = {styles.follow_up_answer}",
-                flush=True,
-            )
-    finally:
-        srv.stop()
+    generate_rows(
+        RAW,
+        [i for i in candidates(sample) if i.title not in EXAMPLES],
+        minutes,
+        lambda client, item: ask(client, item).model_dump(),
+        lambda s: f"{s['question']} | {s['clue']} | {s['follow_up']} = {s['follow_up_answer']}",
+    )
 
 
 def as_statement(question: str) -> str | None:

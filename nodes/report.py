@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from graphs.state import UsageRecord
 from graphs.studio_state import State
+from terraqore.codecheck.display import one_line
 from terraqore.codecheck.reach import partly, unreached
 from terraqore.codecheck.task_contract import describe
 
@@ -28,11 +29,7 @@ def code(text: object) -> str:
     bidirectional character. Each such character is shown as its Python escape; in a code
     span a backslash is literal, so nothing is hidden and nothing is read as Markdown.
     """
-    shown = "".join(
-        "\\x60" if c == "`" else c if c.isprintable() else c.encode("unicode_escape").decode()
-        for c in str(text)
-    )
-    return f"`{shown}`"
+    return f"`{one_line(text, also='`')}`"
 
 
 def usage_by_agent(usage: Sequence[UsageRecord]) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from terraqore.codecheck.display import one_line
+
 err = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False)
 
@@ -27,10 +29,7 @@ def shown(text: object) -> str:
     characters (terminal escapes that clear the screen or set the window's title) are shown
     as their Python escapes, on one line.
     """
-    printable = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text)
-    )
-    return escape(printable)
+    return escape(one_line(text))
 
 
 def human_size(n: int | None) -> str:
