@@ -469,6 +469,10 @@ def print_agents(mode: str, rs: list[dict[str, Any]]) -> None:
     wall = sum(r["seconds"] for r in rs) or 1
     tokens = sum(a["tokens"] for a in agents.values()) or 1
     print(f"\n{mode}: share of wall time and tokens per agent ({len(rs)} tasks)\n")
+    print(
+        "Seconds are summed over calls; calls made at once (the Coder's versions, the Validator"
+        " beside them) overlap, so the shares can add up to more than the wall time.\n"
+    )
     print("| agent | models | calls | seconds | share of wall time | tokens | share of tokens |")
     print("|---|---|---|---|---|---|---|")
     for name, a in agents.items():
@@ -477,9 +481,11 @@ def print_agents(mode: str, rs: list[dict[str, Any]]) -> None:
             f"{a['seconds'] / wall:.0%} | {a['tokens']:.0f} | {a['tokens'] / tokens:.0%} |"
         )
     rest = wall - sum(a["seconds"] for a in agents.values())
-    print(
-        f"| (outside model calls: sandbox, bandit, retrieval, graph) | | | {rest:.0f} | {rest / wall:.0%} | | |"
-    )
+    if rest >= 0:  # else calls overlapped, and the rest is not what it says
+        print(
+            f"| (outside model calls: sandbox, bandit, retrieval, graph) | | | {rest:.0f} |"
+            f" {rest / wall:.0%} | | |"
+        )
 
 
 def print_selection(mode: str, rs: list[dict[str, Any]]) -> None:
