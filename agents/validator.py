@@ -22,7 +22,6 @@ from agents.studio_prompts import contract_section, plan_section, sources_sectio
 from graphs.state import UsageRecord
 from graphs.studio_context import Context
 from graphs.studio_state import State
-from terraqore.codecheck.contract_check import check, defined, foreign_names
 from terraqore.codecheck.task_contract import functions, names
 from terraqore.codecheck.task_examples import (
     Example,
@@ -162,10 +161,10 @@ def held_to_task(
     """The task's examples as tests, then the Validator's that add to them; notes on the rest.
 
     A Validator test that only restates examples already run as the task's own is left out
-    (it would count twice), and so is one that uses a name neither the task, the code (of
-    the versions that keep the task's names, if any do) nor the test defines: it can only
-    fail, and it often carries a name the plan made up. A test that expects an exception
-    the task never asks for is left out too (`expects_invented_error`).
+    (it would count twice), and so is one that expects an exception the task never asks for
+    (`expects_invented_error`). One that uses a name nothing defines is dropped when it
+    meets the code (`codecheck.contract_check.screen_tests`, in `nodes.run_tests`): the
+    Validator designs beside the Coder, before there is code.
     """
     fixed = functions(state.contract)
     from_task = example_tests(state.task, fixed, names(state.contract))
@@ -173,16 +172,9 @@ def held_to_task(
     lines = {line for test in from_task for line in test["code"].splitlines()}
     resolved = [e for e in (resolve(e, fixed) for e in calls(state.task)) if e and e[0]]
     covered = [e for e in resolved if f"_actual = {call_source(e)}" in lines]
-    pool = [c for c in state.candidates if check(c["files"], state.contract)["kept"]]
-    known = names(state.contract).union(
-        *(defined(c["files"]).names() for c in pool or state.candidates)
-    )
-    kept, foreign, invented = [], set(), []
+    kept, invented = [], []
     for test in designed:
         if from_task and test["stated"] and restates(test["code"], covered):
-            continue
-        if unknown := foreign_names(test["code"], known):
-            foreign |= unknown
             continue
         if expects_invented_error(test["code"], state.task):
             invented.append(test["name"])
@@ -194,19 +186,15 @@ def held_to_task(
             f"{len(invented)} designed test(s) dropped: they expect an error the task never"
             f" asks for ({', '.join(invented)})"
         )
-    if foreign:
-        dropped = len(designed) - len(kept) - len(invented)
-        notes.append(
-            f"{dropped} designed test(s) dropped: they use {', '.join(sorted(foreign))},"
-            " which neither the task nor the code defines"
-        )
     return [*from_task, *kept], notes
 
 
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Design the tests, once per run: they do not change when the code does.
 
-    The graph runs it only until tests are designed, on the first round (`graphs.studio`).
+    The graph runs it once, beside the Coder's first turn (`graphs.studio`): it reads the
+    task and the plan, not the code, so the two ask the server at once (a batching server
+    decodes the Validator's answer in the same passes as the Coder's versions).
     The task's own examples become tests without a model (`codecheck.task_examples`); the
     Validator's tests are added to them (`held_to_task`).
     """

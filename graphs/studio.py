@@ -1,13 +1,15 @@
-"""The studio graph: Idea -> Planner -> Coder -> Validator -> Security, wired.
+"""The studio graph: Idea -> Planner -> Coder and Validator -> Security, wired.
 
 retrieve -> [online and weak] search_ingest -> idea -> planner (held to the task's names) ->
-[approval on] approve_plan -> coder -> [unusable, next route] escalate -> coder |
-[no tests yet] validator (the task's examples, then its own tests) -> run_tests ->
-[credible failures, rounds left] coder | [still failing, next route] escalate -> coder |
+[approval on] approve_plan -> coder and validator at once (the tests come from the task and
+the plan, never from the code) -> coder: [unusable, next route] escalate -> coder | run_tests ->
+[failing examples of the task, rounds left] coder | [still failing, next route] escalate -> coder |
 security_scan -> security -> [blocking, rounds left] coder | report.
 
 A short task (one function or class in at most one file) goes from retrieve to
-plan_from_task (the plan read from the task, no model) and on to the coder.
+plan_from_task (the plan read from the task, no model) and on to the coder and validator.
+The coder and validator run in one step, which ends when both have: `run_tests`, the next
+step, sees the versions and the designed tests. The validator is a leaf; its step is the join.
 
 Every router is here, with its path map, so `graph.get_graph()` draws every edge. `graph`
 is compiled without a checkpointer, for `langgraph dev` (which brings its own and passes the
@@ -60,29 +62,34 @@ def after_retrieve(
     return "idea"
 
 
-def after_planner(state: State, runtime: Runtime[Context]) -> Literal["approve_plan", "coder"]:
-    """Ask a human about the plan only when approval is on."""
-    return "approve_plan" if runtime.context.approve_plan else "coder"
+BUILD = ["coder", "validator"]
+"""The Coder's first turn and the Validator's design, run at once."""
 
 
-def after_approval(state: State) -> Literal["coder", "planner", "report"]:
-    """On to the Coder if approved, back to the Planner with feedback, else stop."""
+def after_planner(
+    state: State, runtime: Runtime[Context]
+) -> Literal["approve_plan"] | list[Literal["coder", "validator"]]:
+    """Ask a human about the plan only when approval is on; else build and design at once."""
+    return "approve_plan" if runtime.context.approve_plan else ["coder", "validator"]
+
+
+def after_approval(
+    state: State,
+) -> Literal["planner", "report"] | list[Literal["coder", "validator"]]:
+    """On to the Coder and Validator if approved, back to the Planner with feedback, else stop."""
     if state.approved:
-        return "coder"
+        return ["coder", "validator"]
     return "planner" if state.plan_feedback else "report"
 
 
-def after_coder(state: State) -> Literal["escalate", "validator", "run_tests"]:
-    """An unusable answer moves the Coder up its chain; the tests are designed once.
+def after_coder(state: State) -> Literal["escalate", "run_tests"]:
+    """An unusable answer moves the Coder up its chain; else the versions are tested.
 
-    The Validator runs until it has designed tests, on the first round only: a fix round
-    (`feedback_kind` set) keeps the tests it has.
+    The tests were designed once, beside the Coder's first turn (a fix keeps them).
     """
     if state.coder_unusable and next_route(state) is not None:
         return "escalate"
-    if state.designed_tests or state.feedback_kind:
-        return "run_tests"
-    return "validator"
+    return "run_tests"
 
 
 def after_tests(
@@ -133,13 +140,13 @@ builder.add_conditional_edges(
     "retrieve", after_retrieve, ["search_ingest", "idea", "plan_from_task"]
 )
 builder.add_edge("plan_from_task", "coder")
+builder.add_edge("plan_from_task", "validator")
 builder.add_edge("search_ingest", "idea")
 builder.add_edge("idea", "planner")
-builder.add_conditional_edges("planner", after_planner, ["approve_plan", "coder"])
-builder.add_conditional_edges("approve_plan", after_approval, ["coder", "planner", "report"])
-builder.add_conditional_edges("coder", after_coder, ["escalate", "validator", "run_tests"])
+builder.add_conditional_edges("planner", after_planner, ["approve_plan", *BUILD])
+builder.add_conditional_edges("approve_plan", after_approval, [*BUILD, "planner", "report"])
+builder.add_conditional_edges("coder", after_coder, ["escalate", "run_tests"])
 builder.add_edge("escalate", "coder")
-builder.add_edge("validator", "run_tests")
 builder.add_conditional_edges("run_tests", after_tests, ["coder", "escalate", "security_scan"])
 builder.add_edge("security_scan", "security")
 builder.add_conditional_edges("security", after_security, ["coder", "report"])

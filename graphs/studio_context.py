@@ -62,14 +62,16 @@ class Context(RetrievalContext):
     coder_seconds: float = 600.0
     """Time limit of one Coder call; past it the Coder moves up its chain."""
 
-    max_fix_rounds: int = 2
-    """Times failing tests (those `fix_on` names) may send the code back, per route."""
+    max_fix_rounds: int = 1
+    """Times failing tests (those `fix_on` names) may send the code back, per route. One: in
+    every recorded benchmark run a second round's fix was never chosen (0 of 27), and a
+    first round's once in 54 (bench/README.md, "The studio graph")."""
 
     fix_on: str = "stated"
     """Which failures send the code back to the Coder. `stated`: only the task's own names and
     examples, the failures that are certainly right. `credible`: also a designed test some
     other version passes (`codecheck.selection.credible_failures`). Fix rounds from designed
-    tests cost a Coder call each and their fix was chosen once in 71 across the benchmark's
+    tests cost a Coder call each and a fix was chosen once in 81 across the benchmark's
     runs (bench/README.md, "The studio graph"), so by default they are not sent."""
 
     max_security_rounds: int = 1

@@ -10,6 +10,7 @@ explained to the Coder, in a few lines each.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -18,7 +19,7 @@ from graphs.studio_context import Context
 from graphs.studio_state import State
 from terraqore.codecheck.behaviour import probe
 from terraqore.codecheck.code_tidy import is_test_path
-from terraqore.codecheck.contract_check import check
+from terraqore.codecheck.contract_check import check, screen_tests
 from terraqore.codecheck.project_files import ProjectFileError
 from terraqore.codecheck.reach import reach, untested
 from terraqore.codecheck.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
@@ -138,6 +139,20 @@ def behaviour(
 def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Test every candidate not tested yet; select the best; explain its credible failures."""
     ctx = runtime.context
+    screened: dict[str, Any] = {}
+    if not tested(state.candidates) and state.designed_tests:
+        # The tests were designed beside the first versions: now they meet the code.
+        kept, foreign = screen_tests(
+            state.designed_tests, state.contract, [c["files"] for c in state.candidates]
+        )
+        if foreign:
+            dropped = len(state.designed_tests) - len(kept)
+            screened["notes"] = [
+                f"{dropped} designed test(s) dropped: they use {', '.join(foreign)},"
+                " which neither the task nor the code defines"
+            ]
+            screened["designed_tests"] = kept
+            state = replace(state, designed_tests=kept)
     pool = [
         c if c.get("validation") else {**c, "validation": test_candidate(c, state, ctx)}
         for c in state.candidates
@@ -146,7 +161,7 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     chosen = choose(pool, state.blocked, stated)
     if chosen is None:
         validation = unavailable("the coder wrote no code")
-        return {"validation": validation, "notes": ["the tests did not run: no code"]}
+        return {**screened, "validation": validation, "notes": ["the tests did not run: no code"]}
     # The task's names first, then its examples: what the Coder must fix before anything.
     sent = sorted(
         credible_failures(chosen, pool, stated),
@@ -167,7 +182,8 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "feedback": feedback,
         "feedback_kind": "tests" if feedback else "",
     }
-    notes = []
+    update.update(screened)
+    notes = list(screened.get("notes", []))
     fixes = [c for c in pool[len(tested(state.candidates)) :] if c["origin"] == "fix"]
     if fixes and chosen["id"] != fixes[-1]["id"]:
         notes.append(

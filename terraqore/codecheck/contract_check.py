@@ -11,8 +11,9 @@
 - `correct_names`, `correct_plan`: an idea brief or a plan that renamed the task's names (or
   a plan its files) gets them back before the next agent reads it (the demo's Idea agent and
   Planner turned `is_palindrome` into `text_palindrome`).
-- `foreign_names`: the names a designed test uses that neither the task, the code, the test
-  itself nor Python defines: such a test can only fail, and is dropped.
+- `foreign_names`, `screen_tests`: the names a designed test uses that neither the task, the
+  code, the test itself nor Python defines: such a test can only fail, and is dropped when
+  it first meets the code (`nodes.run_tests`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from terraqore.codecheck.task_contract import Contract, signature
+from terraqore.codecheck.task_contract import Contract, names, signature
 from terraqore.codecheck.task_examples import bound_names
 
 _BUILTINS = frozenset(dir(builtins))
@@ -402,3 +403,24 @@ def foreign_names(code: str, known: set[str]) -> set[str]:
             own.add(node.name)
     read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return read - own - known - _BUILTINS
+
+
+def screen_tests(
+    tests: list[dict[str, Any]], contract: Contract | None, versions: list[Mapping[str, str]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Drop the designed tests that use a name neither the task, the code nor the test defines.
+
+    Such a test can only fail, and it often carries a name the plan made up. The code is the
+    versions that keep the task's names, if any do, else all of them. The task's own examples
+    (`origin` `task`) are never dropped. Returns the tests kept, and the names that were not.
+    """
+    kept_code = [files for files in versions if check(files, contract)["kept"]]
+    known = names(contract or {}).union(*(defined(f).names() for f in kept_code or versions))
+    kept, foreign = [], set()
+    for test in tests:
+        unknown = set() if test.get("origin") == "task" else foreign_names(test["code"], known)
+        if unknown:
+            foreign |= unknown
+        else:
+            kept.append(test)
+    return kept, sorted(foreign)

@@ -47,7 +47,7 @@ def test_tests_still_failing_escalate_and_the_report_says_which_route_wrote_the_
 def test_a_route_spends_its_fix_rounds_before_escalating(fakes, chain) -> None:
     three = CLEAN.replace("a + b", "3")  # makes add(1, 2) == 3 credible
     fake = fakes(**{"coder-small": [WRONG, three, WRONG, WRONG]})
-    out = graph.invoke({"task": "add"}, context=replace(chain, fix_on="credible"))
+    out = graph.invoke({"task": "add"}, context=replace(chain, fix_on="credible", max_fix_rounds=2))
     assert fake.calls.count("coder-small") == 5 and out["rounds"]["fix"] == 2
     assert len(out["escalations"]) == 1 and out["code_route"] == BIG
 

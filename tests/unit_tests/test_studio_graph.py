@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,15 @@ def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> 
     assert out["validation"]["sandbox"].startswith(("bwrap", "unshare", "audit-hook"))
     assert out["security"]["verdict"] == "pass"
     assert out["rounds"] == {"fix": 0, "security": 0}
-    # Three candidates on the first turn (the designed tests choose), one review.
-    assert fake.calls == ["idea", "planner", "coder", "coder", "coder", "validator", "security"]
+    # Three candidates on the first turn (the designed tests choose), the Validator designing
+    # at the same time, one review.
+    assert fake.calls[:2] == ["idea", "planner"] and fake.calls[-1] == "security"
+    assert sorted(fake.calls[2:-1]) == ["coder", "coder", "coder", "validator"]
     assert [c["origin"] for c in out["candidates"]] == ["first", "direct", "sample"]
     assert out["selected"] == 0 and out["code_route"] == "local:terraqore/coder"
     # The plan's version and the task-only one at the Coder's own temperature, then a sample.
-    assert [c.temperature for c in fake.configs[2:5]] == [None, None, 0.5]
+    coders = [c for c in fake.configs if c.model == "terraqore/coder"]
+    assert [c.temperature for c in coders] == [None, None, 0.5]
     assert "## Tests" in out["report"] and "| coder |" in out["report"]
     assert {u["agent"] for u in out["usage"]} == {
         "idea",
@@ -337,9 +341,28 @@ def test_stream_gives_node_updates_and_each_agents_messages(fakes) -> None:
             _message, meta = chunk
             message_nodes.add(meta["langgraph_node"])
     # Approval is off: no approve_plan step.
-    assert updates[:4] == ["retrieve", "idea", "planner", "coder"]
+    assert updates[:3] == ["retrieve", "idea", "planner"]
+    assert sorted(updates[3:5]) == ["coder", "validator"]  # one step, both at once
     assert updates[-1] == "report"
     assert message_nodes == {"idea", "planner", "coder", "validator", "security"}
+
+
+def test_the_validator_designs_while_the_coder_writes(fakes, monkeypatch) -> None:
+    fake = fakes()
+    both = threading.Barrier(2, timeout=10)  # broken unless the two calls overlap
+    met: list[str] = []
+
+    def meeting(config, agent="", **options):
+        model = fake.model_for(config, agent, **options)
+        if agent == "validator" or (agent == "coder" and "coder" not in met):
+            met.append(agent)
+            both.wait()
+        return model
+
+    monkeypatch.setattr(agents.structured, "model_for", meeting)
+    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context())
+    assert sorted(met) == ["coder", "validator"] and not both.broken
+    assert out["designed_tests"] and out["validation"]["passed"]
 
 
 def test_weak_idea_and_plan_answers_fall_back_to_the_task(fakes) -> None:
@@ -371,14 +394,15 @@ def test_run_without_a_context_runs_on_the_defaults(fakes) -> None:
     assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
     # Three versions by default, and the behaviour probe ran on each; a task that fixes one
     # function takes the short path (no Idea, no Planner).
-    assert fake.calls == ["coder", "coder", "coder", "validator", "security"]
+    assert sorted(fake.calls[:-1]) == ["coder", "coder", "coder", "validator"]
+    assert fake.calls[-1] == "security"
     assert all(c["validation"]["behaviour"] for c in out["candidates"])
 
 
 def test_a_short_task_skips_the_idea_and_the_planner_and_a_longer_one_does_not(fakes) -> None:
     fake = fakes()
     out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context())
-    assert fake.calls[:1] == ["coder"] and "idea" not in fake.calls
+    assert fake.calls[0] in ("coder", "validator") and "idea" not in fake.calls
     assert out["plan"]["files"][0]["path"] == "calc.py" and out["contract"]["callables"]
     # The plan only restates the task, so no task-only version repeats the first one.
     assert [c["origin"] for c in out["candidates"]][:3] == ["first", "sample", "sample"]
@@ -399,8 +423,9 @@ def test_the_drawn_graph_shows_every_route():
         ("plan_from_task", "coder"),
         ("planner", "approve_plan"),
         ("planner", "coder"),
+        ("planner", "validator"),
+        ("plan_from_task", "validator"),
         ("coder", "escalate"),
-        ("coder", "validator"),
         ("coder", "run_tests"),
         ("run_tests", "escalate"),
         ("security", "coder"),

@@ -126,8 +126,8 @@ def test_context_checks_its_gate_and_format(monkeypatch):
         Context(coder_format="yaml")
     monkeypatch.setenv("TERRAQORE_BLOCK_SEVERITIES", "high,medium")
     monkeypatch.setenv("TERRAQORE_MAX_FIX_ROUNDS", "4")
-    ctx = Context(max_fix_rounds=1)
-    assert ctx.block_severities == ("high", "medium") and ctx.max_fix_rounds == 1
+    ctx = Context(max_fix_rounds=2)
+    assert ctx.block_severities == ("high", "medium") and ctx.max_fix_rounds == 2
 
 
 def test_test_snippets_are_repaired_or_dropped():
