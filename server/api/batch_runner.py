@@ -3,10 +3,13 @@
 A batch input file is checked whole when the batch is created (`parse_batch_input`): every
 line must be a request to the batch's endpoint that the route itself would accept, so a bad
 file is a 400 with its line number, never a half-run batch. The runner then answers the
-lines one at a time, in order. A line starts only when no interactive request is waiting
-for or holding a model (`Scheduler.requests_pending`), and a line in progress is stopped when
-one arrives and started over afterwards (at most `MAX_PREEMPTIONS` times per line), so
-someone at a prompt does not wait for a batch's answer.
+lines one at a time, in order, so someone at a prompt does not wait for a batch's answer:
+- batched (the default), a chat line is a low-priority sequence in its model's batch: an
+  interactive request gets a sequence before it and finds one kept free for it
+  (`SlotPool`), then decodes beside the line, which goes on;
+- otherwise (and for embedding lines) a line starts only when no interactive request is
+  waiting for or holding a model (`Scheduler.requests_pending`), and a line in progress is
+  stopped when one arrives and started over afterwards (at most `MAX_PREEMPTIONS` times).
 Lines not answered within the batch's 24-hour window expire with a `batch_expired` error.
 """
 
@@ -246,6 +249,11 @@ class BatchRunner:
         A cancel or the end of the batch's window is noticed while waiting, too.
         """
         scheduler = self.service.scheduler
+        settings = self.service.settings
+        if batch.endpoint != "/v1/embeddings" and settings.batched and settings.num_parallel > 1:
+            if self._stop_reason(batch):
+                return None
+            return await self._answer(batch.endpoint, raw, low_priority=True)
         for attempt in range(MAX_PREEMPTIONS + 1):
             while scheduler.requests_pending():
                 if self._stop_reason(batch):
@@ -270,14 +278,18 @@ class BatchRunner:
             self.on_preempt()
         raise AssertionError("unreachable: the last attempt is never preempted")
 
-    async def _answer(self, endpoint: str, raw: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def _answer(
+        self, endpoint: str, raw: dict[str, Any], low_priority: bool = False
+    ) -> tuple[int, dict[str, Any]]:
         """(status, body) of one request, answered as its route would answer it."""
         try:
             if endpoint == "/v1/embeddings":
                 emb = OAIEmbeddingRequest.model_validate(raw)
                 return 200, await embedding_list(self.service, emb)
             chat = OAIChatRequest.model_validate(raw)
-            final = await collect(await open_stream(self.service.run(chat_job(chat))))
+            job = chat_job(chat)
+            job.low_priority = low_priority
+            final = await collect(await open_stream(self.service.run(job)))
             return 200, chat_completion(completion_head(chat.model), final)
         except ServerError as exc:
             return exc.status_code, openai_error(exc.message, exc.status_code)

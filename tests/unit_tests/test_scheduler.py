@@ -13,7 +13,7 @@ from server.runtime.engine_types import LoadOptions
 from server.runtime.scheduler import Scheduler
 from tests.fake_engine import FakeEngine, register, settings
 
-LOAD = LoadOptions(n_ctx=2048)
+LOAD = LoadOptions(n_ctx=2048, sequences=4)  # batched: one runner, four slots
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_other_load_options_get_their_own_runner(tmp_path, store) -> None:
         sched = _scheduler(tmp_path, engine)
         loop = asyncio.get_running_loop()
         await _use(sched, model)
-        async with sched.use(model, LoadOptions(n_ctx=4096), 300, loop.time() + 30):
+        async with sched.use(model, LoadOptions(n_ctx=4096, sequences=4), 300, loop.time() + 30):
             pass
         # The name moved to the new runner and the old one, used by nobody, was unloaded.
         assert [m.key.load.n_ctx for _, m in sched.loaded()] == [4096]
