@@ -341,7 +341,7 @@ class LlamaRunner:
                 elif isinstance(event, Failed):
                     raise event.error
         finally:
-            job.cancel.set()  # it leaves the batch at the next step if it is still in
+            job.stopped = True  # it leaves the batch at the next step if it is still in
         tail = text.tail()
         if tail:
             yield tail

@@ -87,7 +87,10 @@ class SeqJob:
     lookup: int = 0
     """Prompt-lookup draft length (0: no drafts)."""
     cancel: threading.Event = field(default_factory=threading.Event)
-    """Set by the request (a client gone, a stop string found): the job leaves the batch."""
+    """Set when the request is cancelled (its client gone): the job leaves, its cells go."""
+    stopped: bool = False
+    """Set by the request when it needs no more tokens (a stop string): the job leaves and
+    its cells stay, as a finished one's do."""
     events: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
     drafted: int = 0
     """Generated tokens that came from accepted drafts."""
@@ -180,6 +183,8 @@ class BatchDecoder:
         for job in list(self._active.values()):
             if job.cancel.is_set():
                 self._end(job, Finished("cancel"))
+            elif job.stopped:
+                self._end(job, Finished("stop"))
         self._admit()
         if not self._active:
             # Everything waiting waits on something that will not come now: wait for work.
@@ -211,7 +216,7 @@ class BatchDecoder:
         with self._cond:
             waiting = list(self._waiting)
         for job in waiting:
-            if job.cancel.is_set():
+            if job.cancel.is_set() or job.stopped:
                 self._remove_waiting(job)
                 job.events.put(Finished("cancel"))
                 continue
