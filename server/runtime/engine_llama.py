@@ -79,6 +79,19 @@ class _Text:
         return self.pending + self.decoder.decode(b"", final=True)
 
 
+def _close_stats(
+    stats: GenerationStats, start: int, first: int | None, produced: int, drafted: int, reason: str
+) -> None:
+    """A generation's timings and counts, once it ended (times from `perf_counter_ns`)."""
+    end = time.perf_counter_ns()
+    first = first or end
+    stats.prompt_eval_duration_ns = first - start
+    stats.eval_count = produced
+    stats.draft_tokens = drafted
+    stats.eval_duration_ns = max(end - first, 1)
+    stats.done_reason = reason
+
+
 _GOOD_GRAMMARS = 256
 """Grammars a runner remembers as parsed (freed with the runner when it unloads)."""
 
@@ -283,17 +296,11 @@ class LlamaRunner:
             generator.close()
             llm.draft_model = None
             self._save_prefix(len(prompt_tokens))
-        tail = text.tail()
-        if tail:
+        if tail := text.tail():
             yield tail
-        end = time.perf_counter_ns()
-        first = first or end
-        stats.prompt_eval_duration_ns = first - start
-        stats.eval_count = produced
         # One decode step for the prompt, then one per generated token that was not drafted.
-        stats.draft_tokens = max(0, produced - (llm.decode_steps - steps))
-        stats.eval_duration_ns = max(end - first, 1)
-        stats.done_reason = reason
+        drafted = max(0, produced - (llm.decode_steps - steps))
+        _close_stats(stats, start, first, produced, drafted, reason)
 
     def _job(
         self,
@@ -342,16 +349,9 @@ class LlamaRunner:
                     raise event.error
         finally:
             job.stopped = True  # it leaves the batch at the next step if it is still in
-        tail = text.tail()
-        if tail:
+        if tail := text.tail():
             yield tail
-        end = time.perf_counter_ns()
-        first = first or end
-        stats.prompt_eval_duration_ns = first - start
-        stats.eval_count = produced
-        stats.draft_tokens = job.drafted
-        stats.eval_duration_ns = max(end - first, 1)
-        stats.done_reason = reason
+        _close_stats(stats, start, first, produced, job.drafted, reason)
 
     def embed(self, texts: list[str], truncate: bool = True) -> tuple[list[list[float]], int]:
         """Normalised embeddings of texts (the model must be loaded with `embedding=True`)."""
