@@ -8,16 +8,16 @@ is made on the request's own thread.
   (with its prompt-lookup draft, if it asked for one), then prompt chunks of the sequences
   still being prefilled, up to `n_batch` tokens. A prompt longer than that takes several steps,
   while the others go on decoding.
-- A new sequence joins at the next step; a finished one leaves at once and keeps its cells
-  (the next prompt with the same prefix reuses them, as a single context keeps its last
-  prompt); a cancelled or failed one has its cells removed.
+- A new sequence joins at the next step; a finished one leaves at once, its KV state saved
+  in the prefix cache and its cells removed (kept when there is no prefix cache); a
+  cancelled or failed one has its cells removed.
 - Who gets a sequence is the scheduler's business (interactive requests before batch-job
   lines); here jobs join and prefill in the order they came.
 - Prefix reuse, best first: the cells of another sequence in the context (copied with
   `seq_cp`, which in a unified KV cache shares the cells, no bytes copied), this sequence
-  id's own leftovers, or a saved state from the prefix cache. A joiner whose prompt shares a
-  long prefix with a sequence still prefilling it waits for that prefill and then copies
-  it: three identical prompts sent at once evaluate the prompt once.
+  id's own leftovers (no prefix cache), or a saved state from the prefix cache. A joiner
+  whose prompt shares a long prefix with a sequence still prefilling it waits for that
+  prefill and then copies it: three identical prompts sent at once evaluate the prompt once.
 - When the KV cache is full (`llama_decode` returns 1), finished sequences' leftover cells
   go first; then prompts being prefilled wait for room (or, alone, fail with a clear error);
   then the youngest decoding sequence ends with that error. No other sequence is lost.
@@ -369,12 +369,19 @@ class BatchDecoder:
             self._end(job, end)
 
     def _end(self, job: SeqJob, event: Finished | Failed) -> None:
-        """A job leaves the batch; a finished one's cells stay for the next similar prompt."""
+        """A job leaves the batch; a finished one's state goes to the prefix cache.
+
+        Its cells go too when there is a prefix cache: in a unified KV cache every sequence
+        attends over the span of all used cells (masked), so cells left behind would slow
+        everyone's decoding; the cache brings them back for a prompt that wants them. Without
+        a prefix cache they stay, for the next prompt with the same prefix.
+        """
         if self._active.get(job.seq) is job:
             del self._active[job.seq]
-            if isinstance(event, Finished) and event.reason != "cancel":
+            finished = isinstance(event, Finished) and event.reason != "cancel"
+            if finished:
                 self._save(job.seq, len(job.prompt))
-            else:
+            if not finished or self.prefix_cache is not None:
                 llama_cpp.llama_memory_seq_rm(self._mem, job.seq, -1, -1)
                 self._held[job.seq] = []
         job.events.put(event)
