@@ -121,7 +121,8 @@ class BatchDecoder:
         self._vocab = llm._model.vocab
         self._batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self._held: list[list[int]] = [[] for _ in range(sequences)]
-        """Tokens whose KV cells each sequence id holds (a finished one's stay until reused)."""
+        """Tokens whose KV cells each sequence id holds (a finished one's, without a prefix
+        cache, stay until the id is used again)."""
         self._active: dict[int, SeqJob] = {}
         self._waiting: list[SeqJob] = []
         self._cond = threading.Condition()
@@ -212,7 +213,7 @@ class BatchDecoder:
     # -- joining ----------------------------------------------------------------
 
     def _admit(self) -> None:
-        """Give free sequence ids to waiting jobs, interactive ones first."""
+        """Give free sequence ids to waiting jobs, in the order they came."""
         with self._cond:
             waiting = list(self._waiting)
         for job in waiting:
