@@ -20,7 +20,7 @@ STAMP := $(VENV)/.setup-stamp
 # instead of failing setup after its default five; a site's own PIP_RESUME_RETRIES wins.
 export PIP_RESUME_RETRIES ?= 50
 
-.PHONY: setup demo dev test lint unit integration bench clean browser
+.PHONY: setup demo dev test lint unit integration bench bench-batching clean browser
 
 setup: $(STAMP)
 
@@ -106,6 +106,13 @@ bench: setup
 	$(BIN)/python bench/retrieval_latency.py
 	$(BIN)/python bench/retrieval_quality.py --articles 2000 --models all-minilm nomic-embed-text
 	$(BIN)/python bench/retrieval_quality.py --models all-minilm
+
+# Batched decoding against llama.cpp's own server: builds llama-server once (about ten minutes,
+# cached per CPU like the wheel), then measures the three servers in one run per model.
+bench-batching: setup
+	$(BIN)/python bench/llama_server.py setup
+	$(BIN)/python bench/batching.py --models qwen2.5-coder:1.5b
+	$(BIN)/python bench/batching.py --models qwen2.5-coder:0.5b
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

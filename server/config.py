@@ -118,8 +118,15 @@ class ServerSettings(HomeSettings):
     rate_burst: int = 0
     """Bucket size; 0 means one minute's worth."""
 
-    num_parallel: int = 1
-    """Requests one loaded model serves at once (each has its own llama.cpp context)."""
+    num_parallel: int = 4
+    """Requests one loaded model serves at once. Batched, they decode together in one
+    llama.cpp context whose KV cache holds `num_ctx` cells for each; unbatched, each has a
+    context of its own."""
+
+    batched: bool = True
+    """Decode a model's concurrent requests in one batch per step (continuous batching).
+    Off (`TERRAQORE_BATCHED=0`), each of the `num_parallel` slots has its own context and
+    thread, as before: with `TERRAQORE_NUM_PARALLEL=1`, one request at a time."""
 
     max_queue: int = 512
     """Requests that may wait for one model; beyond it the answer is 503 at once."""

@@ -101,7 +101,11 @@ class FakeEngine:
     def load_options(
         self, record: ModelRecord, merged: dict[str, Any], settings: ServerSettings, embed: bool
     ) -> LoadOptions:
-        return LoadOptions(n_ctx=int(merged.get("num_ctx") or 2048), embedding=embed)
+        batched = settings.batched and not embed
+        sequences = max(1, settings.num_parallel) if batched else 1
+        return LoadOptions(
+            n_ctx=int(merged.get("num_ctx") or 2048), embedding=embed, sequences=sequences
+        )
 
     def build(
         self, record: ModelRecord, load: LoadOptions, prefix_cache: PrefixCache | None

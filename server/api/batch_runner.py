@@ -3,10 +3,15 @@
 A batch input file is checked whole when the batch is created (`parse_batch_input`): every
 line must be a request to the batch's endpoint that the route itself would accept, so a bad
 file is a 400 with its line number, never a half-run batch. The runner then answers the
-lines one at a time, in order. A line starts only when no interactive request is waiting
-for or holding a model (`Scheduler.requests_pending`), and a line in progress is stopped when
-one arrives and started over afterwards (at most `MAX_PREEMPTIONS` times per line), so
-someone at a prompt does not wait for a batch's answer.
+lines so that someone at a prompt does not wait for a batch's answer:
+- batched (the default), chat lines are low-priority sequences in their model's batch, as
+  many at once as the model has sequences but one: an interactive request gets a sequence
+  before them and finds one kept free for it (`SlotPool`), then decodes beside the lines,
+  which go on;
+- otherwise (and for embedding lines) the lines run one at a time, in order; a line starts
+  only when no interactive request is waiting for or holding a model
+  (`Scheduler.requests_pending`), and a line in progress is stopped when one arrives and
+  started over afterwards (at most `MAX_PREEMPTIONS` times).
 Lines not answered within the batch's 24-hour window expire with a `batch_expired` error.
 """
 
@@ -34,6 +39,7 @@ from server.api.streaming import collect, open_stream
 from server.errors import BadRequest, ServerError
 from server.runtime.batch_store import ANY_OWNER, ENDPOINTS, Batch, BatchStore
 from server.runtime.inference import InferenceService
+from server.runtime.options import MAX_SEQUENCES
 from server.wire import OAIChatRequest, OAIEmbeddingRequest
 
 log = logging.getLogger("terraqore.batches")
@@ -196,31 +202,71 @@ class BatchRunner:
         batch.request_counts["completed"], batch.request_counts["failed"] = len(ok), len(failed)
         done = ok | failed
         lines = await asyncio.to_thread(lambda: list(self.store.read_input(batch.input_file_id)))
-        for line in lines:
-            item = json.loads(line)
-            if item["custom_id"] in done:
-                continue
-            await self._cancel_others(batch)
-            answer = await self._answer_yielding(batch, item["body"])
-            if answer is None:  # cancelled or expired while it waited
-                break
-            status, body = answer
-            result = {
-                "id": f"batch_req_{uuid.uuid4().hex[:24]}",
-                "custom_id": item["custom_id"],
-                "response": {"status_code": status, "request_id": uuid.uuid4().hex, "body": body},
-                "error": None,
-            }
-            bad = status != 200
-            await asyncio.to_thread(self.store.append_result, batch, result, bad)
-            done.add(item["custom_id"])
-            batch.request_counts["failed" if bad else "completed"] += 1
-            await self._save(batch)
+        width = self._width(batch)
+        running: set[asyncio.Future[tuple[str, tuple[int, Any] | None]]] = set()
+        stopped = False
+        try:
+            for line in lines:
+                item = json.loads(line)
+                if item["custom_id"] in done:
+                    continue
+                await self._cancel_others(batch)
+                while len(running) >= width and not stopped:
+                    stopped = not await self._record_next(batch, running, done)
+                if stopped or (width > 1 and self._stop_reason(batch)):
+                    break
+                running.add(asyncio.ensure_future(self._line(batch, item)))
+            while running and not stopped:
+                stopped = not await self._record_next(batch, running, done)
+        finally:  # the runner itself stopped, or a line said stop: the others stop too
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
         reason = self._stop_reason(batch)
         if reason == "expired" and len(done) < len(lines):
             await self._expire(batch, lines, done)
         else:
             await self._finish(batch, "cancelled" if reason == "cancelled" else "completed")
+
+    def _width(self, batch: Batch) -> int:
+        """Lines answered at once: batched, all but the sequence kept for interactive work."""
+        settings = self.service.settings
+        if batch.endpoint == "/v1/embeddings" or not settings.batched:
+            return 1
+        return max(1, min(settings.num_parallel, MAX_SEQUENCES) - 1)
+
+    async def _line(self, batch: Batch, item: dict[str, Any]) -> tuple[str, tuple[int, Any] | None]:
+        return item["custom_id"], await self._answer_yielding(batch, item["body"])
+
+    async def _record_next(
+        self,
+        batch: Batch,
+        running: set[asyncio.Future[tuple[str, tuple[int, Any] | None]]],
+        done: set[str],
+    ) -> bool:
+        """Wait for one line to end and write its result; False if the batch must stop."""
+        finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        go_on = True
+        for task in finished:
+            running.discard(task)
+            custom_id, answer = task.result()
+            if answer is None:  # cancelled or expired while it waited
+                go_on = False
+                continue
+            status, body = answer
+            result = {
+                "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+                "custom_id": custom_id,
+                "response": {"status_code": status, "request_id": uuid.uuid4().hex, "body": body},
+                "error": None,
+            }
+            bad = status != 200
+            await asyncio.to_thread(self.store.append_result, batch, result, bad)
+            done.add(custom_id)
+            batch.request_counts["failed" if bad else "completed"] += 1
+            await self._save(batch)
+        return go_on
 
     async def _expire(self, batch: Batch, lines: list[str], done: set[str]) -> None:
         """Past its completion window: every line not answered gets a `batch_expired` error."""
@@ -246,6 +292,11 @@ class BatchRunner:
         A cancel or the end of the batch's window is noticed while waiting, too.
         """
         scheduler = self.service.scheduler
+        settings = self.service.settings
+        if batch.endpoint != "/v1/embeddings" and settings.batched and settings.num_parallel > 1:
+            if self._stop_reason(batch):
+                return None
+            return await self._answer(batch.endpoint, raw, low_priority=True)
         for attempt in range(MAX_PREEMPTIONS + 1):
             while scheduler.requests_pending():
                 if self._stop_reason(batch):
@@ -270,14 +321,18 @@ class BatchRunner:
             self.on_preempt()
         raise AssertionError("unreachable: the last attempt is never preempted")
 
-    async def _answer(self, endpoint: str, raw: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def _answer(
+        self, endpoint: str, raw: dict[str, Any], low_priority: bool = False
+    ) -> tuple[int, dict[str, Any]]:
         """(status, body) of one request, answered as its route would answer it."""
         try:
             if endpoint == "/v1/embeddings":
                 emb = OAIEmbeddingRequest.model_validate(raw)
                 return 200, await embedding_list(self.service, emb)
             chat = OAIChatRequest.model_validate(raw)
-            final = await collect(await open_stream(self.service.run(chat_job(chat))))
+            job = chat_job(chat)
+            job.low_priority = low_priority
+            final = await collect(await open_stream(self.service.run(job)))
             return 200, chat_completion(completion_head(chat.model), final)
         except ServerError as exc:
             return exc.status_code, openai_error(exc.message, exc.status_code)

@@ -125,7 +125,8 @@ class Metrics:
         self.prefix_lookups = Counter(
             "terraqore_prefix_cache_lookups",
             "Prompts by where their prefix came from: restored (a saved KV state), live "
-            "(still in the context) or cold (evaluated from the start)",
+            "(still in the context), shared (copied from another request in the batch) or "
+            "cold (evaluated from the start)",
             ["model", "result"],
             registry=r,
         )

@@ -1,11 +1,14 @@
 """One loaded GGUF model in llama.cpp: prompt rendering, tokenising and streamed decoding.
 
-A runner is used by one request at a time (each slot of a loaded model has a single
-worker thread), so the llama.cpp context and its KV cache are never shared between
-concurrent requests. Consecutive requests that share a prompt prefix reuse it:
-`Llama.generate` evaluates only the tokens after the longest common prefix, and the prefix
-cache brings back the KV state of prompts the context has since let go (another agent's
-turn came in between).
+A runner loaded with one sequence (`LoadOptions.sequences`) is used by one request at a
+time (its slot has a single worker thread). Consecutive requests that share a prompt prefix
+reuse it: `Llama.generate` evaluates only the tokens after the longest common prefix, and
+the prefix cache brings back the KV state of prompts the context has since let go (another
+agent's turn came in between).
+
+A runner loaded with several sequences is shared by that many requests at once: they decode
+together in one context (`llama_batch.BatchDecoder`), each with its own sampler, grammar,
+stop strings and limits. Text is made from tokens on each request's own thread.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from server.errors import BadRequest
 from server.models.go_template import GoTemplate
 from server.models.go_template import render_chat as render_go_chat
 from server.runtime.engine_types import GenerationStats, Grammar, LoadOptions, SamplingOptions
+from server.runtime.llama_batch import BatchDecoder, Failed, Finished, SeqJob, Started, Token
+from server.runtime.llama_batch import sampler_options as chain_options
 from server.runtime.llama_model import ServerLlama
 from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState, common_prefix
 
@@ -42,6 +47,49 @@ def _stop_holdback(text: str, stops: list[str]) -> int:
                 best = k
                 break
     return best
+
+
+class _Text:
+    """Tokens to text for one generation: utf-8 decoded incrementally, stop strings held back."""
+
+    def __init__(self, llm: ServerLlama, stops: list[str]) -> None:
+        self.llm = llm
+        self.stops = [s for s in stops if s]
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.pending = ""
+        self.stopped = False
+        """A stop string was found (the text before it is all that is emitted)."""
+
+    def push(self, token: int) -> str:
+        """The text that may be emitted now that `token` came."""
+        self.pending += self.decoder.decode(self.llm.detokenize([token]))
+        found = (i for i in (self.pending.find(s) for s in self.stops) if i >= 0)
+        hit = min(found, default=-1)
+        if hit >= 0:
+            self.pending = self.pending[:hit]
+            self.stopped = True
+            return ""
+        keep = _stop_holdback(self.pending, self.stops) if self.stops else 0
+        emit = self.pending[: len(self.pending) - keep]
+        self.pending = self.pending[len(self.pending) - keep :]
+        return emit
+
+    def tail(self) -> str:
+        """What is left held back at the end."""
+        return self.pending + self.decoder.decode(b"", final=True)
+
+
+def _close_stats(
+    stats: GenerationStats, start: int, first: int | None, produced: int, drafted: int, reason: str
+) -> None:
+    """A generation's timings and counts, once it ended (times from `perf_counter_ns`)."""
+    end = time.perf_counter_ns()
+    first = first or end
+    stats.prompt_eval_duration_ns = first - start
+    stats.eval_count = produced
+    stats.draft_tokens = drafted
+    stats.eval_duration_ns = max(end - first, 1)
+    stats.done_reason = reason
 
 
 _GOOD_GRAMMARS = 256
@@ -68,9 +116,12 @@ class LlamaRunner:
         kwargs: dict[str, Any] = {}
         if lora_path is not None:
             kwargs["lora_path"] = str(lora_path)
+        self.sequences = max(1, load.sequences)
         self.llm = ServerLlama(
             model_path=str(path),
-            n_ctx=load.n_ctx,
+            sequences=self.sequences,
+            # Batched, the sequences share one unified KV cache of `n_ctx` cells each.
+            n_ctx=load.n_ctx * self.sequences,
             n_batch=load.n_batch,
             n_threads=load.n_threads,
             n_threads_batch=load.n_threads,
@@ -78,15 +129,21 @@ class LlamaRunner:
             verbose=False,
             **kwargs,
         )
-        self.n_ctx = self.llm.n_ctx()
+        self.n_ctx = load.n_ctx if self.sequences > 1 else self.llm.n_ctx()
+        """The context one request may use."""
         self.prefix_cache = prefix_cache
+        self.decoder: BatchDecoder | None = None
+        if self.sequences > 1 and not load.embedding:
+            self.decoder = BatchDecoder(self.llm, self.sequences, prefix_cache)
         self.chat_template: str = self.llm.metadata.get("tokenizer.chat_template", "")
         self._formatter: Jinja2ChatFormatter | None = None
         self._vocab = self.llm._model.vocab
         self._good_grammars: set[Grammar] = set()
 
     def close(self) -> None:
-        """Free the llama.cpp model and context."""
+        """Free the llama.cpp model and context (idempotent: a batched runner's slots share it)."""
+        if self.decoder is not None:
+            self.decoder.close()
         self.llm.close()
 
     # -- prompts ------------------------------------------------------------
@@ -184,20 +241,22 @@ class LlamaRunner:
             )
         limit = room if opts.num_predict < 0 else min(opts.num_predict, room)
         seed = opts.seed if opts.seed is not None and opts.seed >= 0 else random.getrandbits(32)
-        llm.set_seed(seed & 0xFFFFFFFF)
-        stops = [s for s in opts.stop if s]
         stats.prompt_eval_count = len(prompt_tokens)
         if limit == 0:
             stats.done_reason = "length"
             return
+        if self.decoder is not None:
+            job = self._job(prompt_tokens, opts, grammar, cancel, limit, seed)
+            yield from self._stream_batched(job, opts, stats)
+            return
+        llm.set_seed(seed & 0xFFFFFFFF)
+        text = _Text(llm, opts.stop)
         start = time.perf_counter_ns()
         self._warm_prefix(prompt_tokens, stats)
         lookup = max(0, opts.prompt_lookup_tokens)
         llm.draft_model = LlamaPromptLookupDecoding(num_pred_tokens=lookup) if lookup else None
         llm.draft_limit = lookup
         steps = llm.decode_steps
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
         first: int | None = None
         produced = 0
         reason = "length"
@@ -221,14 +280,10 @@ class LlamaRunner:
                     reason = "stop"
                     break
                 produced += 1
-                pending += decoder.decode(llm.detokenize([token]))
-                hit = min((i for i in (pending.find(s) for s in stops) if i >= 0), default=-1)
-                if hit >= 0:
-                    pending = pending[:hit]
+                emit = text.push(token)
+                if text.stopped:
                     reason = "stop"
                     break
-                keep = _stop_holdback(pending, stops) if stops else 0
-                emit, pending = pending[: len(pending) - keep], pending[len(pending) - keep :]
                 if emit:
                     yield emit
                 if produced >= limit:
@@ -241,17 +296,62 @@ class LlamaRunner:
             generator.close()
             llm.draft_model = None
             self._save_prefix(len(prompt_tokens))
-        tail = pending + decoder.decode(b"", final=True)
-        if tail:
+        if tail := text.tail():
             yield tail
-        end = time.perf_counter_ns()
-        first = first or end
-        stats.prompt_eval_duration_ns = first - start
-        stats.eval_count = produced
         # One decode step for the prompt, then one per generated token that was not drafted.
-        stats.draft_tokens = max(0, produced - (llm.decode_steps - steps))
-        stats.eval_duration_ns = max(end - first, 1)
-        stats.done_reason = reason
+        drafted = max(0, produced - (llm.decode_steps - steps))
+        _close_stats(stats, start, first, produced, drafted, reason)
+
+    def _job(
+        self,
+        prompt_tokens: list[int],
+        opts: SamplingOptions,
+        grammar: Grammar | None,
+        cancel: threading.Event,
+        limit: int,
+        seed: int,
+    ) -> SeqJob:
+        """A generation as a sequence of the batch, with a sampler chain of its own."""
+        sampler = self.llm._init_sampler(
+            **chain_options(opts), grammar=grammar, seed=seed & 0xFFFFFFFF
+        )
+        lookup = min(max(0, opts.prompt_lookup_tokens), limit)
+        return SeqJob(prompt_tokens, sampler, limit, lookup, cancel)
+
+    def _stream_batched(
+        self, job: SeqJob, opts: SamplingOptions, stats: GenerationStats
+    ) -> Iterator[str]:
+        """`stream` as one sequence of the runner's batch."""
+        assert self.decoder is not None
+        text = _Text(self.llm, opts.stop)
+        start = time.perf_counter_ns()
+        first: int | None = None
+        produced, reason = 0, "length"
+        self.decoder.submit(job)
+        try:
+            while True:
+                event = job.events.get()
+                if isinstance(event, Token):
+                    first = first or time.perf_counter_ns()
+                    produced += 1
+                    emit = text.push(event.token)
+                    if text.stopped:
+                        reason = "stop"
+                        break
+                    if emit:
+                        yield emit
+                elif isinstance(event, Started):
+                    stats.cached_prompt_tokens, stats.prefix = event.cached_tokens, event.prefix
+                elif isinstance(event, Finished):
+                    reason = event.reason
+                    break
+                elif isinstance(event, Failed):
+                    raise event.error
+        finally:
+            job.stopped = True  # it leaves the batch at the next step if it is still in
+        if tail := text.tail():
+            yield tail
+        _close_stats(stats, start, first, produced, job.drafted, reason)
 
     def embed(self, texts: list[str], truncate: bool = True) -> tuple[list[list[float]], int]:
         """Normalised embeddings of texts (the model must be loaded with `embedding=True`)."""

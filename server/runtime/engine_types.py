@@ -17,6 +17,9 @@ class LoadOptions:
     n_batch: int = 512
     n_threads: int = 2
     embedding: bool = False
+    sequences: int = 1
+    """Requests the runner decodes together in one context (continuous batching), each with
+    up to `n_ctx` cells of one shared KV cache; 1 is one request at a time."""
 
 
 @dataclass
@@ -53,8 +56,9 @@ class GenerationStats:
     """Prompt tokens whose KV state was reused instead of evaluated."""
     prefix: str = ""
     """Where the reused prefix came from: `restored` (a saved KV state from the prefix
-    cache), `live` (the context still held it), `cold` (nothing reused), or empty when the
-    runner keeps no prefix (embeddings)."""
+    cache), `live` (the context still held it), `shared` (copied from another sequence of
+    the batch), `cold` (nothing reused), or empty when the runner keeps no prefix
+    (embeddings)."""
     draft_tokens: int = 0
     """Generated tokens that came from accepted prompt-lookup drafts (no decode step of their
     own)."""

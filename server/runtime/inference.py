@@ -301,10 +301,10 @@ class InferenceService:
             yield Ready()
             yield final
             return
-        async with self.scheduler.use(plan.record, plan.load, plan.keep_alive, plan.deadline) as (
-            slot,
-            load_ns,
-        ):
+        use = self.scheduler.use(
+            plan.record, plan.load, plan.keep_alive, plan.deadline, job.low_priority
+        )
+        async with use as (slot, load_ns):
             tokens = await self._fit_prompt(slot, plan)
             await slot.run(slot.runner.check_grammar, plan.grammar)
             yield Ready()

@@ -8,7 +8,9 @@
   then be set per request on a runner that agents share.
 - **Per-sequence state** save and restore for the prefix cache: `save_state` also copies the
   Python-side logits array, hundreds of MB per call; the sequence's KV state alone is what
-  a later prompt with the same prefix needs.
+  a later prompt with the same prefix needs. Any sequence id: a batched context holds several.
+- **Several sequences** in one context (`sequences` > 1): llama.cpp's `n_seq_max`, with one
+  unified KV buffer the sequences share cells of (the library does not expose either).
 
 The sampler chain is the library's (penalties, grammar, then greedy or top-k, typical,
 top-p, min-p, temperature, dist), without the mirostat and logits-processor options the
@@ -35,12 +37,27 @@ _SEQ = 0  # the one sequence a context holds
 class ServerLlama(Llama):
     """A `Llama` with lazy grammars, per-request drafts and sequence state copies."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sequences: int = 1, **kwargs: Any) -> None:
+        self._sequences = max(1, sequences)
         super().__init__(*args, **kwargs)
         self.draft_limit = 0
         """Longest draft the current request may propose (0 when drafting is off)."""
         self.decode_steps = 0
         """Calls to `eval` so far: fewer than tokens generated when drafts are accepted."""
+
+    @property
+    def context_params(self) -> Any:
+        """llama.cpp's context parameters (`Llama.__init__` fills them, then makes the context)."""
+        return self._context_params
+
+    @context_params.setter
+    def context_params(self, params: Any) -> None:
+        # `Llama.__init__` assigns the defaults once and sets fields on them before it creates
+        # the context: the sequence count goes in here, the only moment it can.
+        if self._sequences > 1:
+            params.n_seq_max = self._sequences
+            params.kv_unified = True
+        self._context_params = params
 
     # -- sampling ---------------------------------------------------------------
 
@@ -75,6 +92,7 @@ class ServerLlama(Llama):
         frequency_penalty: float = 0.0,
         presence_penalty: float = 0.0,
         grammar: Grammar | None = None,
+        seed: int | None = None,
         **_unused: Any,
     ) -> internals.LlamaSampler:
         sampler = internals.LlamaSampler()
@@ -88,8 +106,9 @@ class ServerLlama(Llama):
         if grammar is not None:
             # The runner parsed this grammar already (`check_grammar`): never NULL here.
             llama_cpp.llama_sampler_chain_add(sampler.sampler, self.grammar_sampler(grammar))
+        seed = self._seed if seed is None else seed
         if temp < 0.0:
-            sampler.add_dist(self._seed)
+            sampler.add_dist(seed)
         elif temp == 0.0:
             sampler.add_greedy()
         else:
@@ -98,7 +117,7 @@ class ServerLlama(Llama):
             sampler.add_top_p(top_p, 1)
             sampler.add_min_p(min_p, 1)
             sampler.add_temp(temp)
-            sampler.add_dist(self._seed)
+            sampler.add_dist(seed)
         return sampler
 
     # -- evaluation --------------------------------------------------------------
@@ -123,18 +142,23 @@ class ServerLlama(Llama):
         """The tokens whose KV state the context holds now (a copy)."""
         return np.array(self.input_ids[: self.n_tokens], dtype=np.intc)
 
-    def save_sequence(self) -> bytearray:
-        """llama.cpp's state of the context's sequence: the KV cache of `held_tokens()`.
+    def save_sequence(self, seq: int = _SEQ) -> bytearray:
+        """llama.cpp's state of one sequence: the KV cache of its tokens (`held_tokens()`).
 
         Copied once, straight into the returned buffer (it is megabytes per thousand tokens).
         """
-        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, _SEQ)
+        size = llama_cpp.llama_state_seq_get_size(self._ctx.ctx, seq)
         state = bytearray(size)
         view = (ctypes.c_uint8 * size).from_buffer(state)
-        written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, view, size, _SEQ)
+        written = llama_cpp.llama_state_seq_get_data(self._ctx.ctx, view, size, seq)
         del view  # release the export, so the buffer may shrink
         del state[written:]
         return state
+
+    def load_sequence(self, seq: int, state: bytearray) -> bool:
+        """Put a saved state into sequence `seq` of a batched context; False if refused."""
+        view = (ctypes.c_uint8 * len(state)).from_buffer(state)  # read only, not copied
+        return bool(llama_cpp.llama_state_seq_set_data(self._ctx.ctx, view, len(state), seq))
 
     def restore_sequence(self, tokens: npt.NDArray[np.intc], state: bytearray) -> bool:
         """Load a saved sequence state; False (and an empty context) if llama.cpp refuses it."""

@@ -17,6 +17,9 @@ from server.runtime.engine_types import LoadOptions, SamplingOptions
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
+MAX_SEQUENCES = 64
+"""Most requests one batched context decodes together (llama.cpp allows 256)."""
+
 _SAMPLING_KEYS = {f.name for f in fields(SamplingOptions)}
 _INT_KEYS = {
     "top_k",
@@ -130,4 +133,8 @@ def load_options(
     n_batch = max(min(int(merged.get("num_batch") or 512), 4096), 16)
     threads = int(merged.get("num_thread") or 0)
     threads = threads if 0 < threads <= 256 else settings.resolved_threads()
-    return LoadOptions(n_ctx=n_ctx, n_batch=n_batch, n_threads=threads, embedding=embedding)
+    sequences = min(max(1, settings.num_parallel), MAX_SEQUENCES) if settings.batched else 1
+    sequences = 1 if embedding else sequences
+    return LoadOptions(
+        n_ctx=n_ctx, n_batch=n_batch, n_threads=threads, embedding=embedding, sequences=sequences
+    )

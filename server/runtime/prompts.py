@@ -29,6 +29,8 @@ class ChatJob:
     think: Any = None
     suffix: str | None = None
     system: str | None = None
+    low_priority: bool = False
+    """A batch-job line: served after interactive requests (never set from the wire)."""
 
 
 def with_model_history(record: ModelRecord, request: list[dict[str, Any]]) -> list[dict[str, Any]]:

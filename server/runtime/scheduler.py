@@ -9,8 +9,12 @@
 - A load runs as a task of its own, outside the scheduler's lock: requests for models
   already loaded go on while another model loads, and a request that gives up waiting
   leaves the load to finish for the next one.
-- Each runner has `num_parallel` slots, one worker thread each, so a llama.cpp context is
-  never used by two requests at once; later requests wait in line.
+- Each runner has `num_parallel` slots, one worker thread each. Batched (the default), the
+  slots share one runner whose llama.cpp context decodes their requests together, one
+  sequence each; unbatched (`TERRAQORE_BATCHED=0`), each slot has a context of its own, never
+  used by two requests at once. Later requests wait in line.
+- Interactive requests get a free slot before low-priority ones (batch-job lines), and a
+  batched runner keeps its last free slot for interactive work (`SlotPool`).
 - A request's time budget runs from its arrival (`deadline`): waiting for a load, waiting
   for a slot and generating all spend the one `request_timeout`.
 """
@@ -29,7 +33,7 @@ from server.models.manifest import ModelRecord
 from server.runtime.engine_types import LoadOptions
 from server.runtime.prefix_cache import PrefixCache
 from server.runtime.runners import Engine, engine_for
-from server.runtime.slots import Alias, LoadedModel, RunnerKey, Slot, new_slot
+from server.runtime.slots import Alias, LoadedModel, RunnerKey, Slot, new_slot, shared_slot
 
 _MB = 1 << 20
 
@@ -100,7 +104,7 @@ class Scheduler:
     async def _unload(self, model: LoadedModel) -> None:
         """Remove a runner (caller holds the condition lock; the runner is idle)."""
         self._models.pop(model.key, None)
-        for slot in model.slots:
+        for slot in model.slots:  # a runner the slots share closes once; close is idempotent
             await slot.run(slot.runner.close)
             slot.executor.shutdown(wait=False)
 
@@ -111,7 +115,12 @@ class Scheduler:
         slots: list[Slot] = []
         start = time.perf_counter_ns()
         try:
-            for i in range(count):
+            if load.sequences > 1:  # one batched runner, a slot per sequence
+                name = f"model-{record.name.model}"
+                slots.append(await new_slot(name, engine.build, record, load, model.prefix_cache))
+                slots += [shared_slot(f"{name}-{i}", slots[0].runner) for i in range(1, count)]
+                count = len(slots)
+            for i in range(count - len(slots)):
                 name = f"model-{record.name.model}-{i}"
                 slots.append(await new_slot(name, engine.build, record, load, model.prefix_cache))
         except BaseException as exc:
@@ -194,9 +203,17 @@ class Scheduler:
 
     @contextlib.asynccontextmanager
     async def use(
-        self, record: ModelRecord, load: LoadOptions, keep_alive: float | None, deadline: float
+        self,
+        record: ModelRecord,
+        load: LoadOptions,
+        keep_alive: float | None,
+        deadline: float,
+        low_priority: bool = False,
     ) -> AsyncIterator[tuple[Slot, int]]:
         """Hold a model for one request: load it if needed, then wait for a free slot.
+
+        A `low_priority` request (a batch-job line) is served after every interactive one
+        waiting, and never with a batched model's last free slot.
 
         At most `max_queue` requests wait for one model name, loaded or not; one more is
         refused at once with 503. Not being served by `deadline` (event-loop time) is a 503
@@ -230,7 +247,7 @@ class Scheduler:
                         raise ServiceUnavailable(f"timed out waiting to load '{name}'") from None
                 try:
                     slot = await asyncio.wait_for(
-                        model.free.get(), max(0.0, deadline - loop.time())
+                        model.free.get(low_priority), max(0.0, deadline - loop.time())
                     )
                 except TimeoutError:
                     raise ServiceUnavailable(f"timed out waiting for model '{name}'") from None
@@ -240,7 +257,7 @@ class Scheduler:
                     yield slot, model.load_duration_ns if started else 0
                 finally:
                     alias.running -= 1
-                    model.free.put_nowait(slot)
+                    model.free.put(slot)
             finally:
                 await self._release(model, name, keep_alive)
         finally:

@@ -178,9 +178,8 @@ def _preempted(server: RunningServer) -> float:
     raise AssertionError("no preemption counter in /metrics")
 
 
-def test_an_interactive_request_goes_before_the_batch_line_in_progress(
-    server: RunningServer,
-) -> None:
+def _chat_during_a_batch(server: RunningServer) -> float:
+    """A chat while a batch of long lines runs; returns the lines preempted meanwhile."""
     client = _client(server)
     before = _preempted(server)
     lines = [_line(f"long{i}", "Count from one to two hundred.", tokens=160) for i in range(4)]
@@ -196,11 +195,27 @@ def test_an_interactive_request_goes_before_the_batch_line_in_progress(
     assert reply.choices[0].message.content is not None
     during = client.batches.retrieve(batch.id).request_counts
     assert during is not None and during.completed < during.total  # it did not wait for the batch
-    assert _preempted(server) > before  # the line in progress gave way to the chat
+    preempted = _preempted(server) - before
     done = _wait(client, batch.id)
     assert done.status == "completed"
     ids = [a["custom_id"] for a in _results(client, done.output_file_id)]
-    assert sorted(ids) == sorted(line["custom_id"] for line in lines)  # the stopped line ran once
+    assert sorted(ids) == sorted(line["custom_id"] for line in lines)  # each line ran once
+    return preempted
+
+
+def test_a_chat_during_a_batch_joins_the_batch_beside_its_lines(server: RunningServer) -> None:
+    """Batched (the default): the lines are low-priority sequences; nothing is stopped."""
+    assert _chat_during_a_batch(server) == 0
+
+
+def test_unbatched_an_interactive_request_goes_before_the_line_in_progress(
+    tmp_path: Path,
+) -> None:
+    srv = start_server(tmp_path / "home", {"TERRAQORE_BATCHED": "0", "TERRAQORE_NUM_PARALLEL": "1"})
+    try:
+        assert _chat_during_a_batch(srv) > 0  # the line in progress gave way to the chat
+    finally:
+        srv.stop()
 
 
 def test_a_cancelled_batch_keeps_what_it_answered(server: RunningServer) -> None:

@@ -13,7 +13,7 @@ from server.runtime.engine_types import LoadOptions
 from server.runtime.scheduler import Scheduler
 from tests.fake_engine import FakeEngine, register, settings
 
-LOAD = LoadOptions(n_ctx=2048)
+LOAD = LoadOptions(n_ctx=2048, sequences=4)  # batched: one runner, four slots
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_other_load_options_get_their_own_runner(tmp_path, store) -> None:
         sched = _scheduler(tmp_path, engine)
         loop = asyncio.get_running_loop()
         await _use(sched, model)
-        async with sched.use(model, LoadOptions(n_ctx=4096), 300, loop.time() + 30):
+        async with sched.use(model, LoadOptions(n_ctx=4096, sequences=4), 300, loop.time() + 30):
             pass
         # The name moved to the new runner and the old one, used by nobody, was unloaded.
         assert [m.key.load.n_ctx for _, m in sched.loaded()] == [4096]
@@ -213,3 +213,90 @@ def test_keep_alive_zero_and_unload_let_go_of_a_name(tmp_path, store) -> None:
         await sched.stop()
 
     asyncio.run(main())
+
+
+def _pool(size: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from server.runtime.slots import Slot, SlotPool
+
+    pool = SlotPool()
+    slots = [Slot(object(), ThreadPoolExecutor(1)) for _ in range(size)]  # type: ignore[arg-type]
+    pool.add(slots)
+    return pool, slots
+
+
+def test_a_batch_line_never_takes_the_last_free_sequence() -> None:
+    async def main() -> None:
+        pool, _ = _pool(2)
+        line = await pool.get(low_priority=True)
+        second = asyncio.ensure_future(pool.get(low_priority=True))
+        await asyncio.sleep(0.01)
+        assert not second.done()  # the last free slot is kept for interactive work
+        chat = await asyncio.wait_for(pool.get(), 1)  # an interactive request gets it at once
+        pool.put(chat)
+        pool.put(line)
+        assert await asyncio.wait_for(second, 1) in (chat, line)
+
+    asyncio.run(main())
+
+
+def test_interactive_requests_go_before_waiting_batch_lines() -> None:
+    async def main() -> None:
+        pool, _ = _pool(2)
+        held = [await pool.get(), await pool.get()]
+        line = asyncio.ensure_future(pool.get(low_priority=True))
+        await asyncio.sleep(0.01)
+        chat = asyncio.ensure_future(pool.get())
+        await asyncio.sleep(0.01)
+        pool.put(held[0])
+        await asyncio.sleep(0.01)
+        assert chat.done() and not line.done()
+        pool.put(held[1])  # one free again, but it is the last: the line still waits
+        await asyncio.sleep(0.01)
+        assert not line.done()
+        pool.put(chat.result())
+        assert await asyncio.wait_for(line, 1) is not None
+
+    asyncio.run(main())
+
+
+def test_a_single_slot_model_lets_batch_lines_take_its_slot() -> None:
+    """Unbatched, one context: the batch runner yields by stopping its line instead."""
+
+    async def main() -> None:
+        pool, slots = _pool(1)
+        assert await asyncio.wait_for(pool.get(low_priority=True), 1) is slots[0]
+
+    asyncio.run(main())
+
+
+def test_a_wait_given_up_returns_a_slot_granted_meanwhile() -> None:
+    async def main() -> None:
+        pool, _ = _pool(1)
+        held = await pool.get()
+        waiter = asyncio.ensure_future(pool.get())
+        await asyncio.sleep(0.01)
+        pool.put(held)
+        waiter.cancel()  # granted and cancelled in the same tick
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert pool.free_count() == 1
+
+    asyncio.run(main())
+
+
+def test_batched_slots_share_one_runner(tmp_path, store) -> None:
+    engine = FakeEngine()
+    model = register(store, "m", b"weights-shared")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        slot, _ = await _use(sched, model)
+        (loaded,) = [m for _, m in sched.loaded()]
+        assert len(loaded.slots) == 4 and {s.runner for s in loaded.slots} == {slot.runner}
+        assert len({s.executor for s in loaded.slots}) == 4
+        await sched.stop()
+
+    asyncio.run(main())
+    assert len(engine.builds) == 1
