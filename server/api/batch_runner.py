@@ -290,13 +290,29 @@ class BatchRunner:
         interactive work is done. A line is stopped at most `MAX_PREEMPTIONS` times; then it
         runs to its end, so a steady stream of chats cannot keep a batch from progressing.
         A cancel or the end of the batch's window is noticed while waiting, too.
+
+        Batched, a chat line instead runs beside interactive requests as a low-priority
+        sequence; it starts when no interactive request waits for a model to load, and a line
+        that ends in a 503 is asked again, at most `MAX_PREEMPTIONS` times.
         """
         scheduler = self.service.scheduler
         settings = self.service.settings
         if batch.endpoint != "/v1/embeddings" and settings.batched and settings.num_parallel > 1:
-            if self._stop_reason(batch):
-                return None
-            return await self._answer(batch.endpoint, raw, low_priority=True)
+            # A 503 (interactive work held every sequence past the line's timeout) is not the
+            # line's fault: it is asked again, up to MAX_PREEMPTIONS times.
+            for _ in range(MAX_PREEMPTIONS + 1):
+                # A line holds its runner, which then cannot be unloaded to make room for
+                # another model: no new line starts while an interactive request waits for a load.
+                while scheduler.loads_waiting():
+                    if self._stop_reason(batch):
+                        return None
+                    await asyncio.sleep(_IDLE_POLL)
+                if self._stop_reason(batch):
+                    return None
+                answer = await self._answer(batch.endpoint, raw, low_priority=True)
+                if answer[0] != 503:
+                    break
+            return answer
         for attempt in range(MAX_PREEMPTIONS + 1):
             while scheduler.requests_pending():
                 if self._stop_reason(batch):

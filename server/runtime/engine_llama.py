@@ -14,6 +14,7 @@ stop strings and limits. Text is made from tokens on each request's own thread.
 from __future__ import annotations
 
 import codecs
+import queue
 import random
 import threading
 import time
@@ -28,7 +29,7 @@ from jinja2 import TemplateError
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-from server.errors import BadRequest
+from server.errors import BadRequest, ServiceUnavailable
 from server.models.go_template import GoTemplate
 from server.models.go_template import render_chat as render_go_chat
 from server.runtime.engine_types import GenerationStats, Grammar, LoadOptions, SamplingOptions
@@ -93,6 +94,8 @@ def _close_stats(
 
 
 _GOOD_GRAMMARS = 256
+_DECODER_CHECK = 1.0
+"""Seconds between checks that the batch decoder still runs, while a request waits on it."""
 """Grammars a runner remembers as parsed (freed with the runner when it unloads)."""
 
 
@@ -134,7 +137,14 @@ class LlamaRunner:
         self.prefix_cache = prefix_cache
         self.decoder: BatchDecoder | None = None
         if self.sequences > 1 and not load.embedding:
-            self.decoder = BatchDecoder(self.llm, self.sequences, prefix_cache)
+            # A cache of 0 bytes (TERRAQORE_PREFIX_CACHE_MB=0) keeps nothing: finished
+            # sequences' cells then stay in the context instead, for a prompt that shares them.
+            kept = (
+                prefix_cache
+                if prefix_cache is not None and prefix_cache.capacity_bytes > 0
+                else None
+            )
+            self.decoder = BatchDecoder(self.llm, self.sequences, kept)
         self.chat_template: str = self.llm.metadata.get("tokenizer.chat_template", "")
         self._formatter: Jinja2ChatFormatter | None = None
         self._vocab = self.llm._model.vocab
@@ -316,7 +326,7 @@ class LlamaRunner:
             **chain_options(opts), grammar=grammar, seed=seed & 0xFFFFFFFF
         )
         lookup = min(max(0, opts.prompt_lookup_tokens), limit)
-        return SeqJob(prompt_tokens, sampler, limit, lookup, cancel)
+        return SeqJob(prompt_tokens, sampler, limit, lookup, cancel, low_priority=opts.low_priority)
 
     def _stream_batched(
         self, job: SeqJob, opts: SamplingOptions, stats: GenerationStats
@@ -330,7 +340,12 @@ class LlamaRunner:
         self.decoder.submit(job)
         try:
             while True:
-                event = job.events.get()
+                try:
+                    event = job.events.get(timeout=_DECODER_CHECK)
+                except queue.Empty:
+                    if not self.decoder.running():
+                        raise ServiceUnavailable("the model's decoder stopped; retry") from None
+                    continue
                 if isinstance(event, Token):
                     first = first or time.perf_counter_ns()
                     produced += 1

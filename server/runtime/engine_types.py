@@ -41,6 +41,8 @@ class SamplingOptions:
     """Prompt-lookup speculative decoding: draft up to this many tokens per step by finding
     the last few generated tokens earlier in the context (0 turns it off). Greedy output is
     unchanged; it pays off when the answer repeats the prompt, as a rewritten file does."""
+    low_priority: bool = False
+    """A batch-job line: batched, its prompt is prefilled after every interactive one's."""
 
 
 @dataclass

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -175,7 +175,7 @@ class InferenceService:
             record=record,
             keep_alive=self.keep_alive(job.keep_alive),
             merged=merged,
-            opts=sampling_options(merged, self.settings),
+            opts=replace(sampling_options(merged, self.settings), low_priority=job.low_priority),
             load=engine.load_options(record, merged, self.settings, False),
             grammar=grammar,
             start_ns=start_ns,

@@ -12,7 +12,8 @@ is made on the request's own thread.
   in the prefix cache and its cells removed (kept when there is no prefix cache); a
   cancelled or failed one has its cells removed.
 - Who gets a sequence is the scheduler's business (interactive requests before batch-job
-  lines); here jobs join and prefill in the order they came.
+  lines); here jobs join in the order they came, and prompts are prefilled interactive ones
+  first, then batch-job lines', each kind in the order it joined.
 - Prefix reuse, best first: the cells of another sequence in the context (copied with
   `seq_cp`, which in a unified KV cache shares the cells, no bytes copied), this sequence
   id's own leftovers (no prefix cache), or a saved state from the prefix cache. A joiner
@@ -25,6 +26,7 @@ is made on the request's own thread.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -39,6 +41,8 @@ from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 from server.errors import ServiceUnavailable
 from server.runtime.llama_model import ServerLlama
 from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState, common_prefix
+
+log = logging.getLogger("terraqore.server")
 
 _MAX_DRAFT = 16
 """Longest prompt-lookup draft per sequence and step (bounds the batch)."""
@@ -92,6 +96,8 @@ class SeqJob:
     """Set by the request when it needs no more tokens (a stop string): the job leaves and
     its cells stay, as a finished one's do."""
     events: queue.SimpleQueue[Event] = field(default_factory=queue.SimpleQueue)
+    low_priority: bool = False
+    """A batch-job line: its prompt chunks go after every interactive prompt's."""
     drafted: int = 0
     """Generated tokens that came from accepted drafts."""
     # -- the decoder's own state ------------------------------------------------
@@ -153,6 +159,10 @@ class BatchDecoder:
             self._cond.notify()
         self._thread.join()
         llama_cpp.llama_batch_free(self._batch)
+
+    def running(self) -> bool:
+        """Whether the decoder thread is alive (a request waiting on it checks)."""
+        return self._thread.is_alive()
 
     def held(self, seq: int) -> int:
         """Cells sequence `seq` holds in the KV cache now (tests: a cancelled one holds none)."""
@@ -287,7 +297,9 @@ class BatchDecoder:
         for job in decoding:
             tokens = [job.last, *self._draft(job, min(draft_room, _MAX_DRAFT))]
             n = self._put(entries, job, tokens, n, every=True)
-        for job in sorted(prefilling, key=lambda j: j.joined):
+        # Interactive prompts first (a chat's first token must not wait on a batch line's
+        # prompt), each kind in the order it joined.
+        for job in sorted(prefilling, key=lambda j: (j.low_priority, j.joined)):
             if n >= self.n_batch:
                 break
             chunk = job.pending[: self.n_batch - n]
@@ -377,15 +389,20 @@ class BatchDecoder:
         everyone's decoding; the cache brings them back for a prompt that wants them. Without
         a prefix cache they stay, for the next prompt with the same prefix.
         """
-        if self._active.get(job.seq) is job:
-            del self._active[job.seq]
-            finished = isinstance(event, Finished) and event.reason != "cancel"
-            if finished:
-                self._save(job.seq, len(job.prompt))
-            if not finished or self.prefix_cache is not None:
-                llama_cpp.llama_memory_seq_rm(self._mem, job.seq, -1, -1)
-                self._held[job.seq] = []
-        job.events.put(event)
+        try:
+            if self._active.get(job.seq) is job:
+                del self._active[job.seq]
+                finished = isinstance(event, Finished) and event.reason != "cancel"
+                if finished:
+                    try:
+                        self._save(job.seq, len(job.prompt))
+                    except Exception:  # the prefix is lost, not the answer
+                        log.exception("saving sequence %d's prefix failed", job.seq)
+                if not finished or self.prefix_cache is not None:
+                    llama_cpp.llama_memory_seq_rm(self._mem, job.seq, -1, -1)
+                    self._held[job.seq] = []
+        finally:  # whatever failed above, the request hears how its job ended
+            job.events.put(event)
 
     def _save(self, seq: int, prompt_len: int) -> None:
         held = self._held[seq]

@@ -134,7 +134,8 @@ def load_options(
     threads = int(merged.get("num_thread") or 0)
     threads = threads if 0 < threads <= 256 else settings.resolved_threads()
     sequences = min(max(1, settings.num_parallel), MAX_SEQUENCES) if settings.batched else 1
-    sequences = 1 if embedding else sequences
+    # Every decoding sequence puts at least one token in a step's batch of `n_batch`.
+    sequences = 1 if embedding else min(sequences, max(1, n_batch // 2))
     return LoadOptions(
         n_ctx=n_ctx, n_batch=n_batch, n_threads=threads, embedding=embedding, sequences=sequences
     )

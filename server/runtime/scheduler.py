@@ -62,6 +62,8 @@ class Scheduler:
         self._models: dict[RunnerKey, LoadedModel] = {}
         self._pending: dict[str, int] = {}
         """Requests holding or waiting for each model name (loading included)."""
+        self._acquiring = 0
+        """Interactive requests inside `_acquire` (see `loads_waiting`)."""
         self._rejected: dict[str, int] = {}
         self._loads = 0
         self._cond = asyncio.Condition()
@@ -231,6 +233,7 @@ class Scheduler:
             )
         self._pending[name] = waiting + 1
         loop = asyncio.get_running_loop()
+        self._acquiring += not low_priority
         try:
             try:
                 model, started = await asyncio.wait_for(
@@ -238,6 +241,8 @@ class Scheduler:
                 )
             except TimeoutError:
                 raise ServiceUnavailable(f"timed out waiting to load model '{name}'") from None
+            finally:
+                self._acquiring -= not low_priority
             try:
                 if model.loading is not None:
                     try:
@@ -264,6 +269,14 @@ class Scheduler:
             self._pending[name] -= 1
 
     # -- reporting ----------------------------------------------------------
+
+    def loads_waiting(self) -> int:
+        """Interactive requests waiting for their model to be loaded (or room made for it).
+
+        Batched, batch-job lines do not start while one waits: a runner busy with lines
+        cannot be unloaded to make room.
+        """
+        return self._acquiring
 
     def requests_pending(self) -> int:
         """Requests waiting for or holding a model, over every model (batch jobs yield to them)."""

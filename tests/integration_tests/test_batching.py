@@ -153,6 +153,30 @@ def test_three_identical_prompts_at_once_evaluate_the_prompt_once(runner: LlamaR
     assert sorted(stats.prefix for _, stats in results) == ["cold", "shared", "shared"]
 
 
+def test_an_interactive_prompt_is_evaluated_before_a_batch_lines(model_path: Path) -> None:
+    """A batch line's long prompt, sent first, does not hold up a chat's first token."""
+    load = LoadOptions(n_ctx=1024, n_batch=64, n_threads=2, sequences=2)
+    runner = LlamaRunner(model_path, load, None, None)
+    text = "Summarise the ledger entries below in one word. " * 50
+    prompts = [_prompt(runner, text, f"[{uuid.uuid4().hex}] You are terse.") for _ in range(2)]
+    assert all(len(p) > 500 for p in prompts)  # about ten steps of 64 each
+    ended: dict[str, float] = {}
+
+    def run(kind: str, prompt: list[int]) -> None:
+        _run(runner, prompt, num_predict=2, low_priority=kind == "line")
+        ended[kind] = time.monotonic()
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            line = pool.submit(run, "line", prompts[0])
+            time.sleep(0.05)  # the line joins first
+            chat = pool.submit(run, "chat", prompts[1])
+            line.result(), chat.result()
+    finally:
+        runner.close()
+    assert ended["chat"] < ended["line"], ended
+
+
 def test_a_full_kv_cache_ends_the_youngest_sequence_with_a_clear_error(model_path: Path) -> None:
     """Two sequences that need 440 cells in a cache of 256: the older one still finishes."""
     llm = ServerLlama(

@@ -68,6 +68,16 @@ def test_caps_on_num_predict_and_num_ctx() -> None:
     assert load_options({"num_ctx": -5}, settings, train_ctx=8192).n_ctx == 256
 
 
+def test_sequences_fit_the_batch_every_step_must_hold() -> None:
+    """Every decoding sequence puts a token in each step's batch of `num_batch`."""
+    settings = ServerSettings(num_parallel=64, batched=True)
+    assert load_options({}, settings, train_ctx=8192).sequences == 64  # num_batch 512
+    assert load_options({"num_batch": 16}, settings, train_ctx=8192).sequences == 8
+    assert load_options({"num_batch": 16}, settings, 8192, embedding=True).sequences == 1
+    unbatched = ServerSettings(num_parallel=64, batched=False)
+    assert load_options({}, unbatched, train_ctx=8192).sequences == 1
+
+
 def test_defaults_follow_ollama() -> None:
     opts = sampling_options({}, ServerSettings())
     assert (opts.temperature, opts.top_k, opts.top_p, opts.repeat_penalty) == (0.8, 40, 0.9, 1.1)

@@ -106,6 +106,37 @@ def test_a_busy_model_is_never_evicted_the_newcomer_waits(tmp_path, store) -> No
     asyncio.run(main())
 
 
+def test_an_interactive_request_waiting_for_room_is_counted_a_batch_line_is_not(
+    tmp_path, store
+) -> None:
+    """Batch lines do not start while `loads_waiting` (a busy runner cannot make room)."""
+    engine = FakeEngine()
+    a, b = register(store, "a", b"a"), register(store, "b", b"b")
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine, max_loaded_models=1)
+        loop = asyncio.get_running_loop()
+        holder = asyncio.create_task(_use(sched, a, hold=0.3))
+        await asyncio.sleep(0.1)
+        assert sched.loads_waiting() == 0  # a is loaded and held: nobody waits
+
+        async def line() -> None:
+            async with sched.use(b, LOAD, 300, loop.time() + 30, low_priority=True):
+                pass
+
+        low = asyncio.create_task(line())
+        await asyncio.sleep(0.05)
+        assert sched.loads_waiting() == 0  # a batch line waiting for room is not counted
+        chat = asyncio.create_task(_use(sched, b))
+        await asyncio.sleep(0.05)
+        assert sched.loads_waiting() == 1
+        await asyncio.gather(holder, low, chat)
+        assert sched.loads_waiting() == 0
+        await sched.stop()
+
+    asyncio.run(main())
+
+
 def test_a_full_queue_refuses_at_once_and_counts_the_refusal(tmp_path, store) -> None:
     engine = FakeEngine()
     a = register(store, "a", b"a")
