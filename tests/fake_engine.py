@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from server.config import ServerSettings
+from server.errors import ServiceUnavailable
 from server.models.manifest import (
     MEDIA_CONFIG,
     MEDIA_MODEL,
@@ -38,6 +39,13 @@ class FakeRunner:
         self.closed = False
         self.stopped = False
         """Whether a stream ended on its cancel event."""
+        self.interrupted = threading.Event()
+        """Set by `interrupt`: streams end with an error, as a batch decoder's sequences do."""
+        self.used_after_close = False
+        """Whether a stream went on after `close` (a use after free in a real runner)."""
+
+    def interrupt(self) -> None:
+        self.interrupted.set()
 
     def close(self) -> None:
         self.closed = True
@@ -63,7 +71,11 @@ class FakeRunner:
         stats: GenerationStats,
     ) -> Iterator[str]:
         stats.prompt_eval_count = len(prompt_tokens)
-        for _ in range(self.pieces):
+        for _ in range(opts.num_predict if opts.num_predict > 0 else self.pieces):
+            if self.closed:
+                self.used_after_close = True
+            if self.interrupted.is_set():
+                raise ServiceUnavailable("the model is unloading; retry")
             if cancel.wait(self.piece_seconds):
                 stats.done_reason = "cancel"
                 self.stopped = True

@@ -150,10 +150,14 @@ class LlamaRunner:
         self._vocab = self.llm._model.vocab
         self._good_grammars: set[Grammar] = set()
 
-    def close(self) -> None:
-        """Free the llama.cpp model and context (idempotent: a batched runner's slots share it)."""
+    def interrupt(self) -> None:
+        """End the batch's sequences with an error (an unbatched stream ends on its own)."""
         if self.decoder is not None:
             self.decoder.close()
+
+    def close(self) -> None:
+        """Free the llama.cpp model and context (idempotent: a batched runner's slots share it)."""
+        self.interrupt()
         self.llm.close()
 
     # -- prompts ------------------------------------------------------------

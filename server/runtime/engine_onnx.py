@@ -43,6 +43,9 @@ class OnnxEmbedder:
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
 
+    def interrupt(self) -> None:
+        """Nothing to end: an embedding finishes on its own."""
+
     def close(self) -> None:
         """Drop the session (onnxruntime frees it when unreferenced)."""
         del self.session

@@ -28,8 +28,11 @@ class Runner(Protocol):
 
     n_ctx: int
 
+    def interrupt(self) -> None:
+        """End the generations in progress with an error, from any thread (close follows)."""
+
     def close(self) -> None:
-        """Free what the model holds."""
+        """Free what the model holds (no slot's thread uses it any more)."""
 
     def embed(self, texts: list[str], truncate: bool) -> tuple[list[list[float]], int]:
         """(normalised vectors, input tokens); long inputs are cut, or refused if not `truncate`."""

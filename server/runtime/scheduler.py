@@ -104,11 +104,24 @@ class Scheduler:
                 await self._unload(model)
 
     async def _unload(self, model: LoadedModel) -> None:
-        """Remove a runner (caller holds the condition lock; the runner is idle)."""
+        """Remove a runner (caller holds the condition lock).
+
+        The runner is idle, except at shutdown, when requests the server stopped waiting for
+        may still be on its slots' threads. Generations in progress are ended first, then
+        every slot's thread finishes what it was doing and takes no more work, and only then
+        is the runner freed: a batched runner's slots share it, so one slot's thread closing
+        it while another's still reads it would be a use after free.
+        """
         self._models.pop(model.key, None)
-        for slot in model.slots:  # a runner the slots share closes once; close is idempotent
-            await slot.run(slot.runner.close)
-            slot.executor.shutdown(wait=False)
+        runners = list({id(slot.runner): slot.runner for slot in model.slots}.values())
+        for runner in runners:
+            await asyncio.to_thread(runner.interrupt)
+        done = [slot.executor.submit(_nothing) for slot in model.slots]
+        for slot in model.slots:
+            slot.executor.shutdown(wait=False)  # what is queued still runs; nothing new starts
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in done))
+        for runner in runners:
+            await asyncio.to_thread(runner.close)
 
     async def _load(self, model: LoadedModel, record: ModelRecord, load: LoadOptions) -> None:
         """Build a runner's slots (the lock is not held: other models keep serving)."""
@@ -326,3 +339,7 @@ class Scheduler:
             if model.ready
             for alias in model.aliases.values()
         ]
+
+
+def _nothing() -> None:
+    """A slot thread's last work item: when it runs, the work before it is done."""

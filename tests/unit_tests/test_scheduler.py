@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from functools import partial
 
 import pytest
 
 from server.errors import ServiceUnavailable
 from server.models.store import ModelStore
-from server.runtime.engine_types import LoadOptions
+from server.runtime.engine_types import GenerationStats, LoadOptions, SamplingOptions
 from server.runtime.scheduler import Scheduler
-from tests.fake_engine import FakeEngine, register, settings
+from tests.fake_engine import FakeEngine, FakeRunner, register, settings
 
 LOAD = LoadOptions(n_ctx=2048, sequences=4)  # batched: one runner, four slots
 
@@ -331,3 +332,39 @@ def test_batched_slots_share_one_runner(tmp_path, store) -> None:
 
     asyncio.run(main())
     assert len(engine.builds) == 1
+
+
+def test_stopping_during_streams_frees_a_shared_runner_after_its_threads_are_done(
+    tmp_path, store
+) -> None:
+    """At shutdown the server stops waiting for requests, but their slots' threads go on: the
+    batched runner they share is freed only once every one of them is done with it."""
+    engine = FakeEngine(piece_seconds=0.01)
+    model = register(store, "m", b"w")
+    errors: list[BaseException] = []
+
+    async def stream(sched: Scheduler, pieces: int) -> None:
+        loop = asyncio.get_running_loop()
+        async with sched.use(model, LOAD, 300, loop.time() + 30) as (slot, _):
+            opts = SamplingOptions(num_predict=pieces)
+            produce = partial(slot.runner.stream, [1], opts, None, stats=GenerationStats())
+            try:
+                async for _ in slot.stream(lambda cancel: produce(cancel=cancel)):
+                    pass
+            except ServiceUnavailable as exc:
+                errors.append(exc)
+
+    async def main() -> FakeRunner:
+        sched = _scheduler(tmp_path, engine)
+        tasks = [asyncio.create_task(stream(sched, n)) for n in (500, 1000)]
+        await asyncio.sleep(0.3)  # both stream, on two slots of one runner
+        (loaded,) = sched._models.values()
+        runner = loaded.slots[0].runner
+        assert isinstance(runner, FakeRunner)
+        await sched.stop()
+        await asyncio.gather(*tasks)
+        return runner
+
+    runner = asyncio.run(main())
+    assert runner.closed and not runner.used_after_close
+    assert len(errors) == 2  # both were ended with a clear error, not run to their end
