@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from pydantic import model_validator
+
 from server.home import HomeSettings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -125,8 +127,9 @@ class ServerSettings(HomeSettings):
 
     batched: bool = True
     """Decode a model's concurrent requests in one batch per step (continuous batching).
-    Off (`TERRAQORE_BATCHED=0`), each of the `num_parallel` slots has its own context and
-    thread, as before: with `TERRAQORE_NUM_PARALLEL=1`, one request at a time."""
+    Off (`TERRAQORE_BATCHED=0`), one request at a time, as before batching, unless
+    `TERRAQORE_NUM_PARALLEL` is also set: then each of its slots has a context (a KV cache of
+    `num_ctx` cells) and a thread of its own."""
 
     max_queue: int = 512
     """Requests that may wait for one model; beyond it the answer is 503 at once."""
@@ -176,6 +179,13 @@ class ServerSettings(HomeSettings):
 
     ready_models: str = "qwen2.5-coder:0.5b,all-minilm"
     """Models `/readyz` checks can load."""
+
+    @model_validator(mode="after")
+    def _unbatched_serves_one_at_a_time(self) -> ServerSettings:
+        """Unbatched, more slots are more contexts: only an explicit `num_parallel` asks that."""
+        if not self.batched and "num_parallel" not in self.model_fields_set:
+            self.num_parallel = 1
+        return self
 
     def keys(self) -> dict[str, str]:
         """API keys by key id (the id, never the key, goes into logs).

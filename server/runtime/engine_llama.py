@@ -88,7 +88,8 @@ def _close_stats(
     first = first or end
     stats.prompt_eval_duration_ns = first - start
     stats.eval_count = produced
-    stats.draft_tokens = drafted
+    # Drafts the decoder took past a stop string were never produced: they do not count.
+    stats.draft_tokens = min(drafted, produced)
     stats.eval_duration_ns = max(end - first, 1)
     stats.done_reason = reason
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from server.config import ServerSettings, parse_host
 from server.errors import BadRequest
-from server.runtime.engine_llama import _stop_holdback
+from server.runtime.engine_llama import _close_stats, _stop_holdback
+from server.runtime.engine_types import GenerationStats
 from server.runtime.options import load_options, merge_options, parse_duration, sampling_options
 
 
@@ -102,3 +105,24 @@ def test_stop_holdback_keeps_possible_stop_prefixes() -> None:
     assert _stop_holdback("hello <|im", ["<|im_end|>"]) == 4
     assert _stop_holdback("hello", ["<|im_end|>"]) == 0
     assert _stop_holdback("abcST", ["STOP", "T!"]) == 2
+
+
+def test_unbatched_serves_one_request_at_a_time_unless_asked_for_more(monkeypatch) -> None:
+    """Unbatched, every slot is a context of its own: turning batching off alone must not
+    give the default four (four KV caches)."""
+    monkeypatch.setenv("TERRAQORE_BATCHED", "0")
+    assert ServerSettings().num_parallel == 1
+    monkeypatch.setenv("TERRAQORE_NUM_PARALLEL", "3")
+    assert ServerSettings().num_parallel == 3
+    monkeypatch.delenv("TERRAQORE_BATCHED")
+    monkeypatch.delenv("TERRAQORE_NUM_PARALLEL")
+    assert ServerSettings().num_parallel == 4
+
+
+def test_draft_tokens_never_exceed_the_tokens_produced() -> None:
+    """A batch decoder may accept a draft past a stop string; those tokens were not produced."""
+    stats = GenerationStats()
+    _close_stats(stats, time.perf_counter_ns(), None, produced=3, drafted=5, reason="stop")
+    assert (stats.eval_count, stats.draft_tokens) == (3, 3)
+    _close_stats(stats, time.perf_counter_ns(), None, produced=9, drafted=4, reason="length")
+    assert (stats.eval_count, stats.draft_tokens) == (9, 4)
