@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from server.api.batch_runner import parse_batch_input
+from server.api.batch_runner import MAX_PREEMPTIONS, BatchRunner, parse_batch_input
 from server.errors import BadRequest, NotFound
 from server.runtime.batch_store import Batch, BatchStore, QuotaExceeded, new_id
 
@@ -174,3 +178,28 @@ def test_files_and_batches_from_before_owners_belong_to_no_key(tmp_path: Path) -
     assert store.get_file("file-old", "").bytes == 3  # a keyless server still has it
     with pytest.raises(NotFound):
         store.get_file("file-old", "alice")
+
+
+@pytest.mark.parametrize(("answers", "asked"), [([503, 503, 200], 3), ([503] * 9, 4)])
+def test_a_batched_line_answered_503_is_asked_again_a_bounded_number_of_times(
+    answers: list[int], asked: int
+) -> None:
+    """Batched, a 503 means interactive work held every sequence past the line's timeout: the
+    line is asked again, at most MAX_PREEMPTIONS more times, and then its 503 is the result."""
+    scheduler = SimpleNamespace(loads_waiting=lambda: False, requests_pending=lambda: 0)
+    settings = SimpleNamespace(batched=True, num_parallel=4)
+    runner = BatchRunner(
+        cast(Any, None), cast(Any, SimpleNamespace(scheduler=scheduler, settings=settings))
+    )
+    calls: list[bool] = []
+
+    async def answer(endpoint: str, raw: dict[str, Any], low_priority: bool = False):
+        calls.append(low_priority)
+        return answers[len(calls) - 1], {}
+
+    runner._answer = answer  # type: ignore[method-assign]
+    batch = SimpleNamespace(id="b", endpoint=CHAT, expires_at=time.time() + 60)
+    result = asyncio.run(runner._answer_yielding(cast(Any, batch), {}))
+    assert result is not None and result[0] == answers[asked - 1]
+    assert calls == [True] * asked  # every try a low-priority sequence
+    assert asked <= MAX_PREEMPTIONS + 1
