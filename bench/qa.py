@@ -165,15 +165,19 @@ def agent_config(model: str) -> Any:
     return AgentConfig(model=model, temperature=0.2, num_ctx=8192, num_predict=768)
 
 
-def evaluate(model: str, questions: list[Question], removed_every: int, tag: str) -> None:
-    """Run the three conditions for each question not done yet; append the results."""
+def evaluate(
+    model: str, questions: list[Question], removed_every: int, tag: str, condense: str = ""
+) -> None:
+    """Run the three conditions for each question not done yet; append the results.
+
+    `condense` is the model that rewrites follow-ups (the answer model when empty)."""
     from graphs.qa_context import QAContext
 
     path = out_path(f"{tag}{model}")
     done = set()
     if path.exists():
         done = {(r["id"], r["condition"]) for r in map(json.loads, path.read_text().splitlines())}
-    context = QAContext(k=5, answer=agent_config(model), condense=agent_config(model))
+    context = QAContext(k=5, answer=agent_config(model), condense=agent_config(condense or model))
     # Condition by condition, so consecutive calls share their system prompt, which the
     # server's prefix cache keeps evaluated, as it does for a user asking one question after
     # another.
@@ -224,6 +228,9 @@ def main() -> int:
     parser.add_argument("--split", choices=["dev", "test"], default=None)
     parser.add_argument("--per-kind", type=int, default=0, help="questions per kind (styles)")
     parser.add_argument("--tag", default="", help="prefix of the results file")
+    parser.add_argument(
+        "--condense-model", default="", help="the model that rewrites follow-ups (--model)"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     srv = start_server(Path(tempfile.mkdtemp(prefix="tq-qa-srv-")))
@@ -238,7 +245,7 @@ def main() -> int:
         else:
             chosen = [q for kind in kinds for q in load_questions(kind=kind)]
             questions = chosen[args.start : args.start + args.limit]
-        evaluate(args.model, questions, args.removed_every, args.tag)
+        evaluate(args.model, questions, args.removed_every, args.tag, args.condense_model)
     finally:
         srv.stop()
     return 0
