@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 
 import httpx
 import pytest
 
-from tests.server_harness import EMBED, TINY, RunningServer, start_server
+from tests.server_harness import CHAT, EMBED, TINY, RunningServer, start_server
 
 
 def loaded(server: RunningServer) -> set[str]:
@@ -178,5 +180,53 @@ def test_context_overflow_is_400_when_truncate_error(tmp_path) -> None:
         r = _overflowing_chat(srv.url)
         assert r.status_code == 400
         assert "context window" in r.json()["error"] and "num_ctx" in r.json()["error"]
+    finally:
+        srv.stop()
+
+
+def test_stopping_during_batched_streams_exits_cleanly(tmp_path) -> None:
+    """SIGTERM while two streams decode in one batch: after the grace time their sequences end,
+    the shared context is freed only after the slot threads let go of it, and the process
+    exits as uvicorn does on SIGTERM, not on a crash (freeing the context under a running
+    thread could crash it)."""
+    srv = start_server(tmp_path / "home")
+    received = [0, 0]
+    ended: list[str] = []
+
+    def stream(i: int) -> None:
+        # Counting never ends on its own: both are still decoding when the stop comes.
+        start = 10 + 500 * i
+        body = {
+            "model": CHAT,
+            "prompt": ", ".join(str(n) for n in range(start, start + 8)) + ",",
+            "raw": True,
+            "options": {"num_predict": 100_000, "temperature": 0},
+        }
+        try:
+            with httpx.stream("POST", f"{srv.url}/api/generate", json=body, timeout=60) as r:
+                for line in r.iter_lines():
+                    received[i] += 1
+                    if json.loads(line).get("done"):
+                        ended.append("done")  # it ran to its end: the stop came too late
+                        return
+            ended.append("cut")
+        except httpx.HTTPError as exc:
+            ended.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while min(received) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert min(received) >= 5, "both streams should be decoding before the stop"
+        srv.process.terminate()
+        code = srv.process.wait(timeout=60)
+        assert code in (0, -signal.SIGTERM), (code, srv.log.read_text()[-3000:])
+        for t in threads:
+            t.join(timeout=30)
+        assert len(ended) == 2 and "done" not in ended, ended  # both cut short, none hangs
+        assert "Fatal Python error" not in srv.log.read_text()
     finally:
         srv.stop()
