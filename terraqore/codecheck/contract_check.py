@@ -299,18 +299,113 @@ def place_files(
             moves[strays[0]] = target
     missing = [f for f in wanted if f not in out]
     strays = [p for p in out if _is_code(p) and p not in wanted]
+    notes: list[str] = []
     if len(missing) == 1 and len(strays) == 1:
         out[missing[0]] = out.pop(strays[0])
         moves[strays[0]] = missing[0]
+    elif len(missing) > 1 and len(strays) == 1:
+        split = _split(out[strays[0]], missing, (contract or {}).get("homes", {}))
+        if split:
+            del out[strays[0]]
+            out.update(split)
+            notes.append(f"split {strays[0]} into {', '.join(split)}, the task's paths")
     if not moves:
-        return files, []
+        return (out, notes) if notes else (files, [])
     dotted = {
         old.removesuffix(".py").replace("/", "."): new.removesuffix(".py").replace("/", ".")
         for old, new in moves.items()
         if not old.endswith("__main__.py")
     }
     out = {p: _moved_imports(t, dotted) if p.endswith(".py") else t for p, t in out.items()}
-    return out, [f"moved {old} to {new}, the task's path" for old, new in moves.items()]
+    return out, [f"moved {old} to {new}, the task's path" for old, new in moves.items()] + notes
+
+
+def _module(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def _used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _split(text: str, missing: list[str], homes: Mapping[str, list[str]]) -> dict[str, str]:
+    """One module written for several files the task fixes, cut into those files.
+
+    Where each name goes is the task's word (`contract["homes"]`); {} when it cannot be done.
+
+    Each file gets the module's imports, its names and the helpers they use (copied where
+    several use one). At most one missing file without names of its own (`__main__.py`)
+    takes the rest, and runs `main` when nothing else does.
+    """
+    tree = _parse(text)
+    if tree is None:
+        return {}
+    lines = text.splitlines()
+    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    defined: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    defined[target.id] = node
+    home_of = {name: path for path, names in homes.items() if path in missing for name in names}
+    if not home_of or any(name not in defined for name in home_of):
+        return {}
+    rest = [p for p in missing if p not in homes]
+    if len(rest) > 1:
+        return {}
+
+    def source(node: ast.stmt) -> str:
+        decorators = getattr(node, "decorator_list", [])
+        start = min([node.lineno, *(d.lineno for d in decorators)])
+        return "\n".join(lines[start - 1 : node.end_lineno])
+
+    def closure(roots: list[ast.stmt]) -> list[ast.stmt]:
+        """The roots and the module's helpers they use, in the module's order."""
+        chosen: set[int] = set()
+        todo = list(roots)
+        while todo:
+            node = todo.pop()
+            if id(node) in chosen:
+                continue
+            chosen.add(id(node))
+            for name in _used(node):
+                helper = defined.get(name)
+                if helper is not None and name not in home_of and id(helper) not in chosen:
+                    todo.append(helper)
+        return [n for n in tree.body if id(n) in chosen]
+
+    def write(path: str, body: list[ast.stmt], extra: list[str]) -> str:
+        used = set().union(*(_used(n) for n in body), *(_used(ast.parse(e)) for e in extra))
+        here = {n.name for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        borrowed = sorted((name, home_of[name]) for name in used if name in home_of)
+        head = [source(n) for n in imports]
+        head += [
+            f"from {_module(home)} import {name}" for name, home in borrowed if name not in here
+        ]
+        parts = ["\n".join(head)] if head else []
+        return "\n\n\n".join([*parts, *(source(n) for n in body), *extra]) + "\n"
+
+    out = {}
+    placed: set[int] = set()
+    for path in missing:
+        if path in homes:
+            body = closure([defined[name] for name in homes[path]])
+            placed |= {id(n) for n in body}
+            out[path] = write(path, body, [])
+    if rest:
+        body = closure([n for n in tree.body if id(n) not in placed and n not in imports])
+        extra = []
+        runs_main = any(isinstance(n, ast.If | ast.Expr) and "main" in _used(n) for n in body)
+        main = defined.get("main")
+        if rest[0].endswith("__main__.py") and main is not None and not runs_main:
+            takes = isinstance(main, ast.FunctionDef) and bool(main.args.args)
+            call = "main(sys.argv[1:])" if takes else "main()"
+            extra = [f"import sys\n\nsys.exit({call})"]
+        out[rest[0]] = write(rest[0], body, extra)
+    return out
 
 
 # --- plans and tests -------------------------------------------------------------------

@@ -40,7 +40,8 @@ MAX_NAMES = 30
 Contract = dict[str, Any]
 """`callables` (each `name`, `kind` (`function`, `class` or `method`), `owner` (the class of
 a method), `params` (as written, or None when only example calls were seen) and `arities`
-(argument counts of the example calls)), `files`, `modules` and `commands`."""
+(argument counts of the example calls)), `files`, `modules`, `commands`, and `homes`: the
+file each top-level name belongs in, where the task says so on one line."""
 
 _DEF = re.compile(
     r"^(?P<indent>[ \t]{0,40})(?:async[ \t]+)?(?P<kind>def|class)[ \t]+"
@@ -277,7 +278,33 @@ def read_contract(task: str) -> Contract:
     modules = list(dict.fromkeys(m for m in modules if m))
     commands = [m["a"] or m["b"] or m["c"] for m in _COMMAND.finditer(text)]
     commands = list(dict.fromkeys(c for c in commands if c not in _NOT_COMMANDS))
-    return {"callables": callables, "files": files, "modules": modules, "commands": commands}
+    homes = _homes(text, files, [e["name"] for e in callables if not e["owner"]])
+    return {
+        "callables": callables,
+        "files": files,
+        "modules": modules,
+        "commands": commands,
+        "homes": homes,
+    }
+
+
+def _homes(text: str, files: list[str], names: list[str]) -> dict[str, list[str]]:
+    """The file each top-level name belongs in, by the task's own lines.
+
+    A line that names one of the task's files and calls the name puts it there
+    (`- logstats/reader.py: read_records(paths) takes ...`).
+    """
+    homes: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        on_line = list(dict.fromkeys(m["path"] for m in _FILE.finditer(line)))
+        if len(on_line) != 1 or on_line[0] not in files:
+            continue
+        for name in names:
+            if re.search(rf"(?<![\w.]){re.escape(name)}\(", line):
+                placed = homes.setdefault(on_line[0], [])
+                if name not in placed and not any(name in v for v in homes.values()):
+                    placed.append(name)
+    return homes
 
 
 def signature(entry: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ the Planner renamed it and the Coder and the Validator followed (issue 25).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -330,3 +332,63 @@ def test_bare_files_move_to_the_paths_the_task_fixes_and_their_imports_follow() 
     two = {"logstats/reader.py": "", "logstats/__main__.py": "", "a.py": "", "b.py": ""}
     assert place_files(two, contract) == (two, [])
     assert place_files(files, read_contract(DEMO)) == (files, [])
+
+
+def test_the_task_says_which_file_each_name_belongs_in() -> None:
+    contract = read_contract((TASKS / "53_jsonl_logs" / "task.md").read_text())
+    assert contract["homes"] == {
+        "logstats/reader.py": ["read_records"],
+        "logstats/cli.py": ["main"],
+    }
+    # Two files on one line say nothing of where a name goes.
+    assert read_contract("`a.py` and `b.py`: f(x) and g(y)")["homes"] == {}
+
+
+def test_one_module_written_for_a_package_is_split_into_the_tasks_files_and_works(
+    tmp_path: Path,
+) -> None:
+    """The graph wrote task 53's package as one `solution.py` (studio_multi run): cut by the
+    task's own lines, the reference's code written that way passes the hidden tests."""
+    task = TASKS / "53_jsonl_logs"
+    contract = read_contract((task / "task.md").read_text())
+    reference = task / "reference" / "logstats"
+    reader = (reference / "reader.py").read_text()
+    cli = (reference / "cli.py").read_text().replace("from logstats.reader import read_records", "")
+    one = f"{reader}\n\n{cli}\n\ndef _unused_helper():\n    return 1\n"
+    files = {"solution.py": one, "test_solution.py": "def test_x():\n    pass\n"}
+    assert not check(files, contract)["kept"]
+    split, notes = place_files(files, contract)
+    assert set(split) == {
+        "logstats/reader.py",
+        "logstats/cli.py",
+        "logstats/__main__.py",
+        "test_solution.py",
+    }
+    assert notes == [
+        "split solution.py into logstats/reader.py, logstats/cli.py, logstats/__main__.py, "
+        "the task's paths"
+    ]
+    assert "from logstats.reader import read_records" in split["logstats/cli.py"]
+    assert "def main" not in split["logstats/reader.py"]
+    assert "from logstats.cli import main" in split["logstats/__main__.py"]
+    assert check(split, contract)["kept"]
+    for path, text in split.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    (tmp_path / "test_reference.py").write_text((task / "test_reference.py").read_text())
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_reference.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_a_module_that_lacks_a_name_the_task_places_is_not_split() -> None:
+    contract = read_contract((TASKS / "53_jsonl_logs" / "task.md").read_text())
+    files = {"solution.py": "def read_records(paths):\n    return [], 0\n"}
+    assert place_files(files, contract) == (files, [])
+    broken = {"solution.py": "def read_records(paths:\n"}
+    assert place_files(broken, contract) == (broken, [])
