@@ -86,7 +86,9 @@ def test_candidate(candidate: Candidate, state: State, ctx: Context) -> dict[str
     project = {**files, TEST_FILE: designed} if designed else dict(files)
     test_paths = sorted(p for p in project if is_test_path(p))
     if not test_paths:
-        return unavailable("no tests were written")
+        # Nothing to run, but the versions still differ in whether they keep the task's names
+        # (and parse): that ranks them, rather than which came first.
+        return held_to_contract(unavailable("no tests were written"), check(files, state.contract))
     limits = SandboxLimits(wall_seconds=ctx.test_seconds)
     code = sorted(p for p in files if p.endswith(".py") and not is_test_path(p))
     try:
@@ -191,7 +193,10 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             f" candidate #{chosen['id']}'s {validation['tests_passed']}; #{chosen['id']} was kept"
         )
     if validation["sandbox"] == "none":
-        notes.append(f"the tests did not run: {validation['failures'][0]['detail']}")
+        reason = next(
+            (f["detail"] for f in validation["failures"] if f["test"] == "(sandbox)"), "unknown"
+        )
+        notes.append(f"the tests did not run: {reason}")
     elif not validation["passed"] and not feedback and sent:
         notes.append(
             "the failing tests restate no example of the task and were not sent back"

@@ -165,6 +165,10 @@ def check(files: Mapping[str, str], contract: Contract | None) -> dict[str, Any]
         if problem:
             broken.append(f"{signature(entry)}: {problem}")
     paths = {p.removeprefix("./") for p in files}
+    # Code that does not parse defines nothing, whatever it seems to hold.
+    broken += [
+        f"file {p}: does not parse" for p, t in files.items() if _is_code(p) and _parse(t) is None
+    ]
     # A test file the task names is not required: the Coder is asked for code, not tests.
     wanted = [f for f in contract.get("files", []) if _is_code(f)]
     broken += [f"file {f}: not written" for f in wanted if f not in paths]

@@ -177,3 +177,19 @@ def test_a_failing_stated_test_goes_back_even_when_no_candidate_passes_it(fakes)
     assert "The task's own examples, restated as tests: 0 of 1 passed." in report
     assert "test_02_made_up` (doubted" in report
     assert not any("task_example" in t for t in v["doubted"])
+
+
+def test_with_no_tests_a_version_that_keeps_the_tasks_names_wins_over_one_that_does_not_parse(
+    fakes,
+) -> None:
+    """No test ran (the Validator designed none): the versions still differ in whether they
+    parse and keep the task's names, and that chooses, not which came first (task 58 once got
+    a first version that did not parse)."""
+    broken = '```python\n# solution.py\ndef add(a, b):\n    """Add\n```\n'
+    fake = fakes(coder=[broken, CLEAN], validator=['{"tests": []}'])
+    out = graph.invoke({"task": "add(a, b) returns the sum"}, context=Context(coder_candidates=3))
+    assert fake.calls.count("coder") == 3
+    assert out["selected"] != 0 and "a + b" in out["files"]["solution.py"]
+    first = out["candidates"][0]["validation"]["contract"]
+    assert not first["kept"] and "file solution.py: does not parse" in first["broken"]
+    assert any(n == "the tests did not run: no tests were written" for n in out["notes"])
