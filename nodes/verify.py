@@ -13,6 +13,8 @@ The citation checks are code, not hope:
   words the sentence adds to the question); a citation below `support_threshold` is removed;
 - a sentence left without a citation gets the source that supports it best, if one does;
   otherwise it is the model's claim, and moves to the "Not in the sources" part;
+- the model's own "Not in the sources" answer is cited too when a source supports it (the
+  model sometimes repeats there what its cited sentences said): it was in the sources;
 - the "Not in the sources" part never keeps a citation;
 - a `stated` answer whose claim the decision step (`agents.decide`) says its source does not
   state becomes `identified`: that claim moves to the "Not in the sources" part, so no `[n]`
@@ -191,6 +193,13 @@ def check(
                 moved.append(body)  # the model's own claim: never cited
     else:
         removed.extend(cited(sourced))
+    if own and supported:
+        # The model called it "not in the sources", but a source supports it: it is cited.
+        best = max(sources, key=lambda s: support(own, s, question))
+        if support(own, best, question) >= threshold:
+            out.append(_with_citations(own, [best["n"]]))
+            supported += 1
+            own = ""
     own = " ".join([*moved, own]).strip()
     if not supported:
         return _finish("not_found", [], own, removed, 0.0, strict)

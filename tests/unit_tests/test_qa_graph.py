@@ -312,3 +312,21 @@ def test_a_supported_answer_about_another_subject_than_the_question_is_not_state
         "Bach was born in Eisenach [2].", sources, "In which city was Bach born?", 0.6, 0.5
     )
     assert bach.kind == "stated" and "[2]" in bach.answer
+
+
+def test_an_own_answer_a_source_supports_is_cited_not_called_not_in_the_sources():
+    """`make demo` once showed a cited answer followed by "Not in the sources:" and the same
+    facts again: a claim a source supports is never shown as not in the sources."""
+    sources = number_sources([OTTER, BACH], "Bach")
+    draft = (
+        "Bach was a German composer of the Baroque period [2]. "
+        "Not in the sources: he was born in Eisenach in 1685."
+    )
+    out = check(draft, sources, "When was Bach born?", 0.5)
+    assert out.kind == "stated" and OWN not in out.answer
+    assert out.answer.endswith("he was born in Eisenach in 1685 [2].")
+    # An own answer that no source supports stays the model's own, uncited.
+    other = check(draft.replace("Eisenach in 1685", "Hamburg in 1690"), sources, "Born?", 0.5)
+    assert other.kind == "identified" and other.answer.endswith(
+        f"{OWN} he was born in Hamburg in 1690."
+    )
