@@ -197,7 +197,7 @@ def check(
         # The model called it "not in the sources", but a source supports it: it is cited.
         best = max(sources, key=lambda s: support(own, s, question))
         if support(own, best, question) >= threshold:
-            out.append(_with_citations(own, [best["n"]]))
+            out.append(_with_citations(own[:1].upper() + own[1:], [best["n"]]))
             supported += 1
             own = ""
     own = " ".join([*moved, own]).strip()
