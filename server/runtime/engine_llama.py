@@ -95,9 +95,9 @@ def _close_stats(
 
 
 _GOOD_GRAMMARS = 256
+"""Grammars a runner remembers as parsed (freed with the runner when it unloads)."""
 _DECODER_CHECK = 1.0
 """Seconds between checks that the batch decoder still runs, while a request waits on it."""
-"""Grammars a runner remembers as parsed (freed with the runner when it unloads)."""
 
 
 @lru_cache(maxsize=64)
