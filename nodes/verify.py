@@ -181,9 +181,7 @@ def check(
                 else:
                     removed.append(n)
             if not keep and body:
-                best = max(sources, key=lambda s: support(body, s, question))
-                if support(body, best, question) >= threshold:
-                    keep.append(best["n"])
+                keep = _best_support(body, sources, question, threshold)
             if keep:
                 supported += 1
                 out.append(_with_citations(body, keep))
@@ -193,13 +191,11 @@ def check(
                 moved.append(body)  # the model's own claim: never cited
     else:
         removed.extend(cited(sourced))
-    if own and supported:
+    if own and supported and (keep := _best_support(own, sources, question, threshold)):
         # The model called it "not in the sources", but a source supports it: it is cited.
-        best = max(sources, key=lambda s: support(own, s, question))
-        if support(own, best, question) >= threshold:
-            out.append(_with_citations(own[:1].upper() + own[1:], [best["n"]]))
-            supported += 1
-            own = ""
+        out.append(_with_citations(own[:1].upper() + own[1:], keep))
+        supported += 1
+        own = ""
     own = " ".join([*moved, own]).strip()
     if not supported:
         return _finish("not_found", [], own, removed, 0.0, strict)
@@ -214,6 +210,14 @@ def check(
     sentences = [*out, *remarks]
     grounding = sum(bool(cited(x)) for x in sentences) / len(sentences)
     return _finish(kind, sentences, own, removed, grounding, strict)
+
+
+def _best_support(
+    body: str, sources: Sequence[Source], question: str, threshold: float
+) -> list[int]:
+    """[n] of the source that supports the sentence best, if it does enough; else []."""
+    best = max(sources, key=lambda s: support(body, s, question))
+    return [best["n"]] if support(body, best, question) >= threshold else []
 
 
 def _is_not_found(text: str) -> bool:

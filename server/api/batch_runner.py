@@ -281,6 +281,14 @@ class BatchRunner:
             batch.request_counts["failed"] += 1
         await self._finish(batch, "expired")
 
+    async def _idle_until(self, batch: Batch, busy: Callable[[], int]) -> bool:
+        """Wait while `busy()` is nonzero; False if the batch must stop first (or now)."""
+        while busy():
+            if self._stop_reason(batch):
+                return False
+            await asyncio.sleep(_IDLE_POLL)
+        return not self._stop_reason(batch)
+
     async def _answer_yielding(self, batch: Batch, raw: dict[str, Any]) -> tuple[int, Any] | None:
         """Answer one line, giving way to interactive requests; None if the batch must stop.
 
@@ -303,22 +311,14 @@ class BatchRunner:
             for _ in range(MAX_PREEMPTIONS + 1):
                 # A line holds its runner, which then cannot be unloaded to make room for
                 # another model: no new line starts while an interactive request waits for a load.
-                while scheduler.loads_waiting():
-                    if self._stop_reason(batch):
-                        return None
-                    await asyncio.sleep(_IDLE_POLL)
-                if self._stop_reason(batch):
+                if not await self._idle_until(batch, scheduler.loads_waiting):
                     return None
                 answer = await self._answer(batch.endpoint, raw, low_priority=True)
                 if answer[0] != 503:
                     break
             return answer
         for attempt in range(MAX_PREEMPTIONS + 1):
-            while scheduler.requests_pending():
-                if self._stop_reason(batch):
-                    return None
-                await asyncio.sleep(_IDLE_POLL)
-            if self._stop_reason(batch):
+            if not await self._idle_until(batch, scheduler.requests_pending):
                 return None
             line = asyncio.ensure_future(self._answer(batch.endpoint, raw))
             try:

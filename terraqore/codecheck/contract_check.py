@@ -316,12 +316,13 @@ def place_files(
     if not moves:
         return (out, notes) if notes else (files, [])
     dotted = {
-        old.removesuffix(".py").replace("/", "."): new.removesuffix(".py").replace("/", ".")
-        for old, new in moves.items()
-        if not old.endswith("__main__.py")
+        _module(old): _module(new) for old, new in moves.items() if not old.endswith("__main__.py")
     }
     out = {p: _moved_imports(t, dotted) if p.endswith(".py") else t for p, t in out.items()}
     return out, [f"moved {old} to {new}, the task's path" for old, new in moves.items()] + notes
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _module(path: str) -> str:
@@ -348,7 +349,7 @@ def _split(text: str, missing: list[str], homes: Mapping[str, list[str]]) -> dic
     imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     defined: dict[str, ast.stmt] = {}
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        if isinstance(node, _DEFS):
             defined[node.name] = node
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
@@ -381,9 +382,9 @@ def _split(text: str, missing: list[str], homes: Mapping[str, list[str]]) -> dic
                     todo.append(helper)
         return [n for n in tree.body if id(n) in chosen]
 
-    def write(path: str, body: list[ast.stmt], extra: list[str]) -> str:
+    def write(body: list[ast.stmt], extra: list[str]) -> str:
         used = set().union(*(_used(n) for n in body), *(_used(ast.parse(e)) for e in extra))
-        here = {n.name for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        here = {n.name for n in body if isinstance(n, _DEFS)}
         borrowed = sorted((name, home_of[name]) for name in used if name in home_of)
         head = [source(n) for n in imports]
         head += [
@@ -398,7 +399,7 @@ def _split(text: str, missing: list[str], homes: Mapping[str, list[str]]) -> dic
         if path in homes:
             body = closure([defined[name] for name in homes[path]])
             placed |= {id(n) for n in body}
-            out[path] = write(path, body, [])
+            out[path] = write(body, [])
     if rest:
         body = closure([n for n in tree.body if id(n) not in placed and n not in imports])
         extra = []
@@ -408,7 +409,7 @@ def _split(text: str, missing: list[str], homes: Mapping[str, list[str]]) -> dic
             takes = isinstance(main, ast.FunctionDef) and bool(main.args.args)
             call = "main(sys.argv[1:])" if takes else "main()"
             extra = [f"import sys\n\nsys.exit({call})"]
-        out[rest[0]] = write(rest[0], body, extra)
+        out[rest[0]] = write(body, extra)
     return out
 
 

@@ -300,10 +300,9 @@ def _homes(text: str, files: list[str], names: list[str]) -> dict[str, list[str]
         if len(on_line) != 1 or on_line[0] not in files:
             continue
         for name in names:
-            if re.search(rf"(?<![\w.]){re.escape(name)}\(", line):
-                placed = homes.setdefault(on_line[0], [])
-                if name not in placed and not any(name in v for v in homes.values()):
-                    placed.append(name)
+            placed = any(name in v for v in homes.values())  # the first line that says wins
+            if not placed and re.search(rf"(?<![\w.]){re.escape(name)}\(", line):
+                homes.setdefault(on_line[0], []).append(name)
     return homes
 
 
