@@ -192,9 +192,11 @@ def check(
     else:
         removed.extend(cited(sourced))
     if own and supported and (keep := _best_support(own, sources, question, threshold)):
-        # The model called it "not in the sources", but a source supports it: it is cited.
-        out.append(_with_citations(own[:1].upper() + own[1:], keep))
-        supported += 1
+        # The model called it "not in the sources", but a source supports it: it is cited,
+        # unless it only repeats what the cited sentences already say.
+        if not stems(own) <= stems(" ".join(out)):
+            out.append(_with_citations(own[:1].upper() + own[1:], keep))
+            supported += 1
         own = ""
     own = " ".join([*moved, own]).strip()
     if not supported:

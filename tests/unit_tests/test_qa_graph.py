@@ -325,6 +325,14 @@ def test_an_own_answer_a_source_supports_is_cited_not_called_not_in_the_sources(
     out = check(draft, sources, "When was Bach born?", 0.5)
     assert out.kind == "stated" and OWN not in out.answer
     assert out.answer.endswith(" He was born in Eisenach in 1685 [2].")
+    # One that only repeats the cited sentences is dropped, not shown twice.
+    again = check(
+        "Bach was born in Eisenach in 1685 [2]. Not in the sources: Bach was born in Eisenach.",
+        sources,
+        "When was Bach born?",
+        0.5,
+    )
+    assert again.kind == "stated" and again.answer == "Bach was born in Eisenach in 1685 [2]."
     # An own answer that no source supports stays the model's own, uncited.
     other = check(draft.replace("Eisenach in 1685", "Hamburg in 1690"), sources, "Born?", 0.5)
     assert other.kind == "identified" and other.answer.endswith(
