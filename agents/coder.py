@@ -48,7 +48,7 @@ from graphs.state import UsageRecord
 from graphs.studio_context import Context
 from graphs.studio_state import State
 from nodes.escalation import after, plan_routes, route_config
-from terraqore.codecheck.code_tidy import tidy_files
+from terraqore.codecheck.code_tidy import is_test_path, tidy_files
 from terraqore.codecheck.contract_check import keep_names, place_files
 from terraqore.codecheck.project_files import ProjectFileError, checked_files
 
@@ -68,8 +68,7 @@ FIRST = """{sources}
 
 <INSTRUCTIONS>
 Write the complete code the task asks for. Keep every file, function and class name the task
-gives exactly. Standard library only. One-line docstrings. Write no tests (the Validator
-writes them) and no explanations.
+gives exactly. Standard library only. One-line docstrings. {tests} No explanations.
 {format}
 </INSTRUCTIONS>"""
 
@@ -157,7 +156,19 @@ def _prompt(state: State, fmt: str, fix: bool, with_plan: bool = True) -> str:
     }
     if fix:
         return FIX.format(code=code_section(state.files), feedback=state.feedback, **common)
-    return FIRST.format(**common)
+    return FIRST.format(tests=rule_on_tests(state.contract), **common)
+
+
+def rule_on_tests(contract: Mapping[str, Any] | None) -> str:
+    """What the Coder is told about tests.
+
+    None (the Validator designs them), unless the task names test files itself: then those
+    are part of what the user asked for.
+    """
+    named = [f for f in (contract or {}).get("files", []) if is_test_path(f)]
+    if not named:
+        return "Write no tests (the Validator writes them)."
+    return f"Write the pytest tests the task asks for in {', '.join(named)}; no other tests."
 
 
 NO_BLOCK = (

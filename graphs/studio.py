@@ -99,11 +99,15 @@ def after_tests(
 
     Credible: the task's names not kept, a failing example of the task, or a designed test
     some version passes (`codecheck.selection`). Still failing after that, the next route of
-    the chain takes over, if there is one.
+    the chain takes over, if there is one. When no test could run, only a broken contract (a
+    file of the task not written, a name missing, code that does not parse) goes back: it is
+    checked without running anything.
     """
     validation = state.validation
-    if validation.get("sandbox") == "none" or validation.get("passed"):
+    if validation.get("passed"):
         return "security_scan"
+    if validation.get("sandbox") == "none" and (validation.get("contract") or {}).get("kept", True):
+        return "security_scan"  # no test ran, and nothing else is known to be wrong
     if state.feedback and state.route_rounds < runtime.context.max_fix_rounds:
         return "coder"
     if next_route(state) is not None:

@@ -11,6 +11,8 @@ The citation checks are code, not hope:
 - a citation `[n]` whose n was not given is removed (the model invented it);
 - a cited source must hold enough of its sentence's content words, and of the new ones (the
   words the sentence adds to the question); a citation below `support_threshold` is removed;
+- a sentence that only repeats the question's words ("The capital of France is [1].")
+  answers nothing and is left out, cited or not (a yes/no question excepted);
 - a sentence left without a citation gets the source that supports it best, if one does;
   otherwise it is the model's claim, and moves to the "Not in the sources" part;
 - the model's own "Not in the sources" answer is cited too when a source supports it (the
@@ -54,6 +56,12 @@ _REFUSALS = re.compile(
     r"|\bno (information|mention|answer)\b|\bnot (mentioned|provided|stated|specified)\b",
     re.I,
 )
+_YES_NO = re.compile(
+    r"\s*(is|are|was|were|am|do|does|did|can|could|has|have|had|will|would|should|shall|may"
+    r"|might|must)\b",
+    re.I,
+)
+"""A question that asks yes or no begins with an auxiliary verb."""
 _STEM = 6
 """Words are compared on their first six letters, a crude stemmer ("invented", "invention")."""
 
@@ -97,6 +105,17 @@ def support(sentence: str, source: Source, question: str) -> float:
     new = said - stems(question) or said
     held = stems(f"{source['title']} {source['snippet']}")
     return min(len(said & held) / len(said), len(new & held) / len(new))
+
+
+def adds_nothing(sentence: str, question: str) -> bool:
+    """Whether a sentence only repeats the question's content words, so it answers nothing.
+
+    A small model sometimes writes the question back with a citation and no answer ("The
+    capital of France is [1]."); every word of it is in the source, so `support` alone would
+    pass it. A yes/no question is the exception: restating it is how one affirms it.
+    """
+    said = stems(_CITATION.sub(" ", sentence))
+    return said <= stems(question) and not _YES_NO.match(question)
 
 
 def split_sentences(answer: str) -> list[str]:
@@ -174,6 +193,8 @@ def check(
         for sentence in split_sentences(sourced):
             body = _CITATION.sub("", sentence).strip()
             body = re.sub(r"\s+([.,;:!?])", r"\1", body)
+            if adds_nothing(body, question):
+                continue  # "The capital of France is [1].": the question back, no answer
             keep = []
             for n in dict.fromkeys(cited(sentence)):
                 if n in by_n and support(body, by_n[n], question) >= threshold:

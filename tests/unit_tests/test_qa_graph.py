@@ -199,7 +199,7 @@ def test_a_source_that_does_not_state_the_answer_makes_it_identified_and_uncited
     # Source 1 is about Bach but, the decision says, does not state what was asked.
     wired["verdicts"] = [False]
     wired["answers"] = ["Johann Sebastian Bach was a German composer [1]."]
-    question = "Which German composer was Johann Sebastian Bach?"
+    question = "Who was Johann Sebastian Bach?"
     out = graph.invoke({"question": question}, context=QAContext(decide=True))
     assert out["kind"] == "identified" and wired["decide_calls"] == 1
     sourced, own = out["answer"].split(OWN)
@@ -338,3 +338,22 @@ def test_an_own_answer_a_source_supports_is_cited_not_called_not_in_the_sources(
     assert other.kind == "identified" and other.answer.endswith(
         f"{OWN} he was born in Hamburg in 1690."
     )
+
+
+def test_a_sentence_that_only_repeats_the_question_answers_nothing_and_is_not_cited():
+    """`terraqore ask --thread` once showed such a sentence as a `stated` answer: every word
+    of it is in the source, but it is the question back, with no answer in it."""
+    sources = number_sources([OTTER, BACH], "Bach")
+    echo = check("Bach was born in [2].", sources, "Where was Bach born?", 0.5)
+    assert echo.kind == "not_found" and "[2]" not in echo.answer
+    # Beside a real answer the echo is left out and the answer stands, cited.
+    both = check(
+        "Bach was born in [2]. He was born in Eisenach [2].",
+        sources,
+        "Where was Bach born?",
+        0.5,
+    )
+    assert both.kind == "stated" and both.answer == "He was born in Eisenach [2]."
+    # Restating a yes/no question is how one affirms it: that stays.
+    yes = check("Bach was born in Eisenach [2].", sources, "Was Bach born in Eisenach?", 0.5)
+    assert yes.kind == "stated" and yes.answer == "Bach was born in Eisenach [2]."

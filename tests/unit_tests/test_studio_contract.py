@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.coder import rule_on_tests
 from terraqore.codecheck.contract_check import (
     check,
     correct_plan,
@@ -280,12 +281,19 @@ def test_one_letter_notation_in_prose_is_not_a_name() -> None:
     assert describe(read_contract("f(2) == 4 and f(3) == 9")) == ["f(…)"]
 
 
-def test_a_test_file_the_task_names_is_carried_but_not_required() -> None:
-    """The Coder is asked for code only (the Validator writes the tests)."""
+def test_a_test_file_the_task_names_is_required_and_the_coder_is_asked_for_it() -> None:
+    """Task 59 asks for `test_dateparse.py`, and no version wrote it: the Coder had been told
+    to write no tests. A test file the task names is part of what the user asked for."""
     contract = read_contract("Write `slugify(text)` in `slug.py`, tested in `test_slug.py`.")
     assert contract["files"] == ["slug.py", "test_slug.py"]
     code = {"slug.py": "def slugify(text):\n    return text\n"}
-    assert check(code, contract)["kept"]
+    assert check(code, contract)["broken"] == ["file test_slug.py: not written"]
+    tests = "from slug import slugify\n\ndef test_same():\n    assert slugify('a') == 'a'\n"
+    assert check({**code, "test_slug.py": tests}, contract)["kept"]
+    assert "in test_slug.py" in rule_on_tests(contract)
+    assert rule_on_tests(read_contract("Write `slugify(text)` in `slug.py`.")).startswith(
+        "Write no tests"
+    )
     plan = {"files": [{"path": "main.py", "purpose": "slugify"}], "steps": [], "tests": []}
     fixed, notes = correct_plan(plan, contract)
     assert [f["path"] for f in fixed["files"]] == ["slug.py"] and len(notes) == 1

@@ -193,3 +193,14 @@ def test_with_no_tests_a_version_that_keeps_the_tasks_names_wins_over_one_that_d
     first = out["candidates"][0]["validation"]["contract"]
     assert not first["kept"] and "file solution.py: does not parse" in first["broken"]
     assert any(n == "the tests did not run: no tests were written" for n in out["notes"])
+
+
+def test_with_no_tests_a_broken_contract_still_goes_back_to_the_coder_once(fakes) -> None:
+    """Task 60 ended with one file of three in every version: no test had run, so the graph
+    went straight to the security gate and the missing files were never asked for."""
+    broken = '```python\n# solution.py\ndef add(a, b):\n    """Add\n```\n'
+    fake = fakes(coder=[broken, broken, broken, CLEAN], validator=['{"tests": []}'])
+    out = graph.invoke({"task": "add(a, b) returns the sum"}, context=Context(coder_candidates=3))
+    assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
+    assert out["candidates"][3]["origin"] == "fix" and out["selected"] == 3
+    assert out["validation"]["contract"]["kept"] and "a + b" in out["files"]["solution.py"]
