@@ -112,10 +112,12 @@ def adds_nothing(sentence: str, question: str) -> bool:
 
     A small model sometimes writes the question back with a citation and no answer ("The
     capital of France is [1]."); every word of it is in the source, so `support` alone would
-    pass it. A yes/no question is the exception: restating it is how one affirms it.
+    pass it. Whole words are compared, not stems: "Animalia" answers "the kingdom that
+    includes animals", and "monarchy" answers "where the monarch has absolute power". A
+    yes/no question is the exception: restating it is how one affirms it.
     """
-    said = stems(_CITATION.sub(" ", sentence))
-    return said <= stems(question) and not _YES_NO.match(question)
+    said = terms(_CITATION.sub(" ", sentence))
+    return said <= terms(question) and not _YES_NO.match(question)
 
 
 def split_sentences(answer: str) -> list[str]:

@@ -24,7 +24,7 @@ from graphs.qa import build_graph, graph, run
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
 from nodes.sources import number_sources
-from nodes.verify import NOT_FOUND, OWN, check, coverage, split_sentences, support
+from nodes.verify import NOT_FOUND, OWN, adds_nothing, check, coverage, split_sentences, support
 from retrievers.fusion import query_form
 
 BACH = Document(
@@ -357,3 +357,6 @@ def test_a_sentence_that_only_repeats_the_question_answers_nothing_and_is_not_ci
     # Restating a yes/no question is how one affirms it: that stays.
     yes = check("Bach was born in Eisenach [2].", sources, "Was Bach born in Eisenach?", 0.5)
     assert yes.kind == "stated" and yes.answer == "Bach was born in Eisenach [2]."
+    # Whole words, not stems: an answer that shares a stem with the question still answers.
+    kingdom = "What is the biological kingdom that includes animals?"
+    assert not adds_nothing("The kingdom that includes animals is Animalia [1].", kingdom)
