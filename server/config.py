@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from server.home import HomeSettings
 
@@ -53,6 +53,12 @@ class ServerSettings(HomeSettings):
 
     max_loaded_models: int = 3
     """How many models may be loaded at once before the idle one is evicted."""
+
+    max_model_memory_mb: int = Field(default=0, ge=0)
+    """Memory all loaded models may take together, in MiB: their weights and KV caches (and
+    prefix caches), estimated before each load. Idle models are unloaded to make room; a
+    model that does not fit even alone is refused with a clear error. 0 means 80% of this
+    machine's memory."""
 
     keep_alive: str = "5m"
     """How long a model stays loaded after its last request (Ollama's default)."""
@@ -225,6 +231,12 @@ class ServerSettings(HomeSettings):
     def models_dir(self) -> Path:
         """Where our own manifests and blobs live."""
         return self.home / "models"
+
+    def memory_budget(self) -> int:
+        """Bytes all loaded models may take: the setting, or 80% of physical memory."""
+        if self.max_model_memory_mb > 0:
+            return self.max_model_memory_mb << 20
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.8)
 
     def resolved_threads(self) -> int:
         """Threads for llama.cpp: the setting, or the CPU count."""

@@ -41,6 +41,16 @@ class RequestTimeout(ServerError):
     status_code = 504
 
 
+class InsufficientMemory(ServerError):
+    """A model that would not fit in the models' memory budget even with every other unloaded.
+
+    500, as Ollama answers "model requires more system memory than is available": waiting
+    would not help, so it is not a 503.
+    """
+
+    status_code = 500
+
+
 class ServiceUnavailable(ServerError):
     """The server cannot take the request right now; the client may retry."""
 

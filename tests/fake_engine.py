@@ -96,6 +96,8 @@ class FakeEngine:
         self.gates: dict[str, threading.Event] = {}
         self.build_threads: list[str] = []
         self.capability_threads: list[str] = []
+        self.memory_mb: dict[str, int] = {}
+        """MiB a model (by name) takes per context or sequence; 0 if not given."""
 
     def capabilities(self, record: ModelRecord) -> list[str]:
         self.capability_threads.append(threading.current_thread().name)
@@ -118,6 +120,10 @@ class FakeEngine:
         return LoadOptions(
             n_ctx=int(merged.get("num_ctx") or 2048), embedding=embed, sequences=sequences
         )
+
+    def memory(self, record: ModelRecord, load: LoadOptions, contexts: int) -> int:
+        per = self.memory_mb.get(record.name.model, 0) << 20
+        return per * max(load.sequences, contexts, 1)
 
     def build(
         self, record: ModelRecord, load: LoadOptions, prefix_cache: PrefixCache | None

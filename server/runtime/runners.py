@@ -82,6 +82,13 @@ class Engine(Protocol):
     ) -> LoadOptions:
         """The load-time options for a request's merged options."""
 
+    def memory(self, record: ModelRecord, load: LoadOptions, contexts: int) -> int:
+        """Bytes a runner of `contexts` contexts takes, estimated before loading it.
+
+        The weights, and the KV cache for every cell it may hold. Cheap: a stat, and the
+        model's metadata (kept in its config; a cached header read at most).
+        """
+
     def build(
         self, record: ModelRecord, load: LoadOptions, prefix_cache: PrefixCache | None
     ) -> Runner:
@@ -116,6 +123,17 @@ class LlamaEngine:
         """`num_ctx`, `num_batch`, `num_thread` from the options, bounded by the model."""
         train_ctx = int(record.config.get("context_length") or 0)
         return load_options(merged, settings, train_ctx, embedding=embed)
+
+    def memory(self, record: ModelRecord, load: LoadOptions, contexts: int) -> int:
+        """The GGUF and its adapter, and `n_ctx` f16 KV cells per sequence or context.
+
+        llama.cpp's compute buffers (tens of MiB) are not counted. The weights are
+        memory-mapped, so the whole file counts once it has been read through.
+        """
+        files = [record.model_path, *record.adapter_paths]
+        weights = sum(p.stat().st_size for p in files)
+        cells = load.n_ctx * max(load.sequences, contexts, 1)
+        return weights + cells * kv_cell_bytes(self.model_info(record))
 
     def build(
         self, record: ModelRecord, load: LoadOptions, prefix_cache: PrefixCache | None
@@ -166,6 +184,10 @@ class OnnxEngine:
         n_ctx = int(record.config.get("context_length") or 0) or 512
         return LoadOptions(n_ctx=n_ctx, n_threads=settings.resolved_threads(), embedding=True)
 
+    def memory(self, record: ModelRecord, load: LoadOptions, contexts: int) -> int:
+        """The weights file (an embedding model keeps no KV cache)."""
+        return record.model_path.stat().st_size
+
     def build(
         self, record: ModelRecord, load: LoadOptions, prefix_cache: PrefixCache | None
     ) -> Runner:
@@ -177,6 +199,23 @@ class OnnxEngine:
 
 
 ENGINES: dict[str, Engine] = {"gguf": LlamaEngine(), "onnx": OnnxEngine()}
+
+
+def kv_cell_bytes(info: dict[str, Any]) -> int:
+    """Bytes of one f16 KV cell: a key and a value vector per layer and KV head.
+
+    28 KiB on qwen2.5 1.5B (28 layers, 2 KV heads of 128), 12 KiB on the 0.5B. Unknown
+    metadata counts as 0 (the weights still count).
+    """
+    arch = str(info.get("general.architecture") or "")
+    layers = int(info.get(f"{arch}.block_count") or 0)
+    heads = int(info.get(f"{arch}.attention.head_count") or 0)
+    kv_heads = int(info.get(f"{arch}.attention.head_count_kv") or heads)
+    width = int(info.get(f"{arch}.embedding_length") or 0)
+    per_head = width // heads if heads else 0
+    key = int(info.get(f"{arch}.attention.key_length") or per_head)
+    value = int(info.get(f"{arch}.attention.value_length") or per_head)
+    return 2 * layers * kv_heads * (key + value)
 
 
 def engine_for(record: ModelRecord) -> Engine:

@@ -4,8 +4,10 @@
   not by model name, as Ollama keys its runners by model path: the five agent models
   built FROM one base model share one runner. `/api/ps` still lists every name in use,
   each with its own `keep_alive`; a runner unloads when its last name expires.
-- At most `max_loaded_models` runners (loading ones included) are resident; the idle one
-  that expires first is evicted.
+- At most `max_loaded_models` runners (loading ones included) are resident, and together
+  they fit in `memory_budget()` (weights, KV caches and prefix caches, estimated before a
+  load by `Engine.memory`); the idle one that expires first is evicted to make room. A model
+  that would not fit even alone is refused (`InsufficientMemory`).
 - A load runs as a task of its own, outside the scheduler's lock: requests for models
   already loaded go on while another model loads, and a request that gives up waiting
   leaves the load to finish for the next one.
@@ -28,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from server.config import ServerSettings
-from server.errors import BadRequest, ServiceUnavailable
+from server.errors import BadRequest, InsufficientMemory, ServiceUnavailable
 from server.models.manifest import ModelRecord
 from server.runtime.engine_types import LoadOptions
 from server.runtime.prefix_cache import PrefixCache
@@ -162,12 +164,26 @@ class Scheduler:
         """Claim a runner for a request, starting its load if needed; (model, started it)."""
         name = record.name.display
         key = RunnerKey(record.weights_digests, load)
+        need = 0
         async with self._cond:
             while True:
                 model = self._models.get(key)
                 started = False
                 if model is None:
-                    if len(self._models) >= max(1, self.settings.max_loaded_models):
+                    # A stat and the config's model_info (a cached header read for models
+                    # made elsewhere): done here, in the lock, so requests keep their order.
+                    need = need or self._memory(record, load)
+                    budget = self.settings.memory_budget()
+                    if need > budget:
+                        raise InsufficientMemory(
+                            f"model '{name}' needs about {need / _MB:.0f} MiB with num_ctx "
+                            f"{load.n_ctx} (weights and KV cache), more than the "
+                            f"{budget / _MB:.0f} MiB all models may take "
+                            "(TERRAQORE_MAX_MODEL_MEMORY_MB); lower num_ctx or "
+                            "TERRAQORE_NUM_PARALLEL, or raise the limit"
+                        )
+                    full = len(self._models) >= max(1, self.settings.max_loaded_models)
+                    if full or self._resident() + need > budget:
                         victim = self._idle_victim()
                         if victim is None:
                             await self._cond.wait()
@@ -175,7 +191,7 @@ class Scheduler:
                             await self._unload(victim)
                         continue
                     cache = PrefixCache(self.settings.prefix_cache_mb * _MB)
-                    model = LoadedModel(key, prefix_cache=cache)
+                    model = LoadedModel(key, prefix_cache=cache, memory=need)
                     self._models[key] = model
                     model.loading = asyncio.create_task(self._load(model, record, load))
                     # Read by whoever awaits it; never "exception was never retrieved".
@@ -188,6 +204,17 @@ class Scheduler:
                 alias.drop_when_idle = False
                 await self._leave_other_runners(name, model)
                 return model, started
+
+    def _memory(self, record: ModelRecord, load: LoadOptions) -> int:
+        """Bytes a new runner for this record and load would take, its prefix cache included."""
+        engine = self.engine(record)
+        contexts = max(1, self.settings.num_parallel) if engine.parallel else 1
+        cache = 0 if load.embedding else self.settings.prefix_cache_mb * _MB
+        return engine.memory(record, load, contexts) + cache
+
+    def _resident(self) -> int:
+        """Bytes the runners loaded or loading are estimated to take."""
+        return sum(m.memory for m in self._models.values())
 
     def _idle_victim(self) -> LoadedModel | None:
         idle = [m for m in self._models.values() if m.ready and m.active == 0]

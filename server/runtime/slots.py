@@ -188,6 +188,8 @@ class LoadedModel:
     aliases: dict[str, Alias] = field(default_factory=dict)
     loading: asyncio.Task[None] | None = None
     load_duration_ns: int = 0
+    memory: int = 0
+    """Bytes it was estimated to take when its load started (`Engine.memory`)."""
 
     def add_slots(self, slots: list[Slot]) -> None:
         """The load finished: the slots become available."""

@@ -184,6 +184,33 @@ def test_context_overflow_is_400_when_truncate_error(tmp_path) -> None:
         srv.stop()
 
 
+def test_models_are_held_to_the_memory_budget_with_a_clear_error(tmp_path) -> None:
+    """400 MiB for all models (TERRAQORE_MAX_MODEL_MEMORY_MB), no prefix cache: the 0.5B's
+    weights alone take 468 MiB, so it is refused before anything loads; the 135M at num_ctx
+    512 (about 138 MiB with four sequences' KV cells) loads, and at 4,096 (453 MiB) is
+    refused, with what to change. The loaded model and the server are unharmed."""
+    env = {"TERRAQORE_MAX_MODEL_MEMORY_MB": "400", "TERRAQORE_PREFIX_CACHE_MB": "0"}
+    srv = start_server(tmp_path / "home", env)
+
+    def ask(model: str, num_ctx: int | None = None) -> httpx.Response:
+        options = {"num_predict": 2, **({"num_ctx": num_ctx} if num_ctx else {})}
+        body = {"model": model, "prompt": "hi", "stream": False, "options": options}
+        return httpx.post(f"{srv.url}/api/generate", json=body, timeout=120)
+
+    try:
+        refused = ask(CHAT)
+        assert refused.status_code == 500, refused.text
+        error = refused.json()["error"]
+        assert "400 MiB" in error and "TERRAQORE_MAX_MODEL_MEMORY_MB" in error
+        assert loaded(srv) == set()
+        assert ask(TINY, 512).status_code == 200
+        too_big = ask(TINY, 4096)
+        assert too_big.status_code == 500 and "num_ctx" in too_big.json()["error"]
+        assert loaded(srv) == {TINY} and srv.alive()
+    finally:
+        srv.stop()
+
+
 def test_stopping_during_batched_streams_exits_cleanly(tmp_path) -> None:
     """SIGTERM while two streams decode in one batch: after the grace time their sequences end,
     the shared context is freed only after the slot threads let go of it, and the process

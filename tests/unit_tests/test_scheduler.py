@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from functools import partial
 
 import pytest
 
-from server.errors import ServiceUnavailable
+from server.config import ServerSettings
+from server.errors import InsufficientMemory, ServiceUnavailable
 from server.models.store import ModelStore
 from server.runtime.engine_types import GenerationStats, LoadOptions, SamplingOptions
+from server.runtime.runners import kv_cell_bytes
 from server.runtime.scheduler import Scheduler
 from tests.fake_engine import FakeEngine, FakeRunner, register, settings
 
@@ -368,3 +371,63 @@ def test_stopping_during_streams_frees_a_shared_runner_after_its_threads_are_don
     runner = asyncio.run(main())
     assert runner.closed and not runner.used_after_close
     assert len(errors) == 2  # both were ended with a clear error, not run to their end
+
+
+def test_idle_models_are_unloaded_to_keep_within_the_memory_budget(tmp_path, store) -> None:
+    """Three models under `max_loaded_models` but over the memory budget: the idle one that
+    expires first makes room (each takes 4 sequences of 100 MiB; the budget is 1,000 MiB)."""
+    engine = FakeEngine()
+    a, b, c = (register(store, n, n.encode()) for n in ("a", "b", "c"))
+    engine.memory_mb.update(a=100, b=100, c=100)
+
+    async def main() -> None:
+        sched = _scheduler(
+            tmp_path, engine, max_loaded_models=3, max_model_memory_mb=1000, prefix_cache_mb=0
+        )
+        await _use(sched, a, keep_alive=50)  # expires first
+        await _use(sched, b, keep_alive=100)
+        await _use(sched, c)
+        assert sorted(alias.record.name.model for alias, _ in sched.loaded()) == ["b", "c"]
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_a_model_that_fits_only_alone_waits_for_a_busy_one_and_too_big_is_refused(
+    tmp_path, store
+) -> None:
+    engine = FakeEngine()
+    a, b, huge = (register(store, n, n.encode()) for n in ("a", "b", "huge"))
+    engine.memory_mb.update(a=150, b=150, huge=300)
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine, max_model_memory_mb=1000, prefix_cache_mb=0)
+        holder = asyncio.create_task(_use(sched, a, hold=0.3))
+        await asyncio.sleep(0.1)
+        started = asyncio.get_running_loop().time()
+        await _use(sched, b)  # 600 + 600 MiB: waits until a is idle, then unloads it
+        assert holder.done() and asyncio.get_running_loop().time() - started >= 0.15
+        assert [alias.record.name.model for alias, _ in sched.loaded()] == ["b"]
+        with pytest.raises(InsufficientMemory, match=r"about 1200 MiB .* 1000 MiB"):
+            await _use(sched, huge)
+        # Refused before anything was unloaded or built.
+        assert [alias.record.name.model for alias, _ in sched.loaded()] == ["b"]
+        assert [w for w in engine.builds if w == huge.weights_digests] == []
+        await sched.stop()
+
+    asyncio.run(main())
+
+
+def test_the_kv_cell_size_and_the_default_budget() -> None:
+    qwen_1_5b = {
+        "general.architecture": "qwen2",
+        "qwen2.block_count": 28,
+        "qwen2.attention.head_count": 12,
+        "qwen2.attention.head_count_kv": 2,
+        "qwen2.embedding_length": 1536,
+    }
+    assert kv_cell_bytes(qwen_1_5b) == 28 * 1024  # as docs/serving.md says
+    assert kv_cell_bytes({}) == 0
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert ServerSettings(max_model_memory_mb=0).memory_budget() == int(physical * 0.8)
+    assert ServerSettings(max_model_memory_mb=512).memory_budget() == 512 << 20
