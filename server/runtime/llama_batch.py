@@ -259,12 +259,8 @@ class BatchDecoder:
         # The free id whose leftovers share the most; among equals, the one holding least.
         seq = max(free, key=lambda s: (shares[s], -len(self._held[s])))
         reuse, prefix = shares[seq], "live"
-        source = max(range(self.sequences), key=lambda s: shares[s])
-        if source != seq and shares[source] > reuse and shares[source] >= MIN_PREFIX_TOKENS:
-            llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
-            llama_cpp.llama_memory_seq_cp(self._mem, source, seq, -1, shares[source])
-            self._held[seq] = self._held[source][: shares[source]]
-            reuse, prefix = shares[source], "shared"
+        if (shared := self._share(seq, shares, reuse)) > reuse:
+            reuse, prefix = shared, "shared"
         if self.prefix_cache is not None:
             saved, shared = self.prefix_cache.lookup(job.prompt)
             if saved is not None and shared > reuse:
@@ -272,10 +268,11 @@ class BatchDecoder:
                 if self.llm.load_sequence(seq, saved.state):
                     self._held[seq] = saved.tokens.tolist()
                     reuse, prefix = shared, "restored"
-                else:  # no room for it: start cold
+                else:  # no room for it: share another sequence's cells again, else cold
                     llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
                     self._held[seq] = []
-                    reuse, prefix = 0, "cold"
+                    reuse = self._share(seq, shares, 0)
+                    prefix = "shared" if reuse else "cold"
         # At least the last prompt token is evaluated again: its logits give the first token.
         reuse = max(0, min(reuse, len(job.prompt) - 1))
         llama_cpp.llama_memory_seq_rm(self._mem, seq, reuse, -1)
@@ -283,6 +280,22 @@ class BatchDecoder:
         job.seq, job.pos, job.pending = seq, reuse, job.prompt[reuse:]
         self._active[seq] = job
         job.events.put(Started(reuse, prefix if reuse >= MIN_PREFIX_TOKENS else "cold"))
+
+    def _share(self, seq: int, shares: list[int], reuse: int) -> int:
+        """Give `seq` the cells of the other sequence that shares the longest prefix.
+
+        Only when that one shares more than `reuse` and at least `MIN_PREFIX_TOKENS`; returns
+        the tokens now shared. A copy adds no cells (a unified cache tags the same cells with
+        one more sequence), so it needs no room.
+        """
+        others = [s for s in range(self.sequences) if s != seq]
+        source = max(others, key=lambda s: shares[s], default=seq)
+        if source == seq or shares[source] <= reuse or shares[source] < MIN_PREFIX_TOKENS:
+            return reuse
+        llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._mem, source, seq, -1, shares[source])
+        self._held[seq] = self._held[source][: shares[source]]
+        return shares[source]
 
     # -- one step -----------------------------------------------------------------
 

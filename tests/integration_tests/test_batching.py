@@ -19,7 +19,7 @@ from server.models.store import ModelStore
 from server.runtime.engine_llama import LlamaRunner
 from server.runtime.engine_types import GenerationStats, LoadOptions, SamplingOptions
 from server.runtime.json_grammar import grammar_for
-from server.runtime.llama_batch import BatchDecoder, Failed, Finished, SeqJob, Token
+from server.runtime.llama_batch import BatchDecoder, Failed, Finished, SeqJob, Started, Token
 from server.runtime.llama_model import ServerLlama
 from server.runtime.prefix_cache import PrefixCache
 from tests.server_harness import CHAT, RunningServer
@@ -204,6 +204,57 @@ def test_a_full_kv_cache_ends_the_youngest_sequence_with_a_clear_error(model_pat
         assert isinstance(younger, Failed) and isinstance(younger.error, ServiceUnavailable)
         assert "KV cache" in str(younger.error) and younger_tokens < 200
         assert decoder.held(jobs[1].seq) == 0
+    finally:
+        decoder.close()
+        llm.close()
+
+
+def _events(job: SeqJob) -> tuple[Started, int]:
+    """A job's start and how many tokens it produced, once it has ended."""
+    started, tokens = None, 0
+    while True:
+        event = job.events.get(timeout=120)
+        if isinstance(event, Started):
+            started = event
+        elif isinstance(event, Token):
+            tokens += 1
+        elif isinstance(event, Finished | Failed):
+            assert started is not None
+            return started, tokens
+
+
+def test_a_saved_prefix_that_cannot_be_restored_falls_back_to_a_live_share(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prefix cache holds the longest match but restoring it finds no room: the prompt
+    shares a running sequence's cells instead of evaluating everything again."""
+    llm = ServerLlama(
+        model_path=str(model_path),
+        n_ctx=2048,
+        n_batch=256,
+        n_threads=2,
+        sequences=3,
+        verbose=False,
+    )
+    decoder = BatchDecoder(llm, 3, PrefixCache(64 << 20))
+    common = f"[{uuid.uuid4().hex}] " + "The ledger lists rent, food and travel. " * 6
+    tokens = lambda text: list(llm.tokenize(text.encode(), add_bos=False))  # noqa: E731
+    try:
+        saved = SeqJob(tokens(common + "Sum the rent."), llm._init_sampler(temp=0.0), limit=2)
+        decoder.submit(saved)
+        _events(saved)  # finished: its state is in the prefix cache
+        running = SeqJob(tokens(common + "Count to a hundred:"), llm._init_sampler(temp=0.0), 120)
+        decoder.submit(running)
+        while running.produced < 3:  # it is decoding, its cells live
+            time.sleep(0.05)
+        monkeypatch.setattr(llm, "load_sequence", lambda seq, state: False)  # no room
+        late = SeqJob(
+            tokens(common + "Sum the rent and food."), llm._init_sampler(temp=0.0), limit=2
+        )
+        decoder.submit(late)
+        started, _ = _events(late)
+        assert started.prefix == "shared" and started.cached_tokens >= len(tokens(common)) - 2
+        _events(running)
     finally:
         decoder.close()
         llm.close()
