@@ -112,6 +112,9 @@ class SeqJob:
     history: list[int] = field(default_factory=list)
     """Prompt and generated tokens (what drafts are looked up in)."""
     joined: float = 0.0
+    parked_at: int = -1
+    """`BatchDecoder.ends` when it was parked for room (-1: never): it joins again only after
+    a sequence has ended, which frees cells."""
 
 
 class BatchDecoder:
@@ -135,6 +138,8 @@ class BatchDecoder:
         self._closed = False
         self.steps = 0
         """Decode calls so far (tests and metrics)."""
+        self.ends = 0
+        """Sequences that have left the batch so far."""
         self._thread = threading.Thread(target=self._loop, name="llama-batch", daemon=True)
         self._thread.start()
 
@@ -234,8 +239,8 @@ class BatchDecoder:
             free = [s for s in range(self.sequences) if s not in self._active]
             if not free:
                 return
-            if self._wait_for_shared_prefill(job):
-                continue
+            if job.parked_at == self.ends or self._wait_for_shared_prefill(job):
+                continue  # parked for room, and none freed since; or sharing a prefill
             self._remove_waiting(job)
             self._join(job, free)
 
@@ -405,6 +410,7 @@ class BatchDecoder:
         try:
             if self._active.get(job.seq) is job:
                 del self._active[job.seq]
+                self.ends += 1
                 finished = isinstance(event, Finished) and event.reason != "cancel"
                 if finished:
                     try:
@@ -451,11 +457,20 @@ class BatchDecoder:
         return self._refill()
 
     def _park(self, job: SeqJob) -> None:
-        """Take a prefilling job out of the batch and back to the queue; it starts over."""
+        """Take a prefilling job out of the batch and back to the queue.
+
+        The part of its prompt evaluated so far goes to the prefix cache first, so when it
+        joins again it restores that part instead of evaluating it again (without a prefix
+        cache it starts over).
+        """
         del self._active[job.seq]
+        try:
+            self._save(job.seq, len(self._held[job.seq]))
+        except Exception:  # it starts over, as it would without a cache
+            log.exception("saving parked sequence %d's prefix failed", job.seq)
         llama_cpp.llama_memory_seq_rm(self._mem, job.seq, -1, -1)
         self._held[job.seq] = []
-        job.seq, job.pos, job.pending = -1, 0, []
+        job.seq, job.pos, job.pending, job.parked_at = -1, 0, [], self.ends
         with self._cond:
             self._waiting.insert(0, job)
 

@@ -260,6 +260,41 @@ def test_a_saved_prefix_that_cannot_be_restored_falls_back_to_a_live_share(
         llm.close()
 
 
+def test_a_prompt_parked_for_room_keeps_what_it_had_evaluated(model_path: Path) -> None:
+    """A long prompt is being evaluated, 31 tokens a step, when the running sequence fills the
+    cache (256 cells): the prompt is parked until that one ends, and when it joins again it
+    restores the part it had evaluated from the prefix cache instead of starting over."""
+    llm = ServerLlama(
+        model_path=str(model_path), n_ctx=256, n_batch=32, n_threads=2, sequences=2, verbose=False
+    )
+    decoder = BatchDecoder(llm, 2, PrefixCache(64 << 20))
+    tokens = lambda text: list(llm.tokenize(text.encode(), add_bos=False))  # noqa: E731
+    try:
+        counting = tokens("Count upwards from one, forever: 1, 2, 3,")
+        running = SeqJob(counting, llm._init_sampler(temp=0.0), limit=256 - len(counting) - 8)
+        decoder.submit(running)
+        while running.produced < 150:
+            time.sleep(0.05)
+        prompt = tokens(f"[{uuid.uuid4().hex}] " + "Rent, food, travel and books. " * 20)
+        assert 256 - 150 - len(counting) < len(prompt) < 256 - 8
+        parked = SeqJob(prompt, llm._init_sampler(temp=0.0), limit=2)
+        decoder.submit(parked)
+        starts = []
+        while True:
+            event = parked.events.get(timeout=120)
+            if isinstance(event, Started):
+                starts.append(event)
+            elif isinstance(event, Finished | Failed):
+                break
+        assert isinstance(event, Finished), event
+        assert len(starts) == 2, starts  # joined, parked, joined again once the other ended
+        assert starts[1].prefix == "restored" and starts[1].cached_tokens >= 31
+        assert _events(running)[0].prefix == "cold"
+    finally:
+        decoder.close()
+        llm.close()
+
+
 def test_concurrent_chats_through_the_server_respect_their_own_options(
     server: RunningServer,
 ) -> None:
