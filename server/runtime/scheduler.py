@@ -210,7 +210,10 @@ class Scheduler:
         engine = self.engine(record)
         contexts = max(1, self.settings.num_parallel) if engine.parallel else 1
         cache = 0 if load.embedding else self.settings.prefix_cache_mb * _MB
-        return engine.memory(record, load, contexts) + cache
+        try:
+            return engine.memory(record, load, contexts) + cache
+        except OSError:  # unreadable weights: the load says what is wrong with them
+            return cache
 
     def _resident(self) -> int:
         """Bytes the runners loaded or loading are estimated to take."""
