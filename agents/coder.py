@@ -7,7 +7,8 @@ tests have something to choose among (CodeT; see `terraqore.codecheck.selection`
 tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, test files made
 collectable), a module written bare (`reader.py`) moves to the path the task fixes
 (`logstats/reader.py`), and a function or class it named otherwise than the task gets the
-task's name back where that is unambiguous (`codecheck.contract_check`). On a fix turn it
+task's name back where that is unambiguous, and an import of the project's own name from the
+wrong module names the right one (`codecheck.contract_check`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
 (`nodes.escalation`). When its answer is unusable after the retry, or its call times out, it
@@ -49,7 +50,7 @@ from graphs.studio_context import Context
 from graphs.studio_state import State
 from nodes.escalation import after, plan_routes, route_config
 from terraqore.codecheck.code_tidy import is_test_path, tidy_files
-from terraqore.codecheck.contract_check import keep_names, place_files
+from terraqore.codecheck.contract_check import fix_imports, keep_names, place_files
 from terraqore.codecheck.project_files import ProjectFileError, checked_files
 
 FORMATS = {
@@ -355,7 +356,8 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         notes += [f"tidied candidate #{candidate['id']}: {change}" for change in changes]
         candidate["files"], moved = place_files(candidate["files"], state.contract)
         candidate["files"], renamed = keep_names(candidate["files"], state.contract)
-        notes += [f"candidate #{candidate['id']}: {change}" for change in moved + renamed]
+        candidate["files"], imports = fix_imports(candidate["files"])
+        notes += [f"candidate #{candidate['id']}: {c}" for c in moved + renamed + imports]
     update.update(
         candidates=[*state.candidates, *new],
         files=new[0]["files"] if new else state.files,

@@ -8,6 +8,8 @@
   common or the only candidate), it is renamed back in every file, tokens only.
 - `place_files`: a module the task fixes at a path (`logstats/reader.py`) but the Coder
   wrote bare (`reader.py`) is moved there, and the imports of it follow.
+- `fix_imports`: an import of the project's own name from the wrong module (the package,
+  or the importing file itself) names the module that defines it.
 - `correct_names`, `correct_plan`: an idea brief or a plan that renamed the task's names (or
   a plan its files) gets them back before the next agent reads it (the demo's Idea agent and
   Planner turned `is_palindrome` into `text_palindrome`).
@@ -324,6 +326,82 @@ def place_files(
 
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def fix_imports(files: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Point imports of the project's own names at the module that defines them.
+
+    A small model writing a package often imports a name from the package
+    (`from renamer import plan_renames`) when it lives in a module of it
+    (`renamer/plan.py`), and a module split by `place_files` keeps the import it had of
+    itself: both fail before any test runs (task 58). Only top-level `from X import n` of
+    a project package or module are touched, where X neither defines nor re-exports n and
+    exactly one project module defines it: the import then names that module, or goes when
+    it is the importing file itself. Returns the files and what changed.
+    """
+    code = {p: t for p, t in files.items() if _is_code(p)}
+    trees = {p: _parse(t) for p, t in files.items() if p.endswith(".py")}
+    homes: dict[str, list[str]] = {}
+    for path in code:
+        tree = trees.get(path)
+        for node in tree.body if tree else []:
+            if isinstance(node, _DEFS):
+                homes.setdefault(node.name, []).append(_module(path))
+    modules = {_module(p).removesuffix(".__init__"): p for p in code}
+    roots = {m.split(".")[0] for m in modules}
+    out, notes = dict(files), []
+    for path, tree in trees.items():
+        if tree is None:
+            continue
+        here = _module(path).removesuffix(".__init__")
+        lines = files[path].splitlines()
+        edits: list[tuple[int, int, list[str]]] = []
+        for node in tree.body:
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module):
+                continue
+            source = node.module
+            if source.split(".")[0] not in roots:
+                continue
+            owner = trees.get(modules.get(source, ""))
+            given = {a.name for a in owner.body if isinstance(a, _DEFS)} if owner else set()
+            given |= _imported(owner) if owner else set()
+            kept, moved = [], []
+            for alias in node.names:
+                found = homes.get(alias.name, [])
+                if alias.name in given or len(found) != 1 or found[0] == source:
+                    kept.append(alias)
+                else:
+                    moved.append((alias, found[0]))
+            if not moved:
+                continue
+            new = [_import_line(source, kept)] if kept else []
+            for alias, home in moved:
+                if home == here:
+                    notes.append(f"{path}: dropped its import of its own {alias.name}")
+                else:
+                    new.append(_import_line(home, [alias]))
+                    notes.append(f"{path}: imports {alias.name} from {home}, not {source}")
+            edits.append((node.lineno, node.end_lineno or node.lineno, new))
+        for start, end, new in reversed(edits):
+            lines[start - 1 : end] = new
+        if edits:
+            out[path] = "\n".join(lines) + "\n"
+    return out, notes
+
+
+def _imported(tree: ast.Module) -> set[str]:
+    """Names a module binds by importing them (a package's `__init__` re-exports)."""
+    return {
+        (a.asname or a.name).split(".")[0]
+        for n in tree.body
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    }
+
+
+def _import_line(module: str, aliases: list[ast.alias]) -> str:
+    names = ", ".join(f"{a.name} as {a.asname}" if a.asname else a.name for a in aliases)
+    return f"from {module} import {names}"
 
 
 def _module(path: str) -> str:

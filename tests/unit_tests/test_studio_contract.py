@@ -17,6 +17,7 @@ from agents.coder import rule_on_tests
 from terraqore.codecheck.contract_check import (
     check,
     correct_plan,
+    fix_imports,
     foreign_names,
     keep_names,
     place_files,
@@ -384,14 +385,7 @@ def test_one_module_written_for_a_package_is_split_into_the_tasks_files_and_work
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(text)
     (tmp_path / "test_reference.py").write_text((task / "test_reference.py").read_text())
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_reference.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout[-2000:]
+    _pytest_passes(tmp_path, "test_reference.py")
 
 
 def test_a_module_that_lacks_a_name_the_task_places_is_not_split() -> None:
@@ -400,3 +394,51 @@ def test_a_module_that_lacks_a_name_the_task_places_is_not_split() -> None:
     assert place_files(files, contract) == (files, [])
     broken = {"solution.py": "def read_records(paths:\n"}
     assert place_files(broken, contract) == (broken, [])
+
+
+def test_imports_of_the_projects_own_names_point_at_the_module_that_defines_them(
+    tmp_path: Path,
+) -> None:
+    """Task 58's chosen version: `plan.py` imported its own `plan_renames` from the package,
+    and `__main__.py` imported it from the package too; neither could even be imported."""
+    files = {
+        "renamer/plan.py": "import sys\nfrom renamer import plan_renames\n\n\n"
+        "def plan_renames(names, prefix):\n    return [(n, prefix + n) for n in names]\n",
+        "renamer/__main__.py": "import sys\nfrom os import path\nfrom renamer import plan_renames"
+        " as plan\n\nprint(plan(sys.argv[1:], 'x_'), path.sep)\n",
+        "helpers/__init__.py": "from helpers.text import shout\n",
+        "helpers/text.py": "def shout(s):\n    return s.upper()\n\n\ndef path(s):\n    return s\n",
+        "test_it.py": "from helpers import shout\nfrom renamer import plan_renames\n\n\n"
+        "def test_it():\n    assert plan_renames(['a'], 'b') == [('a', 'ba')]\n",
+    }
+    fixed, notes = fix_imports(files)
+    assert "from renamer" not in fixed["renamer/plan.py"]
+    assert "from renamer.plan import plan_renames as plan" in fixed["renamer/__main__.py"]
+    assert "from os import path" in fixed["renamer/__main__.py"]  # not ours: untouched
+    assert fixed["helpers/__init__.py"] == files["helpers/__init__.py"]
+    assert "from helpers import shout" in fixed["test_it.py"]  # the package re-exports it
+    assert "from renamer.plan import plan_renames" in fixed["test_it.py"]
+    assert len(notes) == 3 and fix_imports(fixed) == (fixed, [])
+    for path, text in fixed.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    run = subprocess.run(
+        [sys.executable, "-m", "renamer", "a.jpg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0 and "x_a.jpg" in run.stdout, run.stderr
+    _pytest_passes(tmp_path, "test_it.py")
+
+
+def _pytest_passes(folder: Path, test_file: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
