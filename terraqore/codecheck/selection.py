@@ -85,7 +85,9 @@ def score(
 
     Then fewest own tests failed, and earlier first. A version that breaks the task's
     contract (`terraqore.codecheck.contract_check`) ranks below every one that keeps it, whatever it
-    passes. Only the designed tests rank: a candidate's own tests (if it wrote any) were
+    passes, and below one that breaks it in fewer places (a fix that wrote two of the
+    task's three files beats the version with one, task 60).
+    Only the designed tests rank: a candidate's own tests (if it wrote any) were
     written with it, so they would reward writing many easy tests. They only break ties.
     """
     own_failed = sum(
@@ -95,7 +97,7 @@ def score(
     mine = passed(candidate)
     contract = (candidate.get("validation") or {}).get("contract") or {"kept": True}
     return (
-        int(contract["kept"]),
+        -len(contract.get("broken", [])),
         len(mine & set(stated)),
         len(mine),
         behaviour_votes(candidate, pool),

@@ -204,3 +204,16 @@ def test_with_no_tests_a_broken_contract_still_goes_back_to_the_coder_once(fakes
     assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
     assert out["candidates"][3]["origin"] == "fix" and out["selected"] == 3
     assert out["validation"]["contract"]["kept"] and "a + b" in out["files"]["solution.py"]
+
+
+def test_a_version_that_breaks_the_contract_in_fewer_places_ranks_higher() -> None:
+    """Task 60: the fix wrote two of the task's three files, the first version one; with no
+    test run, the first was kept because both broke the contract."""
+    one_file = candidate(0, {})
+    two_files = candidate(1, {})
+    one_file["validation"]["contract"] = {"kept": False, "broken": ["file a: x", "file b: x"]}
+    two_files["validation"]["contract"] = {"kept": False, "broken": ["file b: x"]}
+    kept = candidate(2, {f"{T}1": "failed"})
+    kept["validation"]["contract"] = {"kept": True, "broken": []}
+    assert choose([one_file, two_files])["id"] == 1
+    assert choose([one_file, two_files, kept])["id"] == 2
