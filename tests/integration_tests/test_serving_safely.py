@@ -293,7 +293,9 @@ def test_rate_limit_per_key(tmp_path: Path) -> None:
 
 
 def test_sixteen_concurrent_against_a_queue_of_four(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "home", {"TERRAQORE_MAX_QUEUE": "4"})
+    # Four sequences and a queue of four: at most eight of sixteen are taken at once.
+    env = {"TERRAQORE_MAX_QUEUE": "4", "TERRAQORE_NUM_PARALLEL": "4"}
+    srv = start_server(tmp_path / "home", env)
     try:
         httpx.post(
             f"{srv.url}/api/generate", json={"model": TINY, "prompt": ""}, timeout=60

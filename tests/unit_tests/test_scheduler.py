@@ -26,6 +26,7 @@ def store(tmp_path) -> ModelStore:
 
 
 def _scheduler(tmp_path, engine: FakeEngine, **values) -> Scheduler:
+    values.setdefault("num_parallel", 4)  # as LOAD's four sequences
     return Scheduler(settings(tmp_path, **values), engines=lambda record: engine)
 
 
