@@ -216,8 +216,8 @@ def check(
         removed.extend(cited(sourced))
     if own and supported and (keep := _best_support(own, sources, question, threshold)):
         # The model called it "not in the sources", but a source supports it: it is cited,
-        # unless it only repeats what the cited sentences already say.
-        if not stems(own) <= stems(" ".join(out)):
+        # unless it mostly repeats what the cited sentences already say (`REPEATS`).
+        if not repeats(own, out):
             out.append(_with_citations(own[:1].upper() + own[1:], keep))
             supported += 1
         own = ""
@@ -235,6 +235,18 @@ def check(
     sentences = [*out, *remarks]
     grounding = sum(bool(cited(x)) for x in sentences) / len(sentences)
     return _finish(kind, sentences, own, removed, grounding, strict)
+
+
+REPEATS = 0.8
+"""An own sentence whose content words are this share or more in the cited sentences repeats
+them: `make demo` once ended a cited answer with the same two facts again, reworded ("It is
+encrypted using DuckDB's AES, and its key comes from either ...")."""
+
+
+def repeats(sentence: str, sentences: Sequence[str]) -> bool:
+    """Whether a sentence's content words are mostly in the others (see `REPEATS`)."""
+    said = stems(sentence)
+    return not said or len(said & stems(" ".join(sentences))) >= REPEATS * len(said)
 
 
 def _best_support(

@@ -24,7 +24,16 @@ from graphs.qa import build_graph, graph, run
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
 from nodes.sources import number_sources
-from nodes.verify import NOT_FOUND, OWN, adds_nothing, check, coverage, split_sentences, support
+from nodes.verify import (
+    NOT_FOUND,
+    OWN,
+    adds_nothing,
+    check,
+    coverage,
+    repeats,
+    split_sentences,
+    support,
+)
 from retrievers.fusion import query_form
 
 BACH = Document(
@@ -333,6 +342,16 @@ def test_an_own_answer_a_source_supports_is_cited_not_called_not_in_the_sources(
         0.5,
     )
     assert again.kind == "stated" and again.answer == "Bach was born in Eisenach in 1685 [2]."
+    # One that mostly rewords them is dropped too (`make demo`); one with a new fact stays.
+    reworded = check(
+        "Bach was born in Eisenach in 1685 [2]. He died in Leipzig in 1750 [2]. "
+        "Not in the sources: Bach, born at Eisenach in 1685, later died in Leipzig in 1750.",
+        sources,
+        "When was Bach born?",
+        0.5,
+    )
+    assert reworded.answer.count("1685") == 1 and reworded.kind == "stated"
+    assert not repeats("Bach was born in Eisenach and died in Leipzig in 1750", ["Bach was born."])
     # An own answer that no source supports stays the model's own, uncited.
     other = check(draft.replace("Eisenach in 1685", "Hamburg in 1690"), sources, "Born?", 0.5)
     assert other.kind == "identified" and other.answer.endswith(
