@@ -16,7 +16,8 @@ The citation checks are code, not hope:
 - a sentence left without a citation gets the source that supports it best, if one does;
   otherwise it is the model's claim, and moves to the "Not in the sources" part;
 - the model's own "Not in the sources" answer is cited too when a source supports it (the
-  model sometimes repeats there what its cited sentences said): it was in the sources;
+  model sometimes repeats there what its cited sentences said): it was in the sources; when
+  80% of its words are already in the cited sentences, it is left out instead;
 - the "Not in the sources" part never keeps a citation;
 - a `stated` answer whose claim the decision step (`agents.decide`) says its source does not
   state becomes `identified`: that claim moves to the "Not in the sources" part, so no `[n]`
