@@ -128,7 +128,7 @@ class Scheduler:
     async def _load(self, model: LoadedModel, record: ModelRecord, load: LoadOptions) -> None:
         """Build a runner's slots (the lock is not held: other models keep serving)."""
         engine = self.engine(record)
-        count = max(1, self.settings.num_parallel) if engine.parallel else 1
+        count = self._slots(engine)
         slots: list[Slot] = []
         start = time.perf_counter_ns()
         try:
@@ -208,12 +208,15 @@ class Scheduler:
     def _memory(self, record: ModelRecord, load: LoadOptions) -> int:
         """Bytes a new runner for this record and load would take, its prefix cache included."""
         engine = self.engine(record)
-        contexts = max(1, self.settings.num_parallel) if engine.parallel else 1
         cache = 0 if load.embedding else self.settings.prefix_cache_mb * _MB
         try:
-            return engine.memory(record, load, contexts) + cache
+            return engine.memory(record, load, self._slots(engine)) + cache
         except OSError:  # unreadable weights: the load says what is wrong with them
             return cache
+
+    def _slots(self, engine: Engine) -> int:
+        """Slots a runner of this engine gets: `num_parallel`, or 1 where more cannot help."""
+        return max(1, self.settings.num_parallel) if engine.parallel else 1
 
     def _resident(self) -> int:
         """Bytes the runners loaded or loading are estimated to take."""
@@ -267,7 +270,7 @@ class Scheduler:
         """
         name = record.name.display
         waiting = self._pending.get(name, 0)
-        parallel = max(1, self.settings.num_parallel) if self.engine(record).parallel else 1
+        parallel = self._slots(self.engine(record))
         if waiting >= self.settings.max_queue + parallel:
             self._rejected[name] = self._rejected.get(name, 0) + 1
             raise ServiceUnavailable(
