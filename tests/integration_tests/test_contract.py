@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -27,6 +28,10 @@ SPEC = Path(__file__).resolve().parents[2] / "server" / "api" / "contract" / "ol
 KEY = "fuzz-key-0123456789"
 
 
+GROWTH: list[tuple[float, float, str]] = []
+"""(rise of the server's peak memory in MiB, the peak after, the request) for every request."""
+
+
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # Capped generation keeps hundreds of real inferences within minutes.
@@ -36,7 +41,23 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
         "TERRAQORE_API_KEYS": KEY,
     }
     srv = start_server(tmp_path_factory.mktemp("fuzz-home"), env)
+    GROWTH.append((srv.peak_rss_mb(), srv.peak_rss_mb(), "the server's start"))
+    # Wrapped here, not inside the property: Hypothesis seeds the derandomized examples from
+    # the property's source, so the requests stay the same ones whether traced or not.
+    call = schemathesis.Case.call_and_validate
+    patch = pytest.MonkeyPatch()
+
+    def traced(case: schemathesis.Case, *args: Any, **kwargs: Any) -> Any:
+        before = srv.peak_rss_mb()
+        try:
+            return call(case, *args, **kwargs)
+        finally:
+            after = srv.peak_rss_mb()
+            GROWTH.append((after - before, after, f"{case.method} {case.path} {case.body!r:.300}"))
+
+    patch.setattr(schemathesis.Case, "call_and_validate", traced)
     yield srv
+    patch.undo()
     srv.stop()
 
 
@@ -84,4 +105,7 @@ made the server build something huge (a render, a padded batch) would not."""
 def test_the_fuzzed_server_stayed_alive_and_its_memory_bounded(fuzz_server: RunningServer) -> None:
     # Runs after the conformance tests (file order), on the same server.
     assert fuzz_server.alive()
-    assert fuzz_server.peak_rss_mb() < RSS_BOUND_MB, f"peak RSS {fuzz_server.peak_rss_mb():.0f} MB"
+    worst = "\n".join(f"+{d:.0f} MiB to {p:.0f}: {r}" for d, p, r in sorted(GROWTH)[-5:])
+    assert fuzz_server.peak_rss_mb() < RSS_BOUND_MB, (
+        f"peak RSS {fuzz_server.peak_rss_mb():.0f} MB; the requests that raised it most:\n{worst}"
+    )
