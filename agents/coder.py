@@ -197,6 +197,24 @@ def _fenced(
     raise AgentOutputError("the coder wrote no code block, twice")
 
 
+TOKENS_PER_FILE = 640
+"""What one file of a task's project may take; the Modelfile's cap (1,024) fits one or two."""
+MAX_TOKENS = 3072
+
+
+def token_budget(config: AgentConfig, contract: Mapping[str, Any] | None) -> dict[str, int]:
+    """`num_predict` for a task whose contract names three or more files, unless one is set.
+
+    The Coder's Modelfile caps an answer at 1,024 tokens. A package of three files and its
+    tests needs more: the cap cut the third file of a fix mid-line (task 60 in the
+    multi-file bench), and a cut file is kept as far as it got (`parse_fenced`).
+    """
+    files = len((contract or {}).get("files", []))
+    if config.num_predict is not None or files < 3:
+        return {}
+    return {"num_predict": min(TOKENS_PER_FILE * files, MAX_TOKENS)}
+
+
 def write_code(
     state: State,
     ctx: Context,
@@ -211,12 +229,16 @@ def write_code(
     `started` is set when the request is about to go (`agents.structured.ask_text`).
 
     Raises `AgentOutputError` for an answer unusable after its retry, and `httpx.HTTPError`
-    when the call fails or takes longer than `Context.coder_seconds`.
+    when the call fails or takes longer than `Context.coder_seconds` (scaled up with a larger
+    `token_budget`).
     """
     config = config or ctx.coder
     prompt = _prompt(state, ctx.coder_format, fix, with_plan)
     messages: list[BaseMessage] = [HumanMessage(content=prompt)]
-    options: dict[str, Any] = {"client_kwargs": {"timeout": ctx.coder_seconds}}
+    budget = token_budget(config, state.contract)
+    # A longer answer is given the time in proportion (the Modelfile's cap is 1,024 tokens).
+    seconds = ctx.coder_seconds * max(1.0, budget.get("num_predict", 0) / 1024)
+    options: dict[str, Any] = {"client_kwargs": {"timeout": seconds}, **budget}
     if ctx.coder_format == "json":
         answer, usage = ask_structured(
             "coder", config, messages, CoderFiles, started=started, **options

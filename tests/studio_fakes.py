@@ -67,12 +67,14 @@ class Fakes:
         self.answers = {**defaults, **answers}
         self.calls: list[str] = []
         self.configs: list[Any] = []
+        self.options: list[dict[str, Any]] = []
 
     def model_for(self, config: Any, agent: str = "", **options: Any) -> FakeListChatModel:
         """The next scripted answer of the model's role (`terraqore/<role>`, or a route's model)."""
         role = config.model.split("/")[-1]
         self.calls.append(role)
         self.configs.append(config)
+        self.options.append(options)
         answers = self.answers[role]
         answer = answers[min(self.calls.count(role) - 1, len(answers) - 1)]
         if isinstance(answer, BaseException):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -442,3 +443,24 @@ def _pytest_passes(folder: Path, test_file: str) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None:
+    from agents.coder import MAX_TOKENS, write_code
+    from graphs.studio_context import Context
+    from graphs.studio_state import State
+
+    fake = fakes()
+    ctx = Context()
+    one = "Write `is_palindrome(text)` in `pal.py`."
+    three = "A package: `stats/reader.py`, `stats/report.py` and `stats/cli.py`, tested in `tests/test_cli.py`."
+    for task in (one, three):
+        write_code(State(task=task, contract=read_contract(task)), ctx)
+    small, large = fake.options
+    assert "num_predict" not in small  # the Modelfile's cap stands
+    assert 1024 < large["num_predict"] <= MAX_TOKENS
+    assert large["client_kwargs"]["timeout"] > small["client_kwargs"]["timeout"]
+    # A cap the user set wins.
+    ctx = Context(coder=replace(ctx.coder, num_predict=700))
+    write_code(State(task=three, contract=read_contract(three)), ctx)
+    assert "num_predict" not in fake.options[-1]
