@@ -384,12 +384,16 @@ class LlamaRunner:
             length = len(self.llm.tokenize(data, add_bos=True, special=False))
             if length > limit and not truncate:
                 raise BadRequest(f"input length {length} exceeds the context length {limit}")
-        vectors, count = self.llm.embed(texts, normalize=False, truncate=True, return_count=True)
-        out = []
-        for vec in vectors:
+        out, count = [], 0
+        for text in texts:
+            # One input at a time (llama.cpp decodes them one by one here anyway): a causal
+            # model has no pooling, and llama-cpp-python returns its rows as Python lists, one
+            # per token; all of a request's at once took gigabytes for a few hundred inputs.
+            vec, tokens = self.llm.embed(text, normalize=False, truncate=True, return_count=True)
             arr = np.asarray(vec, dtype=np.float64)
-            if arr.ndim == 2:  # a causal model has no pooling: llama.cpp returns one row per token
+            if arr.ndim == 2:  # one row per token: mean-pooled
                 arr = arr.mean(axis=0)
             arr /= max(float(np.linalg.norm(arr)), 1e-12)
             out.append(arr.tolist())
-        return out, int(count)
+            count += int(tokens)
+        return out, count

@@ -36,6 +36,9 @@ from server.runtime.slots import Slot
 from server.runtime.tool_calls import call_start, parse_tool_calls
 from server.runtime.tool_grammar import tool_call_grammar
 
+MAX_EMBED_INPUTS = 2048
+"""Inputs one embedding request may hold (OpenAI's limit for `/v1/embeddings`)."""
+
 
 @dataclass
 class Ready:
@@ -324,7 +327,12 @@ class InferenceService:
         options: dict[str, Any] | None = None,
         keep_alive: Any = None,
     ) -> Embeddings:
-        """Embed texts with an embedding model (ONNX or GGUF)."""
+        """Embed texts with an embedding model (ONNX or GGUF); at most `MAX_EMBED_INPUTS`."""
+        if len(texts) > MAX_EMBED_INPUTS:
+            raise BadRequest(
+                f"{len(texts)} inputs in one request; at most {MAX_EMBED_INPUTS} (send the rest "
+                "in another request)"
+            )
         start = time.perf_counter_ns()
         deadline = self._deadline()
         record, _ = await self.resolve(model_name)

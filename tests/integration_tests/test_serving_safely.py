@@ -421,3 +421,28 @@ def test_num_parallel(tmp_path: Path, parallel: str, overlaps: bool) -> None:
         assert _overlap(srv.url) is overlaps
     finally:
         srv.stop()
+
+
+def test_embedding_many_long_inputs_with_a_chat_model_stays_bounded(tmp_path: Path) -> None:
+    # A chat model has no pooling: llama.cpp gives one row per token, which llama-cpp-python
+    # returns as Python lists. Held for every input of a request at once, 8 inputs of 512
+    # tokens took about 80 MiB more; a few hundred, gigabytes.
+    srv = start_server(tmp_path / "home")
+    try:
+        long = "word " * 600  # more than the 512 tokens an input is cut to
+        warm = httpx.post(f"{srv.url}/api/embed", json={"model": TINY, "input": long}, timeout=120)
+        assert warm.status_code == 200
+        before = srv.peak_rss_mb()
+        r = httpx.post(
+            f"{srv.url}/api/embed", json={"model": TINY, "input": [long] * 8}, timeout=300
+        )
+        assert r.status_code == 200
+        vectors = r.json()["embeddings"]
+        assert len(vectors) == 8 and vectors[0] == warm.json()["embeddings"][0]
+        assert srv.peak_rss_mb() - before < 40
+        too_many = httpx.post(
+            f"{srv.url}/api/embed", json={"model": TINY, "input": ["a"] * 2049}, timeout=60
+        )
+        assert too_many.status_code == 400 and "at most 2048" in too_many.json()["error"]
+    finally:
+        srv.stop()
