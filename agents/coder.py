@@ -4,11 +4,12 @@ On a route's first turn it writes `Context.coder_candidates` versions, requested
 batching server decodes them together): one from the plan at its own temperature, one from the
 task alone, then hotter samples (`VARIANTS`), so the designed
 tests have something to choose among (CodeT; see `terraqore.codecheck.selection`). Every version is
-tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, test files made
-collectable), a module written bare (`reader.py`) moves to the path the task fixes
-(`logstats/reader.py`), and a function or class it named otherwise than the task gets the
-task's name back where that is unambiguous, and an import of the project's own name from the
-wrong module names the right one (`codecheck.contract_check`). On a fix turn it
+tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, or into the
+test file the task names when the version wrote none; test files made collectable), a
+module written bare (`reader.py`) moves to the path the task fixes (`logstats/reader.py`),
+and a function or class it named otherwise than the task gets the task's name back where
+that is unambiguous, and an import of the project's own name from the wrong module names the
+right one (`codecheck.contract_check`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
 (`nodes.escalation`). When its answer is unusable after the retry, or its call times out, it
@@ -49,7 +50,7 @@ from graphs.state import UsageRecord
 from graphs.studio_context import Context
 from graphs.studio_state import State
 from nodes.escalation import after, plan_routes, route_config
-from terraqore.codecheck.code_tidy import is_test_path, tidy_files
+from terraqore.codecheck.code_tidy import demo_to_test_file, is_test_path, tidy_files
 from terraqore.codecheck.contract_check import fix_imports, keep_names, place_files
 from terraqore.codecheck.project_files import ProjectFileError, checked_files
 
@@ -373,7 +374,10 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # A fix may send only the files it changed; the others stay as they were.
         with contextlib.suppress(ProjectFileError):
             new[0]["files"] = checked_files({**state.files, **new[0]["files"]})
+    wanted = list((state.contract or {}).get("files", []))
     for candidate in new:
+        candidate["files"], made = demo_to_test_file(candidate["files"], wanted)
+        notes += [f"candidate #{candidate['id']}: {change}" for change in made]
         candidate["files"], changes = tidy_files(candidate["files"])
         notes += [f"tidied candidate #{candidate['id']}: {change}" for change in changes]
         candidate["files"], moved = place_files(candidate["files"], state.contract)

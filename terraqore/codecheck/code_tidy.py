@@ -253,6 +253,72 @@ def tidy_test_file(text: str, modules: list[str]) -> tuple[str, list[str]]:
     return text, changes
 
 
+def _demo_tests(text: str) -> tuple[list[str], list[str], list[str]]:
+    """A module's demo checks: (`assert` lines, `test_*` functions and cases, its imports).
+
+    Prints and `test_x()` calls are not checks; they are only dropped (`tidy_module`). The
+    absolute imports come along, for what the checks use (`math`, `unittest`).
+    """
+    if len(text.encode("utf-8", errors="replace")) > MAX_TIDY_BYTES:
+        return [], [], []
+    tree = _parse(text)
+    if tree is None:
+        return [], [], []
+    lines = _lines(text)
+    asserts, defs = [], []
+    imports = [
+        "\n".join(lines[i - 1] for i in _span(node))
+        for node in tree.body
+        if isinstance(node, ast.Import)
+        or (isinstance(node, ast.ImportFrom) and not node.level and node.module != "__future__")
+    ]
+    for node in _demo(tree):
+        source = "\n".join(lines[i - 1] for i in _span(node))
+        if isinstance(node, ast.Assert):
+            asserts.append(source.strip())
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            defs.append(source)
+    return asserts, defs, imports if asserts or defs else []
+
+
+def demo_to_test_file(
+    files: Mapping[str, str], wanted: list[str]
+) -> tuple[dict[str, str], list[str]]:
+    """A test file the task names and the answer lacks, made from its modules' demo checks.
+
+    Asked for `test_dateparse.py`, a small model often puts its checks at the end of
+    `dateparse.py` instead, where `tidy_module` removes them. When exactly one named test
+    file is missing and the code modules hold demo checks, they become that file: the
+    `assert` lines one test, each `test_*` function or test case as written. Run before
+    `tidy_files`, which then imports the project's code into it and clears the modules.
+    """
+    missing = [p for p in wanted if is_test_path(p) and p not in files]
+    if len(missing) != 1:
+        return dict(files), []
+    asserts: list[str] = []
+    defs: list[str] = []
+    imports: list[str] = []
+    for path, text in files.items():
+        if path.endswith(".py") and not is_test_path(path):
+            found = _demo_tests(text)
+            asserts += found[0]
+            defs += found[1]
+            imports += [i for i in found[2] if i not in imports]
+    if not asserts and not defs:
+        return dict(files), []
+    parts = ['"""Checks the code ran at import, moved here (the task names this file)."""', ""]
+    parts += imports
+    if asserts:
+        body = "\n".join(f"    {line}" for a in asserts for line in a.splitlines())
+        parts += ["", "", "def test_checks_from_the_module():", body, ""]
+    parts += [f"\n{d}\n" for d in defs]
+    text = "\n".join(parts).rstrip() + "\n"
+    if _parse(text) is None:
+        return dict(files), []
+    count = len(asserts) + len(defs)
+    return {**files, missing[0]: text}, [f"{missing[0]}: made from {count} demo check(s)"]
+
+
 def tidy_files(files: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     """Every file tidied (see the module doc); notes name each file changed and how."""
     modules = modules_of(files)

@@ -464,3 +464,57 @@ def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None
     ctx = Context(coder=replace(ctx.coder, num_predict=700))
     write_code(State(task=three, contract=read_contract(three)), ctx)
     assert "num_predict" not in fake.options[-1]
+
+
+DATEPARSE = """from __future__ import annotations
+
+import re
+
+
+def parse_date(text):
+    day, month, year = re.split(r"[./-]", text)
+    return int(year), int(month), int(day)
+
+
+assert parse_date("05.12.2026") == (2026, 12, 5)
+assert parse_date(
+    "1-2-2003"
+) == (2003, 2, 1)
+print(parse_date("01/01/2000"))
+
+
+def test_slashes():
+    assert parse_date("01/01/2000") == (2000, 1, 1)
+"""
+
+
+def test_a_test_file_the_task_names_is_made_from_the_module_s_own_checks(tmp_path: Path) -> None:
+    from terraqore.codecheck.code_tidy import demo_to_test_file, tidy_files
+
+    task = "Write `parse_date(text)` in `dateparse.py`, with pytest tests in `test_dateparse.py`."
+    wanted = read_contract(task)["files"]
+    assert "test_dateparse.py" in wanted
+    made, notes = demo_to_test_file({"dateparse.py": DATEPARSE}, wanted)
+    assert notes == ["test_dateparse.py: made from 3 demo check(s)"]
+    files, _ = tidy_files(made)
+    assert "assert" not in files["dateparse.py"] and "print" not in files["dateparse.py"]
+    test = files["test_dateparse.py"]
+    assert "__future__" not in test and "def test_slashes" in test
+    assert not check(files, read_contract(task))["broken"]
+    for path, text in files.items():
+        (tmp_path / path).write_text(text)
+    _pytest_passes(tmp_path, "test_dateparse.py")
+    # A wrong check of the module's own would now fail there, not at the module's import.
+    assert "test_checks_from_the_module" in test
+
+
+def test_no_test_file_is_made_when_one_exists_or_the_module_checks_nothing() -> None:
+    from terraqore.codecheck.code_tidy import demo_to_test_file
+
+    wanted = ["dateparse.py", "test_dateparse.py"]
+    written = {"dateparse.py": DATEPARSE, "test_dateparse.py": "def test_x():\n    pass\n"}
+    assert demo_to_test_file(written, wanted) == (written, [])
+    bare = {"dateparse.py": "def parse_date(text):\n    return text\n"}
+    assert demo_to_test_file(bare, wanted) == (bare, [])
+    # Two test files missing: which check goes where is not known.
+    assert demo_to_test_file({"dateparse.py": DATEPARSE}, [*wanted, "test_b.py"])[1] == []

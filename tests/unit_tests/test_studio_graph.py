@@ -444,3 +444,17 @@ def test_invoke_without_a_context_says_what_to_do() -> None:
     ):
         with pytest.raises(ValueError, match=r"context=.*run\(inputs\)"):
             module.graph.invoke(inputs)
+
+
+def test_checks_a_version_runs_at_import_become_the_test_file_the_task_names(fakes) -> None:
+    module = (
+        "```python\n# dateparse.py\ndef parse_date(text):\n    return text.strip()\n\n\n"
+        "assert parse_date(' x ') == 'x'\n```"
+    )
+    fakes(coder=[module])
+    task = "Write `parse_date(text)` in `dateparse.py`, and pytest tests in `test_dateparse.py`."
+    out = graph.invoke({"task": task}, context=Context(coder_candidates=1))
+    files = out["candidates"][0]["files"]
+    assert "assert" not in files["dateparse.py"]
+    assert "assert parse_date(' x ') == 'x'" in files["test_dateparse.py"]
+    assert any("test_dateparse.py: made from 1 demo check(s)" in n for n in out["notes"])
