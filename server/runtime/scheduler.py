@@ -14,7 +14,8 @@
 - Each runner has `num_parallel` slots, one worker thread each. Batched (the default), the
   slots share one runner whose llama.cpp context decodes their requests together, one
   sequence each; unbatched (`TERRAQORE_BATCHED=0`), each slot has a context of its own, never
-  used by two requests at once. Later requests wait in line.
+  used by two requests at once. An embedding runner has one slot. Later requests wait in
+  line.
 - Interactive requests get a free slot before low-priority ones (batch-job lines), and a
   batched runner keeps its last free slot for interactive work (`SlotPool`).
 - A request's time budget runs from its arrival (`deadline`): waiting for a load, waiting
@@ -128,7 +129,7 @@ class Scheduler:
     async def _load(self, model: LoadedModel, record: ModelRecord, load: LoadOptions) -> None:
         """Build a runner's slots (the lock is not held: other models keep serving)."""
         engine = self.engine(record)
-        count = self._slots(engine)
+        count = self._slots(engine, load)
         slots: list[Slot] = []
         start = time.perf_counter_ns()
         try:
@@ -210,13 +211,20 @@ class Scheduler:
         engine = self.engine(record)
         cache = 0 if load.embedding else self.settings.prefix_cache_mb * _MB
         try:
-            return engine.memory(record, load, self._slots(engine)) + cache
+            return engine.memory(record, load, self._slots(engine, load)) + cache
         except OSError:  # unreadable weights: the load says what is wrong with them
             return cache
 
-    def _slots(self, engine: Engine) -> int:
-        """Slots a runner of this engine gets: `num_parallel`, or 1 where more cannot help."""
-        return max(1, self.settings.num_parallel) if engine.parallel else 1
+    def _slots(self, engine: Engine, load: LoadOptions) -> int:
+        """Slots a runner gets: `num_parallel`, or 1 where more cannot help.
+
+        An embedding runner has one: its slots could not share a batch, so each would be a
+        whole llama.cpp model and context of its own (four copies of the 1.5B took 8 GB to
+        embed one word, found by the API fuzz test), competing for the same cores.
+        """
+        if not engine.parallel or load.embedding:
+            return 1
+        return max(1, self.settings.num_parallel)
 
     def _resident(self) -> int:
         """Bytes the runners loaded or loading are estimated to take."""
@@ -270,7 +278,7 @@ class Scheduler:
         """
         name = record.name.display
         waiting = self._pending.get(name, 0)
-        parallel = self._slots(self.engine(record))
+        parallel = self._slots(self.engine(record), load)
         if waiting >= self.settings.max_queue + parallel:
             self._rejected[name] = self._rejected.get(name, 0) + 1
             raise ServiceUnavailable(

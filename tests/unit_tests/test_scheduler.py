@@ -338,6 +338,25 @@ def test_batched_slots_share_one_runner(tmp_path, store) -> None:
     assert len(engine.builds) == 1
 
 
+def test_an_embedding_runner_is_built_once_with_one_slot(tmp_path, store) -> None:
+    # Its slots cannot share a batch: four would be four copies of the model and its context
+    # (the API fuzz test saw 8 GB for one embedding on the 1.5B).
+    engine = FakeEngine()
+    model = register(store, "m", b"weights-embed")
+    embed = LoadOptions(n_ctx=2048, embedding=True)
+
+    async def main() -> None:
+        sched = _scheduler(tmp_path, engine)
+        loop = asyncio.get_running_loop()
+        async with sched.use(model, embed, 300, loop.time() + 30):
+            (loaded,) = [m for _, m in sched.loaded()]
+            assert len(loaded.slots) == 1
+        await sched.stop()
+
+    asyncio.run(main())
+    assert len(engine.builds) == 1
+
+
 def test_stopping_during_streams_frees_a_shared_runner_after_its_threads_are_done(
     tmp_path, store
 ) -> None:
