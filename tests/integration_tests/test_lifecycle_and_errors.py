@@ -187,7 +187,7 @@ def test_context_overflow_is_400_when_truncate_error(tmp_path) -> None:
 def test_models_are_held_to_the_memory_budget_with_a_clear_error(tmp_path) -> None:
     """400 MiB for all models (TERRAQORE_MAX_MODEL_MEMORY_MB), no prefix cache: the 0.5B's
     weights alone take 468 MiB, so it is refused before anything loads; the 135M at num_ctx
-    512 (about 138 MiB with four sequences' KV cells) loads, and at 4,096 (453 MiB) is
+    512 (about 161 MiB with six sequences' KV cells) loads, and at 4,096 (633 MiB) is
     refused, with what to change. The loaded model and the server are unharmed."""
     env = {"TERRAQORE_MAX_MODEL_MEMORY_MB": "400", "TERRAQORE_PREFIX_CACHE_MB": "0"}
     srv = start_server(tmp_path / "home", env)

@@ -109,14 +109,14 @@ def test_stop_holdback_keeps_possible_stop_prefixes() -> None:
 
 def test_unbatched_serves_one_request_at_a_time_unless_asked_for_more(monkeypatch) -> None:
     """Unbatched, every slot is a context of its own: turning batching off alone must not
-    give the default four (four KV caches)."""
+    give the default six (six KV caches)."""
     monkeypatch.setenv("TERRAQORE_BATCHED", "0")
     assert ServerSettings().num_parallel == 1
     monkeypatch.setenv("TERRAQORE_NUM_PARALLEL", "3")
     assert ServerSettings().num_parallel == 3
     monkeypatch.delenv("TERRAQORE_BATCHED")
     monkeypatch.delenv("TERRAQORE_NUM_PARALLEL")
-    assert ServerSettings().num_parallel == 4
+    assert ServerSettings().num_parallel == 6
 
 
 def test_draft_tokens_never_exceed_the_tokens_produced() -> None:
