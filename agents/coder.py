@@ -198,8 +198,10 @@ def _fenced(
     raise AgentOutputError("the coder wrote no code block, twice")
 
 
+MODELFILE_TOKENS = 1024
+"""The Coder's Modelfile cap on an answer (`modelfiles/coder.Modelfile`, `num_predict`)."""
 TOKENS_PER_FILE = 640
-"""What one file of a task's project may take; the Modelfile's cap (1,024) fits one or two."""
+"""What one file of a task's project may take; the Modelfile's cap fits one or two."""
 MAX_TOKENS = 3072
 
 
@@ -237,8 +239,8 @@ def write_code(
     prompt = _prompt(state, ctx.coder_format, fix, with_plan)
     messages: list[BaseMessage] = [HumanMessage(content=prompt)]
     budget = token_budget(config, state.contract)
-    # A longer answer is given the time in proportion (the Modelfile's cap is 1,024 tokens).
-    seconds = ctx.coder_seconds * max(1.0, budget.get("num_predict", 0) / 1024)
+    # A longer answer is given the time in proportion.
+    seconds = ctx.coder_seconds * max(1.0, budget.get("num_predict", 0) / MODELFILE_TOKENS)
     options: dict[str, Any] = {"client_kwargs": {"timeout": seconds}, **budget}
     if ctx.coder_format == "json":
         answer, usage = ask_structured(

@@ -253,6 +253,11 @@ def tidy_test_file(text: str, modules: list[str]) -> tuple[str, list[str]]:
     return text, changes
 
 
+def _source(lines: list[str], node: ast.stmt) -> str:
+    """A top-level statement's lines as written, decorators included."""
+    return "\n".join(lines[i - 1] for i in _span(node))
+
+
 def _demo_tests(text: str) -> tuple[list[str], list[str], list[str]]:
     """A module's demo checks: (`assert` lines, `test_*` functions and cases, its imports).
 
@@ -267,17 +272,16 @@ def _demo_tests(text: str) -> tuple[list[str], list[str], list[str]]:
     lines = _lines(text)
     asserts, defs = [], []
     imports = [
-        "\n".join(lines[i - 1] for i in _span(node))
+        _source(lines, node)
         for node in tree.body
         if isinstance(node, ast.Import)
         or (isinstance(node, ast.ImportFrom) and not node.level and node.module != "__future__")
     ]
     for node in _demo(tree):
-        source = "\n".join(lines[i - 1] for i in _span(node))
         if isinstance(node, ast.Assert):
-            asserts.append(source.strip())
+            asserts.append(_source(lines, node).strip())
         elif isinstance(node, ast.FunctionDef | ast.ClassDef):
-            defs.append(source)
+            defs.append(_source(lines, node))
     return asserts, defs, imports if asserts or defs else []
 
 

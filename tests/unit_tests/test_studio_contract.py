@@ -446,7 +446,7 @@ def _pytest_passes(folder: Path, test_file: str) -> None:
 
 
 def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None:
-    from agents.coder import MAX_TOKENS, write_code
+    from agents.coder import MAX_TOKENS, MODELFILE_TOKENS, write_code
     from graphs.studio_context import Context
     from graphs.studio_state import State
 
@@ -458,6 +458,8 @@ def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None
         write_code(State(task=task, contract=read_contract(task)), ctx)
     small, large = fake.options
     assert "num_predict" not in small  # the Modelfile's cap stands
+    modelfile = (Path(__file__).parents[2] / "modelfiles" / "coder.Modelfile").read_text()
+    assert f"PARAMETER num_predict {MODELFILE_TOKENS}" in modelfile
     assert 1024 < large["num_predict"] <= MAX_TOKENS
     assert large["client_kwargs"]["timeout"] > small["client_kwargs"]["timeout"]
     # A cap the user set wins.
