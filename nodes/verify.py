@@ -40,7 +40,7 @@ from langgraph.runtime import Runtime
 from graphs.qa_context import QAContext
 from graphs.qa_state import AnswerKind, QAState, Turn
 from graphs.state import Source
-from nodes.sources import terms
+from nodes.sources import split_line, terms
 
 NOT_FOUND = "I could not find the answer to this question in the sources."
 OWN = "Not in the sources:"
@@ -50,7 +50,6 @@ KINDS: tuple[Kind, ...] = ("stated", "identified", "not_found")
 _ECHO = re.compile(r"\b(your|my) own (best )?answer\b|^<.*>\.?$", re.I)
 _OWN = re.compile(r"\(?\bnot (?:stated |found )?in the sources\b\s*[:\-\u2013\u2014)]*\s*", re.I)
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(*\[])")
 _REFUSALS = re.compile(
     r"\b(could not|cannot|can ?not|couldn't|can't|unable to|do not|don't|does not|doesn't)"
     r"\b[^.]{0,40}\b(find|found|answer|contain|mention|provide|say|know)"
@@ -125,7 +124,7 @@ def split_sentences(answer: str) -> list[str]:
     """The answer's sentences; citations written after the full stop stay with their sentence."""
     parts: list[str] = []
     for line in answer.splitlines():
-        for piece in _SENTENCE_END.split(line.strip()):
+        for piece in split_line(line.strip()):
             if not piece:
                 continue
             lead = re.match(r"^((?:\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]\s*)+)(.*)$", piece)
@@ -278,7 +277,7 @@ def _with_citations(body: str, numbers: list[int]) -> str:
     if not numbers:
         return body
     marks = "".join(f"[{n}]" for n in numbers)
-    if body and body[-1] in ".!?":
+    if body and body[-1] in ".!?" and not body.endswith(".."):  # an ellipsis stays whole
         return f"{body[:-1]} {marks}{body[-1]}"
     return f"{body} {marks}"
 
