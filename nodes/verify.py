@@ -56,6 +56,9 @@ _REFUSALS = re.compile(
     r"|\bno (information|mention|answer)\b|\bnot (mentioned|provided|stated|specified)\b",
     re.I,
 )
+_SPACE_BEFORE_MARK = re.compile(r"\s+([.,;:!?])(?![.])")
+"""The space a removed citation leaves before a mark ("Paris [1]." -> "Paris ."), not the one
+before an ellipsis ("`ATTACH ... KEY`" stays as written)."""
 _YES_NO = re.compile(
     r"\s*(is|are|was|were|am|do|does|did|can|could|has|have|had|will|would|should|shall|may"
     r"|might|must)\b",
@@ -163,7 +166,7 @@ def split_own(draft: str) -> tuple[str, str]:
     if not match:
         return draft.strip(), ""
     own = " ".join(_CITATION.sub("", draft[match.end() :]).split())
-    own = re.sub(r"\s+([.,;:!?])", r"\1", own).strip()
+    own = _SPACE_BEFORE_MARK.sub(r"\1", own).strip()
     if _ECHO.search(own):
         own = ""  # the prompt's instruction repeated, not an answer
     return draft[: match.start()].strip(), own
@@ -194,7 +197,7 @@ def check(
     if sources and sourced and not (is_refusal(sourced) or _is_not_found(sourced)):
         for sentence in split_sentences(sourced):
             body = _CITATION.sub("", sentence).strip()
-            body = re.sub(r"\s+([.,;:!?])", r"\1", body)
+            body = _SPACE_BEFORE_MARK.sub(r"\1", body)
             if adds_nothing(body, question):
                 continue  # "The capital of France is [1].": the question back, no answer
             keep = []
@@ -214,14 +217,19 @@ def check(
                 moved.append(body)  # the model's own claim: never cited
     else:
         removed.extend(cited(sourced))
-    if own and supported and (keep := _best_support(own, sources, question, threshold)):
+    unsourced: list[str] = [] if supported else [own]
+    for sentence in split_sentences(own) if supported else []:
         # The model called it "not in the sources", but a source supports it: it is cited,
-        # unless it mostly repeats what the cited sentences already say (`REPEATS`).
-        if not repeats(own, out):
-            out.append(_with_citations(own[:1].upper() + own[1:], keep))
-            supported += 1
-        own = ""
-    own = " ".join([*moved, own]).strip()
+        # unless it mostly repeats what the cited sentences already say (`REPEATS`). Each
+        # sentence on its own: the model sometimes writes the marker mid-answer and goes on
+        # with sourced sentences after it.
+        if keep := _best_support(sentence, sources, question, threshold):
+            if not repeats(sentence, out):
+                out.append(_with_citations(sentence[:1].upper() + sentence[1:], keep))
+                supported += 1
+        else:
+            unsourced.append(sentence)
+    own = " ".join([*moved, *unsourced]).strip()
     if not supported:
         return _finish("not_found", [], own, removed, 0.0, strict)
     kind: Kind = "identified" if own else "stated"

@@ -29,6 +29,7 @@ from nodes.verify import (
     OWN,
     adds_nothing,
     check,
+    cited,
     coverage,
     repeats,
     split_sentences,
@@ -412,3 +413,26 @@ def test_a_sentence_that_only_repeats_the_question_answers_nothing_and_is_not_ci
     # Whole words, not stems: an answer that shares a stem with the question still answers.
     kingdom = "What is the biological kingdom that includes animals?"
     assert not adds_nothing("The kingdom that includes animals is Animalia [1].", kingdom)
+
+
+def test_sentences_after_the_own_marker_are_checked_one_by_one():
+    """`make demo` once drafted "... [1]. Not in the sources: the key opens the lake.\nThe key
+    comes from ..." and the checked answer kept the unsupported sentence, uncited, inside a
+    `stated` answer, because everything after the marker was checked as one sentence."""
+    sources = number_sources([BACH, OTTER], "Bach")
+    draft = (
+        "Bach was a German composer [1]. Not in the sources: he liked coffee a great deal.\n"
+        "Sea otters use stones as tools to open shellfish."
+    )
+    result = check(draft, sources, "Who was Bach?", 0.5)
+    assert result.kind == "identified"
+    assert result.own == "he liked coffee a great deal."
+    body, own = result.answer.split(f"\n\n{OWN} ")
+    assert "Sea otters use stones as tools to open shellfish [2]." in body
+    assert "coffee" not in body and not cited(own)
+
+
+def test_a_space_before_an_ellipsis_is_kept():
+    sources = number_sources([BACH], "Bach")
+    result = check("Bach (`born ... 1685`) was born in Eisenach [1].", sources, "Who?", 0.5)
+    assert result.answer == "Bach (`born ... 1685`) was born in Eisenach [1]."
