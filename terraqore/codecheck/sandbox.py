@@ -500,6 +500,11 @@ def _run(
                 "no:cacheprovider",
                 "--color=no",
                 "--continue-on-collection-errors",
+                # The project's root on sys.path, as a checkout with `pip install -e .` has it:
+                # a test under `tests/` imports the package beside it (`-P` keeps the root
+                # off the path until pytest starts, after the guard has its own modules).
+                "-o",
+                "pythonpath=.",
                 *test_files,
             ],
         }

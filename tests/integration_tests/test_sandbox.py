@@ -280,6 +280,23 @@ def test_generated_modules_cannot_stand_in_for_the_guards_own(kind: str) -> None
     assert [t.outcome for t in result.tests] == ["passed"], result.output
 
 
+def test_a_test_under_tests_imports_the_package_at_the_root(kind: str) -> None:
+    # A multi-file project keeps its tests in `tests/` (no __init__.py, no conftest.py): pytest
+    # puts only `tests/` on sys.path, and the guard's `-P` keeps the root off it, so without
+    # the project's root on the path every such test failed to import its package.
+    files = {
+        "expenses/__init__.py": "",
+        "expenses/load.py": "def total(rows):\n    return sum(rows)\n",
+        "report.py": "from expenses.load import total\n\n\ndef show(rows):\n"
+        "    return f'total {total(rows)}'\n",
+        "tests/test_load.py": "from expenses.load import total\nfrom report import show\n\n\n"
+        "def test_total():\n    assert total([1, 2]) == 3\n\n\n"
+        "def test_show():\n    assert show([2]) == 'total 2'\n",
+    }
+    result = run_pytest(files, ["tests/test_load.py"], LIMITS, kind)
+    assert [t.outcome for t in result.tests] == ["passed", "passed"], result.output
+
+
 def test_the_lines_the_tests_ran_come_back_for_the_files_to_cover(kind: str) -> None:
     code = textwrap.dedent(
         """
