@@ -79,18 +79,22 @@ async def tags(request: Request) -> dict[str, Any]:
 
 @router.get("/api/ps")
 async def ps(request: Request) -> dict[str, Any]:
-    """Model names in use; names that share a runner are each listed."""
-    out = []
+    """Model names in use, each once; names that share a runner are each listed.
+
+    A chat model that was also asked for embeddings has a second runner; like Ollama, which
+    serves both from one, it is listed once, until the later of the two expires.
+    """
+    out: dict[str, dict[str, Any]] = {}
     for alias, model in service(request).scheduler.loaded():
+        expires = alias.expires_wall.isoformat()
+        if (seen := out.get(alias.record.name)) is not None:
+            seen["expires_at"] = max(seen["expires_at"], expires)
+            continue
         entry = _summary(alias.record)
         entry.pop("modified_at")
-        entry.update(
-            expires_at=alias.expires_wall.isoformat(),
-            size_vram=0,
-            context_length=model.key.load.n_ctx,
-        )
-        out.append(entry)
-    return {"models": out}
+        entry.update(expires_at=expires, size_vram=0, context_length=model.key.load.n_ctx)
+        out[alias.record.name] = entry
+    return {"models": list(out.values())}
 
 
 def _show(svc: InferenceService, name: str) -> dict[str, Any]:

@@ -62,6 +62,29 @@ def test_negative_keep_alive_keeps_forever(server: RunningServer) -> None:
     assert entry["expires_at"].startswith("2318")
 
 
+def test_a_chat_model_also_used_for_embeddings_is_listed_once(server: RunningServer) -> None:
+    # Embeddings of a chat model run on a second runner. While a chat streams, both are in
+    # use, and /api/ps listed the name twice.
+    chat = {
+        "model": TINY,
+        "prompt": "Count from one to two hundred in words.",
+        "options": {"num_predict": 400, "temperature": 0},
+    }
+    with httpx.stream("POST", f"{server.url}/api/generate", json=chat, timeout=120) as stream:
+        lines = stream.iter_lines()
+        assert not json.loads(next(lines))["done"]  # the chat is streaming
+        body = {"model": TINY, "input": "hi", "keep_alive": -1}
+        r = httpx.post(f"{server.url}/api/embed", json=body, timeout=120)
+        assert r.status_code == 200, r.text
+        models = httpx.get(f"{server.url}/api/ps").json()["models"]
+        entries = [m for m in models if m["model"] == TINY]
+        assert not json.loads(next(lines))["done"]  # still streaming: both runners in use
+    assert len(entries) == 1, entries
+    assert entries[0]["expires_at"].startswith("2318")  # the later of the two
+    httpx.post(f"{server.url}/api/generate", json={"model": TINY, "prompt": "", "keep_alive": 0})
+    assert TINY not in loaded(server)
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status"),
     [
