@@ -87,13 +87,14 @@ async def ps(request: Request) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {}
     for alias, model in service(request).scheduler.loaded():
         expires = alias.expires_wall.isoformat()
-        if (seen := out.get(alias.record.name)) is not None:
+        name = alias.record.name.display
+        if (seen := out.get(name)) is not None:
             seen["expires_at"] = max(seen["expires_at"], expires)
             continue
         entry = _summary(alias.record)
         entry.pop("modified_at")
         entry.update(expires_at=expires, size_vram=0, context_length=model.key.load.n_ctx)
-        out[alias.record.name] = entry
+        out[name] = entry
     return {"models": list(out.values())}
 
 
