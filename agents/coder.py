@@ -173,6 +173,84 @@ def rule_on_tests(contract: Mapping[str, Any] | None) -> str:
     return f"Write the pytest tests the task asks for in {', '.join(named)}; no other tests."
 
 
+MISSING = (
+    "That answer left out {missing}, which the task names. Write {them} now, complete, one "
+    "```python block per file, the first line naming the file. {they} must work with the files "
+    "you wrote above. No other text."
+)
+
+
+def missing_files(files: Mapping[str, str], contract: Mapping[str, Any] | None) -> list[str]:
+    """The files the task names that an answer left out, in the task's order.
+
+    What the tidy steps mend is not missing: a file written under its own name elsewhere
+    (`load.py` for `expenses/load.py`) or a module holding every name the task puts in that
+    file (`place_files` moves or splits them), a test file under another name, and an
+    `__init__.py`. A file the task gives no names for (`__main__.py`) is missing when it is
+    not there by name and the answer wrote fewer modules than the task names.
+    """
+    wanted = [p for p in (contract or {}).get("files", []) if _base(p) != "__init__.py"]
+    if len(wanted) < 2:
+        return []  # one file: whatever module was written moves to it (`place_files`)
+    homes = (contract or {}).get("homes", {})
+    by_name = {_base(p) for p in files}
+    modules = [p for p in files if _base(p) != "__init__.py" and not is_test_path(p)]
+    code = "\n".join(files.values())
+
+    def defined(name: str) -> bool:
+        return (
+            re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", code, re.M)
+            is not None
+        )
+
+    def left_out(path: str) -> bool:
+        if path in files or _base(path) in by_name:
+            return False
+        if is_test_path(path):
+            return not any(is_test_path(p) for p in files)
+        if homes.get(path):
+            return not all(defined(name) for name in homes[path])
+        return len(modules) < len([p for p in wanted if not is_test_path(p)])
+
+    return [path for path in wanted if left_out(path)]
+
+
+def _base(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _complete(
+    config: AgentConfig,
+    messages: list[BaseMessage],
+    answer: str,
+    files: dict[str, str],
+    missing: list[str],
+    seconds: float,
+) -> tuple[dict[str, str], list[UsageRecord]]:
+    """The files an answer left out, asked for once in the same conversation.
+
+    A small model often writes the first file of a package and stops (task 60: one file of
+    three in every version, under any token cap). The conversation goes on from its answer,
+    so the server's prefix cache keeps the prompt evaluated. What comes back adds only files
+    not written yet; a failed or empty answer leaves the files as they were.
+    """
+    many = len(missing) > 1
+    ask = MISSING.format(
+        missing=", ".join(missing), them="them" if many else "it", they="They" if many else "It"
+    )
+    budget = min(TOKENS_PER_FILE * len(missing), MAX_TOKENS)
+    follow = [*messages, AIMessage(content=answer), HumanMessage(content=ask)]
+    timeout = seconds * max(1.0, budget / MODELFILE_TOKENS)
+    try:
+        text, record = ask_text(
+            "coder", config, follow, num_predict=budget, client_kwargs={"timeout": timeout}
+        )
+    except httpx.HTTPError:
+        return files, []
+    added = parse_fenced(text, missing[0])
+    return {**files, **{p: c for p, c in added.items() if p not in files}}, [record]
+
+
 NO_BLOCK = (
     "That answer has no ```python block, so no file could be taken from it. Answer again "
     "with the complete code, one ```python block per file, the first line naming the file."
@@ -185,14 +263,22 @@ def _fenced(
     default: str,
     options: dict[str, Any],
     started: threading.Event | None = None,
+    contract: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, str], list[UsageRecord]]:
-    """Files from fenced blocks; an answer with none is retried once, the problem named."""
+    """Files from fenced blocks; an answer with none is retried once, the problem named.
+
+    Files of the `contract` that the answer left out are asked for once more (`_complete`).
+    """
     usage = []
     for _ in range(2):
         text, record = ask_text("coder", config, messages, started, **options)
         usage.append(record)
         files = parse_fenced(text, default)
         if files:
+            if missing := missing_files(files, contract):
+                seconds = options["client_kwargs"]["timeout"]
+                files, more = _complete(config, messages, text, files, missing, seconds)
+                usage += more
             return files, usage
         messages = [*messages, AIMessage(content=text), HumanMessage(content=NO_BLOCK)]
     raise AgentOutputError("the coder wrote no code block, twice")
@@ -248,7 +334,10 @@ def write_code(
         )
         files = {f.path: f.content for f in answer.files}
     else:
-        files, usage = _fenced(config, messages, _default_module(state.plan), options, started)
+        # A fix sends only the files it changes, so only a first turn is asked for the rest.
+        wanted = None if fix else state.contract
+        default = _default_module(state.plan)
+        files, usage = _fenced(config, messages, default, options, started, wanted)
     try:
         return checked_files(files), usage
     except ProjectFileError as exc:

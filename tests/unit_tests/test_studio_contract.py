@@ -456,7 +456,7 @@ def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None
     three = "A package: `stats/reader.py`, `stats/report.py` and `stats/cli.py`, tested in `tests/test_cli.py`."
     for task in (one, three):
         write_code(State(task=task, contract=read_contract(task)), ctx)
-    small, large = fake.options
+    small, large = fake.options[0], fake.options[1]  # then the call for the files left out
     assert "num_predict" not in small  # the Modelfile's cap stands
     modelfile = (Path(__file__).parents[2] / "modelfiles" / "coder.Modelfile").read_text()
     assert f"PARAMETER num_predict {MODELFILE_TOKENS}" in modelfile
@@ -465,7 +465,57 @@ def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None
     # A cap the user set wins.
     ctx = Context(coder=replace(ctx.coder, num_predict=700))
     write_code(State(task=three, contract=read_contract(three)), ctx)
-    assert "num_predict" not in fake.options[-1]
+    assert "num_predict" not in fake.options[-2]
+
+
+EXPENSES = """A package `expenses`, run as `python -m expenses FILE`.
+
+- `expenses/load.py`: `read_expenses(path)` returns the rows.
+- `expenses/report.py`: `totals_by_category(rows)` returns the totals.
+- `expenses/__main__.py` prints one line per category.
+"""
+LOAD = "```python\n# expenses/load.py\ndef read_expenses(path):\n    return []\n```\n"
+REST = (
+    "```python\n# expenses/report.py\ndef totals_by_category(rows):\n    return []\n```\n"
+    "```python\n# expenses/__main__.py\nprint('total: 0')\n```\n"
+    "```python\n# expenses/load.py\nBROKEN = True\n```\n"
+)
+
+
+def test_files_the_first_answer_left_out_are_asked_for_once_and_added(fakes) -> None:
+    """Task 60's versions wrote `expenses/load.py` and stopped; the rest is asked for."""
+    from agents.coder import missing_files, write_code
+    from graphs.studio_context import Context
+    from graphs.studio_state import State
+
+    contract = read_contract(EXPENSES)
+    assert missing_files({"expenses/load.py": "def read_expenses(path): ..."}, contract) == [
+        "expenses/report.py",
+        "expenses/__main__.py",
+    ]
+    fake = fakes(coder=[LOAD, REST])
+    files, usage = write_code(State(task=EXPENSES, contract=contract), Context())
+    assert sorted(files) == ["expenses/__main__.py", "expenses/load.py", "expenses/report.py"]
+    assert "BROKEN" not in files["expenses/load.py"]  # a file written first is kept
+    assert fake.calls == ["coder", "coder"] and len(usage) == 2
+    assert fake.options[1]["num_predict"] == 2 * 640  # a budget for the two files left out
+    # A fix sends only what it changes: nothing more is asked for.
+    fix = State(task=EXPENSES, contract=contract, files=files, feedback="x", feedback_kind="tests")
+    write_code(fix, Context(), fix=True)
+    assert fake.calls == ["coder"] * 3
+
+
+def test_what_the_tidy_steps_mend_is_not_missing() -> None:
+    from agents.coder import missing_files
+
+    contract = read_contract(EXPENSES)
+    # Bare modules move to the task's paths; one module holding every name is split.
+    bare = {"load.py": "def read_expenses(p): ...", "report.py": "", "__main__.py": ""}
+    assert missing_files(bare, contract) == []
+    one = {"solution.py": "def read_expenses(p): ...\ndef totals_by_category(r): ...\n"}
+    assert missing_files(one, contract) == ["expenses/__main__.py"]
+    single = read_contract("Write `is_palindrome(text)` in `pal.py`.")
+    assert missing_files({"solution.py": "def is_palindrome(text): ..."}, single) == []
 
 
 DATEPARSE = """from __future__ import annotations
