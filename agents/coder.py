@@ -9,7 +9,8 @@ test file the task names when the version wrote none; test files made collectabl
 module written bare (`reader.py`) moves to the path the task fixes (`logstats/reader.py`),
 and a function or class it named otherwise than the task gets the task's name back where
 that is unambiguous, and an import of the project's own name from the wrong module names the
-right one (`codecheck.contract_check`). On a fix turn it
+right one (`codecheck.contract_check`). A first-turn answer that left out files the task
+names is asked for them once more (`missing_files`). On a fix turn it
 rewrites the chosen version from the credible failures, or from the security gate's
 findings. It writes on the current route of its chain along the task router
 (`nodes.escalation`). When its answer is unusable after the retry, or its call times out, it
