@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import ollama
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables.config import ContextThreadPoolExecutor
 from langgraph.runtime import Runtime
@@ -174,6 +175,10 @@ def rule_on_tests(contract: Mapping[str, Any] | None) -> str:
     return f"Write the pytest tests the task asks for in {', '.join(named)}; no other tests."
 
 
+CallFailed = (httpx.HTTPError, ollama.ResponseError)
+"""A call that failed: the client's timeout or a refused connection (httpx), or an error the
+server sent, before the answer or in its stream (its own request timeout, a full queue)."""
+
 MISSING = (
     "That answer left out {missing}, which the task names. Write {them} now, complete, one "
     "```python block per file, the first line naming the file. {they} must work with the files "
@@ -246,7 +251,7 @@ def _complete(
         text, record = ask_text(
             "coder", config, follow, num_predict=budget, client_kwargs={"timeout": timeout}
         )
-    except httpx.HTTPError:
+    except CallFailed:
         return files, []
     added = parse_fenced(text, missing[0])
     return {**files, **{p: c for p, c in added.items() if p not in files}}, [record]
@@ -318,7 +323,7 @@ def write_code(
     `with_plan=False` writes from the task alone (a candidate that the plan cannot mislead).
     `started` is set when the request is about to go (`agents.structured.ask_text`).
 
-    Raises `AgentOutputError` for an answer unusable after its retry, and `httpx.HTTPError`
+    Raises `AgentOutputError` for an answer unusable after its retry, and one of `CallFailed`
     when the call fails or takes longer than `Context.coder_seconds` (scaled up with a larger
     `token_budget`).
     """
@@ -345,7 +350,7 @@ def write_code(
         raise AgentOutputError(f"the coder wrote an unusable file map: {exc}") from exc
 
 
-Unusable = (AgentOutputError, httpx.HTTPError)
+Unusable = (AgentOutputError, *CallFailed)
 """What sends the Coder up its chain from inside a turn: an unusable answer, a timeout."""
 
 
@@ -371,9 +376,9 @@ def _versions(
     A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`),
     all requested at once: a server that batches decodes them together (one pass over the
     weights per step for every version), one that does not answers them in turn.
-    An unusable version (no code in the answer, twice) is left out; the route fails (raised)
-    only when no version is usable, or when the first version's call fails or times out. A
-    later call that fails leaves the turn with the versions that were written.
+    An unusable version (no code in the answer, twice) and one whose call failed (a timeout,
+    an error the server sent mid-stream) are left out, named in the notes; the route fails
+    (raised: the first version's error if it had one) only when no version was written.
     """
     if fix:
         files, fixed = write_code(state, ctx, config, fix=True)
@@ -402,16 +407,15 @@ def _versions(
     out: list[tuple[str, dict[str, str]]] = []
     usage: list[UsageRecord] = []
     notes: list[str] = []
-    unusable: AgentOutputError | None = None
+    unusable: Exception | None = None
     for (origin, _, _), result in zip(plans, results, strict=True):
         if isinstance(result, AgentOutputError):
             notes.append(f"the {origin} candidate was unusable: {result}")
-            unusable = result
-        elif isinstance(result, httpx.HTTPError):
-            if origin == "first":
-                raise result
+            unusable = unusable or result
+        elif isinstance(result, Exception):
             # The versions written stand; more calls to a failing model would only repeat it.
             notes.append(f"the {origin} candidate's call failed ({type(result).__name__})")
+            unusable = result if origin == "first" else unusable or result
         else:
             files, used = result
             usage += used
@@ -423,11 +427,11 @@ def _versions(
 
 def _outcome(
     future: Future[tuple[dict[str, str], list[UsageRecord]]],
-) -> tuple[dict[str, str], list[UsageRecord]] | AgentOutputError | httpx.HTTPError:
+) -> tuple[dict[str, str], list[UsageRecord]] | Exception:
     """A version's files and usage, or the error that made it unusable."""
     try:
         return future.result()
-    except (AgentOutputError, httpx.HTTPError) as exc:
+    except Unusable as exc:
         return exc
 
 

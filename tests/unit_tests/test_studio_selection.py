@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import ollama
 
 from graphs.studio import graph
 from graphs.studio_context import Context
@@ -79,6 +80,18 @@ def test_a_later_call_that_times_out_keeps_the_versions_already_written(fakes) -
     assert [c["origin"] for c in out["candidates"]] == ["first"]
     assert out["validation"]["passed"]
     assert any("direct candidate's call failed (ReadTimeout)" in n for n in out["notes"])
+
+
+def test_a_first_call_the_server_stopped_keeps_the_versions_written(fakes) -> None:
+    # A bench run: the first version ran past the server's request timeout, which came as an
+    # error in the stream (ollama.ResponseError), and the whole build ended with it.
+    stopped = ollama.ResponseError("the request ran past its timeout of 600s", -1)
+    fake = fakes(coder=[stopped, CLEAN])
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
+    assert fake.calls.count("coder") == 3 and not out["escalations"]
+    assert [c["origin"] for c in out["candidates"]] == ["direct", "sample"]
+    assert out["validation"]["passed"]
+    assert any("first candidate's call failed (ResponseError)" in n for n in out["notes"])
 
 
 def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
