@@ -32,14 +32,18 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
-import httpx
-import ollama
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables.config import ContextThreadPoolExecutor
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.structured import AgentOutputError, ask_structured, ask_text
+from agents.structured import (
+    AgentOutputError,
+    CallFailed,
+    Unusable,
+    ask_structured,
+    ask_text,
+)
 from agents.studio_prompts import (
     code_section,
     contract_section,
@@ -174,10 +178,6 @@ def rule_on_tests(contract: Mapping[str, Any] | None) -> str:
         return "Write no tests (the Validator writes them)."
     return f"Write the pytest tests the task asks for in {', '.join(named)}; no other tests."
 
-
-CallFailed = (httpx.HTTPError, ollama.ResponseError)
-"""A call that failed: the client's timeout or a refused connection (httpx), or an error the
-server sent, before the answer or in its stream (its own request timeout, a full queue)."""
 
 MISSING = (
     "That answer left out {missing}, which the task names. Write {them} now, complete, one "
@@ -348,10 +348,6 @@ def write_code(
         return checked_files(files), usage
     except ProjectFileError as exc:
         raise AgentOutputError(f"the coder wrote an unusable file map: {exc}") from exc
-
-
-Unusable = (AgentOutputError, *CallFailed)
-"""What sends the Coder up its chain from inside a turn: an unusable answer, a timeout."""
 
 
 VARIANTS = (("direct", False, False), ("sample", True, True), ("direct-sample", False, True))

@@ -8,7 +8,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.structured import AgentOutputError, ask_structured
+from agents.structured import Unusable, ask_structured
 from agents.studio_prompts import sources_section, task_section
 from graphs.studio_context import Context
 from graphs.studio_state import State
@@ -63,7 +63,7 @@ def idea(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         brief, usage = ask_structured(
             "idea", runtime.context.idea, [HumanMessage(content=prompt)], IdeaBrief, _check
         )
-    except AgentOutputError as exc:
+    except Unusable as exc:
         # The task itself is a usable brief; one weak answer should not end the run.
         fallback = fallback_brief(state.task)
         return {"idea": fallback.model_dump(), "notes": [f"{exc}; the task is the brief"]}

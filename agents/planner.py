@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.idea import Short
-from agents.structured import AgentOutputError, ask_structured
+from agents.structured import Unusable, ask_structured
 from agents.studio_prompts import contract_section, sources_section, task_section
 from graphs.studio_context import Context
 from graphs.studio_state import State
@@ -88,7 +88,7 @@ def planner(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         plan, usage = ask_structured(
             "planner", runtime.context.planner, [HumanMessage(content=prompt)], Plan, _check
         )
-    except AgentOutputError as exc:
+    except Unusable as exc:
         # The Coder can work from the task alone; one weak answer should not end the run.
         fallback, notes = correct_plan(fallback_plan(state.task).model_dump(), contract)
         return {

@@ -17,7 +17,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.structured import AgentOutputError, ask_structured
+from agents.structured import Unusable, ask_structured
 from agents.studio_prompts import sources_section, task_section
 from graphs.studio_context import Context
 from graphs.studio_state import State
@@ -99,7 +99,7 @@ def review(state: State, ctx: Context) -> tuple[list[dict[str, Any]], list[Any],
         answer, usage = ask_structured(
             "security", ctx.security, [HumanMessage(content=prompt)], Review
         )
-    except AgentOutputError as exc:
+    except Unusable as exc:
         return [], [], [f"the security review gave no usable answer ({exc}); bandit's stand"]
     findings, dropped = [], 0
     seen = {f["location"] for f in bandit}

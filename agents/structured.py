@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+import httpx
+import ollama
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_ollama import ChatOllama
 from pydantic import BaseModel, ValidationError
@@ -27,6 +29,13 @@ M = TypeVar("M", bound=BaseModel)
 
 class AgentOutputError(RuntimeError):
     """An agent's answer could not be used, even after its retry."""
+
+
+CallFailed = (httpx.HTTPError, ollama.ResponseError)
+"""A call that failed: the client's timeout or a refused connection (httpx), or an error the
+server sent, before the answer or in its stream (its own request timeout, a full queue)."""
+Unusable = (AgentOutputError, *CallFailed)
+"""What an agent with a fallback falls back on: an unusable answer, or no answer at all."""
 
 
 def model_for(config: AgentConfig, agent: str = "", **options: object) -> ChatOllama:

@@ -17,7 +17,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from agents.structured import AgentOutputError, ask_structured
+from agents.structured import Unusable, ask_structured
 from agents.studio_prompts import contract_section, plan_section, sources_section, task_section
 from graphs.state import UsageRecord
 from graphs.studio_context import Context
@@ -220,7 +220,7 @@ def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             for t in design.tests
             if (code := normalise(t.code))
         ]
-    except AgentOutputError as exc:
+    except Unusable as exc:
         notes.append(f"the validator designed no tests ({exc})")
     tests, dropped = held_to_task(designed, state)
     if not tests:

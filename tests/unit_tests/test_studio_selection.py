@@ -9,6 +9,7 @@ import json
 
 import httpx
 import ollama
+import pytest
 
 from graphs.studio import graph
 from graphs.studio_context import Context
@@ -92,6 +93,19 @@ def test_a_first_call_the_server_stopped_keeps_the_versions_written(fakes) -> No
     assert [c["origin"] for c in out["candidates"]] == ["direct", "sample"]
     assert out["validation"]["passed"]
     assert any("first candidate's call failed (ResponseError)" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize("agent", ["idea", "planner", "validator", "security"])
+def test_an_agent_whose_call_fails_falls_back_and_the_build_goes_on(fakes, agent) -> None:
+    # The Validator runs beside the Coder's long first turn; a server that stops one of its
+    # calls ended the whole build, though each of these agents has a fallback for a bad answer.
+    stopped = ollama.ResponseError("the request ran past its timeout of 600s", -1)
+    fake = fakes(**{agent: [stopped]})
+    ctx = Context(coder_candidates=1, short_path=False)
+    out = graph.invoke({"task": "add"}, context=ctx)
+    assert agent in fake.calls and "a + b" in out["files"]["solution.py"]
+    assert out["security"]["verdict"] == "pass" and out["report"]
+    assert any("600s" in n for n in out["notes"]), out["notes"]
 
 
 def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
