@@ -56,9 +56,11 @@ _REFUSALS = re.compile(
     r"|\bno (information|mention|answer)\b|\bnot (mentioned|provided|stated|specified)\b",
     re.I,
 )
-_SPACE_BEFORE_MARK = re.compile(r"\s+([.,;:!?])(?![.])")
-"""The space a removed citation leaves before a mark ("Paris [1]." -> "Paris ."), not the one
-before an ellipsis ("`ATTACH ... KEY`" stays as written)."""
+_CITED = re.compile(r"(?<!\s)\s*+" + _CITATION.pattern)
+"""A citation with the space before it: what removing one takes ("Paris [1]." -> "Paris.")."""
+_SPACE_BEFORE_MARK = re.compile(r"(?<!\s)\s++([.,;:!?])(?![.])")
+"""A space before a mark ("Paris ."), not the one before an ellipsis ("`ATTACH ... KEY`"
+stays as written). Read once per run of spaces, however long."""
 _YES_NO = re.compile(
     r"\s*(is|are|was|were|am|do|does|did|can|could|has|have|had|will|would|should|shall|may"
     r"|might|must)\b",
@@ -165,7 +167,7 @@ def split_own(draft: str) -> tuple[str, str]:
     match = _OWN.search(draft)
     if not match:
         return draft.strip(), ""
-    own = " ".join(_CITATION.sub("", draft[match.end() :]).split())
+    own = " ".join(_CITED.sub("", draft[match.end() :]).split())
     own = _SPACE_BEFORE_MARK.sub(r"\1", own).strip()
     if _ECHO.search(own):
         own = ""  # the prompt's instruction repeated, not an answer
@@ -196,13 +198,13 @@ def check(
     supported = 0
     if sources and sourced and not (is_refusal(sourced) or _is_not_found(sourced)):
         for sentence in split_sentences(sourced):
-            body = _CITATION.sub("", sentence).strip()
+            body = _CITED.sub("", sentence).strip()
             body = _SPACE_BEFORE_MARK.sub(r"\1", body)
             if adds_nothing(body, question):
                 continue  # "The capital of France is [1].": the question back, no answer
             keep = []
             for n in dict.fromkeys(cited(sentence)):
-                if n in by_n and support(body, by_n[n], question) >= threshold:
+                if n in by_n and holds(body, by_n[n], question, threshold):
                     keep.append(n)
                 else:
                     removed.append(n)
@@ -262,7 +264,27 @@ def _best_support(
 ) -> list[int]:
     """[n] of the source that supports the sentence best, if it does enough; else []."""
     best = max(sources, key=lambda s: support(body, s, question))
-    return [best["n"]] if support(body, best, question) >= threshold else []
+    return [best["n"]] if holds(body, best, question, threshold) else []
+
+
+_CLAUSE = re.compile(r"(?<![.!?])[.!?]++\s++(?=[A-Z0-9])")
+"""Every full stop before a capital, initials and parentheses included: finer than
+`split_line`, for checking, never for showing."""
+
+
+def holds(sentence: str, source: Source, question: str, threshold: float) -> bool:
+    """Whether the source supports the sentence, and each clause of it that claims something.
+
+    A sentence is kept whole across initials and parentheses ("J. R. R. Tolkien"), so an
+    unsupported claim after one ("... known as J. S. B. He hated music [1].") would ride on
+    the rest's support. Each clause with two or more words the question does not have must
+    be supported on its own too.
+    """
+    if support(sentence, source, question) < threshold:
+        return False
+    asked = stems(question)
+    clauses = [c for c in _CLAUSE.split(sentence) if len(stems(c) - asked) >= 2]
+    return len(clauses) < 2 or all(support(c, source, question) >= threshold for c in clauses)
 
 
 def _is_not_found(text: str) -> bool:
