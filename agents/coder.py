@@ -190,24 +190,21 @@ def missing_files(files: Mapping[str, str], contract: Mapping[str, Any] | None) 
     """The files the task names that an answer left out, in the task's order.
 
     What the tidy steps mend is not missing: a file written under its own name elsewhere
-    (`load.py` for `expenses/load.py`) or a module holding every name the task puts in that
-    file (`place_files` moves or splits them), a test file under another name, and an
-    `__init__.py`. A file the task gives no names for (`__main__.py`) is missing when it is
-    not there by name and the answer wrote fewer modules than the task names.
+    (`load.py` for `expenses/load.py`: `place_files` moves it), one whose names the task
+    places there are all defined in a module the task does not name (`place_files` splits
+    it), a test file under another name, and an `__init__.py`. A file the task gives no
+    names for (`__main__.py`) is missing when it is not there by name and the answer wrote
+    fewer modules than the task names.
     """
     wanted = [p for p in (contract or {}).get("files", []) if _base(p) != "__init__.py"]
     if len(wanted) < 2:
         return []  # one file: whatever module was written moves to it (`place_files`)
     homes = (contract or {}).get("homes", {})
     by_name = {_base(p) for p in files}
+    named = {_base(p) for p in wanted}
     modules = [p for p in files if _base(p) != "__init__.py" and not is_test_path(p)]
-    code = "\n".join(files.values())
-
-    def defined(name: str) -> bool:
-        return (
-            re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", code, re.M)
-            is not None
-        )
+    # Only a module the task does not name is split into the task's files.
+    strays = "\n".join(files[p] for p in modules if _base(p) not in named)
 
     def left_out(path: str) -> bool:
         if path in files or _base(path) in by_name:
@@ -215,10 +212,16 @@ def missing_files(files: Mapping[str, str], contract: Mapping[str, Any] | None) 
         if is_test_path(path):
             return not any(is_test_path(p) for p in files)
         if homes.get(path):
-            return not all(defined(name) for name in homes[path])
+            return not all(defines(strays, name) for name in homes[path])
         return len(modules) < len([p for p in wanted if not is_test_path(p)])
 
     return [path for path in wanted if left_out(path)]
+
+
+def defines(code: str, name: str) -> bool:
+    """Whether a `def` or `class` of that name starts a line of the code (read in linear time)."""
+    pattern = rf"^[ \t]*+(?:async[ \t]+)?(?:def|class)[ \t]+{re.escape(name)}\b"
+    return re.search(pattern, code, re.M) is not None
 
 
 def _base(path: str) -> str:
@@ -237,24 +240,33 @@ def _complete(
 
     A small model often writes the first file of a package and stops (task 60: one file of
     three in every version, under any token cap). The conversation goes on from its answer,
-    so the server's prefix cache keeps the prompt evaluated. What comes back adds only files
-    not written yet; a failed or empty answer leaves the files as they were.
+    so the server's prefix cache keeps the prompt evaluated. Of what comes back, only the
+    missing files are taken (a bare `report.py` goes to `expenses/report.py`); a file
+    written again, a failed call or an answer with no code leaves the files as they were.
+    `seconds` is the Coder's time for 1,024 tokens; a `num_predict` the user set wins.
     """
     many = len(missing) > 1
     ask = MISSING.format(
         missing=", ".join(missing), them="them" if many else "it", they="They" if many else "It"
     )
-    budget = min(TOKENS_PER_FILE * len(missing), MAX_TOKENS)
-    follow = [*messages, AIMessage(content=answer), HumanMessage(content=ask)]
+    budget = config.num_predict or min(TOKENS_PER_FILE * len(missing), MAX_TOKENS)
     timeout = seconds * max(1.0, budget / MODELFILE_TOKENS)
+    options: dict[str, Any] = {"client_kwargs": {"timeout": timeout}}
+    if config.num_predict is None:
+        options["num_predict"] = budget
+    follow = [*messages, AIMessage(content=answer), HumanMessage(content=ask)]
     try:
-        text, record = ask_text(
-            "coder", config, follow, num_predict=budget, client_kwargs={"timeout": timeout}
-        )
+        text, record = ask_text("coder", config, follow, **options)
     except CallFailed:
         return files, []
-    added = parse_fenced(text, missing[0])
-    return {**files, **{p: c for p, c in added.items() if p not in files}}, [record]
+    by_name = {_base(p): p for p in missing}
+    added = {}
+    for path, content in parse_fenced(text, missing[0]).items():
+        if path in missing:
+            added[path] = content
+        elif "/" not in path and path in by_name:
+            added.setdefault(by_name[path], content)
+    return {**files, **added}, [record]
 
 
 NO_BLOCK = (
@@ -270,10 +282,12 @@ def _fenced(
     options: dict[str, Any],
     started: threading.Event | None = None,
     contract: Mapping[str, Any] | None = None,
+    seconds: float = 0.0,
 ) -> tuple[dict[str, str], list[UsageRecord]]:
     """Files from fenced blocks; an answer with none is retried once, the problem named.
 
-    Files of the `contract` that the answer left out are asked for once more (`_complete`).
+    Files of the `contract` that the answer left out are asked for once more (`_complete`,
+    given `seconds` per 1,024 tokens).
     """
     usage = []
     for _ in range(2):
@@ -282,7 +296,6 @@ def _fenced(
         files = parse_fenced(text, default)
         if files:
             if missing := missing_files(files, contract):
-                seconds = options["client_kwargs"]["timeout"]
                 files, more = _complete(config, messages, text, files, missing, seconds)
                 usage += more
             return files, usage
@@ -343,7 +356,9 @@ def write_code(
         # A fix sends only the files it changes, so only a first turn is asked for the rest.
         wanted = None if fix else state.contract
         default = _default_module(state.plan)
-        files, usage = _fenced(config, messages, default, options, started, wanted)
+        files, usage = _fenced(
+            config, messages, default, options, started, wanted, ctx.coder_seconds
+        )
     try:
         return checked_files(files), usage
     except ProjectFileError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -85,16 +86,19 @@ async def ps(request: Request) -> dict[str, Any]:
     serves both from one, it is listed once, until the later of the two expires.
     """
     out: dict[str, dict[str, Any]] = {}
-    for alias, model in service(request).scheduler.loaded():
-        expires = alias.expires_wall.isoformat()
+    latest: dict[str, datetime] = {}
+    # The chat runner's context length is the one to show: embedding runners come last.
+    for alias, model in sorted(
+        service(request).scheduler.loaded(), key=lambda pair: pair[1].key.load.embedding
+    ):
         name = alias.record.name.display
-        if (seen := out.get(name)) is not None:
-            seen["expires_at"] = max(seen["expires_at"], expires)
-            continue
-        entry = _summary(alias.record)
-        entry.pop("modified_at")
-        entry.update(expires_at=expires, size_vram=0, context_length=model.key.load.n_ctx)
-        out[name] = entry
+        latest[name] = max(latest.get(name, alias.expires_wall), alias.expires_wall)
+        if name not in out:
+            entry = _summary(alias.record)
+            entry.pop("modified_at")
+            entry.update(size_vram=0, context_length=model.key.load.n_ctx)
+            out[name] = entry
+        out[name]["expires_at"] = latest[name].isoformat()
     return {"models": list(out.values())}
 
 

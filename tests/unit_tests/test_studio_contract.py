@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import ollama
 import pytest
 
 from agents.coder import rule_on_tests
@@ -465,7 +466,7 @@ def test_a_task_of_three_files_or_more_gets_a_larger_coder_budget(fakes) -> None
     # A cap the user set wins.
     ctx = Context(coder=replace(ctx.coder, num_predict=700))
     write_code(State(task=three, contract=read_contract(three)), ctx)
-    assert "num_predict" not in fake.options[-2]
+    assert "num_predict" not in fake.options[-2] and "num_predict" not in fake.options[-1]
 
 
 EXPENSES = """A package `expenses`, run as `python -m expenses FILE`.
@@ -499,10 +500,31 @@ def test_files_the_first_answer_left_out_are_asked_for_once_and_added(fakes) -> 
     assert "BROKEN" not in files["expenses/load.py"]  # a file written first is kept
     assert fake.calls == ["coder", "coder"] and len(usage) == 2
     assert fake.options[1]["num_predict"] == 2 * 640  # a budget for the two files left out
+    # Its time: the Coder's for 1,024 tokens, scaled once to the budget (not twice).
+    assert fake.options[1]["client_kwargs"]["timeout"] == Context().coder_seconds * 1280 / 1024
     # A fix sends only what it changes: nothing more is asked for.
     fix = State(task=EXPENSES, contract=contract, files=files, feedback="x", feedback_kind="tests")
     write_code(fix, Context(), fix=True)
     assert fake.calls == ["coder"] * 3
+
+
+def test_a_follow_up_that_fails_or_rewrites_keeps_the_first_files(fakes) -> None:
+    from agents.coder import write_code
+    from graphs.studio_context import Context
+    from graphs.studio_state import State
+
+    contract = read_contract(EXPENSES)
+    stopped = ollama.ResponseError("the request ran past its timeout of 600s", -1)
+    fakes(coder=[LOAD, stopped])
+    files, usage = write_code(State(task=EXPENSES, contract=contract), Context())
+    assert list(files) == ["expenses/load.py"] and len(usage) == 1
+    # Only the missing files are taken: a bare rewrite of load.py is no __main__.py.
+    stray = "```python\n# load.py\ndef read_expenses(p):\n    return [1]\n```\n"
+    report = "```python\n# report.py\ndef totals_by_category(rows):\n    return []\n```\n"
+    fakes(coder=[LOAD, stray + report])
+    files, _ = write_code(State(task=EXPENSES, contract=contract), Context())
+    assert sorted(files) == ["expenses/load.py", "expenses/report.py"]
+    assert "[1]" not in files["expenses/load.py"]
 
 
 def test_what_the_tidy_steps_mend_is_not_missing() -> None:
@@ -514,6 +536,12 @@ def test_what_the_tidy_steps_mend_is_not_missing() -> None:
     assert missing_files(bare, contract) == []
     one = {"solution.py": "def read_expenses(p): ...\ndef totals_by_category(r): ...\n"}
     assert missing_files(one, contract) == ["expenses/__main__.py"]
+    # A name defined in another of the task's files, or in a test, is not in its own.
+    wrong = {
+        "expenses/load.py": one["solution.py"],
+        "tests/test_x.py": "def totals_by_category(): ...",
+    }
+    assert missing_files(wrong, contract) == ["expenses/report.py", "expenses/__main__.py"]
     single = read_contract("Write `is_palindrome(text)` in `pal.py`.")
     assert missing_files({"solution.py": "def is_palindrome(text): ..."}, single) == []
 
