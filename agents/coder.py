@@ -420,17 +420,17 @@ def _versions(
     notes: list[str] = []
     unusable: Exception | None = None
     for (origin, _, _), result in zip(plans, results, strict=True):
-        if isinstance(result, AgentOutputError):
-            notes.append(f"the {origin} candidate was unusable: {result}")
-            unusable = unusable or result
-        elif isinstance(result, Exception):
-            # The versions written stand; more calls to a failing model would only repeat it.
-            notes.append(f"the {origin} candidate's call failed ({type(result).__name__})")
-            unusable = result if origin == "first" else unusable or result
-        else:
+        if not isinstance(result, Exception):
             files, used = result
             usage += used
             out.append((origin, files))
+            continue
+        unusable = unusable or result  # plans start with "first": its error comes first
+        if isinstance(result, AgentOutputError):
+            notes.append(f"the {origin} candidate was unusable: {result}")
+        else:
+            # The versions written stand; more calls to a failing model would only repeat it.
+            notes.append(f"the {origin} candidate's call failed ({type(result).__name__})")
     if not out:
         raise unusable or AgentOutputError("the coder wrote no usable version")
     return out, usage, notes

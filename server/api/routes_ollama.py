@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -86,20 +85,20 @@ async def ps(request: Request) -> dict[str, Any]:
     serves both from one, it is listed once, until the later of the two expires.
     """
     out: dict[str, dict[str, Any]] = {}
-    latest: dict[str, datetime] = {}
     # The chat runner's context length is the one to show: embedding runners come last.
     for alias, model in sorted(
         service(request).scheduler.loaded(), key=lambda pair: pair[1].key.load.embedding
     ):
-        name = alias.record.name.display
-        latest[name] = max(latest.get(name, alias.expires_wall), alias.expires_wall)
-        if name not in out:
-            entry = _summary(alias.record)
-            entry.pop("modified_at")
-            entry.update(size_vram=0, context_length=model.key.load.n_ctx)
-            out[name] = entry
-        out[name]["expires_at"] = latest[name].isoformat()
-    return {"models": list(out.values())}
+        if (entry := out.get(alias.record.name.display)) is not None:
+            entry["expires_at"] = max(entry["expires_at"], alias.expires_wall)
+            continue
+        entry = _summary(alias.record)
+        entry.pop("modified_at")
+        entry.update(
+            expires_at=alias.expires_wall, size_vram=0, context_length=model.key.load.n_ctx
+        )
+        out[alias.record.name.display] = entry
+    return {"models": [{**e, "expires_at": e["expires_at"].isoformat()} for e in out.values()]}
 
 
 def _show(svc: InferenceService, name: str) -> dict[str, Any]:
