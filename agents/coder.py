@@ -141,11 +141,30 @@ def parse_fenced(text: str, default_module: str = "solution.py") -> dict[str, st
             name, lines = m.group(1), lines[1:]
         if not name and (m := _NAME_BEFORE.search(text[: match.start()].rstrip()[-80:])):
             name = m.group(1)
-        if not name:
-            is_test = "def test_" in body
-            name = f"test_{default_module}" if is_test else default_module
-        files[name.lstrip("./")] = "\n".join(lines).strip("\n") + "\n"
+        for part_name, part in _split_at_names(name, lines):
+            if not part_name:
+                is_test = "def test_" in "\n".join(part)
+                part_name = f"test_{default_module}" if is_test else default_module
+            files[part_name.lstrip("./")] = "\n".join(part).strip("\n") + "\n"
     return files
+
+
+def _split_at_names(name: str, lines: list[str]) -> list[tuple[str, list[str]]]:
+    """A block's files, split where a line names a new one.
+
+    A small model often writes several files in one block, each under a line
+    `# expenses/report.py` of its own; such a line, at the margin after a blank line or at a
+    block's start, begins a new file (the name comment's path, the rest unchanged).
+    """
+    parts: list[tuple[str, list[str]]] = [(name, [])]
+    for n, line in enumerate(lines):
+        after_blank = n == 0 or not lines[n - 1].strip()
+        m = _NAME_COMMENT.match(line) if line.startswith("#") and after_blank else None
+        if m and any(s.strip() for s in parts[-1][1]):
+            parts.append((m.group(1), []))
+        else:
+            parts[-1][1].append(line)
+    return parts
 
 
 def _default_module(plan: Mapping[str, Any] | None) -> str:

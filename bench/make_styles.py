@@ -214,6 +214,32 @@ def follow_up_problem(row: dict[str, Any]) -> str | None:
     return None
 
 
+def style_row(
+    n: int,
+    style: str,
+    base: int,
+    row: dict[str, Any],
+    question: str,
+    answer: str,
+    round_: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One question of a style, as `vital_styles.jsonl` holds it (its side hashed from `base`)."""
+    return {
+        "id": n,
+        "base_id": base,
+        "split": hash_split(base),
+        "title": row["title"],
+        "url": row["url"],
+        "question": question,
+        "answer": answer,
+        "round": round_,
+        "kind": style,
+        "lead_overlap": lead_overlap(question, row["lead"]),
+        **extra,
+    }
+
+
 def finalize() -> None:
     """Filter the raw file (and the paraphrases of `make_paraphrases.py`) into the styles."""
     rows = [json.loads(line) for line in RAW.read_text().splitlines() if line]
@@ -223,21 +249,7 @@ def finalize() -> None:
     def add(
         style: str, base: int, row: dict[str, Any], question: str, answer: str, **extra: Any
     ) -> None:
-        out.append(
-            {
-                "id": FIRST_ID + len(out),
-                "base_id": base,
-                "split": hash_split(base),
-                "title": row["title"],
-                "url": row["url"],
-                "question": question,
-                "answer": answer,
-                "round": 4,
-                "kind": style,
-                "lead_overlap": lead_overlap(question, row["lead"]),
-                **extra,
-            }
-        )
+        out.append(style_row(FIRST_ID + len(out), style, base, row, question, answer, 4, **extra))
 
     def forms(base: int, row: dict[str, Any], question: str, answer: str, origin: str) -> None:
         statement = as_statement(question)

@@ -57,7 +57,10 @@ def side(q: Question) -> str:
 
 def normalise(text: str) -> str:
     """Lower case, accents folded, punctuation and articles dropped, single spaces."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    # Punctuation outside ASCII (an em dash, a curly quote) parts words like ASCII's does;
+    # the ASCII fold alone would drop it and glue "premises—sentences" into one word.
+    spaced = "".join(" " if unicodedata.category(c)[0] in "PZ" else c for c in text)
+    folded = unicodedata.normalize("NFKD", spaced).encode("ascii", "ignore").decode()
     words = _PUNCT.sub(" ", folded.lower().replace("-", " "))
     return " ".join(_ARTICLES.sub(" ", words).split())
 

@@ -598,3 +598,49 @@ def test_no_test_file_is_made_when_one_exists_or_the_module_checks_nothing() -> 
     assert demo_to_test_file(bare, wanted) == (bare, [])
     # Two test files missing: which check goes where is not known.
     assert demo_to_test_file({"dateparse.py": DATEPARSE}, [*wanted, "test_b.py"])[1] == []
+
+
+EXPENSES = (Path(__file__).parents[2] / "bench/studio_tasks/60_expense_report/task.md").read_text()
+
+
+def test_the_validator_is_told_of_input_files_and_the_program_only_where_the_task_has_them():
+    from agents.validator import io_rules
+
+    cli = io_rules(EXPENSES, read_contract(EXPENSES))
+    assert '"files"' in cli and "run_program('expenses'" in cli
+    function = "Write `is_palindrome(text)`: True when text reads the same backwards."
+    assert io_rules(function, read_contract(function)) == ""
+    reads = "Write `count_lines(path)` that returns how many lines the file at path has."
+    assert '"files"' in io_rules(reads, read_contract(reads))
+    assert "run_program" not in io_rules(reads, read_contract(reads))
+
+
+def test_a_designed_tests_input_files_are_bounded_and_stay_in_its_folder():
+    from agents.validator import DesignedTest, _given
+
+    test = DesignedTest.model_validate(
+        {
+            "name": "reads",
+            "code": "assert read('a.csv')",
+            "files": [
+                {"path": "./a.csv", "text": "x\n"},
+                {"path": "../escape.py", "text": "x"},
+                {"path": "/etc/passwd", "text": "x"},
+                {"path": "sub/.hidden", "text": "x"},
+            ],
+        }
+    )
+    assert _given(test) == {"a.csv": "x\n"}
+    with pytest.raises(ValueError):
+        DesignedTest.model_validate(
+            {"name": "n", "code": "assert 1", "files": [{"path": "a", "text": "x" * 5000}]}
+        )
+
+
+def test_a_test_that_runs_the_program_is_not_dropped_as_foreign():
+    from terraqore.codecheck.contract_check import screen_tests
+
+    tests = [{"name": "runs", "code": "assert 'total' in run_program('expenses', 'a.csv')"}]
+    files = {"expenses/__main__.py": "print('total: 0')\n", "expenses/load.py": ""}
+    kept, foreign = screen_tests(tests, read_contract(EXPENSES), [files])
+    assert kept == tests and foreign == []

@@ -41,6 +41,27 @@ def test_unnamed_blocks_become_the_module_or_its_tests_and_a_cut_block_is_kept()
     assert parse_fenced("```bash\nrm -rf /\n```\n") == {}
 
 
+def test_a_block_holding_several_files_under_name_comments_is_split():
+    # What the 1.5B wrote for a three-file package (bench task 60): one block, three files.
+    text = (
+        "```python\n# expenses/load.py\ndef read_expenses(path):\n    return []\n\n"
+        "# expenses/report.py\ndef totals_by_category(rows, month=None):\n"
+        "    # a comment, not a file\n    return []\n\n"
+        "# expenses/__main__.py\nif __name__ == '__main__':\n    print('total: 0.00')\n```\n"
+    )
+    files = parse_fenced(text)
+    assert files == {
+        "expenses/load.py": "def read_expenses(path):\n    return []\n",
+        "expenses/report.py": (
+            "def totals_by_category(rows, month=None):\n    # a comment, not a file\n    return []\n"
+        ),
+        "expenses/__main__.py": "if __name__ == '__main__':\n    print('total: 0.00')\n",
+    }
+    # A path comment inside the code (indented, or with no blank line before it) is kept.
+    kept = "```python\n# app.py\ndef f():\n    # util.py\n    return 1\n# helpers.py\n```\n"
+    assert parse_fenced(kept) == {"app.py": "def f():\n    # util.py\n    return 1\n# helpers.py\n"}
+
+
 def test_backticks_inside_the_code_do_not_end_its_block():
     code = (
         "def toc(markdown):\n    fenced = False\n    for line in markdown.splitlines():\n"
