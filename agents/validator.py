@@ -10,8 +10,7 @@ it with the Coder's own tests (see `nodes.run_tests`).
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -34,7 +33,7 @@ from terraqore.codecheck.task_examples import (
     resolve,
     same,
 )
-from terraqore.codecheck.test_file import MAX_INPUT, MAX_TEST_NAME, input_files, normalise
+from terraqore.codecheck.test_file import MAX_TEST_NAME, normalise
 
 # Examples first, and an error only where the task names one: a prompt that lists edge cases
 # or shows `pytest.raises(ValueError): f(-1)` as the shape gets them retyped by a small model
@@ -53,36 +52,17 @@ code is one or two lines that call the functions or classes exactly as the task 
 gives, with the task's own values. Then add normal cases whose results follow from the
 task's own words. Test an edge case only where the task describes it, and an error only
 where the task names it, as `with pytest.raises(TheError): call(...)` with that error's
-name. Never define the function yourself.{io}
+name. Never define the function yourself.
 The shape of one test, shown for a different task (a function `area(w, h)`; do not copy
 it): {{"name": "area_of_two_by_three", "code": "assert area(2, 3) == 6"}}
 </INSTRUCTIONS>"""
 
 
-FILES_RULE = """
-Where the code reads files, give the test its input files in "files" (each a relative path
-and its text) and pass their paths: the test runs in an empty folder that holds them, as in
-{"name": "reads_two_rows", "files": [{"path": "data.csv", "text": "a,b\\n1,2\\n3,4\\n"}],
-"code": "assert len(read_rows('data.csv')) == 2"}."""
-PROGRAM_RULE = """
-Test the program too: `run_program({module!r}, 'arg', ...)` runs `python -m {module} arg ...`
-and returns what it printed, so assert on the lines it prints for input files you give."""
-_READS_FILES = re.compile(r"\b(files?|folders?|director(?:y|ies)|csv|json|path|paths|read)\b", re.I)
-
-
-class InputFile(BaseModel):
-    """A file a designed test gives the code to read."""
-
-    path: str = Field(max_length=60)
-    text: str = Field(max_length=MAX_INPUT)
-
-
 class DesignedTest(BaseModel):
-    """One test: a name, a few lines of asserts, and the files they read (if any)."""
+    """One test: a name and a few lines of asserts."""
 
     name: str = Field(description="snake_case, what it checks", max_length=MAX_TEST_NAME)
-    files: list[InputFile] = Field(default_factory=list, max_length=4)
-    code: str = Field(description="One to three lines of Python that assert.", max_length=300)
+    code: str = Field(description="One or two lines of Python that assert.", max_length=240)
 
 
 class TestDesign(BaseModel):
@@ -209,24 +189,6 @@ def held_to_task(
     return [*from_task, *kept], notes
 
 
-def io_rules(task: str, contract: Mapping[str, Any] | None) -> str:
-    """The prompt's rules on input files and on running the program, where the task has them.
-
-    A task that reads files gets tests with files of their own (`codecheck.test_file`
-    writes them into the test's folder); a task run as `python -m name` gets its program run.
-    A function-only task gets neither: a rule it cannot use only distracts a small model.
-    """
-    modules = [m for m in (contract or {}).get("modules", []) if m.isidentifier()]
-    rules = FILES_RULE if (modules or _READS_FILES.search(task)) else ""
-    if modules:
-        rules += PROGRAM_RULE.format(module=modules[0])
-    return rules
-
-
-def _given(test: DesignedTest) -> dict[str, str]:
-    return input_files({f.path.strip().removeprefix("./"): f.text for f in test.files})
-
-
 def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Design the tests, once per run: they do not change when the code does.
 
@@ -241,7 +203,6 @@ def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         names=contract_section(state.contract),
         plan=plan_section(state.plan),
         sources=sources_section(state.sources),
-        io=io_rules(state.task, state.contract),
     )
     notes: list[str] = []
     usage: list[UsageRecord] = []
@@ -255,12 +216,7 @@ def validator(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             _check,
         )
         designed = [
-            {
-                "name": t.name,
-                "code": code,
-                "stated": stated(code, state.task),
-                **({"files": given} if (given := _given(t)) else {}),
-            }
+            {"name": t.name, "code": code, "stated": stated(code, state.task)}
             for t in design.tests
             if (code := normalise(t.code))
         ]

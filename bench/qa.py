@@ -19,7 +19,7 @@ check's threshold can be re-chosen offline (`bench/qa_report.py`).
 Usage: python bench/qa.py --model terraqore/answer|qwen2.5-coder:0.5b [--limit N]
        [--removed-every 2] [--embedding-model all-minilm]
        python bench/qa.py --tag styles_ --kinds generated,paraphrased,clue,statement,keywords,
-       followup --per-kind 20 --split test
+       followup --per-kind 20 --split test [--round 5]   # round 5: written by hand
 """
 
 from __future__ import annotations
@@ -203,12 +203,18 @@ def evaluate(
             )
 
 
-def pick(kinds: list[str], split: str | None, per_kind: int, start: int) -> list[Question]:
+def pick(
+    kinds: list[str], split: str | None, per_kind: int, start: int, round_: int | None = None
+) -> list[Question]:
     """The first `per_kind` questions of each kind on one side (after `start`), interleaved
-    so that a run cut short still covers every kind."""
+    so that a run cut short still covers every kind; only one writing round's, if given."""
     chosen = []
     for kind in kinds:
-        rows = [q for q in load_questions(kind=kind) if split is None or side(q) == split]
+        rows = [
+            q
+            for q in load_questions(kind=kind)
+            if (split is None or side(q) == split) and round_ in (None, q["round"])
+        ]
         chosen.append(rows[start : start + per_kind])
     return [q for group in zip_longest(*chosen) for q in group if q is not None]
 
@@ -228,6 +234,7 @@ def main() -> int:
     parser.add_argument("--split", choices=["dev", "test"], default=None)
     parser.add_argument("--per-kind", type=int, default=0, help="questions per kind (styles)")
     parser.add_argument("--tag", default="", help="prefix of the results file")
+    parser.add_argument("--round", type=int, default=None, help="only this writing round's")
     parser.add_argument(
         "--condense-model", default="", help="the model that rewrites follow-ups (--model)"
     )
@@ -241,7 +248,7 @@ def main() -> int:
         prepare_lakes(client, args.embedding_model)
         kinds = args.kinds.split(",")
         if args.per_kind:
-            questions = pick(kinds, args.split, args.per_kind, args.start)
+            questions = pick(kinds, args.split, args.per_kind, args.start, args.round)
         else:
             chosen = [q for kind in kinds for q in load_questions(kind=kind)]
             questions = chosen[args.start : args.start + args.limit]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
+from retrievers.fusion import query_form
 from terraqore.client.settings import Settings
 
 
@@ -28,6 +29,19 @@ FLAT_FUSION_BY_MODEL = {"all-minilm": Fusion(2.0, 1.0, 10)}
 """The fusion used instead when BM25's top scores are flat (`RetrievalSettings.flat_bm25`):
 no rare word of the query stands out, so the dense ranking is trusted more. Chosen on the dev
 half of the question styles (bench/README.md, "Retrieval on free wording")."""
+
+FORM_FUSION_BY_MODEL = {
+    "all-minilm": {
+        "question": Fusion(3.0, 1.0, 5),
+        "statement": Fusion(2.0, 1.0, 5),
+        "keywords": Fusion(1.5, 1.0, 5),
+    }
+}
+"""The fusion per query form (`fusion.query_form`), where it was measured: it replaces both
+rules above. Chosen on the dev halves of the question styles once the hand-written
+paraphrases, clues and follow-ups gave each style 76 to 179 dev questions; on every held-out
+style it ties or beats the best single ranking, which the rules above did not on paraphrases
+and clues (bench/README.md, "Retrieval on free wording")."""
 
 STANDARD_FUSION = Fusion(1.0, 1.0, 60)
 """Plain RRF, for embedding models we have not measured."""
@@ -102,16 +116,23 @@ class RetrievalSettings(Settings):
     """BM25's ranking counts as flat when its fifth score is at least this share of its
     first; the embedding model's flat-ranking fusion then applies (0 never, 1 always)."""
 
-    def fusion(self, bm25_scores: Sequence[float] | None = None) -> Fusion:
+    fusion_by_form: bool = True
+    """Fuse by the query's form (question, statement, keywords) where the embedding model's
+    weights per form were measured (`FORM_FUSION_BY_MODEL`); off, the flat-BM25 rule."""
+
+    def fusion(self, bm25_scores: Sequence[float] | None = None, query: str = "") -> Fusion:
         """The fusion in force: what is set, else the embedding model's measured default.
 
+        With `query` and `fusion_by_form`, the model's fusion for the query's form; else
         `bm25_scores` (best first) choose the model's flat-ranking fusion when BM25's top
-        five are flat; weights set explicitly win over both.
+        five are flat. Weights set explicitly win over all of them.
         """
         model = self.embedding_model.split(":")[0]
         base = FUSION_BY_MODEL.get(model, STANDARD_FUSION)
         flat = bm25_scores is not None and is_flat(bm25_scores, self.flat_bm25)
-        if flat and model in FLAT_FUSION_BY_MODEL:
+        if query and self.fusion_by_form and model in FORM_FUSION_BY_MODEL:
+            base = FORM_FUSION_BY_MODEL[model][query_form(query)]
+        elif flat and model in FLAT_FUSION_BY_MODEL:
             base = FLAT_FUSION_BY_MODEL[model]
         return Fusion(
             base.dense_weight if self.dense_weight is None else self.dense_weight,

@@ -215,7 +215,7 @@ class LakeSearch:
         dense_score, bm25_score = dict(dense), dict(lexical)
         used: tuple[float, float, int] | None = None
         if mode == "hybrid":
-            fusion = self.settings.fusion([score for _, score in lexical])
+            fusion = self.settings.fusion([score for _, score in lexical], query)
             ranked = reciprocal_rank_fusion(
                 [[i for i, _ in dense], [i for i, _ in lexical]],
                 [fusion.dense_weight, fusion.bm25_weight],

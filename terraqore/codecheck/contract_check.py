@@ -31,7 +31,6 @@ from typing import Any
 
 from terraqore.codecheck.task_contract import Contract, names, signature
 from terraqore.codecheck.task_examples import bound_names
-from terraqore.codecheck.test_file import RUN_PROGRAM
 
 _BUILTINS = frozenset(dir(builtins))
 _GENERIC = frozenset(
@@ -575,7 +574,7 @@ def foreign_names(code: str, known: set[str]) -> set[str]:
     tree = _parse(code)
     if tree is None:
         return set()
-    own = bound_names(tree) | {"pytest", RUN_PROGRAM}
+    own = bound_names(tree) | {"pytest"}
     for node in ast.walk(tree):
         if isinstance(node, ast.arg):
             own.add(node.arg)

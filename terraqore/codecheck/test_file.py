@@ -14,31 +14,6 @@ from typing import Any
 
 TEST_FILE = "test_validator_designed.py"
 """The designed tests' file name in the project the sandbox runs."""
-RUN_PROGRAM = "run_program"
-"""The helper a designed test runs a program with: `run_program("expenses", "a.csv")` runs
-`python -m expenses a.csv` in the test's process (the sandbox allows no subprocess) and
-returns what it printed; a non-zero exit fails the test."""
-_RUN_PROGRAM_SOURCE = f"""
-
-def {RUN_PROGRAM}(module, *args):
-    import contextlib, io, runpy, sys
-    printed, argv = io.StringIO(), sys.argv
-    sys.argv = [module, *map(str, args)]
-    try:
-        with contextlib.redirect_stdout(printed):
-            try:
-                runpy.run_module(module, run_name="__main__", alter_sys=True)
-            except SystemExit as stop:
-                if stop.code not in (0, None):
-                    raise AssertionError(f"exit status {{stop.code}}: {{printed.getvalue()}}")
-    finally:
-        sys.argv = argv
-    return printed.getvalue()
-"""
-INPUT_PATH = re.compile(r"[A-Za-z0-9_][\w.-]{0,40}(?:/[A-Za-z0-9_][\w.-]{0,40}){0,3}")
-"""A designed test's input file: relative, at most four parts, no `..`, no hidden names."""
-MAX_INPUT = 2000
-"""The most characters of one input file a designed test may write."""
 
 
 def normalise(code: str) -> str | None:
@@ -69,7 +44,7 @@ def modules_of(files: Mapping[str, str]) -> list[str]:
     out = []
     for path in files:
         name = path.rsplit("/", 1)[-1]
-        # A `__main__` is the program, run by `run_program`: importing it would run it.
+        # A `__main__` is the program: importing it runs it (with pytest's arguments).
         if path.endswith(".py") and not name.startswith(("test_", "conftest", "__main__")):
             module = path[:-3].replace("/", ".").removesuffix(".__init__")
             if all(part.isidentifier() for part in module.split(".")):
@@ -90,7 +65,7 @@ def generated_test_header(files: Mapping[str, str]) -> str:
         'for _name in [n for n in dir() if n.startswith(("test", "Test"))]:',
         "    del globals()[_name]",
     ]
-    return "\n".join(lines) + "\n" + _RUN_PROGRAM_SOURCE
+    return "\n".join(lines) + "\n"
 
 
 MAX_TEST_NAME = 48
@@ -105,36 +80,9 @@ def render_tests(tests: Sequence[Mapping[str, str]], files: Mapping[str, str]) -
         generated_test_header(files),
     ]
     for name, test in designed_names(tests):
-        inputs = input_files(test.get("files"))
-        setup = ["    monkeypatch.chdir(tmp_path)"] if inputs else []
-        for path, text in inputs.items():
-            setup += [
-                f"    (tmp_path / {path!r}).parent.mkdir(parents=True, exist_ok=True)",
-                f"    (tmp_path / {path!r}).write_text({text!r}, encoding='utf-8')",
-            ]
         body = "\n".join(f"    {line}" for line in test["code"].strip().splitlines())
-        args = "tmp_path, monkeypatch" if inputs else ""
-        lines += ["", "", f"def {name}({args}):", *setup, body]
+        lines += ["", "", f"def {name}():", body]
     return "\n".join(lines) + "\n"
-
-
-def input_files(files: Any) -> dict[str, str]:
-    """A designed test's input files that may be written: safe relative paths, bounded text.
-
-    The test runs in its own empty folder (pytest's `tmp_path`, made the working directory),
-    so a file named `data.csv` there is what `read_expenses("data.csv")` opens.
-    """
-    if not isinstance(files, Mapping):
-        return {}
-    return {
-        path: text
-        for path, text in list(files.items())[:4]
-        if isinstance(path, str)
-        and isinstance(text, str)
-        and INPUT_PATH.fullmatch(path)
-        and ".." not in path
-        and len(text) <= MAX_INPUT
-    }
 
 
 def designed_names(tests: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:

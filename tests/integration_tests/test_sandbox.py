@@ -30,7 +30,6 @@ from terraqore.codecheck.sandbox import (
     choose,
     run_pytest,
 )
-from terraqore.codecheck.test_file import TEST_FILE, render_tests
 
 LIMITS = SandboxLimits(wall_seconds=20, cpu_seconds=3, memory_mb=256, processes=16)
 
@@ -47,9 +46,6 @@ def _available() -> list[str]:
 
 
 AVAILABLE = _available()
-
-
-CSV = "date,amount\n2024-03-01,1.50\n2024-03-02,2.00\n"
 
 
 @pytest.fixture(params=AVAILABLE)
@@ -299,42 +295,6 @@ def test_a_test_under_tests_imports_the_package_at_the_root(kind: str) -> None:
     }
     result = run_pytest(files, ["tests/test_load.py"], LIMITS, kind)
     assert [t.outcome for t in result.tests] == ["passed", "passed"], result.output
-
-
-def test_designed_tests_read_their_own_input_files_and_run_the_program(kind: str) -> None:
-    # A CLI task's tests: each writes its input files into its own folder, and runs the
-    # package as `python -m expenses FILE` in-process (the sandbox allows no subprocess).
-    files = {
-        "expenses/__init__.py": "",
-        "expenses/load.py": "import csv\n\n\ndef read(path):\n"
-        "    with open(path) as f:\n        return list(csv.DictReader(f))\n",
-        "expenses/__main__.py": "import sys\n\nfrom expenses.load import read\n\n"
-        "rows = read(sys.argv[1])\nprint(f'rows: {len(rows)}')\n"
-        "sys.exit(0 if rows else 2)\n",
-    }
-    tests = [
-        {"name": "reads", "code": "assert len(read('in/a.csv')) == 2", "files": {"in/a.csv": CSV}},
-        {
-            "name": "runs",
-            "code": "assert run_program('expenses', 'a.csv') == 'rows: 2\\n'",
-            "files": {"a.csv": CSV},
-        },
-        {
-            "name": "empty_fails",
-            "code": "run_program('expenses', 'b.csv')",
-            "files": {"b.csv": "x\n"},
-        },
-        {"name": "no_file_given", "code": "assert read('a.csv')"},
-    ]
-    result = run_pytest({**files, TEST_FILE: render_tests(tests, files)}, [TEST_FILE], LIMITS, kind)
-    outcomes = {t.id.rsplit("::", 1)[-1]: t.outcome for t in result.tests}
-    assert outcomes == {
-        "test_01_reads": "passed",
-        "test_02_runs": "passed",
-        "test_03_empty_fails": "failed",  # exit status 2 fails the test
-        "test_04_no_file_given": "failed",  # no file of another test leaks into its folder
-    }, result.output
-    assert "exit status 2" in result.output
 
 
 def test_the_lines_the_tests_ran_come_back_for_the_files_to_cover(kind: str) -> None:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from retrievers.config import (
     FLAT_FUSION_BY_MODEL,
+    FORM_FUSION_BY_MODEL,
     FUSION_BY_MODEL,
     STANDARD_FUSION,
     Fusion,
@@ -133,6 +134,24 @@ def test_fusion_defaults_follow_the_model_and_yield_to_what_is_set(
     assert RetrievalSettings(embedding_model="my-embedder").fusion() == STANDARD_FUSION
     monkeypatch.setenv("TERRAQORE_BM25_WEIGHT", "0.5")
     assert RetrievalSettings(rrf_k=60).fusion() == Fusion(1.0, 0.5, 60)
+
+
+def test_a_query_is_fused_by_its_form_where_the_model_has_weights_per_form() -> None:
+    settings, forms = RetrievalSettings(), FORM_FUSION_BY_MODEL["all-minilm"]
+    flat = [5.0, 4.8, 4.5, 4.1, 3.9]
+    assert settings.fusion(flat, "Who wrote I, Robot?") == forms["question"]
+    assert (
+        settings.fusion(None, "This writer wrote the story collection I, Robot.")
+        == (forms["statement"])
+    )
+    assert settings.fusion(flat, "I Robot author") == forms["keywords"]
+    assert len(set(forms.values())) == 3
+    # Off, or for a model without weights per form, the flat-BM25 rule as before.
+    off = RetrievalSettings(fusion_by_form=False)
+    assert off.fusion(flat, "I Robot author") == FLAT_FUSION_BY_MODEL["all-minilm"]
+    nomic = RetrievalSettings(embedding_model="nomic-embed-text")
+    assert nomic.fusion(flat, "I Robot author") == FUSION_BY_MODEL["nomic-embed-text"]
+    assert RetrievalSettings(rrf_k=60).fusion(flat, "Who?") == Fusion(3.0, 1.0, 60)
 
 
 def test_flat_bm25_scores_turn_to_the_dense_heavier_fusion() -> None:

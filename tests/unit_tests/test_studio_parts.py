@@ -79,6 +79,8 @@ def test_backticks_inside_the_code_do_not_end_its_block():
 def test_designed_tests_import_the_code_modules_and_get_unique_names():
     files = {"solution.py": "", "pkg/util.py": "", "test_solution.py": "", "bad-name.py": ""}
     assert modules_of(files) == ["solution", "pkg.util"]
+    # A package's program is not star-imported: that would run it at collection.
+    assert modules_of({"pkg/__init__.py": "", "pkg/__main__.py": "main()"}) == ["pkg"]
     text = render_tests(
         [{"name": "Adds Two!", "code": "assert add(1, 2) == 3"}, {"name": "", "code": "x = 1"}],
         files,
