@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import ollama
 import pytest
@@ -506,6 +507,34 @@ def test_files_the_first_answer_left_out_are_asked_for_once_and_added(fakes) -> 
     fix = State(task=EXPENSES, contract=contract, files=files, feedback="x", feedback_kind="tests")
     write_code(fix, Context(), fix=True)
     assert fake.calls == ["coder"] * 3
+
+
+def test_the_follow_up_goes_on_from_the_first_answer_in_the_same_conversation(
+    fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agents.coder as coder
+    from graphs.studio_context import Context
+    from graphs.studio_state import State
+
+    sent: list[list[Any]] = []
+    real = coder.ask_text
+
+    def recording(agent: str, config: Any, messages: Any, *rest: Any, **options: Any) -> Any:
+        sent.append(list(messages))
+        return real(agent, config, messages, *rest, **options)
+
+    monkeypatch.setattr(coder, "ask_text", recording)
+    fakes(coder=[LOAD, REST])
+    coder.write_code(State(task=EXPENSES, contract=read_contract(EXPENSES)), Context())
+    first, follow = sent
+    # The whole first conversation again (the server's prefix cache keeps it evaluated),
+    # then the model's own answer, then the ask for the files it left out.
+    assert follow[: len(first)] == first and len(follow) == len(first) + 2
+    assert follow[-2].type == "ai" and follow[-2].content == LOAD
+    assert follow[-1].type == "human"
+    assert "expenses/report.py" in follow[-1].content
+    assert "expenses/__main__.py" in follow[-1].content
+    assert "expenses/load.py" not in follow[-1].content
 
 
 def test_a_follow_up_that_fails_or_rewrites_keeps_the_first_files(fakes) -> None:
