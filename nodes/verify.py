@@ -233,7 +233,13 @@ def check(
             unsourced.append(sentence)
     own = " ".join([*moved, *unsourced]).strip()
     if not supported:
-        return _finish("not_found", [], own, removed, 0.0, strict)
+        named = subjects_named(own, sources, question)
+        if not named:
+            return _finish("not_found", [], own, removed, 0.0, strict)
+        # The model's own answer names a source's subject: the sources identify it, though
+        # no sentence they support states the fact ("Isaac Asimov [1]. ... not I, Robot").
+        titles = "; ".join(f"{s['title']} [{s['n']}]" for s in named)
+        return _finish("identified", [f"The sources speak of {titles}."], own, removed, 1.0, strict)
     kind: Kind = "identified" if own else "stated"
     used = [s for s in sources if s["n"] in set(cited(" ".join(out)))]
     if kind == "stated" and (stated is False or coverage(question, used) < question_coverage):
@@ -245,6 +251,24 @@ def check(
     sentences = [*out, *remarks]
     grounding = sum(bool(cited(x)) for x in sentences) / len(sentences)
     return _finish(kind, sentences, own, removed, grounding, strict)
+
+
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+
+
+def subjects_named(answer: str, sources: Sequence[Source], question: str) -> list[Source]:
+    """The sources whose subject (title) the answer names and the question does not.
+
+    All of a title's content words (its parentheses dropped) must be in the answer, and not
+    all of them in the question: a question that names the subject is not answered by it.
+    """
+    said, asked = stems(answer), stems(question)
+    named = []
+    for source in sources:
+        title = stems(_PARENTHESES.sub("", source["title"]))
+        if title and title <= said and not title <= asked:
+            named.append(source)
+    return named
 
 
 REPEATS = 0.8

@@ -466,3 +466,29 @@ def test_the_split_and_the_check_read_hostile_text_in_linear_time(text):
     split_sentences(text)
     check(text + " [1].", number_sources([BACH], "Bach"), "Who?", 0.6)
     assert time.perf_counter() - start < 5  # linear: about 0.1 s here; quadratic: minutes
+
+
+def test_an_own_answer_that_names_a_sources_subject_is_identified_with_that_source():
+    """Issue 26's example: the sources identify Asimov but never mention I, Robot. The draft
+    gives the answer as the model's own: the sources still speak of the subject it names."""
+    asimov = Document(
+        page_content="Isaac Asimov was an American writer and professor of biochemistry at "
+        "Boston University. He was one of the Big Three science fiction writers.",
+        metadata={"chunk_id": 4, "item_id": 4, "title": "Isaac Asimov", "source": "u4"},
+    )
+    question = "Who wrote the 1950 story collection I, Robot?"
+    sources = number_sources([BACH, asimov], question)
+    draft = f"I could not find the answer in the sources.\n\n{OWN} Isaac Asimov wrote it."
+    result = check(draft, sources, question, 0.5)
+    assert result.kind == "identified"
+    assert result.answer.startswith("The sources speak of Isaac Asimov [2].")
+    assert result.answer.endswith(f"{OWN} Isaac Asimov wrote it.")
+    # A subject the question itself names identifies nothing; nor does a source's subject
+    # the answer does not name; strict keeps only stated answers.
+    named = check(
+        f"{NOT_FOUND}\n\n{OWN} He wrote it.", sources, "What did Isaac Asimov write?", 0.5
+    )
+    assert named.kind == "not_found"
+    other = check(f"{NOT_FOUND}\n\n{OWN} Ray Bradbury wrote it.", sources, question, 0.5)
+    assert other.kind == "not_found"
+    assert check(draft, sources, question, 0.5, strict=True).kind == "not_found"
