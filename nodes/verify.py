@@ -19,6 +19,10 @@ The citation checks are code, not hope:
   model sometimes repeats there what its cited sentences said): it was in the sources; when
   80% of its words are already in the cited sentences, it is left out instead;
 - the "Not in the sources" part never keeps a citation;
+- a question in parts ("How is X encrypted, and where does its key come from?") whose cited
+  answer leaves a part's words out gets, for that part, the sentence of a source's passage
+  that holds all of them, verbatim and cited, in place of the model's own answer to it
+  (`unanswered_parts`): the model often answers the first part only;
 - a `stated` answer whose claim the decision step (`agents.decide`) says its source does not
   state becomes `identified`: that claim moves to the "Not in the sources" part, so no `[n]`
   sits on it.
@@ -231,7 +235,13 @@ def check(
                 supported += 1
         else:
             unsourced.append(sentence)
-    own = " ".join([*moved, *unsourced]).strip()
+    for sentence, n, asked in unanswered_parts(question, out, sources) if supported else []:
+        out.append(_with_citations(sentence, [n]))
+        supported += 1
+        # The source's own answer to that part replaces the model's.
+        moved = [x for x in moved if not _within(asked, stems(x))]
+        unsourced = [x for x in unsourced if not _within(asked, stems(x))]
+    own = " ".join(unprefaced(x) for x in [*moved, *unsourced] if x).strip()
     if not supported:
         named = subjects_named(own, sources, question)
         if not named:
@@ -244,7 +254,7 @@ def check(
     used = [s for s in sources if s["n"] in set(cited(" ".join(out)))]
     if kind == "stated" and (stated is False or coverage(question, used) < question_coverage):
         kind = "identified"
-        own = _CITATION.sub("", out.pop(0)).replace(" .", ".").strip()
+        own = unprefaced(_CITATION.sub("", out.pop(0)).replace(" .", ".").strip())
         if not out:
             titles = "; ".join(f"{s['title']} [{s['n']}]" for s in used)
             out.append(f"The sources speak of {titles}.")
@@ -253,7 +263,97 @@ def check(
     return _finish(kind, sentences, own, removed, grounding, strict)
 
 
+_PREFACE = re.compile(
+    r"^(?:according to (?:the )?sources?\s*,?\s*|(?:the )?sources? (?:states?|says?|mentions?"
+    r"|notes?|indicates?|describes?|shows?)(?:\s+that\s+|\s+it\s*:\s*|\s*:\s*|\s+))",
+    re.I,
+)
+
+
+def unprefaced(sentence: str) -> str:
+    """A sentence for the "Not in the sources" part, without a leading "The sources state that".
+
+    That preface would contradict the marker, and a demoted sentence often begins so.
+    """
+    rest = _PREFACE.sub("", sentence.strip(), count=1)
+    if not rest or rest == sentence.strip():
+        return sentence.strip()
+    return rest[:1].upper() + rest[1:]
+
+
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
+_PART = re.compile(
+    r"\s*(?:[,;]?\s*\band|;)\s+(?=(?:how|what|when|where|which|who|whom|whose|why|is|are"
+    r"|was|were|do|does|did|can|could)\b)",
+    re.I,
+)
+"""Where a question's next part begins: "..., and where does ...", "...; who ...". A comma
+alone does not: ", which was ..." is a relative clause."""
+PART_WORDS = 2
+"""A part with fewer content words than this ("and why?") is too vague to look up."""
+MAX_PARTS = 4
+"""Parts looked at, at most: each costs a pass over the sources' sentences."""
+PART_SENTENCE_CHARS = 400
+"""A source sentence longer than this is not added for a part: it would say much else."""
+
+
+def question_parts(question: str) -> list[str]:
+    """A compound question's parts, or [] for a question in one part.
+
+    "How is the lake encrypted, and where does its key come from?" has two; "Who were Tom and
+    Jerry?" has one ("and" before a name does not begin a part).
+    """
+    parts = [p.strip(" ,;?") for p in _PART.split(question) if p.strip(" ,;?")]
+    return parts[:MAX_PARTS] if len(parts) > 1 else []
+
+
+def _within(words: set[str], pool: set[str]) -> bool:
+    """Whether every word is in the pool, up to a short ending ("come" and "comes")."""
+    return all(
+        any(
+            w == v
+            or (
+                min(len(w), len(v)) >= 3
+                and abs(len(w) - len(v)) <= 3
+                and (v.startswith(w) or w.startswith(v))
+            )
+            for v in pool
+        )
+        for w in words
+    )
+
+
+def unanswered_parts(
+    question: str, answer: Sequence[str], sources: Sequence[Source]
+) -> list[tuple[str, int, set[str]]]:
+    """Source sentences for the parts of a compound question whose words the answer lacks.
+
+    For each such part: a sentence of a source's passage that holds all the part's words,
+    its source's number and the part's words. The first such sentence in the sources' order,
+    from the whole passage: the snippet the model saw may have left it out for room. The
+    sentence is the source's own, so its
+    citation is supported by construction; one already said (`repeats`) is not added again.
+    """
+    added: list[tuple[str, int, set[str]]] = []
+    said = stems(" ".join(answer))
+    for part in question_parts(question):
+        asked = stems(part)
+        if len(asked) < PART_WORDS or _within(asked, said):
+            continue
+        for source in sources:
+            found = next(
+                (
+                    s
+                    for s in split_line(" ".join(source["text"].split()))
+                    if len(s) <= PART_SENTENCE_CHARS and _within(asked, stems(s))
+                ),
+                None,
+            )
+            if found and not repeats(found, [*answer, *(a for a, _, _ in added)]):
+                added.append((found, source["n"], asked))
+                said |= stems(found)
+                break
+    return added
 
 
 def subjects_named(answer: str, sources: Sequence[Source], question: str) -> list[Source]:

@@ -31,9 +31,11 @@ from nodes.verify import (
     check,
     cited,
     coverage,
+    question_parts,
     repeats,
     split_sentences,
     support,
+    unprefaced,
 )
 from retrievers.fusion import query_form
 
@@ -492,3 +494,77 @@ def test_an_own_answer_that_names_a_sources_subject_is_identified_with_that_sour
     other = check(f"{NOT_FOUND}\n\n{OWN} Ray Bradbury wrote it.", sources, question, 0.5)
     assert other.kind == "not_found"
     assert check(draft, sources, question, 0.5, strict=True).kind == "not_found"
+
+
+LAKE = Document(
+    page_content="The lake is encrypted with DuckDB's AES. The key comes from TERRAQORE_LAKE_KEY, "
+    "or from lake/lake.key, created on first use. A query that outgrows memory spills to disk.",
+    metadata={"chunk_id": 7, "item_id": 7, "title": "The data lake", "source": "u7"},
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "How is the lake encrypted, and where does its key come from?",
+            ["How is the lake encrypted", "where does its key come from"],
+        ),
+        ("Who were Tom and Jerry?", []),
+        ("Which city, which is on a river, is the capital?", []),
+        ("Where was Bach born; when did he die?", ["Where was Bach born", "when did he die"]),
+    ],
+)
+def test_a_question_in_parts_is_split_only_where_a_part_begins(question, parts):
+    assert question_parts(question) == parts
+
+
+def test_a_part_the_answer_leaves_out_gets_the_source_sentence_that_answers_it():
+    """`make demo` asked how the lake is encrypted and where its key comes from; the 1.5B
+    answered the first part only, though its source said where the key comes from."""
+    question = "How is the lake encrypted, and where does its key come from?"
+    sources = number_sources([BACH, LAKE], question)
+    result = check("The lake is encrypted with DuckDB's AES [2].", sources, question, 0.5)
+    assert result.kind == "stated"
+    assert result.answer == (
+        "The lake is encrypted with DuckDB's AES [2]. The key comes from TERRAQORE_LAKE_KEY, "
+        "or from lake/lake.key, created on first use [2]."
+    )
+    # The model's own answer to that part gives way to the source's, even when the snippet
+    # the model saw had left that sentence out for room.
+    short = [{**sources[1], "snippet": "The lake is encrypted with DuckDB's AES."}]
+    draft = f"The lake is encrypted with DuckDB's AES [2]. {OWN} its key comes from a file."
+    replaced = check(draft, [sources[0], *short], question, 0.5)
+    assert replaced.kind == "stated" and not replaced.own
+    assert replaced.answer.endswith("created on first use [2].")
+    # An answer that covers both parts gets nothing added; a one-part question neither;
+    # nor does an answer the sources do not support at all (that is not_found).
+    both = "The lake is encrypted with DuckDB's AES, and the key comes from TERRAQORE_LAKE_KEY [2]."
+    assert check(both, sources, question, 0.5).answer == both
+    one = "How is the lake encrypted?"
+    assert check("It is encrypted with DuckDB's AES [2].", sources, one, 0.5).answer.count("[") == 1
+    assert check(f"{NOT_FOUND}", sources, question, 0.5).kind == "not_found"
+
+
+def test_the_own_part_never_begins_with_the_sources_state():
+    """A demoted sentence "The sources state that X" under "Not in the sources:" contradicted
+    itself (seen on a keywords question)."""
+    assert unprefaced("The sources state that Paris is big.") == "Paris is big."
+    assert unprefaced("According to the sources, it was 1900.") == "It was 1900."
+    assert unprefaced('The sources state it: "X is Y."') == '"X is Y."'
+    assert unprefaced("The source of the Nile is Lake Victoria.") == (
+        "The source of the Nile is Lake Victoria."
+    )
+    sources = number_sources([BACH], "Bach")
+    draft = f"Bach was born in Eisenach [1].\n\n{OWN} The sources state that he liked tea."
+    assert check(draft, sources, "Where was Bach born?", 0.5).own == "He liked tea."
+
+
+def test_a_hostile_question_in_many_parts_is_checked_quickly():
+    import time
+
+    question = "What is it " + " and who is x y" * 5_000
+    sources = number_sources([BACH, LAKE], "x")
+    start = time.perf_counter()
+    check("The lake is encrypted with DuckDB's AES [2].", sources, question, 0.5)
+    assert len(question_parts(question)) <= 4 and time.perf_counter() - start < 5
