@@ -494,6 +494,9 @@ def test_an_own_answer_that_names_a_sources_subject_is_identified_with_that_sour
     other = check(f"{NOT_FOUND}\n\n{OWN} Ray Bradbury wrote it.", sources, question, 0.5)
     assert other.kind == "not_found"
     assert check(draft, sources, question, 0.5, strict=True).kind == "not_found"
+    # Only the first two sources count: a subject ranked third was the wrong one more often.
+    third = number_sources([BACH, OTTER, asimov], question)
+    assert check(draft, third, question, 0.5).kind == "not_found"
 
 
 LAKE = Document(
