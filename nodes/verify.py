@@ -44,7 +44,7 @@ from langgraph.runtime import Runtime
 from graphs.qa_context import QAContext
 from graphs.qa_state import AnswerKind, QAState, Turn
 from graphs.state import Source
-from nodes.sources import split_line, terms
+from nodes.sources import sentences, split_line, terms
 
 NOT_FOUND = "I could not find the answer to this question in the sources."
 OWN = "Not in the sources:"
@@ -258,9 +258,9 @@ def check(
         if not out:
             titles = "; ".join(f"{s['title']} [{s['n']}]" for s in used)
             out.append(f"The sources speak of {titles}.")
-    sentences = [*out, *remarks]
-    grounding = sum(bool(cited(x)) for x in sentences) / len(sentences)
-    return _finish(kind, sentences, own, removed, grounding, strict)
+    shown = [*out, *remarks]
+    grounding = sum(bool(cited(x)) for x in shown) / len(shown)
+    return _finish(kind, shown, own, removed, grounding, strict)
 
 
 _PREFACE = re.compile(
@@ -331,8 +331,8 @@ def unanswered_parts(
     For each such part: a sentence of a source's passage that holds all the part's words,
     its source's number and the part's words. The first such sentence in the sources' order,
     from the whole passage: the snippet the model saw may have left it out for room. The
-    sentence is the source's own, so its
-    citation is supported by construction; one already said (`repeats`) is not added again.
+    sentence is the source's own, so its citation is supported by construction; one already
+    said (`repeats`) is not added again.
     """
     added: list[tuple[str, int, set[str]]] = []
     said = stems(" ".join(answer))
@@ -344,7 +344,7 @@ def unanswered_parts(
             found = next(
                 (
                     s
-                    for s in split_line(" ".join(source["text"].split()))
+                    for s in sentences(source["text"])
                     if len(s) <= PART_SENTENCE_CHARS and _within(asked, stems(s))
                 ),
                 None,
