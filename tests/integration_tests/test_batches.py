@@ -24,6 +24,9 @@ from openai.types import Batch
 from tests.server_harness import TINY, RunningServer, start_server
 
 CHAT = "/v1/chat/completions"
+LONG = "Write a 1000-word essay on the history of Rome."
+"""A prompt the tiny model answers at length (greedy, it runs to any `max_tokens` up to 160;
+"Count from one to two hundred." stops after 18 tokens)."""
 
 
 def _line(custom_id: str, text: str, model: str = TINY, tokens: int = 8) -> dict:
@@ -179,22 +182,29 @@ def _preempted(server: RunningServer) -> float:
 
 
 def _chat_during_a_batch(server: RunningServer) -> float:
-    """A chat while a batch of long lines runs; returns the lines preempted meanwhile."""
+    """Chats while a batch of long lines runs; returns the lines preempted meanwhile."""
     client = _client(server)
     before = _preempted(server)
-    lines = [_line(f"long{i}", "Count from one to two hundred.", tokens=160) for i in range(4)]
+    lines = [_line(f"long{i}", LONG, tokens=160) for i in range(4)]
     batch = _submit(client, lines)
     deadline = time.monotonic() + 120
     while client.batches.retrieve(batch.id).status != "in_progress":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    time.sleep(0.3)  # into the first line's generation
-    reply = client.chat.completions.create(
-        model=TINY, messages=[{"role": "user", "content": "Hi"}], max_tokens=4
-    )
-    assert reply.choices[0].message.content is not None
-    during = client.batches.retrieve(batch.id).request_counts
-    assert during is not None and during.completed < during.total  # it did not wait for the batch
+    # A chat that lands between two lines has nothing to stop; so up to five chats, 0.3 s
+    # apart, until one has stopped a line. The first must not wait for the batch.
+    for chat in range(5):
+        time.sleep(0.3)  # into a line's generation
+        reply = client.chat.completions.create(
+            model=TINY, messages=[{"role": "user", "content": "Hi"}], max_tokens=4
+        )
+        assert reply.choices[0].message.content is not None
+        during = client.batches.retrieve(batch.id).request_counts
+        assert during is not None
+        if chat == 0:
+            assert during.completed < during.total  # it did not wait for the batch
+        if _preempted(server) > before or during.completed == during.total:
+            break
     preempted = _preempted(server) - before
     done = _wait(client, batch.id)
     assert done.status == "completed"
@@ -237,7 +247,7 @@ def test_a_batch_cancelled_in_the_queue_ends_before_the_one_running(
     server: RunningServer,
 ) -> None:
     client = _client(server)
-    lines = [_line(f"a{i}", "Count from one to two hundred.", tokens=160) for i in range(10)]
+    lines = [_line(f"a{i}", LONG, tokens=160) for i in range(10)]
     running = _submit(client, lines)
     queued = _submit(client, [_line("q0", "Say hi.")])
     deadline = time.monotonic() + 120
