@@ -4,10 +4,16 @@
 die?", which retrieval can use; so do a statement ("his birthplace was ...") and bare
 keywords ("birthplace?"). The first question of a thread is used as it is, without a
 model call. This step also starts the turn: it resets what belongs to one turn only.
+
+The 1.5B sometimes rewrites nothing ("Where does its key come from?" became "Where does the
+key come from?", and retrieval found *Nut (hardware)*). A rewrite of a follow-up that refers
+back ("it", "its", "this", ...) but adds no word of its own is not trusted: the previous
+question goes with it, in parentheses (`unresolved`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -18,6 +24,7 @@ from agents.structured import ask_structured
 from graphs.context import given
 from graphs.qa_context import QAContext
 from graphs.qa_state import NewTurn, QAState, Turn
+from nodes.sources import terms
 
 SYSTEM = (
     "You rewrite a follow-up so that it can be understood without the conversation. The "
@@ -31,6 +38,24 @@ class Standalone(BaseModel):
     """The follow-up as a standalone question."""
 
     question: str = Field(min_length=3, max_length=300)
+
+
+_REFERS = re.compile(
+    r"\b(?:it|its|he|his|him|she|her|they|their|them|this|that|these|those|there)\b", re.I
+)
+"""Words by which a follow-up points back at the conversation."""
+
+
+def unresolved(follow_up: str, rewrite: str) -> bool:
+    """Whether a rewrite left a follow-up's reference unresolved.
+
+    The follow-up or its rewrite points back ("founded" can become "When was it founded?"),
+    and the rewrite adds no content word to it: nothing was put where "it" was. On the
+    stored follow-up runs (`bench/README.md`) such rewrites found the gold article 13 times
+    in 21 and were answered right 6 times; the others 72 in 72, and 55.
+    """
+    points_back = _REFERS.search(follow_up) or _REFERS.search(rewrite)
+    return bool(points_back) and not terms(rewrite) - terms(follow_up)
 
 
 def conversation(history: list[Turn], follow_up: str) -> str:
@@ -66,4 +91,7 @@ def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
         Standalone,
         lambda r: None if r.question.strip() else "the question is empty",
     )
-    return {**fresh, "standalone": result.question.strip(), "usage": NewTurn(usage)}
+    standalone = result.question.strip()
+    if unresolved(question, standalone):
+        standalone = f"{standalone} ({turns[-1]['question']})"
+    return {**fresh, "standalone": standalone, "usage": NewTurn(usage)}

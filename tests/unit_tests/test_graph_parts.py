@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from graphs import ingest
 from graphs.context import AgentConfig, RetrievalContext, agent
 from nodes.retrieve import strength
-from nodes.sources import number_sources, render_sources, snippet
+from nodes.sources import BEST_ROOM, number_sources, render_sources, snippet
 
 
 @dataclass(kw_only=True)
@@ -108,6 +108,19 @@ def test_snippet_keeps_the_first_sentence_and_stays_bounded():
     text = " ".join(f"Sentence number {i} talks about cats." for i in range(100))
     out = snippet(text, "cats", max_chars=200)
     assert out.startswith("Sentence number 0") and len(out) <= 400
+
+
+def test_the_sentence_best_matching_the_query_gets_room_past_a_long_first_one():
+    # The lake doc's shape: a first sentence that fills most of the room, then the one asked for.
+    first = "The lake file is encrypted with AES, " + "and so on, " * 24 + "as said."
+    key = "The key comes from TERRAQORE_LAKE_KEY, or from lake.key, made on first use."
+    text = f"{first} A query spills to disk. {key} See the security notes."
+    out = snippet(text, "Where does the key come from?", max_chars=len(first) + 30)
+    assert out.startswith("The lake file") and key in out
+    assert len(out) <= len(first) + 30 + BEST_ROOM
+    assert len(key) > 30  # without the extra room it would not have fitted
+    # The extra room is bounded: past it, the first sentence alone is kept.
+    assert snippet(text, "key", max_chars=len(first) - BEST_ROOM) == first
 
 
 def test_ingest_run_without_a_context_runs_on_the_defaults(monkeypatch, tmp_path):

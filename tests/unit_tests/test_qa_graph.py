@@ -20,6 +20,7 @@ import agents.answer
 import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
+from agents.condense import unresolved
 from graphs.qa import build_graph, graph, run
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
@@ -175,6 +176,38 @@ def test_a_follow_up_in_a_thread_is_condensed_and_usage_is_per_turn(wired, saver
     assert "1750" in second["answer"] and second["citations_valid"]
     history = qa.get_state(config).values["history"]
     assert [t["question"] for t in history][-1] == "When did Johann Sebastian Bach die?"
+
+
+def test_a_rewrite_that_resolves_nothing_takes_the_previous_question_along(wired):
+    """The 1.5B once rewrote "Where does its key come from?" as "Where does the key come
+    from?", and retrieval found a page on nuts and bolts."""
+    qa = build_graph(InMemorySaver())
+    config = {"configurable": {"thread_id": "t1"}}
+    wired["answers"] = ["Bach was born in Eisenach in 1685 [1].", "He died in Leipzig in 1750 [1]."]
+    wired["standalone"] = ['{"question": "When did the composer die?"}']
+    qa.invoke({"question": "Where was Bach born?"}, config, context=QAContext())
+    qa.invoke({"question": "When did he die?"}, config, context=QAContext())
+    # "composer" is a word of its own: that rewrite resolved "he", and is used as it is.
+    assert wired["queries"][-1] == "When did the composer die?"
+    wired["answers"] = ["Bach died in Leipzig [1]."]
+    wired["standalone"] = ['{"question": "When did he die?"}']
+    qa.invoke({"question": "When did he die?"}, config, context=QAContext())
+    assert wired["queries"][-1] == "When did he die? (When did the composer die?)"
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "rewrite", "expected"),
+    [
+        ("Where does its key come from?", "Where does the key come from?", True),
+        ("Where does its key come from?", "Where does the lake's key come from?", False),
+        ("What category does it belong to?", "What category does it belong to?", True),
+        ("founded", "When was it founded?", True),  # the rewrite points back, at nothing
+        ("founded", "When was the British Museum founded?", False),
+        ("What is dividing by it?", "What is dividing by zero?", False),
+    ],
+)
+def test_unresolved(follow_up, rewrite, expected):
+    assert unresolved(follow_up, rewrite) is expected
 
 
 def test_offline_weak_retrieval_never_searches_the_web(wired, monkeypatch):
