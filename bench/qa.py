@@ -20,6 +20,7 @@ Usage: python bench/qa.py --model terraqore/answer|qwen2.5-coder:0.5b [--limit N
        [--removed-every 2] [--embedding-model all-minilm]
        python bench/qa.py --tag styles_ --kinds generated,paraphrased,clue,statement,keywords,
        followup --per-kind 20 --split test [--round 5]   # round 5: written by hand
+       [--k 3] [--conditions open]
 """
 
 from __future__ import annotations
@@ -166,22 +167,29 @@ def agent_config(model: str) -> Any:
 
 
 def evaluate(
-    model: str, questions: list[Question], removed_every: int, tag: str, condense: str = ""
+    model: str,
+    questions: list[Question],
+    removed_every: int,
+    tag: str,
+    condense: str = "",
+    k: int = 5,
+    conditions: tuple[str, ...] = ("open", "removed", "closed"),
 ) -> None:
-    """Run the three conditions for each question not done yet; append the results.
+    """Run the conditions for each question not done yet; append the results.
 
-    `condense` is the model that rewrites follow-ups (the answer model when empty)."""
+    `condense` is the model that rewrites follow-ups (the answer model when empty); `k` the
+    sources retrieved."""
     from graphs.qa_context import QAContext
 
     path = out_path(f"{tag}{model}")
     done = set()
     if path.exists():
         done = {(r["id"], r["condition"]) for r in map(json.loads, path.read_text().splitlines())}
-    context = QAContext(k=5, answer=agent_config(model), condense=agent_config(condense or model))
+    context = QAContext(k=k, answer=agent_config(model), condense=agent_config(condense or model))
     # Condition by condition, so consecutive calls share their system prompt, which the
     # server's prefix cache keeps evaluated, as it does for a user asking one question after
     # another.
-    for condition in ("open", "removed", "closed"):
+    for condition in conditions:
         for n, q in enumerate(questions):
             if (q["id"], condition) in done:
                 continue
@@ -238,6 +246,8 @@ def main() -> int:
     parser.add_argument(
         "--condense-model", default="", help="the model that rewrites follow-ups (--model)"
     )
+    parser.add_argument("--k", type=int, default=5, help="sources retrieved")
+    parser.add_argument("--conditions", default="open,removed,closed", help="which runs")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     srv = start_server(Path(tempfile.mkdtemp(prefix="tq-qa-srv-")))
@@ -252,7 +262,15 @@ def main() -> int:
         else:
             chosen = [q for kind in kinds for q in load_questions(kind=kind)]
             questions = chosen[args.start : args.start + args.limit]
-        evaluate(args.model, questions, args.removed_every, args.tag, args.condense_model)
+        evaluate(
+            args.model,
+            questions,
+            args.removed_every,
+            args.tag,
+            args.condense_model,
+            args.k,
+            tuple(args.conditions.split(",")),
+        )
     finally:
         srv.stop()
     return 0

@@ -15,6 +15,14 @@ from graphs.context import AgentConfig, RetrievalContext, agent
 class QAContext(RetrievalContext):
     """How one Q&A run retrieves, answers and checks."""
 
+    k: int = 3
+    """Passages retrieved and shown as sources. Three, not five: on the dev half of the
+    hand-written styles (20 each, one run per k) the answer's first token came at a median
+    5.7 s for clues, 5.6 s for paraphrases and 8.2 s for follow-ups, against 9.3, 9.4 and
+    12.0 s with five, for 41 right answers of 60 against 44; held-out, 41 against 38, and
+    7.4 s against 10.5 s pooled (bench/README.md, "Three sources or five"). `terraqore ask
+    -k 5` asks for more."""
+
     answer: AgentConfig = agent("terraqore/answer")
     """The model that writes the cited answer."""
 
