@@ -67,7 +67,7 @@ def test_a_chat_model_also_used_for_embeddings_is_listed_once(server: RunningSer
     # use, and /api/ps listed the name twice.
     chat = {
         "model": TINY,
-        "prompt": "Count from one to two hundred in words.",
+        "prompt": "Write a 1000-word essay on the history of Rome.",  # 400 tokens, not 18
         "options": {"num_predict": 400, "temperature": 0},
     }
     with httpx.stream("POST", f"{server.url}/api/generate", json=chat, timeout=120) as stream:
