@@ -34,10 +34,14 @@ SYSTEM = (
 )
 
 
+MAX_QUESTION = 300
+"""Longest rewrite, and longest previous question carried along (`unresolved`)."""
+
+
 class Standalone(BaseModel):
     """The follow-up as a standalone question."""
 
-    question: str = Field(min_length=3, max_length=300)
+    question: str = Field(min_length=3, max_length=MAX_QUESTION)
 
 
 _REFERS = re.compile(
@@ -93,5 +97,7 @@ def condense(state: QAState, runtime: Runtime[QAContext]) -> dict[str, Any]:
     )
     standalone = result.question.strip()
     if unresolved(question, standalone):
-        standalone = f"{standalone} ({turns[-1]['question']})"
+        # Bounded like a rewrite: a chain of unresolved follow-ups must not grow each turn.
+        previous = turns[-1]["question"][:MAX_QUESTION]
+        standalone = f"{standalone} ({previous})"
     return {**fresh, "standalone": standalone, "usage": NewTurn(usage)}

@@ -20,7 +20,7 @@ import agents.answer
 import agents.structured
 import nodes.retrieve
 import nodes.search_ingest
-from agents.condense import unresolved
+from agents.condense import MAX_QUESTION, unresolved
 from graphs.qa import build_graph, graph, run
 from graphs.qa_context import QAContext
 from graphs.qa_state import QAState
@@ -193,6 +193,15 @@ def test_a_rewrite_that_resolves_nothing_takes_the_previous_question_along(wired
     wired["standalone"] = ['{"question": "When did he die?"}']
     qa.invoke({"question": "When did he die?"}, config, context=QAContext())
     assert wired["queries"][-1] == "When did he die? (When did the composer die?)"
+    # A chain of unresolved follow-ups stays bounded: the previous question is cut.
+    config = {"configurable": {"thread_id": "t2"}}
+    wired["answers"] = ["Bach was born in Eisenach [1]."]
+    qa.invoke({"question": "Where was Bach born? " + "Tell me. " * 31}, config, context=QAContext())
+    for _ in range(3):
+        wired["answers"] = ["Bach died in Leipzig [1]."]
+        wired["standalone"] = ['{"question": "When did he die?"}']
+        qa.invoke({"question": "When did he die?"}, config, context=QAContext())
+        assert len(wired["queries"][-1]) <= len("When did he die? ()") + MAX_QUESTION
 
 
 @pytest.mark.parametrize(
