@@ -15,10 +15,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import nodes.sources
 from bench.qa_data import contains, load_questions
 from bench.retrieval_corpus import lake_and_corpus
 from lake.database import connect
+from nodes.sources import snippet
 
 
 def main() -> int:
@@ -38,8 +38,7 @@ def main() -> int:
         row = kept[(q["split"], q["kind"])]
         row["n"] += 1
         for room in rooms:
-            nodes.sources.BEST_ROOM = room
-            snip = nodes.sources.snippet(held[0], q.get("standalone") or q["question"], 400)
+            snip = snippet(held[0], q.get("standalone") or q["question"], 400, room)
             row[f"kept {room}"] += contains(snip, q["answer"])
             row[f"chars {room}"] += len(snip)
     for (half, kind), row in sorted(kept.items()):

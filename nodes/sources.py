@@ -140,18 +140,19 @@ def _depths(line: str) -> list[int]:
 
 BEST_ROOM = 100
 """Characters past `max_chars` that the sentence best matching the query may take, when the
-first sentence leaves it no room. `make demo`'s follow-up "Where does its key come from?" got
-the lake doc's 306-character first sentence without the key's: 170 more did not fit in 400.
+first sentence leaves it no room. A follow-up on the demo's home, "Where does its key come
+from?", got the lake doc's 306-character first sentence without the key's: 170 more did not
+fit in 400.
 Chosen on the dev questions (`bench/README.md`): the gold answer stays in the gold passage's
 snippet for 0.923 → 0.974 of dev follow-ups at 100 (no more at 150 to 250, less at 50), for
 about 10 more characters a snippet on average."""
 
 
-def snippet(text: str, query: str, max_chars: int = 600) -> str:
+def snippet(text: str, query: str, max_chars: int = 600, best_room: int = BEST_ROOM) -> str:
     """The passage's sentences that share the most words with the query, in their order.
 
     Always keeps the first sentence (it usually names the subject), then adds the best
-    matching ones until `max_chars`; the best of all may go `BEST_ROOM` past it.
+    matching ones until `max_chars`; the best of all may go `best_room` past it.
     """
     parts = sentences(text)
     if not parts:
@@ -161,7 +162,7 @@ def snippet(text: str, query: str, max_chars: int = 600) -> str:
     keep = {0}
     size = len(parts[0])
     for rank, i in enumerate(ranked):
-        room = max_chars + (BEST_ROOM if rank == 0 and terms(parts[i]) & wanted else 0)
+        room = max_chars + (best_room if rank == 0 and terms(parts[i]) & wanted else 0)
         if size + len(parts[i]) + 1 > room:
             continue
         keep.add(i)
