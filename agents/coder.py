@@ -1,9 +1,11 @@
 """The Coder agent: writes candidate versions of the project, and fixes the chosen one.
 
-On a route's first turn it writes `Context.coder_candidates` versions, requested at once (a
-batching server decodes them together): one from the plan at its own temperature, one from the
-task alone, then hotter samples (`VARIANTS`), so the designed
-tests have something to choose among (CodeT; see `terraqore.codecheck.selection`). Every version is
+On a route's first turn it writes one version from the plan at its own temperature; when
+that version fails a test, the next turn writes the route's other versions (up to
+`Context.coder_candidates`: one from the task alone, then hotter samples, `VARIANTS`) beside
+the fix, requested at once (a batching server decodes them together), so the designed tests
+have something to choose among (CodeT; see `terraqore.codecheck.selection`). With
+`Context.staged` off, all of them are written on the first turn. Every version is
 tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, or into the
 test file the task names when the version wrote none; test files made collectable), a
 module written bare (`reader.py`) moves to the path the task fixes (`logstats/reader.py`),
@@ -398,37 +400,63 @@ SHORT_VARIANTS = (("sample", True, True),)
 task-only version would be the first one again, so every other version is a sample."""
 
 
+def _jobs(state: State, ctx: Context, fix: bool) -> list[tuple[str, bool, bool, bool]]:
+    """What one turn writes: (origin, with the plan, sampled hot, a fix) per version.
+
+    A fix turn writes the fix; a first turn the first version, and the others (`VARIANTS`)
+    at once unless `Context.staged` holds them back; a widening turn (`State.widen`: the
+    first version failed a test) writes those others, beside the fix when there is one.
+    """
+    fixing = [("fix" if state.feedback_kind == "tests" else "security", True, False, True)]
+    if fix and not state.widen:
+        return fixing
+    variants = SHORT_VARIANTS if state.short else VARIANTS
+    others = [(*variants[i % len(variants)], False) for i in range(ctx.coder_candidates - 1)]
+    if state.widen:
+        return [*(fixing if fix else []), *others]
+    return [("first", True, False, False), *([] if ctx.staged else others)]
+
+
 def _versions(
     state: State, ctx: Context, config: AgentConfig, fix: bool
 ) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str]]:
     """One turn on one route: (origin, files) per version written, usage, notes.
 
-    A fix writes one version; a first turn writes `ctx.coder_candidates` (see `VARIANTS`),
-    all requested at once: a server that batches decodes them together (one pass over the
-    weights per step for every version), one that does not answers them in turn.
-    An unusable version (no code in the answer, twice) and one whose call failed (a timeout,
-    an error the server sent mid-stream) are left out, named in the notes; the route fails
-    (raised: the first version's error if it had one) only when no version was written.
+    The versions of a turn (`_jobs`) are requested at once: a server that batches decodes
+    them together (one pass over the weights per step for every version), one that does
+    not answers them in turn. An unusable version (no code in the answer, twice) and one
+    whose call failed (a timeout, an error the server sent mid-stream) are left out, named
+    in the notes; the turn fails (raised: the first version's error if it had one) only
+    when no version was written.
     """
-    if fix:
-        files, fixed = write_code(state, ctx, config, fix=True)
-        origin = "fix" if state.feedback_kind == "tests" else "security"
-        return [(origin, files)], list(fixed), []
+    jobs = _jobs(state, ctx, fix)
+    out, usage, notes, unusable = _write_all(state, ctx, config, jobs)
+    if not out and jobs[0][0] == "first" and ctx.staged and ctx.coder_candidates > 1:
+        # A first version held back its siblings and wrote nothing usable: they get their turn.
+        notes.append("the first version was unusable, so the others were written")
+        more = _jobs(replace(state, widen=True), ctx, fix=False)
+        out, used, more_notes, _ = _write_all(state, ctx, config, more)
+        usage += used
+        notes += more_notes
+    if not out:
+        raise unusable or AgentOutputError("the coder wrote no usable version")
+    return out, usage, notes
+
+
+def _write_all(
+    state: State, ctx: Context, config: AgentConfig, jobs: list[tuple[str, bool, bool, bool]]
+) -> tuple[list[tuple[str, dict[str, str]]], list[UsageRecord], list[str], Exception | None]:
+    """The jobs' versions, requested at once; (origin, files) written, usage, notes, first error."""
     hot = replace(config, temperature=ctx.sample_temperature)
-    variants = SHORT_VARIANTS if state.short else VARIANTS
-    plans = [
-        ("first", True, False) if i == 0 else variants[(i - 1) % len(variants)]
-        for i in range(ctx.coder_candidates)
-    ]
     # Each call runs in a copy of this node's context, so `stream_mode="messages"` still
     # sees every version's tokens. The calls start in order (each waits until the one
     # before has made its model), then run at once.
     futures = []
-    with ContextThreadPoolExecutor(max_workers=len(plans)) as pool:
-        for _, with_plan, sampled in plans:
+    with ContextThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for _, with_plan, sampled, fixing in jobs:
             started = threading.Event()
             future = pool.submit(
-                write_code, state, ctx, hot if sampled else config, False, with_plan, started
+                write_code, state, ctx, hot if sampled else config, fixing, with_plan, started
             )
             while not started.wait(0.05) and not future.done():
                 pass
@@ -438,21 +466,19 @@ def _versions(
     usage: list[UsageRecord] = []
     notes: list[str] = []
     unusable: Exception | None = None
-    for (origin, _, _), result in zip(plans, results, strict=True):
+    for (origin, _, _, _), result in zip(jobs, results, strict=True):
         if not isinstance(result, Exception):
             files, used = result
             usage += used
             out.append((origin, files))
             continue
-        unusable = unusable or result  # plans start with "first": its error comes first
+        unusable = unusable or result  # the turn's first version's error comes first
         if isinstance(result, AgentOutputError):
             notes.append(f"the {origin} candidate was unusable: {result}")
         else:
             # The versions written stand; more calls to a failing model would only repeat it.
             notes.append(f"the {origin} candidate's call failed ({type(result).__name__})")
-    if not out:
-        raise unusable or AgentOutputError("the coder wrote no usable version")
-    return out, usage, notes
+    return out, usage, notes, unusable
 
 
 def _outcome(
@@ -496,10 +522,11 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         {"id": first_id + i, "route": route, "origin": origin, "files": files}
         for i, (origin, files) in enumerate(written)
     ]
-    if fix and new:
-        # A fix may send only the files it changed; the others stay as they were.
-        with contextlib.suppress(ProjectFileError):
-            new[0]["files"] = checked_files({**state.files, **new[0]["files"]})
+    for candidate in new:
+        if candidate["origin"] in ("fix", "security"):
+            # A fix may send only the files it changed; the others stay as they were.
+            with contextlib.suppress(ProjectFileError):
+                candidate["files"] = checked_files({**state.files, **candidate["files"]})
     wanted = list((state.contract or {}).get("files", []))
     for candidate in new:
         candidate["files"], made = demo_to_test_file(candidate["files"], wanted)
@@ -516,6 +543,7 @@ def coder(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         coder_route=route,
         route_rounds=route_rounds,
         coder_unusable=unusable,
+        widen=False,
         rounds=rounds,
         usage=usage,
         notes=notes,

@@ -14,6 +14,8 @@ Modes:
 - `graph-fenced` / `graph-json`: the whole studio graph with that Coder format;
 - `long-fenced`: the graph with the short path off (`Context.short_path=False`): every
   task goes through the Idea and the Planner, which measures what the short path saves;
+- `eager-fenced`: the graph with every Coder version written on the first turn
+  (`Context.staged=False`), as before the first version went alone: what staging saves;
 - `reference`: no model; each task's reference solution stands in for a mode's answer,
   which checks the harness end to end (every task must be solved);
 - `escalate-fenced`: the graph with the Coder on the 0.5B (`terraqore/coder-0.5b`: the
@@ -58,6 +60,7 @@ MODES = (
     "graph-json",
     "escalate-fenced",
     "long-fenced",
+    "eager-fenced",
     "reference",
 )
 SMALL_CODER = "terraqore/coder-0.5b"
@@ -119,15 +122,16 @@ def whole_graph(
     escalate: bool = False,
     candidates: int = 0,
     short_path: bool = True,
+    staged: bool = True,
 ) -> tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]:
     from graphs.context import AgentConfig
     from graphs.studio import graph
     from graphs.studio_context import Context
 
     ctx = (
-        Context(coder_format=fmt, coder_candidates=candidates, short_path=short_path)
+        Context(coder_format=fmt, coder_candidates=candidates, short_path=short_path, staged=staged)
         if candidates
-        else Context(coder_format=fmt, short_path=short_path)
+        else Context(coder_format=fmt, short_path=short_path, staged=staged)
     )
     if escalate:
         ctx = Context(coder_format=fmt, coder=AgentConfig(model=SMALL_CODER))
@@ -190,6 +194,7 @@ def run_one(task: Path, mode: str, candidates: int = 0) -> dict[str, Any]:
                 escalate=kind == "escalate",
                 candidates=candidates,
                 short_path=kind != "long",
+                staged=kind != "eager",
             )
             record.update(extra)
         record["seconds"] = round(time.perf_counter() - start, 1)

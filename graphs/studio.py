@@ -3,6 +3,7 @@
 retrieve -> [online and weak] search_ingest -> idea -> planner (held to the task's names) ->
 [approval on] approve_plan -> coder and validator at once (the tests come from the task and
 the plan, never from the code) -> coder: [unusable, next route] escalate -> coder | run_tests ->
+[the first version failed] coder (the other versions, and its fix) |
 [failing examples of the task, rounds left] coder | [still failing, next route] escalate -> coder |
 security_scan -> security -> [blocking, rounds left] coder | report.
 
@@ -97,6 +98,8 @@ def after_tests(
 ) -> Literal["coder", "escalate", "security_scan"]:
     """Credible failures go back to the Coder while the route has fix rounds left.
 
+    A route's first version that fails a test first brings its siblings (`Context.staged`:
+    the other versions, beside the fix of its certain failures, in one turn).
     Credible: the task's names not kept, a failing example of the task, or a designed test
     some version passes (`codecheck.selection`). Still failing after that, the next route of
     the chain takes over, if there is one. When no test could run, only a broken contract (a
@@ -104,6 +107,8 @@ def after_tests(
     checked without running anything.
     """
     validation = state.validation
+    if state.widen:
+        return "coder"  # the first version failed: the others, beside its fix
     if validation.get("passed"):
         return "security_scan"
     if validation.get("sandbox") == "none" and (validation.get("contract") or {}).get("kept", True):

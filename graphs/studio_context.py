@@ -54,6 +54,13 @@ class Context(RetrievalContext):
     versions give the tests a right one to find more often than a single call does
     (bench/README.md, "The studio graph"); one saves two Coder calls per task."""
 
+    staged: bool = True
+    """Write the first version alone, and the other `coder_candidates - 1` only when it fails
+    a test (beside the fix of its failing examples, in one batch). A first version that passes
+    every test, or that no test could run on while it keeps the task's names, is kept at the
+    cost of one Coder call. Off: every version is written at once, whatever the first does
+    (bench/README.md, "The first version alone, the others when it fails")."""
+
     sample_temperature: float = 0.5
     """Temperature of the Coder's extra candidates: hot enough to differ from the first
     versions, cool enough that a small model's samples still import and the votes among them

@@ -72,6 +72,10 @@ class State(RetrievalState, InputState):
     route_rounds: int = 0
     """Fix rounds spent on the current route (each route gets `max_fix_rounds`)."""
 
+    widen: bool = False
+    """The route's first version failed a test (`Context.staged`): the Coder's next turn
+    writes the route's other versions, beside a fix of its certain failures."""
+
     coder_unusable: str = ""
     """Why the Coder's last turn wrote nothing usable (empty when it did): the graph then
     moves it to the next route, if there is one."""

@@ -186,6 +186,16 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
     update.update(screened)
     notes = list(screened.get("notes", []))
+    update["widen"] = widen(pool, validation, state, ctx)
+    if update["widen"]:
+        failing = validation["tests_run"] - validation["tests_passed"]
+        notes.append(
+            f"the first version failed {failing} of {validation['tests_run']} test(s):"
+            f" the coder writes {ctx.coder_candidates - 1} more version(s)"
+            + (" beside the fix" if feedback else "")
+        )
+    elif validation["passed"] and ctx.staged and len(pool) == 1 and ctx.coder_candidates > 1:
+        notes.append("the first version passed every test, so no other versions were written")
     fixes = [c for c in pool[len(tested(state.candidates)) :] if c["origin"] == "fix"]
     if fixes and chosen["id"] != fixes[-1]["id"]:
         notes.append(
@@ -206,6 +216,22 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         notes.append("no candidate passed the remaining failing test(s); they were not sent back")
     update["notes"] = notes
     return update
+
+
+def widen(
+    pool: Sequence[Candidate], validation: Mapping[str, Any], state: State, ctx: Context
+) -> bool:
+    """Whether the route's other versions are wanted (`Context.staged`): its first failed.
+
+    Failed means a test ran and did not pass, or the task's names were broken; a first
+    version that no test could run on and that keeps the names is as good as any.
+    """
+    if not ctx.staged or ctx.coder_candidates < 2 or validation["passed"]:
+        return False
+    if [c["origin"] for c in pool if c["route"] == state.coder_route] != ["first"]:
+        return False
+    kept = (validation.get("contract") or {}).get("kept", True)
+    return not (validation["sandbox"] == "none" and kept)
 
 
 def certain(failure: Mapping[str, str], stated: set[str]) -> bool:

@@ -23,7 +23,8 @@ def test_build_writes_the_project_report_and_record(fakes, tmp_path: Path) -> No
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["build", "Write add(a, b) in solution.py", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "✓ coder wrote 3 versions of solution.py" in result.output  # three by default
+    # The first version passes, so its two siblings are never written (`Context.staged`).
+    assert "✓ coder wrote solution.py" in result.output and "versions" not in result.output
     assert "tests passed: 2/2" in result.output and "security: pass" in result.output
     assert (out / "solution.py").read_text().startswith("def add")
     assert "def test_01_small" in (out / "test_validator_designed.py").read_text()
@@ -40,7 +41,10 @@ def test_build_says_how_many_versions_were_written_and_which_was_kept(
     fakes(coder=[WRONG, CLEAN])
     result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert "✓ coder wrote 3 versions of solution.py" in result.output
+    # The first version fails the Validator's add(1, 2) == 3: its two siblings are written.
+    assert "✓ coder wrote solution.py" in result.output
+    assert "the coder writes its other versions" in result.output
+    assert "✓ coder wrote 2 versions of solution.py" in result.output
     assert "kept candidate #1 of 3" in result.output
     assert "(the task's examples" not in result.output  # the task states no example
     fakes()

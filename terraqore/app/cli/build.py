@@ -75,11 +75,12 @@ def _summary(node: str, update: dict[str, Any]) -> str:
     if node == "coder":
         written = ", ".join(sorted(update.get("files", {}))) or "nothing"
         new = [c for c in update.get("candidates", []) if not c.get("validation")]
-        return (
-            f"coder wrote {len(new)} versions of {written}"
-            if len(new) > 1
-            else f"coder wrote {written}"
-        )
+        fixes = sum(c["origin"] in ("fix", "security") for c in new)
+        if len(new) < 2:
+            return f"coder wrote {written}"
+        if fixes:
+            return f"coder wrote a fix and {len(new) - fixes} more version(s) of {written}"
+        return f"coder wrote {len(new)} versions of {written}"
     if node == "validator":
         designed = update.get("designed_tests")
         if not designed:
@@ -96,6 +97,8 @@ def _summary(node: str, update: dict[str, Any]) -> str:
         pool = update.get("candidates", [])
         if len(pool) > 1:
             line += f", kept candidate #{update['selected']} of {len(pool)}"
+        if update.get("widen"):
+            line += "; the coder writes its other versions"
         return line
     if node == "security_scan":
         return f"bandit: {len(update.get('security', {}).get('findings', []))} finding(s)"

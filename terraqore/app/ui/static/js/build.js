@@ -29,8 +29,10 @@ function summary(node, update) {
       return update.plan_feedback ? "sent back with feedback" : "rejected";
     case "coder": {
       const files = Object.keys(update.files || {}).sort().join(", ") || "nothing";
-      const fresh = (update.candidates || []).filter((c) => !c.validation).length;
-      return fresh > 1 ? `wrote ${fresh} versions of ${files}` : `wrote ${files}`;
+      const fresh = (update.candidates || []).filter((c) => !c.validation);
+      const fixes = fresh.filter((c) => c.origin === "fix" || c.origin === "security").length;
+      if (fresh.length < 2) return `wrote ${files}`;
+      return fixes ? `wrote a fix and ${fresh.length - fixes} more version(s) of ${files}` : `wrote ${fresh.length} versions of ${files}`;
     }
     case "validator":
       return update.designed_tests ? `designed ${count(update.designed_tests)} test(s)` : "kept the tests";
@@ -39,7 +41,8 @@ function summary(node, update) {
       const examples = v.stated_run ? ` (the task's examples: ${v.stated_passed}/${v.stated_run})` : "";
       const line = `${v.passed ? "passed" : "failing"}: ${v.tests_passed ?? 0}/${v.tests_run ?? 0} in ${v.seconds ?? "?"} s${examples}`;
       const pool = count(update.candidates);
-      return pool > 1 ? `${line}, kept candidate #${update.selected} of ${pool}` : line;
+      const kept = pool > 1 ? `${line}, kept candidate #${update.selected} of ${pool}` : line;
+      return update.widen ? `${kept}; the coder writes its other versions` : kept;
     }
     case "security_scan":
       return `${count(update.security?.findings)} finding(s)`;
