@@ -186,7 +186,8 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
     update.update(screened)
     notes = list(screened.get("notes", []))
-    update["widen"] = widen(pool, validation, state, ctx)
+    update["widen"] = widen(pool, chosen, stated, state, ctx)
+    alone = ctx.staged and len(pool) == 1 and ctx.coder_candidates > 1
     if update["widen"]:
         failing = validation["tests_run"] - validation["tests_passed"]
         notes.append(
@@ -194,8 +195,13 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             f" the coder writes {ctx.coder_candidates - 1} more version(s)"
             + (" beside the fix" if feedback else "")
         )
-    elif validation["passed"] and ctx.staged and len(pool) == 1 and ctx.coder_candidates > 1:
+    elif alone and validation["passed"]:
         notes.append("the first version passed every test, so no other versions were written")
+    elif alone and validation["sandbox"] != "none" and stated:
+        notes.append(
+            f"the first version passed the task's {len(stated)} example(s) and failed only the"
+            " validator's own test(s), so no other versions were written"
+        )
     fixes = [c for c in pool[len(tested(state.candidates)) :] if c["origin"] == "fix"]
     if fixes and chosen["id"] != fixes[-1]["id"]:
         notes.append(
@@ -219,19 +225,30 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def widen(
-    pool: Sequence[Candidate], validation: Mapping[str, Any], state: State, ctx: Context
+    pool: Sequence[Candidate],
+    chosen: Candidate,
+    stated: set[str],
+    state: State,
+    ctx: Context,
 ) -> bool:
     """Whether the route's other versions are wanted (`Context.staged`): its first failed.
 
-    Failed means a test ran and did not pass, or the task's names were broken; a first
-    version that no test could run on and that keeps the names is as good as any.
+    Failed means: the task's names broken; else, when the task states examples, one of them
+    failing (the Validator's own tests are wrong often enough, 29% on the suite, that a
+    first version passing every example is kept whatever they say); else any test failing.
+    A first version that no test could run on and that keeps the names is as good as any.
+    Chosen on the dev half of the stored runs (bench/README.md, "The first version alone").
     """
+    validation = chosen["validation"]
     if not ctx.staged or ctx.coder_candidates < 2 or validation["passed"]:
         return False
     if [c["origin"] for c in pool if c["route"] == state.coder_route] != ["first"]:
         return False
-    kept = (validation.get("contract") or {}).get("kept", True)
-    return not (validation["sandbox"] == "none" and kept)
+    if not (validation.get("contract") or {}).get("kept", True):
+        return True
+    if validation["sandbox"] == "none":
+        return False
+    return bool(stated - passed(chosen)) if stated else True
 
 
 def certain(failure: Mapping[str, str], stated: set[str]) -> bool:

@@ -70,3 +70,15 @@ def test_one_version_asked_for_is_one_version_written(fakes) -> None:
     out = graph.invoke({"task": STATED}, context=Context(coder_candidates=1))
     # No siblings to bring: the first version's one fix round, as before.
     assert fake.calls.count("coder") == 2 and origins(out) == ["first", "fix"]
+
+
+def test_a_first_version_passing_every_stated_example_is_kept_whatever_the_validator_says(
+    fakes,
+) -> None:
+    three = CLEAN.replace("a + b", "3")  # add(1, 2) == 3 holds; the Validator's add(0, 0) fails
+    fake = fakes(coder=[three, CLEAN])
+    out = graph.invoke({"task": STATED}, context=Context())
+    assert fake.calls.count("coder") == 1 and origins(out) == ["first"]
+    assert out["validation"]["stated_passed"] == out["validation"]["stated_run"] >= 1
+    assert not out["validation"]["passed"] and out["rounds"]["fix"] == 0
+    assert any("passed the task's 1 example(s)" in n for n in out["notes"])
