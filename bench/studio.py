@@ -139,6 +139,7 @@ def whole_graph(
     validation = out.get("validation") or {}
     extra = {
         "context_candidates": ctx.coder_candidates,
+        "staged": ctx.staged,
         "rounds": out.get("rounds"),
         "own_tests_passed": validation.get("passed"),
         "own_tests": [validation.get(k) for k in ("tests_passed", "tests_run")],

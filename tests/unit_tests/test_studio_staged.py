@@ -82,3 +82,16 @@ def test_a_first_version_passing_every_stated_example_is_kept_whatever_the_valid
     assert out["validation"]["stated_passed"] == out["validation"]["stated_run"] >= 1
     assert not out["validation"]["passed"] and out["rounds"]["fix"] == 0
     assert any("passed the task's 1 example(s)" in n for n in out["notes"])
+
+
+def test_the_validator_tests_a_kept_first_version_fails_are_doubted_and_the_build_says_so(
+    fakes,
+) -> None:
+    from nodes.report import outcome
+
+    three = CLEAN.replace("a + b", "3")
+    fakes(coder=[three])
+    out = graph.invoke({"task": STATED}, context=Context())
+    # add(0, 0) == 0 is the Validator's own: no version passed it, and the task never says it.
+    assert [t.split("::")[-1] for t in out["validation"]["doubted"]] == ["test_02_zero"]
+    assert outcome(out["validation"], out["security"]) == "doubted"
