@@ -1,11 +1,10 @@
 """The Coder agent: writes candidate versions of the project, and fixes the chosen one.
 
-On a route's first turn it writes one version from the plan at its own temperature; when
-that version fails a test, the next turn writes the route's other versions (up to
-`Context.coder_candidates`: one from the task alone, then hotter samples, `VARIANTS`) beside
-the fix, requested at once (a batching server decodes them together), so the designed tests
-have something to choose among (CodeT; see `terraqore.codecheck.selection`). With
-`Context.staged` off, all of them are written on the first turn. Every version is
+On a route's first turn it writes `Context.coder_candidates` versions, requested at once (a
+batching server decodes them together): one from the plan at its own temperature, one from
+the task alone, then hotter samples (`VARIANTS`), so the designed tests have something to
+choose among (CodeT; see `terraqore.codecheck.selection`). With `Context.staged` on, the
+first version goes alone, and the others come only when it fails, beside its fix. Every version is
 tidied before it runs (`terraqore.codecheck.code_tidy`: demo code out of modules, or into the
 test file the task names when the version wrote none; test files made collectable), a
 module written bare (`reader.py`) moves to the path the task fixes (`logstats/reader.py`),

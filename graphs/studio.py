@@ -3,7 +3,7 @@
 retrieve -> [online and weak] search_ingest -> idea -> planner (held to the task's names) ->
 [approval on] approve_plan -> coder and validator at once (the tests come from the task and
 the plan, never from the code) -> coder: [unusable, next route] escalate -> coder | run_tests ->
-[the first version failed] coder (the other versions, and its fix) |
+[staged, the first version failed] coder (the other versions, and its fix) |
 [failing examples of the task, rounds left] coder | [still failing, next route] escalate -> coder |
 security_scan -> security -> [blocking, rounds left] coder | report.
 
@@ -98,8 +98,8 @@ def after_tests(
 ) -> Literal["coder", "escalate", "security_scan"]:
     """Credible failures go back to the Coder while the route has fix rounds left.
 
-    A route's first version that fails a test first brings its siblings (`Context.staged`:
-    the other versions, beside the fix of its certain failures, in one turn).
+    With `Context.staged` on, a route's first version that fails first brings its siblings
+    (the other versions, beside the fix of its certain failures, in one turn).
     Credible: the task's names not kept, a failing example of the task, or a designed test
     some version passes (`codecheck.selection`). Still failing after that, the next route of
     the chain takes over, if there is one. When no test could run, only a broken contract (a

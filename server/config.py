@@ -129,9 +129,8 @@ class ServerSettings(HomeSettings):
     num_parallel: int = 6
     """Requests one loaded model serves at once. Batched, they decode together in one
     llama.cpp context whose KV cache holds `num_ctx` cells for each; unbatched, each has a
-    context of its own. Six: a build asks for up to four at once (three Coder versions and
-    the Validator with staging off; staged, a failing first version's fix and two siblings take
-    three), and a chat beside it would otherwise wait for one of them to end."""
+    context of its own. Six: a build's first turn takes four (three Coder versions and the
+    Validator), and a chat beside it would otherwise wait for one of them to end."""
 
     batched: bool = True
     """Decode a model's concurrent requests in one batch per step (continuous batching).

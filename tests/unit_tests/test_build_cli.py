@@ -23,8 +23,7 @@ def test_build_writes_the_project_report_and_record(fakes, tmp_path: Path) -> No
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["build", "Write add(a, b) in solution.py", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    # The first version passes, so its two siblings are never written (`Context.staged`).
-    assert "✓ coder wrote solution.py" in result.output and "versions" not in result.output
+    assert "✓ coder wrote 3 versions of solution.py" in result.output  # three by default
     assert "tests passed: 2/2" in result.output and "security: pass" in result.output
     assert (out / "solution.py").read_text().startswith("def add")
     assert "def test_01_small" in (out / "test_validator_designed.py").read_text()
@@ -41,10 +40,7 @@ def test_build_says_how_many_versions_were_written_and_which_was_kept(
     fakes(coder=[WRONG, CLEAN])
     result = CliRunner().invoke(app, ["build", "add", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    # The first version fails the Validator's add(1, 2) == 3: its two siblings are written.
-    assert "✓ coder wrote solution.py" in result.output
-    assert "the coder writes its other versions" in result.output
-    assert "✓ coder wrote 2 versions of solution.py" in result.output
+    assert "✓ coder wrote 3 versions of solution.py" in result.output
     assert "kept candidate #1 of 3" in result.output
     assert "(the task's examples" not in result.output  # the task states no example
     fakes()
@@ -152,3 +148,20 @@ def test_tests_that_never_call_the_task_s_function_are_not_a_pass(fakes, tmp_pat
     assert record["validation"]["reach"] == [
         {"file": "solution.py", "name": "add", "lines": 1, "ran": 0}
     ]
+
+
+def test_a_staged_build_says_when_the_first_version_brings_its_siblings(
+    fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.studio_fakes import CLEAN, WRONG
+
+    monkeypatch.setenv("TERRAQORE_STAGED", "1")
+    fakes(coder=[WRONG, CLEAN])
+    task = "Write add(a, b) in solution.py. add(1, 2) returns 3."
+    result = CliRunner().invoke(app, ["build", task, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    # The first version fails the task's example: its fix and two siblings come in one turn.
+    assert "✓ coder wrote solution.py" in result.output
+    assert "the coder writes its other versions" in result.output
+    assert "✓ coder wrote a fix and 2 more version(s) of solution.py" in result.output
+    assert "kept candidate #" in result.output and "of 4" in result.output

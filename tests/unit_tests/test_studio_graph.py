@@ -66,15 +66,15 @@ def test_a_passing_run_goes_straight_through_and_has_every_output_key(fakes) -> 
     assert out["validation"]["sandbox"].startswith(("bwrap", "unshare", "audit-hook"))
     assert out["security"]["verdict"] == "pass"
     assert out["rounds"] == {"fix": 0, "security": 0}
-    # One version on the first turn, the Validator designing at the same time; it passes, so
-    # its two siblings are never written (`Context.staged`); one review.
+    # Three candidates on the first turn (the designed tests choose), the Validator designing
+    # at the same time, one review.
     assert fake.calls[:2] == ["idea", "planner"] and fake.calls[-1] == "security"
-    assert sorted(fake.calls[2:-1]) == ["coder", "validator"]
-    assert any("no other versions were written" in n for n in out["notes"])
-    assert [c["origin"] for c in out["candidates"]] == ["first"]
+    assert sorted(fake.calls[2:-1]) == ["coder", "coder", "coder", "validator"]
+    assert [c["origin"] for c in out["candidates"]] == ["first", "direct", "sample"]
     assert out["selected"] == 0 and out["code_route"] == "local:terraqore/coder"
+    # The plan's version and the task-only one at the Coder's own temperature, then a sample.
     coders = [c for c in fake.configs if c.model == "terraqore/coder"]
-    assert [c.temperature for c in coders] == [None]
+    assert [c.temperature for c in coders] == [None, None, 0.5]
     assert "## Tests" in out["report"] and "| coder |" in out["report"]
     assert {u["agent"] for u in out["usage"]} == {
         "idea",
@@ -177,7 +177,7 @@ def test_plan_approval_interrupts_and_resumes_on_sqlite(fakes, tmp_path: Path) -
         rejected = again.invoke(Command(resume="Use a class instead"), config, context=ctx)
         assert "__interrupt__" in rejected and fake.calls.count("planner") == 2
         done = again.invoke(Command(resume=True), config, context=ctx)
-        assert done["validation"]["passed"] and fake.calls.count("coder") == 1
+        assert done["validation"]["passed"] and fake.calls.count("coder") == 3
 
 
 def test_a_rejected_plan_stops_with_a_report(fakes) -> None:
@@ -245,7 +245,7 @@ def test_every_agent_sees_the_sources_fenced_as_untrusted(fakes, monkeypatch) ->
         return model
 
     monkeypatch.setattr(agents.structured, "model_for", spy)
-    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, staged=False))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert len(prompts) == 7 and out["sources"][0]["n"] == 1
     for prompt in prompts:
         assert '<source id="1" title="Doc" trust="untrusted">' in prompt
@@ -392,16 +392,16 @@ def test_run_without_a_context_runs_on_the_defaults(fakes) -> None:
     fake = fakes()
     out = run({"task": "Write add(a, b) in solution.py."})
     assert out["validation"]["passed"] and out["security"]["verdict"] == "pass"
-    # The first version alone by default (it passes), and the behaviour probe ran on it; a
-    # task that fixes one function takes the short path (no Idea, no Planner).
-    assert sorted(fake.calls[:-1]) == ["coder", "validator"]
+    # Three versions by default, and the behaviour probe ran on each; a task that fixes one
+    # function takes the short path (no Idea, no Planner).
+    assert sorted(fake.calls[:-1]) == ["coder", "coder", "coder", "validator"]
     assert fake.calls[-1] == "security"
     assert all(c["validation"]["behaviour"] for c in out["candidates"])
 
 
 def test_a_short_task_skips_the_idea_and_the_planner_and_a_longer_one_does_not(fakes) -> None:
     fake = fakes()
-    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context(staged=False))
+    out = graph.invoke({"task": "Write add(a, b) in `calc.py`."}, context=Context())
     assert fake.calls[0] in ("coder", "validator") and "idea" not in fake.calls
     assert out["plan"]["files"][0]["path"] == "calc.py" and out["contract"]["callables"]
     # The plan only restates the task, so no task-only version repeats the first one.

@@ -56,7 +56,7 @@ def test_a_failure_is_credible_only_if_some_candidate_passes_that_test() -> None
 
 def test_the_tests_choose_the_right_candidate(fakes) -> None:
     fake = fakes(coder=[WRONG, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, staged=False))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
     assert out["selected"] == 1 and "a + b" in out["files"]["solution.py"]
     assert out["validation"]["passed"]
@@ -66,7 +66,7 @@ def test_the_tests_choose_the_right_candidate(fakes) -> None:
 def test_an_unusable_first_version_does_not_stop_the_others(fakes) -> None:
     prose = "The function adds the two numbers and returns their sum."
     fake = fakes(coder=[prose, prose, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, staged=False))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert fake.calls.count("coder") == 4  # the first twice (its retry), then two more
     assert [c["origin"] for c in out["candidates"]] == ["direct", "sample"]
     assert out["validation"]["passed"] and "a + b" in out["files"]["solution.py"]
@@ -75,7 +75,7 @@ def test_an_unusable_first_version_does_not_stop_the_others(fakes) -> None:
 
 def test_a_later_call_that_times_out_keeps_the_versions_already_written(fakes) -> None:
     fake = fakes(coder=[CLEAN, httpx.ReadTimeout("timed out")])
-    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, staged=False))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     # The three versions are asked at once; the two later ones time out.
     assert fake.calls.count("coder") == 3 and not out["escalations"]
     assert [c["origin"] for c in out["candidates"]] == ["first"]
@@ -88,7 +88,7 @@ def test_a_first_call_the_server_stopped_keeps_the_versions_written(fakes) -> No
     # error in the stream (ollama.ResponseError), and the whole build ended with it.
     stopped = ollama.ResponseError("the request ran past its timeout of 600s", -1)
     fake = fakes(coder=[stopped, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, staged=False))
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3))
     assert fake.calls.count("coder") == 3 and not out["escalations"]
     assert [c["origin"] for c in out["candidates"]] == ["direct", "sample"]
     assert out["validation"]["passed"]
@@ -117,9 +117,7 @@ def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
         ]
     }
     fake = fakes(validator=[json.dumps(tests)])
-    out = graph.invoke(
-        {"task": "add"}, context=Context(coder_candidates=3, staged=False, max_fix_rounds=2)
-    )
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, max_fix_rounds=2))
     assert fake.calls.count("coder") == 3 and out["rounds"]["fix"] == 0
     assert out["validation"]["tests_passed"] == 2 and not out["validation"]["passed"]
     assert any("not sent back" in n for n in out["notes"])
@@ -128,7 +126,7 @@ def test_a_test_no_candidate_passes_is_not_sent_back(fakes) -> None:
 def test_a_credible_failure_goes_back_and_the_fix_is_chosen(fakes) -> None:
     three = CLEAN.replace("a + b", "3")  # passes add(1, 2) == 3 only, so that test is credible
     fake = fakes(coder=[WRONG, three, WRONG, CLEAN])
-    ctx = Context(coder_candidates=3, staged=False, max_fix_rounds=2, fix_on="credible")
+    ctx = Context(coder_candidates=3, max_fix_rounds=2, fix_on="credible")
     out = graph.invoke({"task": "add"}, context=ctx)
     # WRONG twice agree (add(0, 0) passes), so one of them is chosen and told about add(1, 2).
     assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
@@ -138,9 +136,7 @@ def test_a_credible_failure_goes_back_and_the_fix_is_chosen(fakes) -> None:
 
 def test_a_blocked_candidate_gives_way_to_a_clean_one(fakes) -> None:
     fake = fakes(coder=[VULNERABLE, CLEAN])
-    out = graph.invoke(
-        {"task": "add"}, context=Context(coder_candidates=3, staged=False, max_security_rounds=1)
-    )
+    out = graph.invoke({"task": "add"}, context=Context(coder_candidates=3, max_security_rounds=1))
     assert out["security"]["verdict"] == "pass" and "shell" not in out["files"]["solution.py"]
     assert fake.calls.count("coder") == 4 and out["selected"] != 0
 
@@ -191,9 +187,7 @@ def test_a_failing_stated_test_goes_back_even_when_no_candidate_passes_it(fakes)
     }
     task = "Write `add(a, b)` in solution.py; in this odd arithmetic `add(2, 2)` is `5`."
     fake = fakes(validator=[json.dumps(tests)])
-    out = graph.invoke(
-        {"task": task}, context=Context(coder_candidates=3, staged=False, max_fix_rounds=1)
-    )
+    out = graph.invoke({"task": task}, context=Context(coder_candidates=3, max_fix_rounds=1))
     assert [t["stated"] for t in out["designed_tests"]] == [True, False, False]
     # Every version fails both wrong-looking tests; only the stated one is sent back.
     assert out["rounds"]["fix"] == 1 and fake.calls.count("coder") == 4
@@ -220,9 +214,7 @@ def test_with_no_tests_a_version_that_keeps_the_tasks_names_wins_over_one_that_d
     a first version that did not parse)."""
     broken = '```python\n# solution.py\ndef add(a, b):\n    """Add\n```\n'
     fake = fakes(coder=[broken, CLEAN], validator=['{"tests": []}'])
-    out = graph.invoke(
-        {"task": "add(a, b) returns the sum"}, context=Context(coder_candidates=3, staged=False)
-    )
+    out = graph.invoke({"task": "add(a, b) returns the sum"}, context=Context(coder_candidates=3))
     assert fake.calls.count("coder") == 3
     assert out["selected"] != 0 and "a + b" in out["files"]["solution.py"]
     first = out["candidates"][0]["validation"]["contract"]
@@ -235,9 +227,7 @@ def test_with_no_tests_a_broken_contract_still_goes_back_to_the_coder_once(fakes
     went straight to the security gate and the missing files were never asked for."""
     broken = '```python\n# solution.py\ndef add(a, b):\n    """Add\n```\n'
     fake = fakes(coder=[broken, broken, broken, CLEAN], validator=['{"tests": []}'])
-    out = graph.invoke(
-        {"task": "add(a, b) returns the sum"}, context=Context(coder_candidates=3, staged=False)
-    )
+    out = graph.invoke({"task": "add(a, b) returns the sum"}, context=Context(coder_candidates=3))
     assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
     assert out["candidates"][3]["origin"] == "fix" and out["selected"] == 3
     assert out["validation"]["contract"]["kept"] and "a + b" in out["files"]["solution.py"]

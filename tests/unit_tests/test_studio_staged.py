@@ -21,7 +21,7 @@ def test_a_first_version_failing_a_stated_example_brings_its_siblings_beside_its
     fakes,
 ) -> None:
     fake = fakes(coder=[WRONG, CLEAN])
-    out = graph.invoke({"task": STATED}, context=Context())
+    out = graph.invoke({"task": STATED}, context=Context(staged=True))
     # One turn alone, then the fix and the two samples of a short task in one turn.
     assert fake.calls.count("coder") == 4 and origins(out) == ["first", "fix", "sample", "sample"]
     coders = [c for c in fake.configs if c.model == "terraqore/coder"]
@@ -33,7 +33,7 @@ def test_a_first_version_failing_a_stated_example_brings_its_siblings_beside_its
 
 def test_widening_spends_the_fix_round_so_a_route_still_failing_stops(fakes) -> None:
     fake = fakes(coder=[WRONG])
-    out = graph.invoke({"task": STATED}, context=Context(max_fix_rounds=1))
+    out = graph.invoke({"task": STATED}, context=Context(staged=True, max_fix_rounds=1))
     assert fake.calls.count("coder") == 4 and out["rounds"]["fix"] == 1
     assert not out["validation"]["passed"] and fake.calls[-1] == "security"
 
@@ -43,7 +43,7 @@ def test_a_first_version_failing_only_a_doubted_test_brings_its_siblings_without
 ) -> None:
     # The task states no example: the Validator's add(1, 2) == 3 is its own, not certain.
     fake = fakes(coder=[WRONG, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(short_path=False))
+    out = graph.invoke({"task": "add"}, context=Context(staged=True, short_path=False))
     assert fake.calls.count("coder") == 3 and origins(out) == ["first", "direct", "sample"]
     assert out["rounds"]["fix"] == 0 and out["validation"]["passed"]
     assert any("2 more version(s)" in n and "fix" not in n for n in out["notes"])
@@ -52,7 +52,7 @@ def test_a_first_version_failing_only_a_doubted_test_brings_its_siblings_without
 def test_an_unusable_first_version_has_its_siblings_written_in_the_same_turn(fakes) -> None:
     prose = "The function adds the two numbers and returns their sum."
     fake = fakes(coder=[prose, prose, CLEAN])
-    out = graph.invoke({"task": "add"}, context=Context(short_path=False))
+    out = graph.invoke({"task": "add"}, context=Context(staged=True, short_path=False))
     assert fake.calls.count("coder") == 4  # the first twice (its retry), then two more
     assert origins(out) == ["direct", "sample"] and out["validation"]["passed"]
     assert any("first version was unusable" in n for n in out["notes"])
@@ -60,14 +60,14 @@ def test_an_unusable_first_version_has_its_siblings_written_in_the_same_turn(fak
 
 def test_with_no_test_to_run_a_first_version_that_keeps_the_names_is_kept(fakes) -> None:
     fake = fakes(validator=['{"tests": []}'])
-    out = graph.invoke({"task": "Write add(a, b) in solution.py."}, context=Context())
+    out = graph.invoke({"task": "Write add(a, b) in solution.py."}, context=Context(staged=True))
     assert fake.calls.count("coder") == 1 and origins(out) == ["first"]
     assert out["validation"]["sandbox"] == "none"
 
 
 def test_one_version_asked_for_is_one_version_written(fakes) -> None:
     fake = fakes(coder=[WRONG])
-    out = graph.invoke({"task": STATED}, context=Context(coder_candidates=1))
+    out = graph.invoke({"task": STATED}, context=Context(staged=True, coder_candidates=1))
     # No siblings to bring: the first version's one fix round, as before.
     assert fake.calls.count("coder") == 2 and origins(out) == ["first", "fix"]
 
@@ -77,7 +77,7 @@ def test_a_first_version_passing_every_stated_example_is_kept_whatever_the_valid
 ) -> None:
     three = CLEAN.replace("a + b", "3")  # add(1, 2) == 3 holds; the Validator's add(0, 0) fails
     fake = fakes(coder=[three, CLEAN])
-    out = graph.invoke({"task": STATED}, context=Context())
+    out = graph.invoke({"task": STATED}, context=Context(staged=True))
     assert fake.calls.count("coder") == 1 and origins(out) == ["first"]
     assert out["validation"]["stated_passed"] == out["validation"]["stated_run"] >= 1
     assert not out["validation"]["passed"] and out["rounds"]["fix"] == 0
@@ -91,7 +91,7 @@ def test_the_validator_tests_a_kept_first_version_fails_are_doubted_and_the_buil
 
     three = CLEAN.replace("a + b", "3")
     fakes(coder=[three])
-    out = graph.invoke({"task": STATED}, context=Context())
+    out = graph.invoke({"task": STATED}, context=Context(staged=True))
     # add(0, 0) == 0 is the Validator's own: no version passed it, and the task never says it.
     assert [t.split("::")[-1] for t in out["validation"]["doubted"]] == ["test_02_zero"]
     assert outcome(out["validation"], out["security"]) == "doubted"

@@ -125,9 +125,7 @@ BOTH_RIGHT = "```python\n# solution.py\ndef double(x):\n    return 2 * x\n\n\nde
 
 def test_a_version_that_breaks_the_contract_ranks_last_whatever_it_passes(fakes) -> None:
     fakes(coder=[ONLY_DOUBLE, BOTH_HALF_RIGHT], validator=[BOTH_TESTS])
-    out = graph.invoke(
-        {"task": TWO_NAMES}, context=Context(coder_candidates=2, staged=False, max_fix_rounds=0)
-    )
+    out = graph.invoke({"task": TWO_NAMES}, context=Context(coder_candidates=2, max_fix_rounds=0))
     first, second = out["candidates"]
     assert first["validation"]["tests_passed"] == 2 and second["validation"]["tests_passed"] == 2
     assert not first["validation"]["contract"]["kept"]  # halve(a, b) is not half(x)
