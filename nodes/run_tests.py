@@ -23,11 +23,15 @@ from terraqore.codecheck.contract_check import check, screen_tests
 from terraqore.codecheck.project_files import ProjectFileError
 from terraqore.codecheck.reach import reach, untested
 from terraqore.codecheck.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_pytest
-from terraqore.codecheck.selection import Candidate, choose, credible_failures, passed, tested
+from terraqore.codecheck.selection import (
+    DESIGNED,
+    Candidate,
+    choose,
+    credible_failures,
+    passed,
+    tested,
+)
 from terraqore.codecheck.test_file import TEST_FILE, render_tests, stated_ids
-
-DESIGNED = f"{TEST_FILE}::"
-"""The id prefix of a designed test (a candidate's own tests have others)."""
 
 MAX_EXPLAINED = 4
 """Failures explained to the Coder per round (more would crowd its context)."""
@@ -173,7 +177,7 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         key=lambda f: (f["test"] != CONTRACT, f["test"] not in stated),
     )
     wide = widen(pool, chosen, stated, state, ctx)
-    alone = ctx.staged and len(pool) == 1 and ctx.coder_candidates > 1
+    alone = first_alone(pool, state, ctx)
     if alone and not wide and stated:
         # Kept alone on the task's examples: the Validator's own tests it fails are doubted,
         # as a test no version passes is when several were written.
@@ -232,6 +236,13 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     return update
 
 
+def first_alone(pool: Sequence[Candidate], state: State, ctx: Context) -> bool:
+    """Whether the route has written only its first version, held back by `Context.staged`."""
+    if not ctx.staged or ctx.coder_candidates < 2:
+        return False
+    return [c["origin"] for c in pool if c["route"] == state.coder_route] == ["first"]
+
+
 def widen(
     pool: Sequence[Candidate],
     chosen: Candidate,
@@ -245,12 +256,11 @@ def widen(
     failing (the Validator's own tests are wrong often enough, 29% on the suite, that a
     first version passing every example is kept whatever they say); else any test failing.
     A first version that no test could run on and that keeps the names is as good as any.
-    Chosen on the dev half of the stored runs (bench/README.md, "The first version alone").
+    Chosen on the dev half of the stored runs, the held-out re-scores in view (bench/README.md,
+    "The first version alone").
     """
     validation = chosen["validation"]
-    if not ctx.staged or ctx.coder_candidates < 2 or validation["passed"]:
-        return False
-    if [c["origin"] for c in pool if c["route"] == state.coder_route] != ["first"]:
+    if not first_alone(pool, state, ctx) or validation["passed"]:
         return False
     if not (validation.get("contract") or {}).get("kept", True):
         return True

@@ -33,7 +33,8 @@ from terraqore.codecheck.test_file import TEST_FILE
 Candidate = dict[str, Any]
 """`id`, `route`, `origin`, `files` and, once tested, `validation` (see `graphs.studio_state`)."""
 
-_DESIGNED = f"{TEST_FILE}::"
+DESIGNED = f"{TEST_FILE}::"
+"""The id prefix of a designed test (a candidate's own tests have others)."""
 
 
 def tested(pool: Sequence[Candidate]) -> list[Candidate]:
@@ -44,7 +45,7 @@ def tested(pool: Sequence[Candidate]) -> list[Candidate]:
 def outcomes(candidate: Candidate) -> dict[str, str]:
     """The candidate's designed tests and their outcomes (`passed`, `failed`, `error`)."""
     found = (candidate.get("validation") or {}).get("outcomes", {})
-    return {t: o for t, o in found.items() if t.startswith(_DESIGNED)}
+    return {t: o for t, o in found.items() if t.startswith(DESIGNED)}
 
 
 def passed(candidate: Candidate) -> frozenset[str]:
@@ -91,7 +92,7 @@ def score(
     written with it, so they would reward writing many easy tests. They only break ties.
     """
     own_failed = sum(
-        not f["test"].startswith(_DESIGNED)
+        not f["test"].startswith(DESIGNED)
         for f in (candidate.get("validation") or {}).get("failures", [])
     )
     mine = passed(candidate)
@@ -137,5 +138,5 @@ def credible_failures(
     return [
         f
         for f in failures
-        if not many or not f["test"].startswith(_DESIGNED) or f["test"] in trusted
+        if not many or not f["test"].startswith(DESIGNED) or f["test"] in trusted
     ]
