@@ -19,6 +19,9 @@ The citation checks are code, not hope:
   model sometimes repeats there what its cited sentences said): it was in the sources; when
   80% of its words are already in the cited sentences, it is left out instead;
 - the "Not in the sources" part never keeps a citation;
+- a sentence saying the sources do not state something that a cited sentence of the same
+  answer states ("... [1]. Not in the sources: it is not mentioned where the key comes
+  from") is left out (`denies`): `make demo` printed that contradiction;
 - a question in parts ("How is X encrypted, and where does its key come from?") whose cited
   answer leaves a part's words out gets, for that part, the sentence of a source's passage
   that holds all of them, verbatim and cited, in place of the model's own answer to it
@@ -241,6 +244,11 @@ def check(
         # The source's own answer to that part replaces the model's.
         moved = [x for x in moved if not _within(asked, stems(x))]
         unsourced = [x for x in unsourced if not _within(asked, stems(x))]
+    if supported:
+        said = stems(" ".join(out))
+        moved, unsourced, remarks = (
+            [x for x in part if not denies(x, said)] for part in (moved, unsourced, remarks)
+        )
     own = " ".join(unprefaced(x) for x in [*moved, *unsourced] if x).strip()
     if not supported:
         named = subjects_named(own, sources, question)
@@ -261,6 +269,27 @@ def check(
     shown = [*out, *remarks]
     grounding = sum(bool(cited(x)) for x in shown) / len(shown)
     return _finish(kind, shown, own, removed, grounding, strict)
+
+
+_DENYING = stems(
+    "mention mentioned stated state specified provided found find answer contain contains say"
+    " says said know known information detail details source sources explicit explicitly"
+    " not no none never nothing unknown unclear"
+)
+"""The words of a denial itself ("the sources do not mention ..."), not of what it denies."""
+
+
+def denies(sentence: str, said: set[str]) -> bool:
+    """Whether a sentence says the sources lack something the cited sentences state.
+
+    What it denies is its content words beyond the denial's own (`_DENYING`); every one of
+    them must be among `said`, the cited sentences' stems. A denial with nothing left ("It
+    is not mentioned.") denies nothing in particular and stays.
+    """
+    if not _REFUSALS.search(sentence):
+        return False
+    denied = stems(sentence) - _DENYING
+    return bool(denied) and _within(denied, said)
 
 
 _PREFACE = re.compile(

@@ -32,9 +32,11 @@ from nodes.verify import (
     check,
     cited,
     coverage,
+    denies,
     question_parts,
     repeats,
     split_sentences,
+    stems,
     support,
     unprefaced,
 )
@@ -589,6 +591,31 @@ def test_a_part_the_answer_leaves_out_gets_the_source_sentence_that_answers_it()
     one = "How is the lake encrypted?"
     assert check("It is encrypted with DuckDB's AES [2].", sources, one, 0.5).answer.count("[") == 1
     assert check(f"{NOT_FOUND}", sources, question, 0.5).kind == "not_found"
+
+
+def test_an_own_part_denying_what_a_cited_sentence_states_is_left_out():
+    """`make demo` cited where the key comes from, then added "Not in the sources: it is not
+    mentioned where the key comes from", and called the answer `identified`."""
+    question = "How is the lake encrypted, and where does its key come from?"
+    sources = number_sources([BACH, LAKE], question)
+    cited_both = (
+        "The lake is encrypted with DuckDB's AES [2]. The key comes from TERRAQORE_LAKE_KEY [2]."
+    )
+    for denial in (
+        f"\n\n{OWN} It is not mentioned where the key comes from.",
+        " The sources do not say where the key comes from.",
+    ):
+        result = check(cited_both + denial, sources, question, 0.5)
+        assert result.kind == "stated" and not result.own, result
+        assert result.answer == cited_both
+    # A denial of something no cited sentence states stays, and the answer says so.
+    other = check(
+        f"{cited_both}\n\n{OWN} It is not mentioned who chose AES.", sources, question, 0.5
+    )
+    assert other.kind == "identified" and "who chose AES" in other.own
+    assert denies("The sources do not mention the key.", stems("the key comes from X"))
+    assert not denies("It is not mentioned.", stems("the key comes from X"))
+    assert not denies("The key comes from X.", stems("the key comes from X"))
 
 
 def test_the_own_part_never_begins_with_the_sources_state():
