@@ -200,6 +200,9 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     update.update(screened)
     notes = list(screened.get("notes", []))
     update["widen"] = wide
+    # Kept alone on the task's examples: that note says why the rest were not sent back.
+    kept_on_examples = alone and not validation["passed"] and validation["sandbox"] != "none"
+    kept_on_examples = kept_on_examples and bool(stated) and not wide
     if wide:
         failing = validation["tests_run"] - validation["tests_passed"]
         notes.append(
@@ -209,7 +212,7 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     elif alone and validation["passed"]:
         notes.append("the first version passed every test, so no other versions were written")
-    elif alone and validation["sandbox"] != "none" and stated:
+    elif kept_on_examples:
         notes.append(
             f"the first version passed the task's {len(stated)} example(s) and failed only the"
             " validator's own test(s), so no other versions were written"
@@ -225,12 +228,14 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             (f["detail"] for f in validation["failures"] if f["test"] == "(sandbox)"), "unknown"
         )
         notes.append(f"the tests did not run: {reason}")
-    elif not validation["passed"] and not feedback and sent:
+    elif validation["passed"] or feedback or kept_on_examples:
+        pass
+    elif sent:
         notes.append(
             "the failing tests restate no example of the task and were not sent back"
             " (fix_on=stated)"
         )
-    elif not validation["passed"] and not feedback:
+    else:
         notes.append("no candidate passed the remaining failing test(s); they were not sent back")
     update["notes"] = notes
     return update
