@@ -40,7 +40,13 @@ from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
 from server.errors import ServiceUnavailable
 from server.runtime.llama_model import ServerLlama
-from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState, common_prefix
+from server.runtime.prefix_cache import (
+    MIN_PREFIX_TOKENS,
+    MIN_RESTORE_TOKENS,
+    PrefixCache,
+    SavedState,
+    common_prefix,
+)
 
 log = logging.getLogger("terraqore.server")
 
@@ -284,18 +290,18 @@ class BatchDecoder:
         del self._held[seq][reuse:]
         job.seq, job.pos, job.pending = seq, reuse, job.prompt[reuse:]
         self._active[seq] = job
-        job.events.put(Started(reuse, prefix if reuse >= MIN_PREFIX_TOKENS else "cold"))
+        job.events.put(Started(reuse, prefix if reuse >= MIN_RESTORE_TOKENS else "cold"))
 
     def _share(self, seq: int, shares: list[int], reuse: int) -> int:
         """Give `seq` the cells of the other sequence that shares the longest prefix.
 
-        Only when that one shares more than `reuse` and at least `MIN_PREFIX_TOKENS`; returns
+        Only when that one shares more than `reuse` and at least `MIN_RESTORE_TOKENS`; returns
         the tokens now shared. A copy adds no cells (a unified cache tags the same cells with
         one more sequence), so it needs no room.
         """
         others = [s for s in range(self.sequences) if s != seq]
         source = max(others, key=lambda s: shares[s], default=seq)
-        if source == seq or shares[source] <= reuse or shares[source] < MIN_PREFIX_TOKENS:
+        if source == seq or shares[source] <= reuse or shares[source] < MIN_RESTORE_TOKENS:
             return reuse
         llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
         llama_cpp.llama_memory_seq_cp(self._mem, source, seq, -1, shares[source])

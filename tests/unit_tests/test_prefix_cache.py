@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState
+from server.runtime.prefix_cache import (
+    MIN_RESTORE_TOKENS,
+    RESTORE_SPAN,
+    PrefixCache,
+    SavedState,
+    restorable,
+)
 
 
 def _saved(tokens: list[int], prompt_len: int | None = None, size: int = 100) -> SavedState:
@@ -26,8 +32,20 @@ def test_lookup_finds_the_entry_sharing_the_longest_prefix() -> None:
 def test_a_short_shared_prefix_is_no_hit() -> None:
     cache = PrefixCache(10_000)
     cache.store(_saved(AGENT_A))
-    prompt = AGENT_A[: MIN_PREFIX_TOKENS - 1] + [7] * 50
+    prompt = AGENT_A[: MIN_RESTORE_TOKENS - 1] + [7] * 50
     assert cache.lookup(prompt) == (None, 0)
+
+
+def test_a_chat_templates_header_is_restored_when_loading_costs_less_than_evaluating() -> None:
+    """A short chat shares only its template's system header (about 20 tokens) with the last
+    one; evaluating it again cost an idle batched chat 0.5 s of its first token."""
+    cache = PrefixCache(10_000)
+    cache.store(_saved(AGENT_A))
+    saved, shared = cache.lookup(AGENT_A[:20] + [7] * 50)
+    assert saved is not None and shared == 20
+    # A state far longer than what is shared costs more to load than it saves.
+    assert restorable(20, 20 * RESTORE_SPAN) and not restorable(20, 20 * RESTORE_SPAN + 1)
+    assert not restorable(MIN_RESTORE_TOKENS - 1, MIN_RESTORE_TOKENS)
 
 
 def test_an_entry_whose_prompt_the_new_one_holds_is_dropped() -> None:
