@@ -1,13 +1,15 @@
 """The retrieve step both graphs start with: hybrid search over the lake, numbered sources.
 
 A relevance floor (`RetrievalContext.relevance_floor`, on in the studio) keeps only the
-passages similar enough to the query: sources that help, or none. It also judges whether
+passages similar enough to the query, and none that quotes it (`quoting`): sources that help,
+or none. It also judges whether
 retrieval is weak, which is what lets the search-and-ingest step run
 (online mode only): the share of the query's content words that the best passage covers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -57,6 +59,32 @@ def above(docs: Sequence[Document], floor: float) -> list[Document]:
     return [d for d in docs if (d.metadata.get("dense_score") or -1.0) >= floor]
 
 
+QUOTE_WORDS = 8
+"""A passage holding this many of the query's words in a row, in order, quotes it."""
+
+
+def quoting(docs: Sequence[Document], query: str) -> list[Document]:
+    """The passages that quote the query: `QUOTE_WORDS` of its words in a row, in order.
+
+    A query shorter than that is quoted only whole, and only from 6 words on.
+    Under a relevance floor (the studio) such a passage is left out: it shows the task, it
+    does not help with it. The README's own example task, `terraqore build "word_count(text):
+    ..."`, got the README and docs/studio.md as its sources above the floor, because both
+    print that very command.
+    """
+    words = re.findall(r"\w+", query.lower())
+    n = min(QUOTE_WORDS, len(words))
+    if n < 6:
+        return []
+    wanted = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    found = []
+    for doc in docs:
+        held = re.findall(r"\w+", doc.page_content.lower())
+        if any(tuple(held[i : i + n]) in wanted for i in range(len(held) - n + 1)):
+            found.append(doc)
+    return found
+
+
 def search_lake(query: str, ctx: RetrievalContext) -> tuple[list[Source], list[str]]:
     """Retrieve and number sources for `query`; notes say why there are none, if so."""
     try:
@@ -70,6 +98,13 @@ def search_lake(query: str, ctx: RetrievalContext) -> tuple[list[Source], list[s
         notes.append(
             f"{len(docs) - len(kept)} of {len(docs)} retrieved passage(s) left out: less"
             f" similar to the task than the relevance floor ({floor})"
+        )
+    quotes = quoting(kept, query) if floor > 0 else []
+    if quotes:
+        kept = [d for d in kept if d not in quotes]
+        notes.append(
+            f"{len(quotes)} retrieved passage(s) left out: they quote the task itself"
+            f" ({', '.join(dict.fromkeys(str(d.metadata.get('title', '?')) for d in quotes))})"
         )
     return number_sources(kept, query, ctx.snippet_chars), notes
 

@@ -279,6 +279,50 @@ def test_sources_under_the_relevance_floor_never_reach_the_agents(monkeypatch) -
     assert floor_of(Context()) == 0.0  # not measured on that model's scale
 
 
+def test_a_source_that_quotes_the_task_never_reaches_the_agents(monkeypatch) -> None:
+    """The README's example task got the README and docs/studio.md as sources, above the
+    floor, because both print that very command: they show the task, they do not help."""
+    from langchain_core.documents import Document
+
+    import nodes.retrieve
+    from graphs.studio_context import Context
+    from nodes.retrieve import quoting, search_lake
+
+    task = (
+        "word_count(text): how many words the text holds, words being separated by any"
+        " whitespace; word_count('one two  three') returns 3"
+    )
+    readme = Document(
+        f'Build one: `terraqore build "{task}" --out ./wc` writes the files.',
+        metadata={"title": "TerraQore Studio", "dense_score": 0.45},
+    )
+    words = Document(
+        "A word is a basic element of language; in many scripts words are separated by spaces.",
+        metadata={"title": "Word", "dense_score": 0.52},
+    )
+
+    class Retriever:
+        def invoke(self, query):
+            return [readme, words]
+
+    monkeypatch.setattr(nodes.retrieve, "lake_retriever", lambda **kw: Retriever())
+    monkeypatch.delenv("TERRAQORE_RELEVANCE_FLOOR", raising=False)
+    monkeypatch.delenv("TERRAQORE_EMBEDDING_MODEL", raising=False)
+    sources, notes = search_lake(task, Context())
+    assert [s["title"] for s in sources] == ["Word"]
+    assert notes == [
+        "1 retrieved passage(s) left out: they quote the task itself (TerraQore Studio)"
+    ]
+    # Seven words in a row are no quote; a short query quotes only whole, from six words;
+    # the Q&A graph (no floor) keeps a passage that states the question's words.
+    assert quoting([words], "in many scripts words are separated by commas") == []
+    assert quoting([words], "words are separated by spaces") == []
+    assert quoting([words], "in many scripts words are separated") == [words]
+    from graphs.qa_context import QAContext
+
+    assert len(search_lake(task, QAContext())[0]) == 2
+
+
 def test_one_letter_notation_in_prose_is_not_a_name() -> None:
     task = "Write `integrate(f, a, b)` that integrates f(x) from a to b; the speed v(t) is given."
     assert describe(read_contract(task)) == ["integrate(f, a, b)"]
