@@ -200,8 +200,9 @@ def render(state: State) -> str:
         # Asked for by name (`--sandbox audit-hook`): said before anything else.
         parts.insert(0, UNSANDBOXED_LINE)
     parts += [*_result(state), ""]
-    if idea:
-        parts += [idea.get("summary", ""), ""]
+    summary = str(idea.get("summary", "")).strip()
+    if summary and summary not in state.task:  # the short path's summary is the task's text
+        parts += [summary, ""]
     if plan:
         parts += ["## Plan", ""] + [f"{i}. {s}" for i, s in enumerate(plan.get("steps", []), 1)]
         parts.append("")

@@ -59,24 +59,33 @@ def above(docs: Sequence[Document], floor: float) -> list[Document]:
     return [d for d in docs if (d.metadata.get("dense_score") or -1.0) >= floor]
 
 
-QUOTE_WORDS = 8
-"""A passage holding this many of the query's words in a row, in order, quotes it."""
+QUOTE_MIN_WORDS = 6
+"""A query shorter than this is never quoted: a few words in a row say nothing."""
+MAX_QUOTED_WORDS = 4_000
+"""Words of the query looked at, at most (the studio bounds a task's size before this)."""
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def quoting(docs: Sequence[Document], query: str) -> list[Document]:
-    """The passages that quote the query: `QUOTE_WORDS` of its words in a row, in order.
+    """The passages that quote the query: at least half its words in a row, in order.
 
-    A query shorter than that is quoted only whole, and only from 6 words on.
     Under a relevance floor (the studio) such a passage is left out: it shows the task, it
-    does not help with it. The README's own example task, `terraqore build "word_count(text):
-    ..."`, got the README and docs/studio.md as its sources above the floor, because both
-    print that very command.
+    does not help with it. The README's example tasks got the README and docs/studio.md as
+    sources above the floor, because both print those very commands. When the query names
+    code (`word_count(text)`), the run must hold a name, so a task that pastes a definition
+    ("the largest positive integer that divides each of the integers") does not lose the
+    article it came from.
     """
-    words = re.findall(r"\w+", query.lower())
-    n = min(QUOTE_WORDS, len(words))
-    if n < 6:
+    words = re.findall(r"\w+", query.lower())[:MAX_QUOTED_WORDS]
+    n = max(QUOTE_MIN_WORDS, -(-len(words) // 2))
+    if len(words) < n:
         return []
-    wanted = {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    names = {m.lower() for m in _CALLED.findall(query)}
+    wanted = {
+        run
+        for run in (tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+        if not names or names & set(run)
+    }
     found = []
     for doc in docs:
         held = re.findall(r"\w+", doc.page_content.lower())
@@ -103,7 +112,7 @@ def search_lake(query: str, ctx: RetrievalContext) -> tuple[list[Source], list[s
     if quotes:
         kept = [d for d in kept if d not in quotes]
         notes.append(
-            f"{len(quotes)} retrieved passage(s) left out: they quote the task itself"
+            f"{len(quotes)} retrieved passage(s) left out: they repeat the task's own words"
             f" ({', '.join(dict.fromkeys(str(d.metadata.get('title', '?')) for d in quotes))})"
         )
     return number_sources(kept, query, ctx.snippet_chars), notes

@@ -215,7 +215,7 @@ def run_tests(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     elif kept_on_examples:
         notes.append(
             f"the first version passed the task's {len(stated)} example(s) and failed only the"
-            " validator's own test(s), so no other versions were written"
+            " validator's own test(s), which were not sent back; no other versions were written"
         )
     fixes = [c for c in pool[len(tested(state.candidates)) :] if c["origin"] == "fix"]
     if fixes and chosen["id"] != fixes[-1]["id"]:

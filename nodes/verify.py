@@ -19,9 +19,9 @@ The citation checks are code, not hope:
   model sometimes repeats there what its cited sentences said): it was in the sources; when
   80% of its words are already in the cited sentences, it is left out instead;
 - the "Not in the sources" part never keeps a citation;
-- a sentence saying the sources do not state something that a cited sentence of the same
-  answer states ("... [1]. Not in the sources: it is not mentioned where the key comes
-  from") is left out (`denies`): `make demo` printed that contradiction;
+- a sentence saying the sources do not answer a part of a compound question that a cited
+  sentence of the same answer does answer ("... [1]. Not in the sources: it is not mentioned
+  where the key comes from") is left out (`denies`): `make demo` printed that contradiction;
 - a question in parts ("How is X encrypted, and where does its key come from?") whose cited
   answer leaves a part's words out gets, for that part, the sentence of a source's passage
   that holds all of them, verbatim and cited, in place of the model's own answer to it
@@ -59,7 +59,7 @@ _OWN = re.compile(r"\(?\bnot (?:stated |found )?in the sources\b\s*[:\-\u2013\u2
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _REFUSALS = re.compile(
     r"\b(could not|cannot|can ?not|couldn't|can't|unable to|do not|don't|does not|doesn't)"
-    r"\b[^.]{0,40}\b(find|found|answer|contain|mention|provide|say|know)"
+    r"\b[^.]{0,40}\b(find|found|answer|contain|mention|provide|say|know|specify|state)"
     r"|\bno (information|mention|answer)\b|\bnot (mentioned|provided|stated|specified)\b",
     re.I,
 )
@@ -247,7 +247,8 @@ def check(
     if supported:
         said = stems(" ".join(out))
         moved, unsourced, remarks = (
-            [x for x in part if not denies(x, said)] for part in (moved, unsourced, remarks)
+            [x for x in part if not denies(x, question, said)]
+            for part in (moved, unsourced, remarks)
         )
     own = " ".join(unprefaced(x) for x in [*moved, *unsourced] if x).strip()
     if not supported:
@@ -272,24 +273,38 @@ def check(
 
 
 _DENYING = stems(
-    "mention mentioned stated state specified provided found find answer contain contains say"
-    " says said know known information detail details source sources explicit explicitly"
-    " not no none never nothing unknown unclear"
+    "mention mentioned stated state specified specify provided found find answer contain"
+    " contains say says said know known information detail details source sources explicit"
+    " explicitly not no none never nothing unknown unclear cannot could any about text context"
+    " passage passages given"
 )
 """The words of a denial itself ("the sources do not mention ..."), not of what it denies."""
+_ASKING = re.compile(r"^\W*(how|what|when|where|which|who|whom|whose|why)\b", re.I)
 
 
-def denies(sentence: str, said: set[str]) -> bool:
-    """Whether a sentence says the sources lack something the cited sentences state.
+def denies(sentence: str, question: str, said: set[str]) -> bool:
+    """Whether a sentence says the sources lack the answer to a part the cited answer gives.
 
-    What it denies is its content words beyond the denial's own (`_DENYING`); every one of
-    them must be among `said`, the cited sentences' stems. A denial with nothing left ("It
-    is not mentioned.") denies nothing in particular and stays.
+    Only a question in parts (`question_parts`) is looked at: `make demo` asked how the lake
+    is encrypted and where its key comes from, cited both, then said where the key comes
+    from is not mentioned. The denial must hold a part's words (beyond its own: `_DENYING`)
+    and that part's question word ("where"), and the cited sentences (`said`, their stems)
+    must hold the part's words. A one-part question is left alone: "Not in the sources: it
+    is not stated why the lake is encrypted" beside a cited "how" is a fair caveat, and
+    words alone cannot tell a "why" answered from a "how".
     """
     if not _REFUSALS.search(sentence):
         return False
-    denied = stems(sentence) - _DENYING
-    return bool(denied) and _within(denied, said)
+    plain = re.sub(r"n[\u2019']t\b", " not", sentence)
+    denied = stems(plain) - _DENYING
+    for part in question_parts(question):
+        asked = stems(part)
+        word = _ASKING.match(part)
+        if word and not re.search(rf"\b{word.group(1)}\b", plain, re.I):
+            continue
+        if len(asked) >= PART_WORDS and _within(asked, denied) and _within(asked, said):
+            return True
+    return False
 
 
 _PREFACE = re.compile(

@@ -36,7 +36,13 @@ from server.runtime.engine_types import GenerationStats, Grammar, LoadOptions, S
 from server.runtime.llama_batch import BatchDecoder, Failed, Finished, SeqJob, Started, Token
 from server.runtime.llama_batch import sampler_options as chain_options
 from server.runtime.llama_model import ServerLlama
-from server.runtime.prefix_cache import MIN_PREFIX_TOKENS, PrefixCache, SavedState, common_prefix
+from server.runtime.prefix_cache import (
+    MIN_PREFIX_TOKENS,
+    MIN_RESTORE_TOKENS,
+    PrefixCache,
+    SavedState,
+    common_prefix,
+)
 
 
 def _stop_holdback(text: str, stops: list[str]) -> int:
@@ -224,9 +230,9 @@ class LlamaRunner:
         """Restore the cached KV state that shares most of the prompt, if it beats the context's."""
         held = self.llm.held_tokens()
         live = common_prefix(held, np.asarray(prompt, dtype=np.intc)) if len(held) else 0
-        stats.prefix = "live" if live >= MIN_PREFIX_TOKENS else "cold"
+        stats.prefix = "live" if live >= MIN_RESTORE_TOKENS else "cold"
         if self.prefix_cache is not None:
-            saved, shared = self.prefix_cache.lookup(prompt)
+            saved, shared = self.prefix_cache.lookup(prompt, have=live)
             if saved is not None and shared > live:
                 restored = self.llm.restore_sequence(saved.tokens, saved.state)
                 live = shared if restored else 0

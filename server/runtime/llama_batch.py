@@ -273,7 +273,7 @@ class BatchDecoder:
         if (shared := self._share(seq, shares, reuse)) > reuse:
             reuse, prefix = shared, "shared"
         if self.prefix_cache is not None:
-            saved, shared = self.prefix_cache.lookup(job.prompt)
+            saved, shared = self.prefix_cache.lookup(job.prompt, have=reuse)
             if saved is not None and shared > reuse:
                 llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
                 if self.llm.load_sequence(seq, saved.state):

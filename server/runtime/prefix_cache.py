@@ -24,15 +24,16 @@ MIN_PREFIX_TOKENS = 32
 """States holding fewer tokens are not kept, and a shorter prefix is not worth waiting for
 another sequence to prefill (`llama_batch`); shorter shared prefixes are still restored."""
 RESTORE_SPAN = 1000
-"""A saved state is restored when the prompt shares at least one token per this many it holds
-(and `MIN_RESTORE_TOKENS`). Measured on the 1.5B, two cores: loading a state costs 0.004 to
-0.008 ms per token it holds, evaluating a prompt 18 to 23 ms per token, so one shared token
-pays for loading 2,500 to 5,000; 1,000 leaves room for a faster CPU. The former floor of 32
-shared tokens cost every short chat its chat template's system header: batched, with
-finished sequences' cells removed, an idle chat's first token took 1.5 s against 0.95 s
-unbatched, where llama-cpp-python keeps the live prefix whatever its length."""
+"""A saved state is restored when it adds to what the context holds at least one prompt
+token per this many it holds (and `MIN_RESTORE_TOKENS`). Measured on the 1.5B, two cores:
+loading a state costs 0.004 to 0.008 ms per token it holds, evaluating a prompt 18 to 23 ms
+per token, so one token saved pays for loading 2,000 to 6,000; 1,000 leaves room for a
+faster CPU. The former floor of 32 shared tokens cost every short chat its chat template's
+system header: batched, with finished sequences' cells removed, an idle chat's first token
+took 1.70 s against 1.09 s unbatched (`bench/idle_ttft.py`), where llama-cpp-python keeps
+the live prefix whatever its length."""
 MIN_RESTORE_TOKENS = 4
-"""Fewer shared tokens are not looked for: a BOS and a role marker say nothing of the rest."""
+"""Fewer tokens saved are not worth a lookup's hit: a BOS and a role marker."""
 
 
 def restorable(shared: int, held: int) -> bool:
@@ -76,19 +77,26 @@ class PrefixCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def lookup(self, prompt: Sequence[int]) -> tuple[SavedState | None, int]:
-        """The entry sharing the longest prefix with `prompt`, if restoring it pays."""
+    def lookup(self, prompt: Sequence[int], have: int = 0) -> tuple[SavedState | None, int]:
+        """The entry sharing the longest prefix with `prompt`, if restoring it pays.
+
+        `have` is how much of the prompt the caller already holds: the entry must add to
+        that enough tokens to pay for loading it (`restorable`). Among entries sharing as
+        much, the smallest (the cheapest to load). Only an entry returned counts as used.
+        """
         wanted = np.asarray(prompt, dtype=np.intc)
-        best: tuple[int, int] | None = None
+        best: tuple[int, int, int] | None = None
         with self._lock:
             for key, entry in self._entries.items():
                 shared = common_prefix(entry.tokens, wanted)
-                if restorable(shared, len(entry.tokens)) and (best is None or shared > best[1]):
-                    best = (key, shared)
+                rank = (shared, -len(entry.tokens), key)
+                if restorable(shared - have, len(entry.tokens)) and (best is None or rank > best):
+                    best = rank
             if best is None:
                 return None, 0
-            self._entries.move_to_end(best[0])
-            return self._entries[best[0]], best[1]
+            key = best[2]
+            self._entries.move_to_end(key)
+            return self._entries[key], best[0]
 
     def store(self, saved: SavedState) -> None:
         """Keep a state; drop the entries it makes redundant and the oldest beyond capacity.

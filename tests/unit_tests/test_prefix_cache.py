@@ -70,3 +70,30 @@ def test_a_state_larger_than_the_cache_is_not_kept() -> None:
     cache = PrefixCache(50)
     cache.store(_saved(AGENT_A, size=100))
     assert len(cache) == 0 and cache.size_bytes == 0
+
+
+def test_an_entry_must_add_enough_to_what_the_context_holds() -> None:
+    """Held 3,000 tokens for one more than the context has: loading costs more than it saves."""
+    cache = PrefixCache(10_000)
+    long = [*AGENT_A, *range(5000, 8000)]
+    cache.store(_saved(long))
+    prompt = [*long[:2000], 9]
+    assert cache.lookup(prompt, have=1999) == (None, 0)
+    saved, shared = cache.lookup(prompt, have=1000)
+    assert saved is not None and shared == 2000
+
+
+def test_among_entries_sharing_as_much_the_smallest_is_restored_and_only_it_is_used() -> None:
+    cache = PrefixCache(100_000)
+    header = AGENT_A[:20]
+    cache.store(_saved([*header, *range(5000, 9000)]))  # old and big
+    cache.store(_saved([*header, *range(3000, 3040)]))  # small
+    cache.store(_saved(AGENT_B))
+    saved, shared = cache.lookup([*header, 1, 2, 3])
+    assert saved is not None and shared == 20 and len(saved.tokens) == 60
+    assert cache.lookup([*header, 1, 2, 3], have=20) == (None, 0)  # adds nothing: a miss
+    # Only the entry returned was used: the big one, not restored, goes out first.
+    cache.capacity_bytes = 200
+    cache.store(_saved(list(range(7000, 7100))))
+    assert cache.lookup([*header, *range(5000, 5010)])[1] == 20  # only the header now
+    assert cache.lookup([*header, *range(3000, 3010)])[1] == 30

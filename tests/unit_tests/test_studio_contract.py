@@ -311,13 +311,23 @@ def test_a_source_that_quotes_the_task_never_reaches_the_agents(monkeypatch) -> 
     sources, notes = search_lake(task, Context())
     assert [s["title"] for s in sources] == ["Word"]
     assert notes == [
-        "1 retrieved passage(s) left out: they quote the task itself (TerraQore Studio)"
+        "1 retrieved passage(s) left out: they repeat the task's own words (TerraQore Studio)"
     ]
-    # Seven words in a row are no quote; a short query quotes only whole, from six words;
-    # the Q&A graph (no floor) keeps a passage that states the question's words.
-    assert quoting([words], "in many scripts words are separated by commas") == []
+    # A pasted definition does not make its article a quote: the run must hold the task's
+    # name. A short query is quoted only whole; the Q&A graph (no floor) keeps every passage.
+    gcd = Document(
+        "In mathematics, the greatest common divisor (GCD) of two or more integers is the"
+        " largest positive integer that divides each of the integers.",
+        metadata={"title": "Greatest common divisor", "dense_score": 0.6},
+    )
+    pasted = (
+        "Write gcd(a, b) in gcd.py: the largest positive integer that divides each of the"
+        " integers a and b."
+    )
+    assert quoting([gcd], pasted) == []
     assert quoting([words], "words are separated by spaces") == []
-    assert quoting([words], "in many scripts words are separated") == [words]
+    assert quoting([words], "scripts words are separated by commas") == []
+    assert quoting([words], "many scripts words are separated by spaces") == [words]
     from graphs.qa_context import QAContext
 
     assert len(search_lake(task, QAContext())[0]) == 2

@@ -209,6 +209,8 @@ def test_the_exit_status_says_works_doubted_or_fails(fakes, tmp_path: Path, monk
     assert report[7] == "- Works: 2 of 3 tests pass."
     assert report[8].startswith("- Doubted (1): no version passed them and they restate no example")
     assert report[8].endswith("`test_02_wrong`.")
+    # The short path's summary is the task's own text: said once, on the "Task:" line.
+    assert [line for line in report if task in line] == [f"Task: {task}"]
     # One version: nothing to compare with, so the failure is credible, and the build fails.
     monkeypatch.setenv("TERRAQORE_CODER_CANDIDATES", "1")
     fakes(validator=[WRONG_EXPECTATION], coder=[CLEAN])
