@@ -17,7 +17,8 @@ The citation checks are code, not hope:
   otherwise it is the model's claim, and moves to the "Not in the sources" part;
 - the model's own "Not in the sources" answer is cited too when a source supports it (the
   model sometimes repeats there what its cited sentences said): it was in the sources; when
-  80% of its words are already in the cited sentences, it is left out instead;
+  80% of its words are already in the cited sentences, or they already answer every part
+  of a compound question (`answers_every_part`), it is left out instead;
 - the "Not in the sources" part never keeps a citation;
 - a sentence saying the sources do not answer a part of a compound question that a cited
   sentence of the same answer does answer ("... [1]. Not in the sources: it is not mentioned
@@ -227,13 +228,15 @@ def check(
     else:
         removed.extend(cited(sourced))
     unsourced: list[str] = [] if supported else [own]
+    complete = supported and answers_every_part(question, out)
     for sentence in split_sentences(own) if supported else []:
         # The model called it "not in the sources", but a source supports it: it is cited,
-        # unless it mostly repeats what the cited sentences already say (`REPEATS`). Each
-        # sentence on its own: the model sometimes writes the marker mid-answer and goes on
-        # with sourced sentences after it.
+        # unless it mostly repeats what the cited sentences already say (`REPEATS`), or the
+        # cited sentences already answer every part of a compound question (`complete`).
+        # Each sentence on its own: the model sometimes writes the marker mid-answer and
+        # goes on with sourced sentences after it.
         if keep := _best_support(sentence, sources, question, threshold):
-            if not repeats(sentence, out):
+            if not (complete or repeats(sentence, out)):
                 out.append(_with_citations(sentence[:1].upper() + sentence[1:], keep))
                 supported += 1
         else:
@@ -365,6 +368,21 @@ def _within(words: set[str], pool: set[str]) -> bool:
         )
         for w in words
     )
+
+
+def answers_every_part(question: str, answer: Sequence[str]) -> bool:
+    """Whether the answer holds the words of every part of a compound question.
+
+    Then a supported sentence of the model's own part answers nothing that was asked, and
+    its pronoun may point at the wrong subject once it follows the cited sentences: `make
+    demo` printed "... the key comes from `TERRAQORE_LAKE_KEY` ... [1]. It is stored in a
+    file named `lake.duckdb` [2]", where "it" was the lake, not the key. A one-part
+    question is never complete by words alone.
+    """
+    said = stems(" ".join(answer))
+    parts = [stems(p) for p in question_parts(question)]
+    asked = [p for p in parts if len(p) >= PART_WORDS]
+    return bool(asked) and all(_within(p, said) for p in asked)
 
 
 def unanswered_parts(

@@ -543,6 +543,10 @@ def test_an_own_answer_that_names_a_sources_subject_is_identified_with_that_sour
     assert check(draft, third, question, 0.5).kind == "not_found"
 
 
+OPERATIONS = (
+    "Files: lake/lake.duckdb and lake/lake.key hold the encrypted lake and its key. The lake is"
+    " stored in a file named lake.duckdb under the home."
+)
 LAKE = Document(
     page_content="The lake is encrypted with DuckDB's AES. The key comes from TERRAQORE_LAKE_KEY, "
     "or from lake/lake.key, created on first use. A query that outgrows memory spills to disk.",
@@ -623,6 +627,31 @@ def test_an_own_part_denying_what_a_cited_sentence_states_is_left_out():
     assert not denies("DuckDB does not know the key.", question, said)
     assert not denies("The key comes from X.", question, said)
     assert not denies("It is not said where the key comes from.", question, stems("AES [2]."))
+
+
+def test_a_complete_answer_to_a_compound_question_gets_no_extra_sentence_from_the_own_part():
+    """`make demo` answered both parts, then promoted the model's own "it is stored in a file
+    named lake.duckdb" with a citation: after the key's sentence, "it" read as the key."""
+    where = {"chunk_id": 8, "item_id": 8, "source": "u8", "title": "Operations"}
+    operations = Document(OPERATIONS, metadata=where)
+    question = "How is the lake encrypted, and where does its key come from?"
+    sources = number_sources([LAKE, operations], question)
+    answer = (
+        "The lake is encrypted with DuckDB's AES [1]. The key comes from TERRAQORE_LAKE_KEY,"
+        " or from lake/lake.key, created on first use [1]."
+    )
+    draft = f"{answer}\n\n{OWN} it is stored in a file named lake.duckdb."
+    result = check(draft, sources, question, 0.5)
+    assert result.kind == "stated" and result.answer == answer, result
+    # Not complete (the key's part unanswered): the supported sentence is cited, as before.
+    first = "The lake is encrypted with DuckDB's AES [1]."
+    partial = check(
+        f"{first}\n\n{OWN} it is stored in a file named lake.duckdb.", sources, question, 0.5
+    )
+    assert "lake.duckdb [2]" in partial.answer
+    # A one-part question is never complete by its words alone.
+    one = check(draft, sources, "How is the lake encrypted?", 0.5)
+    assert "lake.duckdb [2]" in one.answer
 
 
 def test_the_own_part_never_begins_with_the_sources_state():
