@@ -21,6 +21,7 @@ from graphs.state import RetrievalState, Source
 from nodes.sources import number_sources, terms
 from retrievers import IndexNotReady, lake_retriever
 from retrievers.config import RetrievalSettings, relevance_floor
+from terraqore.codecheck.task_contract import read_contract
 
 # Generic over the graph's own state and context (each extends the shared ones), so a
 # graph's node reads its own state and LangGraph keeps that graph's reducers.
@@ -63,7 +64,6 @@ QUOTE_MIN_WORDS = 6
 """A query shorter than this is never quoted: a few words in a row say nothing."""
 MAX_QUOTED_WORDS = 4_000
 """Words of the query looked at, at most (the studio bounds a task's size before this)."""
-_CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def quoting(docs: Sequence[Document], query: str) -> list[Document]:
@@ -72,15 +72,15 @@ def quoting(docs: Sequence[Document], query: str) -> list[Document]:
     Under a relevance floor (the studio) such a passage is left out: it shows the task, it
     does not help with it. The README's example tasks got the README and docs/studio.md as
     sources above the floor, because both print those very commands. When the query names
-    code (`word_count(text)`), the run must hold a name, so a task that pastes a definition
-    ("the largest positive integer that divides each of the integers") does not lose the
-    article it came from.
+    code (`word_count(text)`, as `read_contract` reads it), the run must hold a name, so a
+    task that pastes a definition ("the largest positive integer that divides each of the
+    integers") does not lose the article it came from.
     """
     words = re.findall(r"\w+", query.lower())[:MAX_QUOTED_WORDS]
     n = max(QUOTE_MIN_WORDS, -(-len(words) // 2))
     if len(words) < n:
         return []
-    names = {m.lower() for m in _CALLED.findall(query)}
+    names = {c["name"].lower() for c in read_contract(query)["callables"]}
     wanted = {
         run
         for run in (tuple(words[i : i + n]) for i in range(len(words) - n + 1))
